@@ -1,0 +1,266 @@
+//! Authorization vocabulary: roles granted on a scope, principals, and the single
+//! `(role, action) → scope rule` table the app layer consults for every check.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::DomainError;
+use crate::association::{AssociationCode, AssociationLevel};
+
+/// A staff role. Staff are ordinary accounts holding one or more grants of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    JmaAdmin,
+    JmaStaff,
+    PrefectureStaff,
+    CountyStaff,
+    Organiser,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 5] =
+        [Self::JmaAdmin, Self::JmaStaff, Self::PrefectureStaff, Self::CountyStaff, Self::Organiser];
+
+    /// The stored and typed form (`jma_admin`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JmaAdmin => "jma_admin",
+            Self::JmaStaff => "jma_staff",
+            Self::PrefectureStaff => "prefecture_staff",
+            Self::CountyStaff => "county_staff",
+            Self::Organiser => "organiser",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or(DomainError::UnknownRole(s.to_owned()))
+    }
+}
+
+/// What a grant is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Scope {
+    Association(AssociationCode),
+    Organisation(Uuid),
+}
+
+/// A role bound to a scope; constructed only where the role fits the scope's tier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RoleGrant {
+    role: Role,
+    scope: Scope,
+}
+
+impl RoleGrant {
+    /// JMA roles sit on the JMA, prefecture staff on a prefecture, county staff on a county
+    /// association, organisers on an organisation.
+    pub fn new(role: Role, scope: Scope) -> Result<Self, DomainError> {
+        let fits = match (&role, &scope) {
+            (Role::JmaAdmin | Role::JmaStaff, Scope::Association(c)) => c.level() == AssociationLevel::Jma,
+            (Role::PrefectureStaff, Scope::Association(c)) => c.level() == AssociationLevel::Prefecture,
+            (Role::CountyStaff, Scope::Association(c)) => c.level() == AssociationLevel::County,
+            (Role::Organiser, Scope::Organisation(_)) => true,
+            _ => false,
+        };
+        if fits { Ok(Self { role, scope }) } else { Err(DomainError::RoleScopeMismatch) }
+    }
+
+    /// The role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The scope.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+}
+
+/// Something a principal may try to do. Each capability adds its own actions here, and one
+/// row per role in [`rule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Read the association tree and its names.
+    ViewAssociations,
+    /// See doctors' personal data (always audited).
+    ViewDoctors,
+    /// Change doctors and memberships.
+    EditDoctors,
+    /// Issue and revoke API tokens.
+    ManageApiTokens,
+    /// Grant and withdraw staff roles.
+    ManageRoleGrants,
+    /// Read and verify the audit log.
+    ReadAudit,
+    /// Correct curriculum-code names.
+    EditCatalogue,
+}
+
+impl Action {
+    /// Every action (for exhaustive tests of the rule table).
+    pub const ALL: [Action; 7] = [
+        Self::ViewAssociations,
+        Self::ViewDoctors,
+        Self::EditDoctors,
+        Self::ManageApiTokens,
+        Self::ManageRoleGrants,
+        Self::ReadAudit,
+        Self::EditCatalogue,
+    ];
+}
+
+/// Where a role may perform an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeRule {
+    /// Nowhere.
+    Denied,
+    /// Inside the subtree of the grant's association (or the grant's own organisation).
+    Subtree,
+    /// Anywhere, whatever the grant's node.
+    National,
+}
+
+/// The one rule table. Every authorization decision in MAMIS goes through here.
+pub fn rule(role: Role, action: Action) -> ScopeRule {
+    use Action::*;
+    use Role::*;
+    use ScopeRule::*;
+    match (role, action) {
+        (JmaAdmin, _) => National,
+        (JmaStaff, ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit) => National,
+        (JmaStaff, ManageApiTokens | ManageRoleGrants) => Denied,
+        (PrefectureStaff | CountyStaff, ViewAssociations | ViewDoctors | EditDoctors) => Subtree,
+        (PrefectureStaff | CountyStaff, ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue) => Denied,
+        (Organiser, ViewAssociations) => National,
+        (Organiser, _) => Denied,
+    }
+}
+
+/// What an action is aimed at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Something with no place in the tree (the catalogue, the token list).
+    System,
+    /// An association node.
+    Association(&'a AssociationCode),
+    /// An organisation, with the prefecture it is registered under.
+    Organisation { id: Uuid, prefecture: &'a AssociationCode },
+    /// A doctor, placed by current memberships, or — for a non-member — the home prefecture.
+    Doctor(&'a [AssociationCode]),
+}
+
+/// Whether one grant allows `action` on `target`.
+pub fn grant_permits(grant: &RoleGrant, action: Action, target: &Target<'_>) -> bool {
+    match rule(grant.role, action) {
+        ScopeRule::Denied => false,
+        ScopeRule::National => true,
+        ScopeRule::Subtree => match (&grant.scope, target) {
+            (Scope::Association(g), Target::Association(t)) => g.contains(t),
+            (Scope::Association(g), Target::Doctor(nodes)) => nodes.iter().any(|n| g.contains(n)),
+            (Scope::Association(g), Target::Organisation { prefecture, .. }) => g.contains(prefecture),
+            (Scope::Organisation(g), Target::Organisation { id, .. }) => g == id,
+            // a node-scoped rule cannot apply to something outside the tree
+            (_, Target::System) => false,
+            (Scope::Organisation(_), _) => false,
+        },
+    }
+}
+
+/// Who is acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A doctor acting on their own data through My Page.
+    Doctor { account_id: Uuid, doctor_id: Option<Uuid> },
+    /// A staff account with its grants.
+    Staff { account_id: Uuid, grants: Vec<RoleGrant> },
+    /// An association's system calling the API.
+    ApiToken { token_id: Uuid, grant: RoleGrant },
+    /// A background job acting for the system.
+    Job { kind: String },
+}
+
+impl Principal {
+    /// Whether the principal may perform `action` on `target`. Doctors hold no staff rights;
+    /// their own-data checks live with each capability.
+    pub fn permits(&self, action: Action, target: &Target<'_>) -> bool {
+        match self {
+            Principal::Doctor { .. } => false,
+            Principal::Staff { grants, .. } => grants.iter().any(|g| grant_permits(g, action, target)),
+            Principal::ApiToken { grant, .. } => grant_permits(grant, action, target),
+            Principal::Job { .. } => true,
+        }
+    }
+
+    /// How the principal is named in audit records.
+    pub fn audit_name(&self) -> String {
+        match self {
+            Principal::Doctor { account_id, .. } => format!("account:{account_id}"),
+            Principal::Staff { account_id, .. } => format!("account:{account_id}"),
+            Principal::ApiToken { token_id, .. } => format!("api_token:{token_id}"),
+            Principal::Job { kind } => format!("job:{kind}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(s: &str) -> AssociationCode {
+        AssociationCode::parse(s).unwrap()
+    }
+
+    #[test]
+    fn grants_must_fit_their_tier() {
+        assert!(RoleGrant::new(Role::CountyStaff, Scope::Association(code("P13-0001"))).is_ok());
+        assert!(RoleGrant::new(Role::CountyStaff, Scope::Association(code("P13"))).is_err());
+        assert!(RoleGrant::new(Role::PrefectureStaff, Scope::Association(code("JMA"))).is_err());
+        assert!(RoleGrant::new(Role::JmaAdmin, Scope::Association(code("P13"))).is_err());
+        assert!(RoleGrant::new(Role::Organiser, Scope::Association(code("P13"))).is_err());
+        assert!(RoleGrant::new(Role::Organiser, Scope::Organisation(Uuid::nil())).is_ok());
+    }
+
+    #[test]
+    fn county_staff_see_only_their_county() {
+        let g = RoleGrant::new(Role::CountyStaff, Scope::Association(code("P13-0001"))).unwrap();
+        let own = [code("P13-0001"), code("P13"), code("JMA")];
+        let other = [code("P13-0002"), code("P13")];
+        assert!(grant_permits(&g, Action::ViewDoctors, &Target::Doctor(&own)));
+        assert!(!grant_permits(&g, Action::ViewDoctors, &Target::Doctor(&other)));
+        assert!(!grant_permits(&g, Action::ViewDoctors, &Target::Association(&code("P13"))));
+        assert!(!grant_permits(&g, Action::ManageApiTokens, &Target::System));
+    }
+
+    #[test]
+    fn prefecture_staff_see_their_subtree_and_non_members_of_the_prefecture() {
+        let g = RoleGrant::new(Role::PrefectureStaff, Scope::Association(code("P27"))).unwrap();
+        assert!(grant_permits(&g, Action::ViewDoctors, &Target::Doctor(&[code("P27")])));
+        assert!(grant_permits(&g, Action::EditDoctors, &Target::Association(&code("P27-0042"))));
+        assert!(!grant_permits(&g, Action::EditDoctors, &Target::Association(&code("P26-0001"))));
+    }
+
+    #[test]
+    fn rule_table_is_total_and_only_jma_admin_manages_tokens() {
+        for role in Role::ALL {
+            for action in Action::ALL {
+                let r = rule(role, action);
+                if matches!(action, Action::ManageApiTokens | Action::ManageRoleGrants) {
+                    assert_eq!(r == ScopeRule::National, role == Role::JmaAdmin, "{role:?} {action:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn doctors_and_jobs() {
+        let d = Principal::Doctor { account_id: Uuid::nil(), doctor_id: None };
+        assert!(!d.permits(Action::ViewAssociations, &Target::System));
+        let j = Principal::Job { kind: "x".into() };
+        assert!(j.permits(Action::EditDoctors, &Target::System));
+    }
+}

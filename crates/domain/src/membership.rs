@@ -1,0 +1,138 @@
+//! Memberships: a doctor belongs to a county, a prefectural and possibly the national
+//! association, each nested in the one below (domain-research §1.1).
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+use crate::association::{AssociationCode, AssociationLevel};
+
+/// 会員種別 — the JMA member class (domain-research §1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum MemberClass {
+    /// A①: founders or managers of hospitals and clinics.
+    A1,
+    /// A②(B): employed doctors with JMA liability insurance.
+    A2B,
+    /// A②(C): residents with JMA liability insurance.
+    A2C,
+    /// B: employed doctors without it.
+    B,
+    /// C: residents without it.
+    C,
+}
+
+impl MemberClass {
+    /// Every class, in the order the JMA lists them.
+    pub const ALL: [MemberClass; 5] = [Self::A1, Self::A2B, Self::A2C, Self::B, Self::C];
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::A1 => "A1",
+            Self::A2B => "A2B",
+            Self::A2C => "A2C",
+            Self::B => "B",
+            Self::C => "C",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or(DomainError::InvalidMemberClass)
+    }
+}
+
+/// One membership of a doctor in one association.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub association: AssociationCode,
+    /// The JMA class; recorded on every level because associations approve class changes together.
+    pub class: MemberClass,
+    pub joined_on: NaiveDate,
+    pub left_on: Option<NaiveDate>,
+}
+
+impl Membership {
+    /// The tier of the association.
+    pub fn level(&self) -> AssociationLevel {
+        self.association.level()
+    }
+
+    /// Whether the membership holds on `day` (joined on or before, not yet left).
+    pub fn active_on(&self, day: NaiveDate) -> bool {
+        self.joined_on <= day && self.left_on.is_none_or(|l| day < l)
+    }
+}
+
+/// Checks the nesting rule for the memberships active on `day`: a JMA membership needs an active
+/// prefectural one, which needs an active county one in the same prefecture.
+pub fn check_nesting(memberships: &[Membership], day: NaiveDate) -> Result<(), DomainError> {
+    let active: Vec<&Membership> = memberships.iter().filter(|m| m.active_on(day)).collect();
+    let at = |level| active.iter().filter(move |m| m.level() == level);
+    let prefs: Vec<&AssociationCode> = at(AssociationLevel::Prefecture).map(|m| &m.association).collect();
+    let counties: Vec<&AssociationCode> = at(AssociationLevel::County).map(|m| &m.association).collect();
+    if prefs.len() > 1 || counties.len() > 1 || at(AssociationLevel::Jma).count() > 1 {
+        return Err(DomainError::MembershipNesting);
+    }
+    if at(AssociationLevel::Jma).count() == 1 && prefs.is_empty() {
+        return Err(DomainError::MembershipNesting);
+    }
+    if let Some(p) = prefs.first() {
+        if !counties.iter().any(|c| p.contains(c)) {
+            return Err(DomainError::MembershipNesting);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(code: &str, from: &str, to: Option<&str>) -> Membership {
+        Membership {
+            association: AssociationCode::parse(code).unwrap(),
+            class: MemberClass::B,
+            joined_on: from.parse().unwrap(),
+            left_on: to.map(|t| t.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn nesting_table() {
+        let day: NaiveDate = "2026-06-01".parse().unwrap();
+        let ok = [
+            vec![],
+            vec![m("P13-0001", "2020-04-01", None)],
+            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None)],
+            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None), m("JMA", "2020-04-01", None)],
+            // left the JMA last year: still nested
+            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None), m("JMA", "2020-04-01", Some("2025-03-31"))],
+        ];
+        for (i, ms) in ok.iter().enumerate() {
+            assert!(check_nesting(ms, day).is_ok(), "case {i}");
+        }
+        let bad = [
+            vec![m("JMA", "2020-04-01", None)],
+            vec![m("P13", "2020-04-01", None)],
+            vec![m("P27-0001", "2020-04-01", None), m("P13", "2020-04-01", None)],
+            vec![m("P13-0001", "2020-04-01", Some("2026-05-01")), m("P13", "2020-04-01", None)],
+            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None), m("P14", "2020-04-01", None)],
+        ];
+        for (i, ms) in bad.iter().enumerate() {
+            assert!(check_nesting(ms, day).is_err(), "case {i}");
+        }
+    }
+
+    #[test]
+    fn class_round_trip() {
+        for c in MemberClass::ALL {
+            assert_eq!(MemberClass::parse(c.as_str()).unwrap(), c);
+        }
+        assert!(MemberClass::parse("A2").is_err());
+    }
+}
