@@ -235,10 +235,28 @@ mod tests {
 
     #[test]
     fn codes_and_levels() {
-        assert_eq!(AssociationCode::parse("jma").unwrap().level(), AssociationLevel::Jma);
+        assert_eq!(
+            AssociationCode::parse("jma").unwrap().level(),
+            AssociationLevel::Jma
+        );
         assert_eq!(AssociationCode::parse("p13").unwrap().as_str(), "P13");
-        assert_eq!(AssociationCode::parse("Ｐ１３－０００１").unwrap().as_str(), "P13-0001");
-        for junk in ["", "P00", "P48", "P1", "P013", "P13-1", "P13-0000", "P13-00001", "X13", "P13-", "JMA-0001"] {
+        assert_eq!(
+            AssociationCode::parse("Ｐ１３－０００１").unwrap().as_str(),
+            "P13-0001"
+        );
+        for junk in [
+            "",
+            "P00",
+            "P48",
+            "P1",
+            "P013",
+            "P13-1",
+            "P13-0000",
+            "P13-00001",
+            "X13",
+            "P13-",
+            "JMA-0001",
+        ] {
             assert!(AssociationCode::parse(junk).is_err(), "{junk}");
         }
     }
@@ -259,7 +277,11 @@ mod tests {
         // P1 must not contain P13's counties by prefix accident
         let p01 = AssociationCode::parse("P01").unwrap();
         assert!(p01.contains(&AssociationCode::parse("P01-0001").unwrap()));
-        assert!(!AssociationCode::parse("P11").unwrap().contains(&AssociationCode::parse("P01").unwrap()));
+        assert!(
+            !AssociationCode::parse("P11")
+                .unwrap()
+                .contains(&AssociationCode::parse("P01").unwrap())
+        );
     }
 
     #[test]

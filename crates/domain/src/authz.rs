@@ -20,8 +20,13 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] =
-        [Self::JmaAdmin, Self::JmaStaff, Self::PrefectureStaff, Self::CountyStaff, Self::Organiser];
+    pub const ALL: [Role; 5] = [
+        Self::JmaAdmin,
+        Self::JmaStaff,
+        Self::PrefectureStaff,
+        Self::CountyStaff,
+        Self::Organiser,
+    ];
 
     /// The stored and typed form (`jma_admin`, …).
     pub fn as_str(self) -> &'static str {
@@ -36,7 +41,10 @@ impl Role {
 
     /// Parses the stored form.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or(DomainError::UnknownRole(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(DomainError::UnknownRole(s.to_owned()))
     }
 }
 
@@ -60,13 +68,21 @@ impl RoleGrant {
     /// association, organisers on an organisation.
     pub fn new(role: Role, scope: Scope) -> Result<Self, DomainError> {
         let fits = match (&role, &scope) {
-            (Role::JmaAdmin | Role::JmaStaff, Scope::Association(c)) => c.level() == AssociationLevel::Jma,
-            (Role::PrefectureStaff, Scope::Association(c)) => c.level() == AssociationLevel::Prefecture,
+            (Role::JmaAdmin | Role::JmaStaff, Scope::Association(c)) => {
+                c.level() == AssociationLevel::Jma
+            }
+            (Role::PrefectureStaff, Scope::Association(c)) => {
+                c.level() == AssociationLevel::Prefecture
+            }
             (Role::CountyStaff, Scope::Association(c)) => c.level() == AssociationLevel::County,
             (Role::Organiser, Scope::Organisation(_)) => true,
             _ => false,
         };
-        if fits { Ok(Self { role, scope }) } else { Err(DomainError::RoleScopeMismatch) }
+        if fits {
+            Ok(Self { role, scope })
+        } else {
+            Err(DomainError::RoleScopeMismatch)
+        }
     }
 
     /// The role.
@@ -132,10 +148,15 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
     use ScopeRule::*;
     match (role, action) {
         (JmaAdmin, _) => National,
-        (JmaStaff, ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit) => National,
+        (JmaStaff, ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit) => {
+            National
+        }
         (JmaStaff, ManageApiTokens | ManageRoleGrants) => Denied,
         (PrefectureStaff | CountyStaff, ViewAssociations | ViewDoctors | EditDoctors) => Subtree,
-        (PrefectureStaff | CountyStaff, ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue) => Denied,
+        (
+            PrefectureStaff | CountyStaff,
+            ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue,
+        ) => Denied,
         (Organiser, ViewAssociations) => National,
         (Organiser, _) => Denied,
     }
@@ -149,7 +170,10 @@ pub enum Target<'a> {
     /// An association node.
     Association(&'a AssociationCode),
     /// An organisation, with the prefecture it is registered under.
-    Organisation { id: Uuid, prefecture: &'a AssociationCode },
+    Organisation {
+        id: Uuid,
+        prefecture: &'a AssociationCode,
+    },
     /// A doctor, placed by current memberships, or — for a non-member — the home prefecture.
     Doctor(&'a [AssociationCode]),
 }
@@ -162,7 +186,9 @@ pub fn grant_permits(grant: &RoleGrant, action: Action, target: &Target<'_>) -> 
         ScopeRule::Subtree => match (&grant.scope, target) {
             (Scope::Association(g), Target::Association(t)) => g.contains(t),
             (Scope::Association(g), Target::Doctor(nodes)) => nodes.iter().any(|n| g.contains(n)),
-            (Scope::Association(g), Target::Organisation { prefecture, .. }) => g.contains(prefecture),
+            (Scope::Association(g), Target::Organisation { prefecture, .. }) => {
+                g.contains(prefecture)
+            }
             (Scope::Organisation(g), Target::Organisation { id, .. }) => g == id,
             // a node-scoped rule cannot apply to something outside the tree
             (_, Target::System) => false,
@@ -175,9 +201,15 @@ pub fn grant_permits(grant: &RoleGrant, action: Action, target: &Target<'_>) -> 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A doctor acting on their own data through My Page.
-    Doctor { account_id: Uuid, doctor_id: Option<Uuid> },
+    Doctor {
+        account_id: Uuid,
+        doctor_id: Option<Uuid>,
+    },
     /// A staff account with its grants.
-    Staff { account_id: Uuid, grants: Vec<RoleGrant> },
+    Staff {
+        account_id: Uuid,
+        grants: Vec<RoleGrant>,
+    },
     /// An association's system calling the API.
     ApiToken { token_id: Uuid, grant: RoleGrant },
     /// A background job acting for the system.
@@ -190,7 +222,9 @@ impl Principal {
     pub fn permits(&self, action: Action, target: &Target<'_>) -> bool {
         match self {
             Principal::Doctor { .. } => false,
-            Principal::Staff { grants, .. } => grants.iter().any(|g| grant_permits(g, action, target)),
+            Principal::Staff { grants, .. } => {
+                grants.iter().any(|g| grant_permits(g, action, target))
+            }
             Principal::ApiToken { grant, .. } => grant_permits(grant, action, target),
             Principal::Job { .. } => true,
         }
@@ -230,18 +264,42 @@ mod tests {
         let g = RoleGrant::new(Role::CountyStaff, Scope::Association(code("P13-0001"))).unwrap();
         let own = [code("P13-0001"), code("P13"), code("JMA")];
         let other = [code("P13-0002"), code("P13")];
-        assert!(grant_permits(&g, Action::ViewDoctors, &Target::Doctor(&own)));
-        assert!(!grant_permits(&g, Action::ViewDoctors, &Target::Doctor(&other)));
-        assert!(!grant_permits(&g, Action::ViewDoctors, &Target::Association(&code("P13"))));
+        assert!(grant_permits(
+            &g,
+            Action::ViewDoctors,
+            &Target::Doctor(&own)
+        ));
+        assert!(!grant_permits(
+            &g,
+            Action::ViewDoctors,
+            &Target::Doctor(&other)
+        ));
+        assert!(!grant_permits(
+            &g,
+            Action::ViewDoctors,
+            &Target::Association(&code("P13"))
+        ));
         assert!(!grant_permits(&g, Action::ManageApiTokens, &Target::System));
     }
 
     #[test]
     fn prefecture_staff_see_their_subtree_and_non_members_of_the_prefecture() {
         let g = RoleGrant::new(Role::PrefectureStaff, Scope::Association(code("P27"))).unwrap();
-        assert!(grant_permits(&g, Action::ViewDoctors, &Target::Doctor(&[code("P27")])));
-        assert!(grant_permits(&g, Action::EditDoctors, &Target::Association(&code("P27-0042"))));
-        assert!(!grant_permits(&g, Action::EditDoctors, &Target::Association(&code("P26-0001"))));
+        assert!(grant_permits(
+            &g,
+            Action::ViewDoctors,
+            &Target::Doctor(&[code("P27")])
+        ));
+        assert!(grant_permits(
+            &g,
+            Action::EditDoctors,
+            &Target::Association(&code("P27-0042"))
+        ));
+        assert!(!grant_permits(
+            &g,
+            Action::EditDoctors,
+            &Target::Association(&code("P26-0001"))
+        ));
     }
 
     #[test]
@@ -250,7 +308,11 @@ mod tests {
             for action in Action::ALL {
                 let r = rule(role, action);
                 if matches!(action, Action::ManageApiTokens | Action::ManageRoleGrants) {
-                    assert_eq!(r == ScopeRule::National, role == Role::JmaAdmin, "{role:?} {action:?}");
+                    assert_eq!(
+                        r == ScopeRule::National,
+                        role == Role::JmaAdmin,
+                        "{role:?} {action:?}"
+                    );
                 }
             }
         }
@@ -258,7 +320,10 @@ mod tests {
 
     #[test]
     fn doctors_and_jobs() {
-        let d = Principal::Doctor { account_id: Uuid::nil(), doctor_id: None };
+        let d = Principal::Doctor {
+            account_id: Uuid::nil(),
+            doctor_id: None,
+        };
         assert!(!d.permits(Action::ViewAssociations, &Target::System));
         let j = Principal::Job { kind: "x".into() };
         assert!(j.permits(Action::EditDoctors, &Target::System));

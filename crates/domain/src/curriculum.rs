@@ -67,7 +67,10 @@ impl Catalogue {
     /// Reads a catalogue CSV (`curriculum,code,name_ja,name_en,source_status`).
     pub fn from_csv(text: &str) -> Result<Self, DomainError> {
         let mut versions: BTreeMap<String, BTreeMap<u16, CatalogueEntry>> = BTreeMap::new();
-        for (i, rec) in csv::Reader::from_reader(text.as_bytes()).deserialize::<Row>().enumerate() {
+        for (i, rec) in csv::Reader::from_reader(text.as_bytes())
+            .deserialize::<Row>()
+            .enumerate()
+        {
             let r = rec.map_err(|e| DomainError::Catalogue(format!("line {}: {e}", i + 2)))?;
             let entry = CatalogueEntry {
                 version: r.curriculum.clone(),
@@ -76,8 +79,17 @@ impl Catalogue {
                 name_en: r.name_en,
                 source_status: r.source_status,
             };
-            if versions.entry(r.curriculum).or_default().insert(r.code, entry).is_some() {
-                return Err(DomainError::Catalogue(format!("line {}: code {} twice", i + 2, r.code)));
+            if versions
+                .entry(r.curriculum)
+                .or_default()
+                .insert(r.code, entry)
+                .is_some()
+            {
+                return Err(DomainError::Catalogue(format!(
+                    "line {}: code {} twice",
+                    i + 2,
+                    r.code
+                )));
             }
         }
         Ok(Self { versions })
@@ -87,7 +99,9 @@ impl Catalogue {
     pub fn embedded() -> &'static Catalogue {
         static CAT: OnceLock<Catalogue> = OnceLock::new();
         CAT.get_or_init(|| {
-            Catalogue::from_csv(EMBEDDED_CSV).unwrap_or(Catalogue { versions: BTreeMap::new() })
+            Catalogue::from_csv(EMBEDDED_CSV).unwrap_or(Catalogue {
+                versions: BTreeMap::new(),
+            })
         })
     }
 
@@ -100,13 +114,22 @@ impl Catalogue {
         u16::try_from(number)
             .ok()
             .filter(|n| codes.contains_key(n))
-            .map(|number| CurriculumCode { version: version.to_owned(), number })
-            .ok_or(DomainError::UnknownCurriculumCode { version: version.to_owned(), number })
+            .map(|number| CurriculumCode {
+                version: version.to_owned(),
+                number,
+            })
+            .ok_or(DomainError::UnknownCurriculumCode {
+                version: version.to_owned(),
+                number,
+            })
     }
 
     /// Entries of one version in code order.
     pub fn entries(&self, version: &str) -> impl Iterator<Item = &CatalogueEntry> {
-        self.versions.get(version).into_iter().flat_map(|m| m.values())
+        self.versions
+            .get(version)
+            .into_iter()
+            .flat_map(|m| m.values())
     }
 
     /// Every entry of every version.
@@ -124,16 +147,25 @@ mod tests {
         let cat = Catalogue::embedded();
         let nums: Vec<u16> = cat.entries(CURRENT_VERSION).map(|e| e.number).collect();
         assert_eq!(nums, (0..=83).collect::<Vec<_>>());
-        assert!(cat.entries(CURRENT_VERSION).all(|e| !e.name_ja.is_empty() && !e.name_en.is_empty()));
+        assert!(
+            cat.entries(CURRENT_VERSION)
+                .all(|e| !e.name_ja.is_empty() && !e.name_en.is_empty())
+        );
     }
 
     #[test]
     fn parse_checks_version_and_range() {
         let cat = Catalogue::embedded();
         assert_eq!(cat.parse(CURRENT_VERSION, 83).unwrap().number(), 83);
-        assert!(matches!(cat.parse(CURRENT_VERSION, 84), Err(DomainError::UnknownCurriculumCode { .. })));
+        assert!(matches!(
+            cat.parse(CURRENT_VERSION, 84),
+            Err(DomainError::UnknownCurriculumCode { .. })
+        ));
         assert!(cat.parse(CURRENT_VERSION, -1).is_err());
-        assert!(matches!(cat.parse("1999", 1), Err(DomainError::UnknownCatalogueVersion(_))));
+        assert!(matches!(
+            cat.parse("1999", 1),
+            Err(DomainError::UnknownCatalogueVersion(_))
+        ));
     }
 
     #[test]

@@ -109,7 +109,10 @@ impl KanaName {
     /// NFKC, hiragana → katakana, every kind of whitespace (U+3000 too) removed; only katakana,
     /// the long-vowel mark and the middle dot remain acceptable.
     pub fn normalise(input: &str) -> Result<Self, DomainError> {
-        let s: String = nfkc_compact(input).chars().map(hiragana_to_katakana).collect();
+        let s: String = nfkc_compact(input)
+            .chars()
+            .map(hiragana_to_katakana)
+            .collect();
         let n = s.chars().count();
         if n == 0 || n > Self::MAX_CHARS || !s.chars().all(is_katakana) {
             return Err(DomainError::InvalidKanaName);
@@ -125,7 +128,9 @@ impl KanaName {
 
 fn hiragana_to_katakana(c: char) -> char {
     match c {
-        '\u{3041}'..='\u{3096}' | '\u{309D}'..='\u{309E}' => char::from_u32(c as u32 + 0x60).unwrap_or(c),
+        '\u{3041}'..='\u{3096}' | '\u{309D}'..='\u{309E}' => {
+            char::from_u32(c as u32 + 0x60).unwrap_or(c)
+        }
         _ => c,
     }
 }
@@ -194,15 +199,31 @@ mod tests {
         ] {
             assert_eq!(IsekiNumber::parse(input).unwrap().as_str(), out, "{input}");
         }
-        for junk in ["", "第号", "0000", "12345678", "12a456", "-123", "第12号3", "１２．３", "一二三"] {
+        for junk in [
+            "",
+            "第号",
+            "0000",
+            "12345678",
+            "12a456",
+            "-123",
+            "第12号3",
+            "１２．３",
+            "一二三",
+        ] {
             assert!(IsekiNumber::parse(junk).is_err(), "{junk}");
         }
     }
 
     #[test]
     fn member_id_examples() {
-        assert_eq!(MemberId::parse("０１２３４５６７８９").unwrap().as_str(), "0123456789");
-        assert_eq!(MemberId::parse(" 1234567890 ").unwrap().as_str(), "1234567890");
+        assert_eq!(
+            MemberId::parse("０１２３４５６７８９").unwrap().as_str(),
+            "0123456789"
+        );
+        assert_eq!(
+            MemberId::parse(" 1234567890 ").unwrap().as_str(),
+            "1234567890"
+        );
         for junk in ["123456789", "12345678901", "12345-67890", "abcdefghij", ""] {
             assert!(MemberId::parse(junk).is_err(), "{junk}");
         }
@@ -210,10 +231,23 @@ mod tests {
 
     #[test]
     fn kana_examples() {
-        for input in ["ヤマダ タロウ", "やまだ　たろう", "ﾔﾏﾀﾞ ﾀﾛｳ", "ヤマダタロウ", " やまだ\tたろう "] {
-            assert_eq!(KanaName::normalise(input).unwrap().as_str(), "ヤマダタロウ", "{input}");
+        for input in [
+            "ヤマダ タロウ",
+            "やまだ　たろう",
+            "ﾔﾏﾀﾞ ﾀﾛｳ",
+            "ヤマダタロウ",
+            " やまだ\tたろう ",
+        ] {
+            assert_eq!(
+                KanaName::normalise(input).unwrap().as_str(),
+                "ヤマダタロウ",
+                "{input}"
+            );
         }
-        assert_eq!(KanaName::normalise("すみす・じょーじ").unwrap().as_str(), "スミス・ジョージ");
+        assert_eq!(
+            KanaName::normalise("すみす・じょーじ").unwrap().as_str(),
+            "スミス・ジョージ"
+        );
         for junk in ["", "　", "山田太郎", "Yamada", "ヤマダ1", "ヤマダ!"] {
             assert!(KanaName::normalise(junk).is_err(), "{junk}");
         }

@@ -73,8 +73,12 @@ impl Membership {
 pub fn check_nesting(memberships: &[Membership], day: NaiveDate) -> Result<(), DomainError> {
     let active: Vec<&Membership> = memberships.iter().filter(|m| m.active_on(day)).collect();
     let at = |level| active.iter().filter(move |m| m.level() == level);
-    let prefs: Vec<&AssociationCode> = at(AssociationLevel::Prefecture).map(|m| &m.association).collect();
-    let counties: Vec<&AssociationCode> = at(AssociationLevel::County).map(|m| &m.association).collect();
+    let prefs: Vec<&AssociationCode> = at(AssociationLevel::Prefecture)
+        .map(|m| &m.association)
+        .collect();
+    let counties: Vec<&AssociationCode> = at(AssociationLevel::County)
+        .map(|m| &m.association)
+        .collect();
     if prefs.len() > 1 || counties.len() > 1 || at(AssociationLevel::Jma).count() > 1 {
         return Err(DomainError::MembershipNesting);
     }
@@ -108,10 +112,21 @@ mod tests {
         let ok = [
             vec![],
             vec![m("P13-0001", "2020-04-01", None)],
-            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None)],
-            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None), m("JMA", "2020-04-01", None)],
+            vec![
+                m("P13-0001", "2020-04-01", None),
+                m("P13", "2020-04-01", None),
+            ],
+            vec![
+                m("P13-0001", "2020-04-01", None),
+                m("P13", "2020-04-01", None),
+                m("JMA", "2020-04-01", None),
+            ],
             // left the JMA last year: still nested
-            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None), m("JMA", "2020-04-01", Some("2025-03-31"))],
+            vec![
+                m("P13-0001", "2020-04-01", None),
+                m("P13", "2020-04-01", None),
+                m("JMA", "2020-04-01", Some("2025-03-31")),
+            ],
         ];
         for (i, ms) in ok.iter().enumerate() {
             assert!(check_nesting(ms, day).is_ok(), "case {i}");
@@ -119,9 +134,19 @@ mod tests {
         let bad = [
             vec![m("JMA", "2020-04-01", None)],
             vec![m("P13", "2020-04-01", None)],
-            vec![m("P27-0001", "2020-04-01", None), m("P13", "2020-04-01", None)],
-            vec![m("P13-0001", "2020-04-01", Some("2026-05-01")), m("P13", "2020-04-01", None)],
-            vec![m("P13-0001", "2020-04-01", None), m("P13", "2020-04-01", None), m("P14", "2020-04-01", None)],
+            vec![
+                m("P27-0001", "2020-04-01", None),
+                m("P13", "2020-04-01", None),
+            ],
+            vec![
+                m("P13-0001", "2020-04-01", Some("2026-05-01")),
+                m("P13", "2020-04-01", None),
+            ],
+            vec![
+                m("P13-0001", "2020-04-01", None),
+                m("P13", "2020-04-01", None),
+                m("P14", "2020-04-01", None),
+            ],
         ];
         for (i, ms) in bad.iter().enumerate() {
             assert!(check_nesting(ms, day).is_err(), "case {i}");

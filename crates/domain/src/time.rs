@@ -74,7 +74,10 @@ mod fake {
 
     impl Clock for FakeClock {
         fn now(&self) -> Timestamp {
-            self.0.lock().map(|g| *g).unwrap_or_else(|p| *p.into_inner())
+            self.0
+                .lock()
+                .map(|g| *g)
+                .unwrap_or_else(|p| *p.into_inner())
         }
     }
 }
@@ -178,7 +181,10 @@ mod tests {
 
     #[test]
     fn start_instant_is_midnight_in_tokyo() {
-        assert_eq!(FiscalYear::new(2026).unwrap().start_instant(), jst("2026-03-31T15:00:00Z"));
+        assert_eq!(
+            FiscalYear::new(2026).unwrap().start_instant(),
+            jst("2026-03-31T15:00:00Z")
+        );
     }
 
     #[test]

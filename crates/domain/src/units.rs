@@ -6,7 +6,9 @@ use std::ops::{Add, Neg, Sub};
 
 /// Half-units (0.5 単位 steps). Signed because reversals are negative ledger entries; integer so
 /// that totals never drift the way decimal fractions would.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct HalfUnits(i64);
 
@@ -83,7 +85,16 @@ mod tests {
 
     #[test]
     fn minutes_table() {
-        for (min, half) in [(0, 0), (29, 0), (30, 1), (59, 1), (60, 2), (89, 2), (90, 3), (120, 4)] {
+        for (min, half) in [
+            (0, 0),
+            (29, 0),
+            (30, 1),
+            (59, 1),
+            (60, 2),
+            (89, 2),
+            (90, 3),
+            (120, 4),
+        ] {
             assert_eq!(HalfUnits::from_minutes(min).get(), half, "{min} minutes");
         }
     }

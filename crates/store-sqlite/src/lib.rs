@@ -1,1 +1,9 @@
-//! placeholder
+//! SQLite backend of the MAMIS store: the embedded default, one process per database file.
+//!
+//! WAL mode, foreign keys on, writers start with `BEGIN IMMEDIATE` so they queue rather than
+//! fail when upgrading a read lock. Several `mamis serve` processes must use PostgreSQL instead.
+
+mod convert;
+mod store;
+
+pub use store::{SqliteStore, SqliteTx};

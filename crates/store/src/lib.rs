@@ -1,1 +1,269 @@
-//! placeholder
+//! The store traits every backend implements, the errors they return, and (feature `testkit`)
+//! the conformance suite that both backends must pass.
+//!
+//! Every operation runs inside a [`Tx`]: a change, the jobs it causes and its audit record commit
+//! or roll back together. No instant is read from the database's clock; callers pass `now`.
+
+mod error;
+pub mod model;
+
+#[cfg(feature = "testkit")]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use model::*;
+
+use chrono::NaiveDate;
+use mamis_domain::{
+    Association, AssociationCode, IsekiNumber, Membership, Organisation, RoleGrant, Timestamp,
+    curriculum::CatalogueEntry,
+};
+use std::future::Future;
+use uuid::Uuid;
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store runs on (for logs, `/readyz` and the conformance report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database holding MAMIS data. Cheap to clone; shared by every request and worker.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// The transaction type of this backend.
+    type Tx: Tx;
+
+    /// Starts a transaction that will write (SQLite: `BEGIN IMMEDIATE`, so writers queue
+    /// instead of failing on upgrade).
+    fn write(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
+
+    /// Starts a read-only transaction with a consistent snapshot.
+    fn read(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
+
+    /// Checks that the database answers (for `/readyz`).
+    fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The backend kind.
+    fn backend(&self) -> Backend;
+}
+
+/// One transaction, offering every capability's operations.
+pub trait Tx:
+    Send + RegistryStore + AccessStore + JobStore + OutboxStore + AuditStore + CatalogueStore
+{
+    /// Makes every change of the transaction durable at once.
+    fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Discards every change of the transaction.
+    fn rollback(self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// Associations, organisations, doctors and memberships.
+pub trait RegistryStore {
+    /// Inserts an association or corrects its names.
+    fn upsert_association(
+        &mut self,
+        a: &Association,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One association.
+    fn association(
+        &mut self,
+        code: &AssociationCode,
+    ) -> impl Future<Output = StoreResult<Option<Association>>> + Send;
+    /// The node and everything below it, in code order.
+    fn associations_under(
+        &mut self,
+        code: &AssociationCode,
+    ) -> impl Future<Output = StoreResult<Vec<Association>>> + Send;
+    /// Registers an outside organiser.
+    fn insert_organisation(
+        &mut self,
+        o: &Organisation,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Organisers registered under a prefecture.
+    fn organisations_in(
+        &mut self,
+        prefecture: &AssociationCode,
+    ) -> impl Future<Output = StoreResult<Vec<Organisation>>> + Send;
+    /// Adds a doctor; a second doctor with the same 医籍登録番号 or member ID is a conflict.
+    fn insert_doctor(&mut self, d: &Doctor) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Adds many doctors at once (imports and demo data), in as few statements as the backend allows.
+    fn insert_doctors(&mut self, ds: &[Doctor]) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One doctor.
+    fn doctor(&mut self, id: Uuid) -> impl Future<Output = StoreResult<Option<Doctor>>> + Send;
+    /// The doctor with this 医籍登録番号.
+    fn doctor_by_iseki(
+        &mut self,
+        iseki: &IsekiNumber,
+    ) -> impl Future<Output = StoreResult<Option<Doctor>>> + Send;
+    /// Doctors in id order after `after`, for exports and content hashes.
+    fn doctors_page(
+        &mut self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Doctor>>> + Send;
+    /// How many doctors are registered.
+    fn count_doctors(&mut self) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Records a membership.
+    fn insert_membership(
+        &mut self,
+        doctor: Uuid,
+        m: &Membership,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records many memberships at once.
+    fn insert_memberships(
+        &mut self,
+        ms: &[(Uuid, Membership)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A doctor's memberships, oldest first.
+    fn memberships_of(
+        &mut self,
+        doctor: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<Membership>>> + Send;
+    /// Memberships in (doctor, association, joined) order after `after`, for exports and hashes.
+    fn memberships_page(
+        &mut self,
+        after: Option<(Uuid, String, NaiveDate)>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<(Uuid, Membership)>>> + Send;
+    /// Doctors with a membership of `association` active on `day`, by 医籍登録番号.
+    fn members_of(
+        &mut self,
+        association: &AssociationCode,
+        day: NaiveDate,
+        limit: u32,
+        offset: u64,
+    ) -> impl Future<Output = StoreResult<Vec<Doctor>>> + Send;
+}
+
+/// Accounts, role grants and API tokens.
+pub trait AccessStore {
+    /// Creates an account.
+    fn insert_account(&mut self, a: &Account) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One account.
+    fn account(&mut self, id: Uuid) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+    /// Grants a role.
+    fn insert_role_grant(
+        &mut self,
+        account: Uuid,
+        g: &RoleGrant,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Grants held by an account.
+    fn grants_of(
+        &mut self,
+        account: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<RoleGrant>>> + Send;
+    /// Stores a new API token (only its hash).
+    fn insert_api_token(&mut self, t: &ApiToken) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Finds a token by the SHA-256 of its secret.
+    fn api_token_by_hash(
+        &mut self,
+        hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<ApiToken>>> + Send;
+    /// All tokens, newest first.
+    fn api_tokens(&mut self) -> impl Future<Output = StoreResult<Vec<ApiToken>>> + Send;
+    /// Revokes a token; false when it does not exist or was already revoked.
+    fn revoke_api_token(
+        &mut self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// The background-job queue.
+pub trait JobStore {
+    /// Enqueues a job. With an idempotency key already used, nothing is added and the existing
+    /// job's id is returned.
+    fn enqueue_job(
+        &mut self,
+        job: &NewJob,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Enqueued>> + Send;
+    /// Leases the next due job (queued and due, or running with an expired lease) until
+    /// `now + lease`, counting an attempt.
+    fn claim_job(
+        &mut self,
+        now: Timestamp,
+        lease: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+    /// Marks a leased job done; false when the lease was lost to another worker.
+    fn complete_job(
+        &mut self,
+        id: Uuid,
+        lease: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Records a failure: retried at `retry_at`, or dead when `None`; false when the lease was lost.
+    fn fail_job(
+        &mut self,
+        id: Uuid,
+        lease: Uuid,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// One job.
+    fn job(&mut self, id: Uuid) -> impl Future<Output = StoreResult<Option<Job>>> + Send;
+    /// Jobs with a status, oldest first.
+    fn jobs_with_status(
+        &mut self,
+        status: JobStatus,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<Job>>> + Send;
+}
+
+/// The mail outbox: mail is written with the change that causes it and sent later.
+pub trait OutboxStore {
+    /// Queues a mail.
+    fn insert_mail(&mut self, m: &OutboxMail) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One mail.
+    fn mail(&mut self, id: Uuid) -> impl Future<Output = StoreResult<Option<OutboxMail>>> + Send;
+    /// Mail, newest first.
+    fn mails(&mut self, limit: u32) -> impl Future<Output = StoreResult<Vec<OutboxMail>>> + Send;
+    /// Marks a mail sent.
+    fn mark_mail_sent(
+        &mut self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records a failed attempt.
+    fn mark_mail_failed(
+        &mut self,
+        id: Uuid,
+        error: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// The tamper-evident audit chain.
+pub trait AuditStore {
+    /// Reads and locks the head of the chain, so appends are serialised.
+    fn lock_audit_head(&mut self) -> impl Future<Output = StoreResult<AuditHead>> + Send;
+    /// Appends a row (its `seq` must be head + 1) and moves the head to it.
+    fn append_audit(&mut self, row: &AuditRow) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Rows in order after `after_seq`.
+    fn audit_rows(
+        &mut self,
+        after_seq: i64,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<AuditRow>>> + Send;
+}
+
+/// The curriculum-code table (names correctable by JMA admins; codes fixed).
+pub trait CatalogueStore {
+    /// Entries of a version in code order, with current names.
+    fn curriculum_entries(
+        &mut self,
+        version: &str,
+    ) -> impl Future<Output = StoreResult<Vec<CatalogueEntry>>> + Send;
+    /// Corrects a code's names; false when the code does not exist.
+    fn rename_curriculum_code(
+        &mut self,
+        version: &str,
+        number: u16,
+        name_ja: &str,
+        name_en: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}

@@ -1,0 +1,81 @@
+//! Conversions between SQLite's storage classes and domain values.
+
+use chrono::{DateTime, NaiveDate};
+use mamis_domain::Timestamp;
+use mamis_store::StoreError;
+use uuid::Uuid;
+
+/// Instants are stored as microseconds since the epoch, which sort and compare exactly.
+pub fn micros(t: Timestamp) -> i64 {
+    t.timestamp_micros()
+}
+
+pub fn from_micros(v: i64) -> Result<Timestamp, StoreError> {
+    DateTime::from_timestamp_micros(v).ok_or_else(|| StoreError::Corrupt(format!("instant {v}")))
+}
+
+pub fn opt_from_micros(v: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    v.map(from_micros).transpose()
+}
+
+pub fn uuid(s: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("uuid {s}")))
+}
+
+pub fn date(s: &str) -> Result<NaiveDate, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("date {s}")))
+}
+
+pub fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> StoreError {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// Maps SQLite's "UNIQUE constraint failed: table.column" to the constraint names the
+/// PostgreSQL schema uses, so the app sees the same conflict on both backends.
+fn constraint_name(message: &str) -> String {
+    let cols = message
+        .split_once("failed: ")
+        .map(|(_, c)| c)
+        .unwrap_or(message);
+    let name = match cols {
+        "doctors.iseki_number" => "doctors_iseki_key",
+        "doctors.member_id" => "doctors_member_id_key",
+        "doctors.id" => "doctors_pkey",
+        "accounts.email" => "accounts_email_key",
+        "accounts.id" => "accounts_pkey",
+        "api_tokens.token_hash" => "api_tokens_hash_key",
+        "api_tokens.id" => "api_tokens_pkey",
+        "jobs.idempotency_key" => "jobs_idempotency_key",
+        "jobs.id" => "jobs_pkey",
+        "outbox_mail.id" => "outbox_mail_pkey",
+        "audit_log.seq" => "audit_log_pkey",
+        "organisations.id" => "organisations_pkey",
+        "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
+            "memberships_pkey"
+        }
+        "role_grants.account_id, role_grants.role, role_grants.scope_kind, role_grants.scope_id" => {
+            "role_grants_pkey"
+        }
+        _ if message.contains("FOREIGN KEY") => "foreign_key",
+        other => other,
+    };
+    name.to_owned()
+}
+
+pub fn db_err(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation() => {
+            StoreError::Conflict {
+                constraint: constraint_name(d.message()),
+            }
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::Database(d) if d.message().contains("database is locked") => {
+            StoreError::Unavailable(d.message().to_owned())
+        }
+        other => StoreError::Other(other.to_string()),
+    }
+}

@@ -1,0 +1,713 @@
+//! The backend conformance suite: every store operation, run identically against SQLite and
+//! PostgreSQL. Each backend's test binary expands [`conformance_suite!`](crate::conformance_suite)
+//! with its own fixture, so the test output names every case per backend.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use mamis_domain::curriculum::{CURRENT_VERSION, Catalogue};
+use mamis_domain::*;
+use uuid::Uuid;
+
+use crate::*;
+
+/// What a backend's test binary hands to every case: a fresh, migrated, empty database.
+pub trait Fixture {
+    type S: Store;
+    /// The store on the fixture's database.
+    fn store(&self) -> Self::S;
+}
+
+/// Expands one `#[tokio::test]` per conformance case. `$factory` is an async fn returning
+/// `Option<impl Fixture>`; `None` means the backend is unavailable and was reported as skipped.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($factory:path) => {
+        $crate::conformance_suite!(@cases $factory;
+            reference_data_is_seeded, associations_form_a_tree, doctors_round_trip_and_conflict,
+            members_of_follows_dates_and_order, pages_walk_everything_once, rollback_discards_everything,
+            jobs_lease_complete_and_retry, jobs_idempotency_key_runs_once, jobs_expired_lease_is_reclaimed,
+            concurrent_claims_never_share_a_job, outbox_round_trip, audit_chain_head_serialises,
+            accounts_grants_and_tokens, catalogue_names_can_be_corrected, organisations_sit_under_a_prefecture,
+            instants_keep_microseconds);
+    };
+    (@cases $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(fixture) = $factory().await {
+                    $crate::conformance::$case($crate::conformance::Fixture::store(&fixture)).await;
+                }
+            }
+        )*
+    };
+}
+
+fn t(s: &str) -> Timestamp {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn code(s: &str) -> AssociationCode {
+    AssociationCode::parse(s).unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// A doctor with predictable fields, distinguished by `n`.
+pub fn sample_doctor(n: u32) -> crate::Doctor {
+    crate::Doctor {
+        id: Uuid::from_u128(0x1000 + u128::from(n)),
+        iseki: IsekiNumber::parse(&(100_000 + n).to_string()).unwrap(),
+        family_name: "山田".into(),
+        given_name: format!("太郎{n}"),
+        family_kana: KanaName::normalise("ヤマダ").unwrap(),
+        given_kana: KanaName::normalise("タロウ").unwrap(),
+        birth_date: day("1980-05-17"),
+        sex: Sex::Male,
+        contact_email: Some(format!("doctor{n}@example.jp")),
+        member_id: None,
+        home_prefecture: None,
+        created_at: t("2026-04-01T00:00:00Z"),
+    }
+}
+
+fn county(code_s: &str, ja: &str) -> Association {
+    Association {
+        code: code(code_s),
+        name_ja: ja.into(),
+        name_en: format!("{code_s} association"),
+    }
+}
+
+async fn with_counties<S: Store>(s: &S) {
+    let mut tx = s.write().await.unwrap();
+    for (c, n) in [
+        ("P13-0001", "千代田区医師会"),
+        ("P13-0002", "中央区医師会"),
+        ("P27-0001", "大阪市医師会"),
+    ] {
+        tx.upsert_association(&county(c, n)).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn membership(c: &str, from: &str, to: Option<&str>) -> Membership {
+    Membership {
+        association: code(c),
+        class: MemberClass::A1,
+        joined_on: day(from),
+        left_on: to.map(day),
+    }
+}
+
+pub async fn reference_data_is_seeded<S: Store>(s: S) {
+    let mut tx = s.read().await.unwrap();
+    let all = tx
+        .associations_under(&AssociationCode::jma())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 48);
+    assert_eq!(
+        tx.association(&code("P13")).await.unwrap().unwrap().name_ja,
+        "東京都医師会"
+    );
+    let stored = tx.curriculum_entries(CURRENT_VERSION).await.unwrap();
+    let shipped: Vec<_> = Catalogue::embedded()
+        .entries(CURRENT_VERSION)
+        .cloned()
+        .collect();
+    assert_eq!(
+        stored, shipped,
+        "the migration seeds exactly the embedded catalogue"
+    );
+    assert_eq!(stored.len(), 84);
+}
+
+pub async fn associations_form_a_tree<S: Store>(s: S) {
+    with_counties(&s).await;
+    let mut tx = s.write().await.unwrap();
+    let under = |v: Vec<Association>| {
+        v.into_iter()
+            .map(|a| a.code.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        under(tx.associations_under(&code("P13")).await.unwrap()),
+        ["P13", "P13-0001", "P13-0002"]
+    );
+    assert_eq!(
+        under(tx.associations_under(&code("P13-0002")).await.unwrap()),
+        ["P13-0002"]
+    );
+    assert_eq!(
+        tx.associations_under(&AssociationCode::jma())
+            .await
+            .unwrap()
+            .len(),
+        51
+    );
+    tx.upsert_association(&county("P13-0002", "中央区医師会（改）"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.association(&code("P13-0002"))
+            .await
+            .unwrap()
+            .unwrap()
+            .name_ja,
+        "中央区医師会（改）"
+    );
+    assert!(tx.association(&code("P13-0003")).await.unwrap().is_none());
+    // a county whose prefecture row is missing cannot exist (foreign key)
+    let err = tx.upsert_association(&county("P13-0003", "x")).await;
+    assert!(err.is_ok(), "parent P13 exists");
+    tx.commit().await.unwrap();
+}
+
+pub async fn doctors_round_trip_and_conflict<S: Store>(s: S) {
+    let mut d = sample_doctor(1);
+    d.member_id = Some(MemberId::parse("0123456789").unwrap());
+    d.home_prefecture = Some(code("P13"));
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctor(&d).await.unwrap();
+    assert_eq!(tx.doctor(d.id).await.unwrap().unwrap(), d);
+    assert_eq!(
+        tx.doctor_by_iseki(&d.iseki).await.unwrap().unwrap().id,
+        d.id
+    );
+    tx.commit().await.unwrap();
+
+    let mut same_iseki = sample_doctor(2);
+    same_iseki.iseki = d.iseki.clone();
+    let mut tx = s.write().await.unwrap();
+    let err = tx.insert_doctor(&same_iseki).await.unwrap_err();
+    assert!(err.is_conflict_on("doctors_iseki_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let mut same_member = sample_doctor(3);
+    same_member.member_id = d.member_id.clone();
+    let mut tx = s.write().await.unwrap();
+    let err = tx.insert_doctor(&same_member).await.unwrap_err();
+    assert!(err.is_conflict_on("doctors_member_id_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.count_doctors().await.unwrap(), 1);
+}
+
+pub async fn members_of_follows_dates_and_order<S: Store>(s: S) {
+    with_counties(&s).await;
+    let mut tx = s.write().await.unwrap();
+    // 医籍登録番号 100, 99, 1000 — numeric order is 99, 100, 1000
+    let mut ds = Vec::new();
+    for (n, iseki) in [(1u32, "100"), (2, "99"), (3, "1000"), (4, "5")] {
+        let mut d = sample_doctor(n);
+        d.iseki = IsekiNumber::parse(iseki).unwrap();
+        ds.push(d);
+    }
+    tx.insert_doctors(&ds).await.unwrap();
+    tx.insert_membership(ds[0].id, &membership("P13-0001", "2020-04-01", None))
+        .await
+        .unwrap();
+    tx.insert_membership(ds[1].id, &membership("P13-0001", "2021-04-01", None))
+        .await
+        .unwrap();
+    tx.insert_membership(ds[2].id, &membership("P13-0001", "2020-04-01", None))
+        .await
+        .unwrap();
+    tx.insert_membership(
+        ds[3].id,
+        &membership("P13-0001", "2020-04-01", Some("2026-04-01")),
+    )
+    .await
+    .unwrap();
+    tx.insert_membership(ds[3].id, &membership("P13-0002", "2026-04-01", None))
+        .await
+        .unwrap();
+    let names = |v: Vec<crate::Doctor>| {
+        v.into_iter()
+            .map(|d| d.iseki.to_string())
+            .collect::<Vec<_>>()
+    };
+    let p = code("P13-0001");
+    assert_eq!(
+        names(tx.members_of(&p, day("2026-06-01"), 10, 0).await.unwrap()),
+        ["99", "100", "1000"]
+    );
+    assert_eq!(
+        names(tx.members_of(&p, day("2026-03-31"), 10, 0).await.unwrap()),
+        ["5", "99", "100", "1000"]
+    );
+    assert_eq!(
+        names(tx.members_of(&p, day("2020-06-01"), 10, 0).await.unwrap()),
+        ["5", "100", "1000"]
+    );
+    assert_eq!(
+        names(tx.members_of(&p, day("2026-06-01"), 1, 1).await.unwrap()),
+        ["100"]
+    );
+    assert_eq!(
+        names(
+            tx.members_of(&code("P13-0002"), day("2026-06-01"), 10, 0)
+                .await
+                .unwrap()
+        ),
+        ["5"]
+    );
+    assert_eq!(tx.memberships_of(ds[3].id).await.unwrap().len(), 2);
+    // the same membership twice is a conflict
+    let err = tx
+        .insert_membership(ds[0].id, &membership("P13-0001", "2020-04-01", None))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("memberships_pkey"), "{err:?}");
+    tx.rollback().await.unwrap();
+}
+
+pub async fn pages_walk_everything_once<S: Store>(s: S) {
+    with_counties(&s).await;
+    let ds: Vec<_> = (0..2_500).map(sample_doctor).collect();
+    let ms: Vec<_> = ds
+        .iter()
+        .flat_map(|d| {
+            [
+                (d.id, membership("P13-0001", "2020-04-01", None)),
+                (d.id, membership("P13", "2020-04-01", None)),
+            ]
+        })
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctors(&ds).await.unwrap();
+    tx.insert_memberships(&ms).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = tx.doctors_page(after, 700).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        seen.extend(page.into_iter().map(|d| d.id));
+    }
+    let mut expected: Vec<_> = ds.iter().map(|d| d.id).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+
+    let mut count = 0;
+    let mut after = None;
+    loop {
+        let page = tx.memberships_page(after.clone(), 900).await.unwrap();
+        let Some((d, m)) = page.last() else { break };
+        after = Some((*d, m.association.to_string(), m.joined_on));
+        count += page.len();
+    }
+    assert_eq!(count, 5_000);
+}
+
+pub async fn rollback_discards_everything<S: Store>(s: S) {
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctor(&sample_doctor(1)).await.unwrap();
+    let job = new_job("k", Some("rolled-back"), t("2026-01-01T00:00:00Z"));
+    tx.enqueue_job(&job, t("2026-01-01T00:00:00Z"))
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.count_doctors().await.unwrap(), 0);
+    assert!(
+        tx.claim_job(t("2030-01-01T00:00:00Z"), Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(tx.job(job.id).await.unwrap().is_none());
+}
+
+/// A job with fixed fields for tests.
+pub fn new_job(kind: &str, key: Option<&str>, run_at: Timestamp) -> NewJob {
+    NewJob {
+        id: Uuid::new_v4(),
+        kind: kind.into(),
+        payload: serde_json::json!({"n": 1, "text": "日本語"}),
+        idempotency_key: key.map(str::to_owned),
+        run_at,
+        max_attempts: 3,
+    }
+}
+
+pub async fn jobs_lease_complete_and_retry<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    let later = new_job("later", None, now + Duration::hours(1));
+    tx.enqueue_job(&later, now).await.unwrap();
+    let first = new_job("first", None, now);
+    tx.enqueue_job(&first, now).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let claimed = tx
+        .claim_job(now, Duration::minutes(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, first.id, "a job not yet due is not claimed");
+    assert_eq!(claimed.status, JobStatus::Running);
+    assert_eq!(claimed.attempts, 1);
+    assert_eq!(claimed.payload, first.payload);
+    assert_eq!(claimed.locked_until, Some(now + Duration::minutes(5)));
+    assert!(
+        tx.claim_job(now, Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let lease = claimed.lease.unwrap();
+    // fail with retry: queued again, due later
+    assert!(
+        tx.fail_job(first.id, lease, "boom", Some(now + Duration::seconds(30)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.fail_job(first.id, lease, "again", None).await.unwrap(),
+        "lease is spent"
+    );
+    let j = tx.job(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (j.status, j.last_error.as_deref()),
+        (JobStatus::Queued, Some("boom"))
+    );
+    assert!(
+        tx.claim_job(now + Duration::seconds(29), Duration::minutes(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = tx
+        .claim_job(now + Duration::seconds(30), Duration::minutes(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (first.id, 2));
+    assert!(
+        tx.complete_job(first.id, again.lease.unwrap(), now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.job(first.id).await.unwrap().unwrap().status,
+        JobStatus::Done
+    );
+    // the later job: claimed, then dead
+    let l = tx
+        .claim_job(now + Duration::hours(2), Duration::minutes(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.id, later.id);
+    assert!(
+        tx.fail_job(l.id, l.lease.unwrap(), "fatal", None)
+            .await
+            .unwrap()
+    );
+    let dead = tx.jobs_with_status(JobStatus::Dead, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, later.id);
+    tx.commit().await.unwrap();
+}
+
+pub async fn jobs_idempotency_key_runs_once<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    let a = new_job("mail", Some("mail:42"), now);
+    let b = new_job("mail", Some("mail:42"), now);
+    assert_eq!(
+        tx.enqueue_job(&a, now).await.unwrap(),
+        Enqueued::Created(a.id)
+    );
+    assert_eq!(
+        tx.enqueue_job(&b, now).await.unwrap(),
+        Enqueued::Duplicate(a.id)
+    );
+    // keyless jobs never collide
+    tx.enqueue_job(&new_job("x", None, now), now).await.unwrap();
+    tx.enqueue_job(&new_job("x", None, now), now).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    let mut n = 0;
+    while let Some(j) = tx.claim_job(now, Duration::minutes(1)).await.unwrap() {
+        tx.complete_job(j.id, j.lease.unwrap(), now).await.unwrap();
+        n += 1;
+    }
+    assert_eq!(n, 3);
+    // a finished key still deduplicates
+    assert_eq!(
+        tx.enqueue_job(&new_job("mail", Some("mail:42"), now), now)
+            .await
+            .unwrap(),
+        Enqueued::Duplicate(a.id)
+    );
+}
+
+pub async fn jobs_expired_lease_is_reclaimed<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    let j = new_job("k", None, now);
+    tx.enqueue_job(&j, now).await.unwrap();
+    let first = tx
+        .claim_job(now, Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    // the worker "dies": nothing completes the job
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.claim_job(now + Duration::seconds(59), Duration::seconds(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let second = tx
+        .claim_job(now + Duration::seconds(60), Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((second.id, second.attempts), (j.id, 2));
+    assert_ne!(second.lease, first.lease);
+    assert!(
+        !tx.complete_job(j.id, first.lease.unwrap(), now)
+            .await
+            .unwrap(),
+        "the dead worker's lease is void"
+    );
+    assert!(
+        tx.complete_job(j.id, second.lease.unwrap(), now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+}
+
+pub async fn concurrent_claims_never_share_a_job<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    for _ in 0..40 {
+        tx.enqueue_job(&new_job("k", None, now), now).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let s = s.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let mut tx = s.write().await.unwrap();
+                let Some(j) = tx.claim_job(now, Duration::minutes(5)).await.unwrap() else {
+                    tx.commit().await.unwrap();
+                    break;
+                };
+                tx.commit().await.unwrap();
+                mine.push(j.id);
+                tokio::task::yield_now().await;
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let n = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((n, all.len()), (40, 40), "every job claimed exactly once");
+}
+
+pub async fn outbox_round_trip<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let m = OutboxMail {
+        id: Uuid::new_v4(),
+        to_addr: "doctor@example.jp".into(),
+        subject: "マイページ登録のご案内".into(),
+        body_text: "本文\nline 2".into(),
+        status: MailStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_mail(&m).await.unwrap();
+    assert_eq!(tx.mail(m.id).await.unwrap().unwrap(), m);
+    tx.mark_mail_failed(m.id, "connection refused")
+        .await
+        .unwrap();
+    tx.mark_mail_sent(m.id, now + Duration::seconds(5))
+        .await
+        .unwrap();
+    let got = tx.mails(10).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].status, MailStatus::Sent);
+    assert_eq!(got[0].attempts, 2);
+    assert_eq!(got[0].sent_at, Some(now + Duration::seconds(5)));
+}
+
+fn audit(seq: i64, prev: &str) -> AuditRow {
+    AuditRow {
+        seq,
+        at: t("2026-05-01T00:00:00.123456Z"),
+        actor: "job:test".into(),
+        action: "doctor.view".into(),
+        target: "doctor:1".into(),
+        client_addr: Some("192.0.2.1".into()),
+        details: r#"{"b":1,"a":"日本"}"#.into(),
+        prev_mac: prev.into(),
+        mac: format!("mac{seq}"),
+    }
+}
+
+pub async fn audit_chain_head_serialises<S: Store>(s: S) {
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.lock_audit_head().await.unwrap(),
+        AuditHead {
+            seq: 0,
+            mac: String::new()
+        }
+    );
+    tx.append_audit(&audit(1, "")).await.unwrap();
+    tx.append_audit(&audit(2, "mac1")).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.lock_audit_head().await.unwrap(),
+        AuditHead {
+            seq: 2,
+            mac: "mac2".into()
+        }
+    );
+    assert!(
+        tx.append_audit(&audit(5, "mac2")).await.is_err(),
+        "a gap in the chain is refused"
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    let rows = tx.audit_rows(0, 10).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![audit(1, ""), audit(2, "mac1")],
+        "details kept byte for byte"
+    );
+    assert_eq!(tx.audit_rows(1, 10).await.unwrap().len(), 1);
+}
+
+pub async fn accounts_grants_and_tokens<S: Store>(s: S) {
+    with_counties(&s).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let acc = Account {
+        id: Uuid::new_v4(),
+        email: "Staff@Example.JP".into(),
+        display_name: "事務局 花子".into(),
+        created_at: now,
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_account(&acc).await.unwrap();
+    assert_eq!(
+        tx.account(acc.id).await.unwrap().unwrap().email,
+        "staff@example.jp"
+    );
+    let dup = Account {
+        id: Uuid::new_v4(),
+        email: "staff@example.jp".into(),
+        ..acc.clone()
+    };
+    assert!(
+        tx.insert_account(&dup)
+            .await
+            .unwrap_err()
+            .is_conflict_on("accounts_email_key")
+    );
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    tx.insert_account(&acc).await.unwrap();
+    let g1 = RoleGrant::new(Role::CountyStaff, Scope::Association(code("P13-0001"))).unwrap();
+    let g2 = RoleGrant::new(Role::Organiser, Scope::Organisation(Uuid::from_u128(7))).unwrap();
+    tx.insert_role_grant(acc.id, &g1, now).await.unwrap();
+    tx.insert_role_grant(acc.id, &g2, now + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(tx.grants_of(acc.id).await.unwrap(), vec![g1.clone(), g2]);
+
+    let tok = ApiToken {
+        id: Uuid::new_v4(),
+        name: "県システム".into(),
+        grant: g1,
+        token_hash: "ab".repeat(32),
+        created_at: now,
+        revoked_at: None,
+    };
+    tx.insert_api_token(&tok).await.unwrap();
+    assert_eq!(
+        tx.api_token_by_hash(&tok.token_hash)
+            .await
+            .unwrap()
+            .unwrap(),
+        tok
+    );
+    assert!(tx.api_token_by_hash("cd").await.unwrap().is_none());
+    assert!(tx.revoke_api_token(tok.id, now).await.unwrap());
+    assert!(!tx.revoke_api_token(tok.id, now).await.unwrap());
+    assert_eq!(tx.api_tokens().await.unwrap()[0].revoked_at, Some(now));
+    tx.commit().await.unwrap();
+}
+
+pub async fn catalogue_names_can_be_corrected<S: Store>(s: S) {
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.rename_curriculum_code(
+            CURRENT_VERSION,
+            0,
+            "最新のエビデンス（訂正）",
+            "Latest evidence (fixed)"
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !tx.rename_curriculum_code(CURRENT_VERSION, 84, "x", "x")
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    let e = tx.curriculum_entries(CURRENT_VERSION).await.unwrap();
+    assert_eq!(e[0].name_ja, "最新のエビデンス（訂正）");
+    assert_eq!(e.len(), 84);
+}
+
+pub async fn organisations_sit_under_a_prefecture<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let o = Organisation {
+        id: Uuid::new_v4(),
+        name: "日本内科学会".into(),
+        prefecture: code("P13"),
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_organisation(&o, now).await.unwrap();
+    assert_eq!(tx.organisations_in(&code("P13")).await.unwrap(), vec![o]);
+    assert!(tx.organisations_in(&code("P14")).await.unwrap().is_empty());
+}
+
+pub async fn instants_keep_microseconds<S: Store>(s: S) {
+    let now = t("2026-05-01T12:34:56.789012Z");
+    let mut tx = s.write().await.unwrap();
+    let j = new_job("k", None, now);
+    tx.enqueue_job(&j, now).await.unwrap();
+    assert_eq!(tx.job(j.id).await.unwrap().unwrap().run_at, now);
+    assert_eq!(tx.job(j.id).await.unwrap().unwrap().created_at, now);
+}

@@ -1,0 +1,25 @@
+use thiserror::Error;
+
+/// What went wrong in the store, without any database-driver type.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness or foreign-key rule refused the change; the constraint name says which.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    /// The database could not be reached or timed out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A stored value no longer parses into its domain type.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// Anything else; logged, never shown.
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// Whether this is a conflict on the named constraint.
+    pub fn is_conflict_on(&self, name: &str) -> bool {
+        matches!(self, StoreError::Conflict { constraint } if constraint == name)
+    }
+}
