@@ -85,10 +85,10 @@ pub fn check_nesting(memberships: &[Membership], day: NaiveDate) -> Result<(), D
     if at(AssociationLevel::Jma).count() == 1 && prefs.is_empty() {
         return Err(DomainError::MembershipNesting);
     }
-    if let Some(p) = prefs.first() {
-        if !counties.iter().any(|c| p.contains(c)) {
-            return Err(DomainError::MembershipNesting);
-        }
+    if let Some(p) = prefs.first()
+        && !counties.iter().any(|c| p.contains(c))
+    {
+        return Err(DomainError::MembershipNesting);
     }
     Ok(())
 }

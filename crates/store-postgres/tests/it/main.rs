@@ -1,1 +1,204 @@
+//! The store conformance suite on PostgreSQL (a fresh database cloned from the migrated template
+//! per test), plus checks only a shared server can make: several pools ("servers") claiming jobs
+//! at once, and test databases that really go away.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fixture {
+    use mamis_store::conformance::Fixture;
+    use mamis_store_postgres::PgStore;
+    use mamis_store_postgres::testdb::TestDatabase;
+
+    pub struct PgFixture {
+        pub db: TestDatabase,
+    }
+
+    impl Fixture for PgFixture {
+        type S = PgStore;
+        fn store(&self) -> PgStore {
+            self.db.store.clone()
+        }
+    }
+
+    /// A fresh database; `None` (skipped, said on stderr) when PostgreSQL is unreachable outside CI.
+    pub async fn postgres() -> Option<PgFixture> {
+        match TestDatabase::create().await {
+            Ok(db) => db.map(|db| PgFixture { db }),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+mod conformance_postgres {
+    use super::fixture::postgres;
+    mamis_store::conformance_suite!(postgres);
+}
+
+mod multi_server {
+    use super::fixture::postgres;
+    use chrono::{DateTime, Duration, Utc};
+    use mamis_store::conformance::new_job;
+    use mamis_store::{JobStore, Store, StoreError, Tx};
+    use mamis_store_postgres::PgStore;
+    use mamis_store_postgres::testdb::{TestDatabase, admin_url};
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-05-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_servers_claim_concurrently_without_sharing_a_job() {
+        let Some(fx) = postgres().await else { return };
+        let server_a = fx.db.store.clone();
+        let server_b = PgStore::connect(&fx.db.url).await.unwrap();
+        let now = now();
+        let mut tx = server_a.write().await.unwrap();
+        for _ in 0..200 {
+            tx.enqueue_job(&new_job("k", None, now), now).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        let mut workers = Vec::new();
+        for server in [&server_a, &server_b] {
+            for _ in 0..4 {
+                let s = server.clone();
+                workers.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let mut tx = s.write().await.unwrap();
+                        let Some(j) = tx.claim_job(now, Duration::minutes(5)).await.unwrap() else {
+                            tx.commit().await.unwrap();
+                            break;
+                        };
+                        // hold the row lock a little, so other claimers must skip it
+                        tokio::task::yield_now().await;
+                        tx.commit().await.unwrap();
+                        mine.push(j.id);
+                    }
+                    mine
+                }));
+            }
+        }
+        let mut all = Vec::new();
+        let mut busy_workers = 0;
+        for w in workers {
+            let mine = w.await.unwrap();
+            busy_workers += usize::from(!mine.is_empty());
+            all.extend(mine);
+        }
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!((n, all.len()), (200, 200), "every job claimed exactly once");
+        assert!(busy_workers > 1, "claims were spread over workers");
+        server_b.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_log_refuses_delete() {
+        let Some(fx) = postgres().await else { return };
+        let pool = fx.db.store.pool();
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_mac, mac) \
+             VALUES (1, $1, 'a', 'b', 'c', '{}', '', 'm')",
+        )
+        .bind(now())
+        .execute(pool)
+        .await
+        .unwrap();
+        assert!(
+            sqlx::query("DELETE FROM audit_log")
+                .execute(pool)
+                .await
+                .is_err()
+        );
+        assert!(
+            sqlx::query("TRUNCATE audit_log")
+                .execute(pool)
+                .await
+                .is_err()
+        );
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn foreign_key_violation_is_a_conflict() {
+        let Some(fx) = postgres().await else { return };
+        let mut tx = fx.db.store.write().await.unwrap();
+        let m = mamis_domain::Membership {
+            association: mamis_domain::AssociationCode::parse("P13").unwrap(),
+            class: mamis_domain::MemberClass::A1,
+            joined_on: "2020-04-01".parse().unwrap(),
+            left_on: None,
+        };
+        use mamis_store::RegistryStore;
+        let err = tx
+            .insert_membership(uuid::Uuid::new_v4(), &m)
+            .await
+            .unwrap_err();
+        // the same name on both backends (SQLite cannot tell which key)
+        assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+        assert!(matches!(err, StoreError::Conflict { .. }));
+        tx.rollback().await.unwrap();
+    }
+
+    async fn exists(name: &str) -> bool {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn test_databases_are_dropped() {
+        let Some(db) = TestDatabase::create().await.unwrap() else {
+            return;
+        };
+        let name = db.name().to_owned();
+        assert!(name.starts_with("mamis_test_"));
+        assert!(exists(&name).await);
+        db.drop_now().await;
+        assert!(!exists(&name).await, "drop_now removed {name}");
+
+        // and plain Drop, even with the store's connections still open
+        let db = TestDatabase::create().await.unwrap().unwrap();
+        let name = db.name().to_owned();
+        let store = db.store.clone();
+        store.ping().await.unwrap();
+        drop(db);
+        assert!(!exists(&name).await, "Drop removed {name}");
+        assert!(store.ping().await.is_err(), "its connections were ended");
+    }
+}
+
+mod bulk {
+    use super::fixture::postgres;
+    use mamis_store::conformance::sample_doctor;
+    use mamis_store::{RegistryStore, Store, Tx};
+
+    /// The national register's size: `cargo test -p mamis-store-postgres --release -- --ignored`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "slow: times a 340,000-doctor insert"]
+    async fn insert_340k_doctors() {
+        let Some(fx) = postgres().await else { return };
+        let ds: Vec<_> = (0..340_000).map(sample_doctor).collect();
+        let started = std::time::Instant::now();
+        let mut tx = fx.db.store.write().await.unwrap();
+        tx.insert_doctors(&ds).await.unwrap();
+        tx.commit().await.unwrap();
+        let took = started.elapsed();
+        eprintln!("inserted {} doctors in {took:?}", ds.len());
+        let mut tx = fx.db.store.read().await.unwrap();
+        assert_eq!(tx.count_doctors().await.unwrap(), 340_000);
+    }
+}
