@@ -1,1 +1,85 @@
-//! placeholder
+//! MAMIS use cases over the store traits: authorization, audit chain, jobs, mail outbox,
+//! API tokens, the registry and demo data. No HTTP types; every instant comes from the clock.
+
+pub mod audit;
+pub mod authz;
+pub mod demo;
+mod error;
+pub mod jobs;
+pub mod mail;
+pub mod registry;
+pub mod tokens;
+
+pub use error::AppError;
+
+use mamis_domain::{Clock, Timestamp};
+use mamis_store::Store;
+use std::sync::Arc;
+
+/// A secret byte string that never prints itself.
+#[derive(Clone)]
+pub struct Secret(Arc<[u8]>);
+
+impl Secret {
+    /// Wraps key material.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(Arc::from(bytes.into().into_boxed_slice()))
+    }
+    /// The bytes, for the one place that uses them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Settings the use cases need (the CLI builds them from the validated configuration).
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The public base URL (issuer, links in mail).
+    pub base_url: url::Url,
+    /// Key of the audit chain's HMAC; kept outside the database.
+    pub audit_key: Secret,
+    /// Key for signing cookies and tokens.
+    pub secret_key: Secret,
+    /// SMTP relay; without one, mail stays in the outbox.
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail.
+    pub mail_from: String,
+    /// How long a claimed job is leased before another worker may take it.
+    pub job_lease: chrono::Duration,
+}
+
+/// Everything a use case needs: the store, the clock and the settings. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct App<S: Store> {
+    pub store: S,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<AppConfig>,
+}
+
+impl<S: Store> App<S> {
+    /// Builds the context.
+    pub fn new(store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Now, truncated to microseconds: both databases keep exactly that, so values read back
+    /// compare equal to what was written (the audit MAC depends on it).
+    pub fn now(&self) -> Timestamp {
+        truncate_micros(self.clock.now())
+    }
+}
+
+/// Drops sub-microsecond precision.
+pub fn truncate_micros(t: Timestamp) -> Timestamp {
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}

@@ -1,1 +1,132 @@
-fn main() {}
+//! `mamis` — serve MAMIS, migrate its database, generate data, manage tokens, verify the audit
+//! chain. Every option also comes from `MAMIS_*` environment variables or a TOML file.
+
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// MAMIS — 医師会会員情報システム (Medical Association Member Information System).
+#[derive(Debug, Parser)]
+#[command(name = "mamis", version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file (keys as in `mamis config`).
+    #[arg(long, global = true, env = "MAMIS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Migrate the database and serve HTTP until Ctrl-C / SIGTERM.
+    Serve {
+        /// Address to listen on [MAMIS_BIND; default 127.0.0.1:8080].
+        #[arg(long)]
+        bind: Option<String>,
+        /// sqlite://PATH or postgres://… [MAMIS_DATABASE_URL; default sqlite://mamis.db].
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Public URL of this service [MAMIS_BASE_URL; default http://BIND].
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Seed demo data into an empty database and print the logins (loopback only).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Print the effective configuration (secrets masked).
+    Config {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Generate a synthetic national data set (associations, doctors, memberships).
+    Demo {
+        /// How many doctors.
+        #[arg(long, default_value_t = 340_000)]
+        doctors: u64,
+        /// The same seed gives identical content.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// API tokens for associations' systems.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
+    /// The mail outbox.
+    Mail {
+        #[command(subcommand)]
+        cmd: MailCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCmd {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// jma_admin, jma_staff, prefecture_staff, county_staff or organiser.
+        #[arg(long)]
+        role: String,
+        /// JMA, P13, P13-0001 (or an organisation id for organiser).
+        #[arg(long)]
+        scope: String,
+        /// What the token is for.
+        #[arg(long, default_value = "api token")]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token at once.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCmd {
+    /// Walk the chain and name the first row that does not verify.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+enum MailCmd {
+    /// Show the newest mail in the outbox.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mamis: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mamis: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -35,7 +35,9 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
                     constraint: d.constraint().unwrap_or("unique").to_owned(),
                 },
                 // SQLite cannot name the foreign key it refused; both backends say `foreign_key`.
-                "23503" => StoreError::Conflict { constraint: "foreign_key".to_owned() },
+                "23503" => StoreError::Conflict {
+                    constraint: "foreign_key".to_owned(),
+                },
                 c if is_unavailable_code(c) => StoreError::Unavailable(d.message().to_owned()),
                 _ => StoreError::Other(d.to_string()),
             }

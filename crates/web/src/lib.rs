@@ -1,1 +1,116 @@
-//! placeholder
+//! The HTTP surface of MAMIS: server-rendered pages (Japanese first), the JSON API with its
+//! OpenAPI document, and the operations endpoints, behind one set of security middleware.
+
+mod api;
+mod client_addr;
+mod csrf;
+mod error;
+pub mod i18n;
+mod metrics;
+mod middleware;
+mod ops;
+mod pages;
+
+pub use api::ApiDoc;
+pub use client_addr::parse_trusted_proxies;
+pub use ipnet::IpNet;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use mamis_app::App;
+use mamis_store::Store;
+
+/// Settings of the HTTP layer that the app layer does not need.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Proxies whose `X-Forwarded-For` hops are trusted (`MAMIS_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+pub(crate) struct Shared {
+    pub catalogues: i18n::Catalogues,
+    pub metrics: metrics::Metrics,
+    pub trusted_proxies: Vec<IpNet>,
+    /// `scheme://host[:port]` of the base URL, for the Origin check.
+    pub origin: String,
+    /// Whether the base URL is https (Secure cookies, `__Host-` names, HSTS).
+    pub https: bool,
+}
+
+/// What every handler can reach: the app context and the web layer's shared parts.
+pub struct WebState<S: Store> {
+    pub app: App<S>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl<S: Store> Clone for WebState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            app: self.app.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: Store> WebState<S> {
+    /// Builds the state; fails only if an embedded catalogue is broken.
+    pub fn new(app: App<S>, config: WebConfig) -> Result<Self, String> {
+        let base = &app.config.base_url;
+        let origin = base.origin().ascii_serialization();
+        let https = base.scheme() == "https";
+        let shared = Shared {
+            catalogues: i18n::Catalogues::load()?,
+            metrics: metrics::Metrics::default(),
+            trusted_proxies: config.trusted_proxies,
+            origin,
+            https,
+        };
+        Ok(Self {
+            app,
+            shared: Arc::new(shared),
+        })
+    }
+}
+
+/// The whole application as one router.
+pub fn router<S: Store>(state: WebState<S>) -> Router {
+    let api = Router::new()
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/associations", get(api::associations::<S>))
+        .route("/api/v1/associations/{code}", get(api::association::<S>))
+        .route(
+            "/api/v1/associations/{code}/members",
+            get(api::members::<S>),
+        );
+    Router::new()
+        .route("/", get(pages::home::<S>))
+        .route("/mypage", get(pages::mypage::<S>))
+        .route("/cme", get(pages::cme::<S>))
+        .route("/office", get(pages::office::<S>))
+        .route("/lang", post(pages::switch_lang::<S>))
+        .route("/static/mamis.css", get(pages::stylesheet))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz::<S>))
+        .route("/metrics", get(ops::metrics::<S>))
+        .merge(api)
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            csrf::protect::<S>,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render::<S>,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers::<S>,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe::<S>,
+        ))
+        .with_state(state)
+}

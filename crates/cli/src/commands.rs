@@ -1,0 +1,447 @@
+//! The subcommands, wired generically over the store so each runs on SQLite or PostgreSQL.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow, bail};
+use mamis_app::audit::{self, Verification};
+use mamis_app::jobs::{JobHandler, Worker};
+use mamis_app::{App, AppConfig, Secret, demo, mail, tokens};
+use mamis_domain::time::to_japan;
+use mamis_domain::{AssociationCode, Principal, Role, RoleGrant, Scope, SystemClock};
+use mamis_store::Store;
+use mamis_store_postgres::PgStore;
+use mamis_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::{self, Config, DbKind, Overrides};
+use crate::{AuditCmd, Cli, Cmd, MailCmd, TokenCmd};
+
+// Demo keys: only ever used with --demo, which refuses non-loopback addresses.
+const DEMO_SECRET_KEY: &str = "demo-secret-key-not-for-production-0000000000";
+const DEMO_AUDIT_KEY: &str = "demo-audit-key-not-for-production-00000000000";
+
+fn env_vars() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("MAMIS_"))
+        .collect()
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let overrides = match &cli.cmd {
+        Cmd::Serve {
+            bind,
+            database_url,
+            base_url,
+            ..
+        } => Overrides {
+            bind: bind.clone(),
+            database_url: database_url.clone(),
+            base_url: base_url.clone(),
+        },
+        Cmd::Migrate { database_url }
+        | Cmd::Config { database_url }
+        | Cmd::Demo { database_url, .. } => Overrides {
+            database_url: database_url.clone(),
+            ..Default::default()
+        },
+        _ => Overrides::default(),
+    };
+    let cfg =
+        config::load(cli.config.as_deref(), &env_vars(), &overrides).map_err(|e| anyhow!("{e}"))?;
+    if let Cmd::Config { .. } = cli.cmd {
+        print!("{}", cfg.describe());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let demo_mode = matches!(cli.cmd, Cmd::Serve { demo: true, .. });
+    if demo_mode {
+        refuse_public_demo(&cfg)?;
+    }
+    match cfg.db_kind {
+        DbKind::Sqlite => {
+            let store = open_sqlite(&cfg).await?;
+            let r = dispatch(store.clone(), &cfg, cli.cmd).await;
+            store.close().await;
+            r
+        }
+        DbKind::Postgres => {
+            let store = PgStore::connect(&cfg.database_url).await.map_err(|e| {
+                anyhow!(
+                    "cannot connect to PostgreSQL at {}: {e}; check that it runs and the URL is right (MAMIS_DATABASE_URL)",
+                    config::mask_password(&cfg.database_url)
+                )
+            })?;
+            store
+                .migrate()
+                .await
+                .map_err(|e| anyhow!("migrating PostgreSQL failed: {e}"))?;
+            let r = dispatch(store.clone(), &cfg, cli.cmd).await;
+            store.close().await;
+            r
+        }
+    }
+}
+
+fn is_loopback_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+fn refuse_public_demo(cfg: &Config) -> anyhow::Result<()> {
+    let loopback = cfg.base_url.host().as_ref().is_some_and(is_loopback_host);
+    if !loopback {
+        bail!(
+            "--demo seeds publicly known logins, so it only runs with a loopback base URL (127.0.0.1, localhost, [::1]); got {}",
+            cfg.base_url
+        );
+    }
+    if !cfg.bind.ip().is_loopback() {
+        bail!(
+            "--demo only listens on a loopback address; got --bind {}",
+            cfg.bind
+        );
+    }
+    Ok(())
+}
+
+async fn open_sqlite(cfg: &Config) -> anyhow::Result<SqliteStore> {
+    if let Some(path) = cfg.sqlite_path() {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            bail!(
+                "the directory {} for the SQLite database does not exist; create it or choose another --database-url",
+                dir.display()
+            );
+        }
+    }
+    let store = SqliteStore::connect(&cfg.database_url).await.map_err(|e| {
+        anyhow!(
+            "cannot open the SQLite database {}: {e}; check that the file and its directory are writable, or choose another --database-url",
+            cfg.database_url
+        )
+    })?;
+    store.migrate().await.map_err(|e| {
+        anyhow!("cannot migrate the SQLite database {}: {e}; is the file writable and not from a newer MAMIS?", cfg.database_url)
+    })?;
+    Ok(store)
+}
+
+fn keys(cfg: &Config, demo_mode: bool) -> anyhow::Result<(Secret, Secret)> {
+    let pick = |v: &Option<String>, name: &str, demo_value: &str| -> anyhow::Result<Secret> {
+        match (v, demo_mode) {
+            (Some(k), _) => Ok(Secret::new(k.as_bytes().to_vec())),
+            (None, true) => Ok(Secret::new(demo_value.as_bytes().to_vec())),
+            (None, false) => Err(anyhow!(
+                "{name} is not set; set it (or {name}_FILE) to at least 32 random characters, e.g. `openssl rand -hex 32`, and keep it outside the database"
+            )),
+        }
+    };
+    Ok((
+        pick(&cfg.secret_key, "MAMIS_SECRET_KEY", DEMO_SECRET_KEY)?,
+        pick(&cfg.audit_key, "MAMIS_AUDIT_KEY", DEMO_AUDIT_KEY)?,
+    ))
+}
+
+fn app_for<S: Store>(store: S, cfg: &Config, secret_key: Secret, audit_key: Secret) -> App<S> {
+    App::new(
+        store,
+        Arc::new(SystemClock),
+        AppConfig {
+            base_url: cfg.base_url.clone(),
+            audit_key,
+            secret_key,
+            smtp_url: cfg.smtp_url.clone(),
+            mail_from: cfg.mail_from.clone(),
+            job_lease: chrono::Duration::seconds(
+                i64::try_from(cfg.job_lease_seconds).unwrap_or(300),
+            ),
+        },
+    )
+}
+
+fn cli_principal() -> Principal {
+    let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    Principal::Job {
+        kind: format!("cli:{user}"),
+    }
+}
+
+async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::Serve { demo, .. } => serve(store, cfg, demo).await,
+        Cmd::Migrate { .. } => {
+            println!(
+                "database is migrated: {}",
+                config::mask_password(&cfg.database_url)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Config { .. } => Ok(ExitCode::SUCCESS),
+        Cmd::Demo { doctors, seed, .. } => generate(store, cfg, doctors, seed).await,
+        Cmd::Token { cmd } => {
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak);
+            token(app, cmd).await
+        }
+        Cmd::Audit {
+            cmd: AuditCmd::Verify,
+        } => {
+            let (_, ak) = keys(cfg, false)?;
+            match audit::verify(&store, &ak).await? {
+                Verification::Intact { rows } => {
+                    println!("audit chain intact: {rows} rows verified");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verification::Broken { seq, reason } => {
+                    println!(
+                        "audit chain BROKEN at row {seq}: {reason:?}; rows from {seq} on are not proven"
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Cmd::Mail {
+            cmd: MailCmd::List { limit },
+        } => {
+            let mails = mail::list(&store, limit).await?;
+            if mails.is_empty() {
+                println!("the outbox is empty");
+            }
+            for m in mails {
+                println!(
+                    "{}  {:<7}  {}  {}",
+                    to_japan(m.created_at).format("%Y-%m-%d %H:%M:%S JST"),
+                    m.status.as_str(),
+                    m.to_addr,
+                    m.subject
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn token<S: Store>(app: App<S>, cmd: TokenCmd) -> anyhow::Result<ExitCode> {
+    let actor = cli_principal();
+    match cmd {
+        TokenCmd::Create { role, scope, name } => {
+            let role = Role::parse(&role).map_err(|_| {
+                anyhow!("unknown role '{role}'; use jma_admin, jma_staff, prefecture_staff, county_staff or organiser")
+            })?;
+            let scope = if role == Role::Organiser {
+                Scope::Organisation(
+                    uuid::Uuid::parse_str(&scope).map_err(|_| {
+                        anyhow!("organiser tokens take an organisation id as --scope")
+                    })?,
+                )
+            } else {
+                Scope::Association(AssociationCode::parse(&scope).map_err(|_| {
+                    anyhow!("scope '{scope}' is not an association code (JMA, P01–P47 or P13-0001)")
+                })?)
+            };
+            let grant = RoleGrant::new(role, scope).map_err(|_| {
+                anyhow!("role {} cannot be granted on that scope: JMA roles on JMA, prefecture_staff on Pnn, county_staff on Pnn-nnnn", role.as_str())
+            })?;
+            let created = tokens::create(&app, &actor, &name, grant).await?;
+            println!(
+                "token {} created. Its secret is shown only now:\n{}",
+                created.id, created.secret
+            );
+        }
+        TokenCmd::List => {
+            for t in tokens::list(&app, &actor).await? {
+                let scope = match t.grant.scope() {
+                    Scope::Association(c) => c.to_string(),
+                    Scope::Organisation(id) => id.to_string(),
+                };
+                let state = t
+                    .revoked_at
+                    .map(|r| format!("revoked {}", to_japan(r).format("%Y-%m-%d %H:%M")))
+                    .unwrap_or("active".into());
+                println!(
+                    "{}  {:<16}  {:<9}  {:<8}  {}",
+                    t.id,
+                    t.grant.role().as_str(),
+                    scope,
+                    state,
+                    t.name
+                );
+            }
+        }
+        TokenCmd::Revoke { id } => {
+            let id = uuid::Uuid::parse_str(&id)
+                .map_err(|_| anyhow!("'{id}' is not a token id; see `mamis token list`"))?;
+            tokens::revoke(&app, &actor, id)
+                .await
+                .map_err(|e| match e {
+                    mamis_app::AppError::NotFound => anyhow!("no active token {id}"),
+                    other => anyhow!("{other}"),
+                })?;
+            println!("token {id} revoked");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn generate<S: Store>(
+    store: S,
+    cfg: &Config,
+    doctors: u64,
+    seed: u64,
+) -> anyhow::Result<ExitCode> {
+    if let Some(path) = cfg.sqlite_path() {
+        // Measured: about 1.2 KB per doctor with memberships and indexes; double it for the WAL.
+        let needed = doctors.saturating_mul(2_500).saturating_add(64 << 20);
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let free = fs4::available_space(dir)
+            .with_context(|| format!("cannot read free space of {}", dir.display()))?;
+        if free < needed {
+            bail!(
+                "not enough free disk space in {}: {} MB free, about {} MB needed for {doctors} doctors",
+                dir.display(),
+                free >> 20,
+                needed >> 20
+            );
+        }
+    }
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    demo::generate_national(&store, doctors, seed, |done| {
+        if tty {
+            let pct = done * 100 / doctors.max(1);
+            let bar = "#".repeat(usize::try_from(pct / 4).unwrap_or(0));
+            eprint!("\r[{bar:<25}] {done}/{doctors} doctors ({pct}%)");
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await
+    .map_err(|e| anyhow!("{e}"))?;
+    if tty {
+        eprintln!();
+    }
+    let generated = started.elapsed();
+    let hash = demo::content_hash(&store).await?;
+    println!(
+        "generated {doctors} doctors (seed {seed}) in {:.1} s",
+        generated.as_secs_f64()
+    );
+    println!("content hash: {hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Result<ExitCode> {
+    init_tracing(cfg.log_json);
+    let (sk, ak) = keys(cfg, demo_mode)?;
+    let listener = TcpListener::bind(cfg.bind).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow!("cannot listen on {}: the address is already in use; stop the other process or choose another address with --bind (MAMIS_BIND)", cfg.bind)
+        } else {
+            anyhow!("cannot listen on {}: {e}; choose another address with --bind (MAMIS_BIND)", cfg.bind)
+        }
+    })?;
+    let app = app_for(store, cfg, sk, ak);
+    if demo_mode {
+        match demo::seed_demo(&app).await? {
+            Some(logins) => {
+                println!(
+                    "Demo data seeded. No sign-in page exists yet; try the API with one of these tokens:"
+                );
+                for (who, secret) in &logins.api_tokens {
+                    println!("  {who:<28} {secret}");
+                }
+                if let Some((_, secret)) = logins.api_tokens.get(2) {
+                    println!(
+                        "  e.g. curl -H 'Authorization: Bearer {secret}' {}api/v1/associations/P13-0001/members",
+                        cfg.base_url
+                    );
+                }
+            }
+            None => println!(
+                "The database already holds data; demo data was not added (the demo tokens of the first run still work)."
+            ),
+        }
+        println!("Demo keys are in use: never expose this instance.");
+    }
+    let web = mamis_web::WebState::new(
+        app.clone(),
+        mamis_web::WebConfig {
+            trusted_proxies: cfg.trusted_proxies.clone(),
+        },
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let router = mamis_web::router(web);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![Arc::new(mail::SendMail)];
+    let worker = tokio::spawn(Worker::new(app, handlers).run(stop_rx.clone()));
+    println!(
+        "MAMIS is serving {} (listening on {})",
+        cfg.base_url, cfg.bind
+    );
+    tracing::info!(bind = %cfg.bind, base_url = %cfg.base_url, "serving");
+    let mut shutdown_rx = stop_rx;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            _ = shutdown_rx.changed() => {}
+        }
+    })
+    .await
+    .context("HTTP server")?;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    println!("MAMIS stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("MAMIS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,484 @@
+//! Configuration: defaults → optional TOML file → `MAMIS_*` environment → `*_FILE` secrets →
+//! command-line flags. Everything is validated before anything starts, and every problem is one
+//! line saying what is wrong and how to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::Provider;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Keys read from the environment (`MAMIS_` + upper-case key).
+const KEYS: [&str; 10] = [
+    "bind",
+    "database_url",
+    "base_url",
+    "secret_key",
+    "audit_key",
+    "smtp_url",
+    "mail_from",
+    "trusted_proxies",
+    "log_format",
+    "job_lease_seconds",
+];
+
+/// Keys whose value may come from a file named by `MAMIS_<KEY>_FILE` (container secrets).
+const FILE_KEYS: [&str; 4] = ["secret_key", "audit_key", "database_url", "smtp_url"];
+
+/// The configuration as read, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub bind: String,
+    pub database_url: String,
+    pub base_url: Option<String>,
+    pub secret_key: Option<String>,
+    pub audit_key: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub trusted_proxies: String,
+    pub log_format: String,
+    pub job_lease_seconds: u64,
+}
+
+impl Default for Raw {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://mamis.db".into(),
+            base_url: None,
+            secret_key: None,
+            audit_key: None,
+            smtp_url: None,
+            mail_from: "MAMIS <no-reply@mamis.invalid>".into(),
+            trusted_proxies: String::new(),
+            log_format: "text".into(),
+            job_lease_seconds: 300,
+        }
+    }
+}
+
+/// Flags that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub database_url: Option<String>,
+    pub base_url: Option<String>,
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub db_kind: DbKind,
+    pub base_url: url::Url,
+    pub secret_key: Option<String>,
+    pub audit_key: Option<String>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub trusted_proxies: Vec<mamis_web::IpNet>,
+    pub log_json: bool,
+    pub job_lease_seconds: u64,
+    pub source_file: Option<PathBuf>,
+}
+
+/// A configuration problem, already phrased for the operator.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// Reads every source in order and validates the result.
+pub fn load(
+    file: Option<&Path>,
+    env: &[(String, String)],
+    o: &Overrides,
+) -> Result<Config, ConfigError> {
+    let mut fig = Figment::from(Serialized::defaults(Raw::default()));
+    if let Some(path) = file {
+        if !path.is_file() {
+            return err(format!(
+                "configuration file {} does not exist; create it or drop --config / MAMIS_CONFIG",
+                path.display()
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        if let Err(e) = check_toml(&text) {
+            return err(format!(
+                "configuration file {} is not valid TOML: {e}",
+                path.display()
+            ));
+        }
+        fig = fig.merge(Toml::file_exact(path));
+    }
+    // The environment is passed in (not read here) so tests can supply their own. Only the
+    // numeric key is parsed; everything else stays text (a secret may look like anything).
+    let mut from_env = std::collections::BTreeMap::new();
+    for key in KEYS {
+        let var = format!("MAMIS_{}", key.to_uppercase());
+        if let Some((_, v)) = env.iter().find(|(k, _)| *k == var) {
+            let value: figment::value::Value = if key == "job_lease_seconds" {
+                v.parse().unwrap_or_else(|_| v.as_str().into())
+            } else {
+                v.as_str().into()
+            };
+            from_env.insert(key.to_owned(), value);
+        }
+    }
+    fig = fig.merge(Serialized::globals(from_env));
+    let mut raw: Raw = fig
+        .extract()
+        .map_err(|e| ConfigError(describe_figment(&e)))?;
+
+    for key in FILE_KEYS {
+        let var = format!("MAMIS_{}_FILE", key.to_uppercase());
+        if let Some((_, path)) = env.iter().find(|(k, _)| *k == var) {
+            let value = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("{var} names {path}, which cannot be read: {e}"))
+            })?;
+            let value = value.trim().to_owned();
+            match key {
+                "secret_key" => raw.secret_key = Some(value),
+                "audit_key" => raw.audit_key = Some(value),
+                "database_url" => raw.database_url = value,
+                _ => raw.smtp_url = Some(value),
+            }
+        }
+    }
+    if let Some(b) = &o.bind {
+        raw.bind = b.clone();
+    }
+    if let Some(d) = &o.database_url {
+        raw.database_url = d.clone();
+    }
+    if let Some(b) = &o.base_url {
+        raw.base_url = Some(b.clone());
+    }
+    validate(raw, file.map(Path::to_path_buf))
+}
+
+fn check_toml(text: &str) -> Result<(), String> {
+    // figment's Toml provider reports syntax errors lazily; parse once here for a precise line.
+    Toml::string(text)
+        .data()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn describe_figment(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| m.name.to_string())
+        .unwrap_or_else(|| "configuration".into());
+    if key.is_empty() {
+        format!("invalid configuration ({source}): {}", e.kind)
+    } else {
+        format!("invalid value for '{key}' (from {source}): {}", e.kind)
+    }
+}
+
+fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let bind: SocketAddr = raw.bind.parse().map_err(|_| {
+        ConfigError(format!(
+            "bind address '{}' is not IP:PORT; use e.g. --bind 127.0.0.1:8080 (MAMIS_BIND)",
+            raw.bind
+        ))
+    })?;
+    let db = url::Url::parse(&raw.database_url).map_err(|e| {
+        ConfigError(format!(
+            "database URL '{}' cannot be parsed ({e}); use sqlite://mamis.db or postgres://user@host/db (MAMIS_DATABASE_URL)",
+            mask_password(&raw.database_url)
+        ))
+    })?;
+    let db_kind = match db.scheme() {
+        "sqlite" => DbKind::Sqlite,
+        "postgres" | "postgresql" => DbKind::Postgres,
+        other => {
+            return err(format!(
+                "database URL scheme '{other}' is not supported; use sqlite://PATH or postgres://user@host/db"
+            ));
+        }
+    };
+    let base_text = raw
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bind}"));
+    let base_url = url::Url::parse(&base_text).map_err(|e| {
+        ConfigError(format!("base URL '{base_text}' cannot be parsed ({e}); use e.g. --base-url https://mamis.example.jp"))
+    })?;
+    if !matches!(base_url.scheme(), "http" | "https") || base_url.host_str().is_none() {
+        return err(format!(
+            "base URL '{base_text}' must be http:// or https:// with a host"
+        ));
+    }
+    if base_url.query().is_some() || base_url.fragment().is_some() {
+        return err(format!(
+            "base URL '{base_text}' must not carry a query or fragment"
+        ));
+    }
+    for (name, v) in [
+        ("MAMIS_SECRET_KEY", &raw.secret_key),
+        ("MAMIS_AUDIT_KEY", &raw.audit_key),
+    ] {
+        if let Some(k) = v {
+            if k.chars().count() < 32 {
+                return err(format!(
+                    "{name} is too short ({} characters); use at least 32 random characters, e.g. `openssl rand -hex 32`",
+                    k.chars().count()
+                ));
+            }
+        }
+    }
+    if let Some(s) = &raw.smtp_url {
+        mamis_app::mail::check_smtp_url(s).map_err(ConfigError)?;
+    }
+    let trusted_proxies = mamis_web::parse_trusted_proxies(&raw.trusted_proxies)
+        .map_err(|e| ConfigError(format!("MAMIS_TRUSTED_PROXIES: {e}")))?;
+    let log_json = match raw.log_format.as_str() {
+        "text" => false,
+        "json" => true,
+        other => {
+            return err(format!(
+                "log format '{other}' is unknown; use text or json (MAMIS_LOG_FORMAT)"
+            ));
+        }
+    };
+    if raw.job_lease_seconds == 0 {
+        return err("job_lease_seconds must be at least 1");
+    }
+    Ok(Config {
+        bind,
+        database_url: raw.database_url,
+        db_kind,
+        base_url,
+        secret_key: raw.secret_key,
+        audit_key: raw.audit_key,
+        smtp_url: raw.smtp_url,
+        mail_from: raw.mail_from,
+        trusted_proxies,
+        log_json,
+        job_lease_seconds: raw.job_lease_seconds,
+        source_file,
+    })
+}
+
+/// Hides a password inside a URL for printing.
+pub fn mask_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// The effective configuration with secrets masked (`mamis config`).
+    pub fn describe(&self) -> String {
+        let secret = |v: &Option<String>| {
+            if v.is_some() {
+                "\"***\" (set)"
+            } else {
+                "(not set)"
+            }
+        };
+        let nets: Vec<String> = self.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        format!(
+            "# effective configuration{}\n\
+             bind = \"{}\"\n\
+             database_url = \"{}\"\n\
+             base_url = \"{}\"\n\
+             secret_key = {}\n\
+             audit_key = {}\n\
+             smtp_url = {}\n\
+             mail_from = \"{}\"\n\
+             trusted_proxies = \"{}\"\n\
+             log_format = \"{}\"\n\
+             job_lease_seconds = {}\n",
+            self.source_file
+                .as_ref()
+                .map(|p| format!(" (file: {})", p.display()))
+                .unwrap_or_default(),
+            self.bind,
+            mask_password(&self.database_url),
+            self.base_url.as_str().trim_end_matches('/'),
+            secret(&self.secret_key),
+            secret(&self.audit_key),
+            self.smtp_url
+                .as_deref()
+                .map(|u| format!("\"{}\"", mask_password(u)))
+                .unwrap_or_else(|| "(not set)".into()),
+            self.mail_from,
+            nets.join(","),
+            if self.log_json { "json" } else { "text" },
+            self.job_lease_seconds,
+        )
+    }
+
+    /// The SQLite file path, when the database is SQLite and on disk.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        if self.db_kind != DbKind::Sqlite {
+            return None;
+        }
+        let rest = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.db_kind, DbKind::Sqlite);
+        assert_eq!(c.base_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("mamis.db"));
+    }
+
+    #[test]
+    fn env_then_flags_win() {
+        let e = env(&[
+            ("MAMIS_BIND", "127.0.0.1:9000"),
+            ("MAMIS_DATABASE_URL", "postgres://u:pw@h/db"),
+            ("MAMIS_TEST_POSTGRES_URL", "ignored"),
+        ]);
+        let c = load(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.db_kind, DbKind::Postgres);
+        assert!(c.describe().contains("postgres://u:***@h/db"));
+        let c = load(
+            None,
+            &e,
+            &Overrides {
+                bind: Some("127.0.0.1:9100".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.bind.port(), 9100);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("MAMIS_DATABASE_URL", "mysql://x")],
+                "scheme 'mysql' is not supported",
+            ),
+            (&[("MAMIS_DATABASE_URL", "::nonsense")], "cannot be parsed"),
+            (&[("MAMIS_BIND", "localhost")], "is not IP:PORT"),
+            (&[("MAMIS_BASE_URL", "ftp://x")], "must be http"),
+            (&[("MAMIS_SECRET_KEY", "short")], "too short"),
+            (&[("MAMIS_LOG_FORMAT", "xml")], "log format 'xml'"),
+            (&[("MAMIS_SMTP_URL", "smtps://mail")], "not supported"),
+            (
+                &[("MAMIS_TRUSTED_PROXIES", "10.0.0.0/99")],
+                "MAMIS_TRUSTED_PROXIES",
+            ),
+            (&[("MAMIS_JOB_LEASE_SECONDS", "soon")], "job_lease_seconds"),
+            (
+                &[("MAMIS_AUDIT_KEY_FILE", "/nonexistent/key")],
+                "cannot be read",
+            ),
+        ];
+        for (vars, needle) in cases {
+            let e = load(None, &env(vars), &Overrides::default()).unwrap_err();
+            assert!(e.0.contains(needle), "{vars:?}: {e}");
+            assert!(!e.0.contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn secrets_come_from_files_and_are_masked() {
+        let dir = std::env::temp_dir().join(format!("mamis-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("audit");
+        std::fs::write(&f, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let c = load(
+            None,
+            &env(&[("MAMIS_AUDIT_KEY_FILE", f.to_str().unwrap())]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.audit_key.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        let d = c.describe();
+        assert!(d.contains("audit_key = \"***\" (set)") && !d.contains("0123456789abcdef"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn toml_file() {
+        let dir = std::env::temp_dir().join(format!("mamis-toml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "bind = \"127.0.0.1:7000\"\nlog_format = \"json\"\n").unwrap();
+        let c = load(
+            Some(&good),
+            &env(&[("MAMIS_LOG_FORMAT", "text")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.bind.port(), c.log_json),
+            (7000, false),
+            "environment overrides the file"
+        );
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "bind = \"127.0.0.1:7000\"\nthis is not toml\n").unwrap();
+        let e = load(Some(&bad), &[], &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("not valid TOML"), "{e}");
+        let unknown = dir.join("unknown.toml");
+        std::fs::write(&unknown, "bnd = \"x\"\n").unwrap();
+        assert!(load(Some(&unknown), &[], &Overrides::default()).is_err());
+        assert!(
+            load(Some(&dir.join("missing.toml")), &[], &Overrides::default())
+                .unwrap_err()
+                .0
+                .contains("does not exist")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,162 @@
+//! The message catalogues (Fluent), embedded in the binary. Japanese first, English too; every
+//! user-facing string is a key here.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use mamis_domain::DomainError;
+
+/// A language the pages are offered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// The BCP 47 tag (for `<html lang>` and the cookie).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+    /// Parses a stored or requested tag.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+    /// The language the switch leads to.
+    pub fn other(self) -> Self {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+}
+
+pub(crate) const JA: &str = include_str!("../i18n/ja.ftl");
+pub(crate) const EN: &str = include_str!("../i18n/en.ftl");
+
+/// Both catalogues, parsed once at start-up.
+pub struct Catalogues {
+    bundles: HashMap<Lang, FluentBundle<FluentResource>>,
+}
+
+impl std::fmt::Debug for Catalogues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Catalogues")
+    }
+}
+
+impl Catalogues {
+    /// Parses the embedded catalogues; a syntax error is a build defect, reported at start-up.
+    pub fn load() -> Result<Self, String> {
+        let mut bundles = HashMap::new();
+        for (lang, src) in [(Lang::Ja, JA), (Lang::En, EN)] {
+            let res = FluentResource::try_new(src.to_owned())
+                .map_err(|(_, errs)| format!("{} catalogue: {errs:?}", lang.tag()))?;
+            let id: unic_langid::LanguageIdentifier = lang
+                .tag()
+                .parse()
+                .map_err(|e| format!("language tag: {e:?}"))?;
+            let mut b = FluentBundle::new_concurrent(vec![id]);
+            // Unicode isolation marks would end up inside HTML attributes and mail subjects.
+            b.set_use_isolating(false);
+            b.add_resource(res)
+                .map_err(|e| format!("{} catalogue: {e:?}", lang.tag()))?;
+            bundles.insert(lang, b);
+        }
+        Ok(Self { bundles })
+    }
+
+    /// The message `key` in `lang` with `args`; a missing key shows itself, so it is noticed.
+    pub fn text(&self, lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+        let Some(b) = self.bundles.get(&lang) else {
+            return key.to_owned();
+        };
+        let Some(pattern) = b.get_message(key).and_then(|m| m.value()) else {
+            return key.to_owned();
+        };
+        let mut fa = FluentArgs::new();
+        for (k, v) in args {
+            fa.set(*k, FluentValue::String(Cow::Borrowed(v)));
+        }
+        let mut errors = Vec::new();
+        let s = b.format_pattern(pattern, Some(&fa), &mut errors);
+        if !errors.is_empty() {
+            tracing::warn!(key, ?errors, "message formatting");
+        }
+        s.into_owned()
+    }
+}
+
+/// The message key explaining a domain refusal.
+pub fn domain_error_key(e: &DomainError) -> &'static str {
+    match e {
+        DomainError::InvalidIsekiNumber => "invalid-iseki",
+        DomainError::InvalidMemberId => "invalid-member-id",
+        DomainError::InvalidKanaName => "invalid-kana",
+        DomainError::InvalidAssociationCode => "invalid-association-code",
+        _ => "invalid-value",
+    }
+}
+
+/// Message ids of a catalogue, for the parity test.
+pub fn keys(src: &str) -> Vec<String> {
+    src.lines()
+        .filter(|l| !l.starts_with(['#', ' ', '\t']) && l.contains(" = "))
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim().to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ja_and_en_have_the_same_keys() {
+        let mut ja = keys(JA);
+        let mut en = keys(EN);
+        assert!(ja.len() > 40);
+        ja.sort();
+        en.sort();
+        assert_eq!(ja, en);
+    }
+
+    #[test]
+    fn both_parse_and_format_with_arguments() {
+        let c = Catalogues::load().unwrap();
+        assert_eq!(
+            c.text(Lang::Ja, "pending-title", &[("feature", "マイページ")]),
+            "マイページ は準備中です"
+        );
+        assert_eq!(
+            c.text(Lang::En, "pending-title", &[("feature", "My Page")]),
+            "My Page is coming soon"
+        );
+        assert_eq!(c.text(Lang::En, "no-such-key", &[]), "no-such-key");
+    }
+
+    #[test]
+    fn every_key_renders_in_both_languages() {
+        let c = Catalogues::load().unwrap();
+        for k in keys(JA) {
+            for lang in [Lang::Ja, Lang::En] {
+                let s = c.text(
+                    lang,
+                    &k,
+                    &[("feature", "x"), ("request_id", "r"), ("detail", "d")],
+                );
+                assert_ne!(s, k, "{k} missing in {lang:?}");
+                assert!(!s.contains('{'), "{k} in {lang:?} left a placeable: {s}");
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Operations endpoints: liveness, readiness (the database answers) and Prometheus metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use mamis_store::Store;
+
+use crate::WebState;
+
+/// Liveness: the process serves requests.
+pub async fn healthz() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n")
+}
+
+/// Readiness: the database answers; a load balancer stops sending traffic when it does not.
+pub async fn readyz<S: Store>(State(st): State<WebState<S>>) -> impl IntoResponse {
+    match st.app.store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CACHE_CONTROL, "no-store")],
+            "ready\n".to_owned(),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                "database unavailable\n".to_owned(),
+            )
+        }
+    }
+}
+
+/// Prometheus text exposition of this instance's request metrics.
+pub async fn metrics<S: Store>(State(st): State<WebState<S>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.shared.metrics.render(),
+    )
+}
