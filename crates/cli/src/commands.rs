@@ -51,6 +51,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         _ => Overrides::default(),
     };
+    if let Cmd::Openapi = cli.cmd {
+        println!("{}", mamis_web::openapi_json().map_err(|e| anyhow!("{e}"))?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let cfg =
         config::load(cli.config.as_deref(), &env_vars(), &overrides).map_err(|e| anyhow!("{e}"))?;
     if let Cmd::Config { .. } = cli.cmd {
@@ -186,7 +190,7 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Config { .. } => Ok(ExitCode::SUCCESS),
+        Cmd::Config { .. } | Cmd::Openapi => Ok(ExitCode::SUCCESS),
         Cmd::Demo { doctors, seed, .. } => generate(store, cfg, doctors, seed).await,
         Cmd::Token { cmd } => {
             let (sk, ak) = keys(cfg, false)?;

@@ -68,6 +68,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Print the API's OpenAPI 3.1 document (the one served at /api/v1/openapi.json).
+    Openapi,
     /// The mail outbox.
     Mail {
         #[command(subcommand)]

@@ -1,1 +1,226 @@
-//! placeholder
+//! The test harness: a real MAMIS server in-process on `127.0.0.1:0`, on SQLite or PostgreSQL,
+//! with a settable clock, the mail outbox as captured mail, typed helpers, and a Chromium
+//! driver for browser tests. Test support code: panics here are test failures.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod browser;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use mamis_app::jobs::{JobHandler, Worker};
+use mamis_app::{App, AppConfig, Secret, mail};
+use mamis_domain::time::FakeClock;
+use mamis_store::{OutboxMail, Store};
+use mamis_store_postgres::PgStore;
+use mamis_store_postgres::testdb::TestDatabase;
+use mamis_store_sqlite::SqliteStore;
+use tokio::sync::oneshot;
+
+/// The audit key every test server uses.
+pub const AUDIT_KEY: &str = "test-audit-key-0123456789abcdef0123456789";
+/// The secret key every test server uses.
+pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef012345678";
+
+/// Where every test clock starts: 2026-06-01 09:00 Japan time.
+pub fn start_instant() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-01T09:00:00+09:00")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// Raw SQL under the store, for tests that must tamper with what the app wrote.
+pub trait RawSql {
+    /// Runs one statement.
+    fn exec(&self, sql: &'static str) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl RawSql for SqliteStore {
+    async fn exec(&self, sql: &'static str) {
+        sqlx::query(sql).execute(self.pool()).await.unwrap();
+    }
+}
+
+impl RawSql for PgStore {
+    async fn exec(&self, sql: &'static str) {
+        sqlx::query(sql).execute(self.pool()).await.unwrap();
+    }
+}
+
+enum Guard {
+    Dir(std::path::PathBuf),
+    Pg(#[allow(dead_code)] TestDatabase),
+}
+
+/// A running server and everything a test needs to drive and observe it.
+pub struct TestApp<S: Store> {
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub base_url: String,
+    /// The server's clock; moving it moves time for the server.
+    pub clock: FakeClock,
+    /// The app context the server runs on (same store, same clock).
+    pub app: App<S>,
+    /// A client that keeps cookies and does not follow redirects.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    guard: Option<Guard>,
+}
+
+impl<S: Store> Drop for TestApp<S> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(Guard::Dir(d)) = &self.guard {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn start<S: Store>(store: S, guard: Guard) -> TestApp<S> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let base_url = format!("http://{addr}");
+    let clock = FakeClock::new(start_instant());
+    let app = App::new(
+        store,
+        Arc::new(clock.clone()),
+        AppConfig {
+            base_url: url::Url::parse(&base_url).unwrap(),
+            audit_key: Secret::new(AUDIT_KEY.as_bytes().to_vec()),
+            secret_key: Secret::new(SECRET_KEY.as_bytes().to_vec()),
+            smtp_url: None,
+            mail_from: "MAMIS <no-reply@mamis.invalid>".into(),
+            job_lease: chrono::Duration::seconds(60),
+        },
+    );
+    let web = mamis_web::WebState::new(app.clone(), mamis_web::WebConfig::default()).unwrap();
+    let router = mamis_web::router(web);
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestApp {
+        base_url,
+        clock,
+        app,
+        client: client(),
+        shutdown: Some(tx),
+        guard: Some(guard),
+    }
+}
+
+/// A server on a fresh SQLite file.
+pub async fn spawn_sqlite() -> TestApp<SqliteStore> {
+    let dir = std::env::temp_dir().join(format!("mamis-testkit-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    start(store, Guard::Dir(dir)).await
+}
+
+/// A server on a fresh PostgreSQL database cloned from the migrated template; `None` (reported
+/// loudly) when PostgreSQL is unreachable outside CI. In CI an unreachable server fails the test.
+pub async fn spawn_postgres() -> Option<TestApp<PgStore>> {
+    let db = match TestDatabase::create().await {
+        Ok(Some(db)) => db,
+        Ok(None) => return None,
+        Err(e) => panic!("{e}"),
+    };
+    let store = db.store.clone();
+    Some(start(store, Guard::Pg(db)).await)
+}
+
+impl<S: Store> TestApp<S> {
+    /// An absolute URL on the server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// GET a path with the cookie-keeping client.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET an API path with a bearer token.
+    pub async fn api_get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The mail outbox, newest first: the captured mail of this server.
+    pub async fn mails(&self) -> Vec<OutboxMail> {
+        mail::list(&self.app.store, 1_000).await.unwrap()
+    }
+
+    /// A worker running the given handlers plus the standard ones.
+    pub fn worker(&self, mut handlers: Vec<Arc<dyn JobHandler<S>>>) -> Worker<S> {
+        handlers.push(Arc::new(mail::SendMail));
+        Worker::new(self.app.clone(), handlers)
+    }
+}
+
+/// Runs an async test body on SQLite and on PostgreSQL: expands to a module with one test per
+/// backend, so the output names both. `$body` is a generic `async fn(TestApp<S>)`.
+#[macro_export]
+macro_rules! app_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::spawn_sqlite().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::spawn_postgres().await {
+                    super::$body(app).await;
+                }
+            }
+        }
+    };
+}
+
+/// Parses an HTML page for assertions on what a person sees.
+pub fn html(text: &str) -> scraper::Html {
+    scraper::Html::parse_document(text)
+}
+
+/// The text of every element matching `selector`, trimmed.
+pub fn texts(doc: &scraper::Html, selector: &str) -> Vec<String> {
+    let sel = scraper::Selector::parse(selector).unwrap();
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+/// The value of `attr` on the first element matching `selector`.
+pub fn attr(doc: &scraper::Html, selector: &str, attr: &str) -> Option<String> {
+    let sel = scraper::Selector::parse(selector).unwrap();
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr(attr))
+        .map(str::to_owned)
+}

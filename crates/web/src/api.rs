@@ -39,9 +39,16 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The OpenAPI document as pretty JSON (served, and printed by `mamis openapi`).
+pub fn openapi_json() -> Result<String, String> {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .map_err(|e| e.to_string())
+}
+
 /// Serves the OpenAPI document.
 pub async fn openapi() -> impl IntoResponse {
-    match ApiDoc::openapi().to_pretty_json() {
+    match openapi_json() {
         Ok(s) => ([(header::CONTENT_TYPE, "application/json")], s).into_response(),
         Err(_) => ApiError(Failure::Internal).into_response(),
     }
@@ -122,11 +129,11 @@ pub async fn associations<S: Store>(
     get, path = "/api/v1/associations/{code}",
     params(("code" = String, Path, description = "Association code, e.g. P13-0001")),
     responses(
-        (status = 200, body = dto::AssociationDetail),
-        (status = 400, body = dto::Problem, content_type = "application/problem+json"),
-        (status = 401, body = dto::Problem, content_type = "application/problem+json"),
-        (status = 403, body = dto::Problem, content_type = "application/problem+json"),
-        (status = 404, body = dto::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "OK", body = dto::AssociationDetail),
+        (status = 400, description = "Malformed input; `detail` says what to fix", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the token's scope", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such association", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn association<S: Store>(
@@ -152,11 +159,11 @@ pub async fn association<S: Store>(
         ("offset" = Option<u64>, Query, description = "Members to skip, default 0"),
     ),
     responses(
-        (status = 200, body = dto::MembersPage),
-        (status = 400, body = dto::Problem, content_type = "application/problem+json"),
-        (status = 401, body = dto::Problem, content_type = "application/problem+json"),
-        (status = 403, body = dto::Problem, content_type = "application/problem+json"),
-        (status = 404, body = dto::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "OK", body = dto::MembersPage),
+        (status = 400, description = "Malformed input; `detail` says what to fix", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Outside the token's scope", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such association", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn members<S: Store>(

@@ -11,7 +11,7 @@ mod middleware;
 mod ops;
 mod pages;
 
-pub use api::ApiDoc;
+pub use api::{ApiDoc, openapi_json};
 pub use client_addr::parse_trusted_proxies;
 pub use ipnet::IpNet;
 

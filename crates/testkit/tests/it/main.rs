@@ -1,1 +1,10 @@
+//! HTTP, job, audit and browser tests against a real in-process server (SQLite and PostgreSQL).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod audit;
+mod browser;
+mod demo;
+mod jobs;
+mod web;

@@ -1,0 +1,103 @@
+//! Real Chromium, driven through chromedriver (Debian `chromium` + `chromium-driver`), for the
+//! few flows that must be seen in a browser.
+
+use std::process::Stdio;
+
+use fantoccini::{Client, ClientBuilder};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Where Debian installs the driver and the browser.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's Chromium.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A headless browser session; the driver process dies with it.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// Whether the browser test can run here. Outside CI a missing browser skips loudly; in CI
+/// (`CI=true`) it fails, since `.ci/run` installs it.
+pub fn available() -> bool {
+    let ok = std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists();
+    if !ok {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "chromium / chromium-driver are not installed; .ci/run installs them (apt-get install chromium chromium-driver)"
+            );
+        }
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED (browser test): {CHROMEDRIVER} or {CHROMIUM} missing — apt-get install chromium chromium-driver"
+        );
+    }
+    ok
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port and opens a headless Chromium session.
+    pub async fn start() -> Browser {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        // Wait for the driver's own readiness line instead of sleeping.
+        let out = driver.stdout.take().unwrap();
+        let mut lines = BufReader::new(out).lines();
+        loop {
+            match lines.next_line().await.unwrap() {
+                Some(l) if l.contains("started successfully") => break,
+                Some(_) => continue,
+                None => panic!("chromedriver exited before it was ready"),
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let profile =
+            std::env::temp_dir().join(format!("mamis-chromium-{}", uuid::Uuid::new_v4().simple()));
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--disable-quic", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("open a Chromium session");
+        Browser {
+            client,
+            _driver: driver,
+            profile,
+        }
+    }
+
+    /// Ends the session cleanly.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
