@@ -145,6 +145,18 @@ pub async fn verify<S: Store>(store: &S, key: &Secret) -> Result<Verification, A
     Ok(Verification::Intact { rows })
 }
 
+/// Convenience for use cases that audit and commit in one step.
+pub async fn record_and_commit<T: Tx>(
+    mut tx: T,
+    key: &Secret,
+    now: Timestamp,
+    entry: Entry<'_>,
+) -> Result<(), AppError> {
+    record(&mut tx, key, now, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,7 +179,8 @@ mod tests {
     fn every_field_is_covered() {
         let key = Secret::new(b"k".to_vec());
         let base = row_mac(&key, &row());
-        let variants: Vec<Box<dyn Fn(&mut AuditRow)>> = vec![
+        type Edit = Box<dyn Fn(&mut AuditRow)>;
+        let variants: Vec<Edit> = vec![
             Box::new(|r| r.seq = 2),
             Box::new(|r| r.at += chrono::Duration::microseconds(1)),
             Box::new(|r| r.actor.push('x')),
@@ -192,16 +205,4 @@ mod tests {
         b.action = "bc".into();
         assert_ne!(row_mac(&key, &a), row_mac(&key, &b));
     }
-}
-
-/// Convenience for use cases that audit and commit in one step.
-pub async fn record_and_commit<T: Tx>(
-    mut tx: T,
-    key: &Secret,
-    now: Timestamp,
-    entry: Entry<'_>,
-) -> Result<(), AppError> {
-    record(&mut tx, key, now, entry).await?;
-    tx.commit().await?;
-    Ok(())
 }

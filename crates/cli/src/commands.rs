@@ -33,23 +33,15 @@ fn env_vars() -> Vec<(String, String)> {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let overrides = match &cli.cmd {
-        Cmd::Serve {
-            bind,
-            database_url,
-            base_url,
-            ..
-        } => Overrides {
+        Cmd::Serve { bind, base_url, .. } => Overrides {
             bind: bind.clone(),
-            database_url: database_url.clone(),
+            database_url: cli.database_url.clone(),
             base_url: base_url.clone(),
         },
-        Cmd::Migrate { database_url }
-        | Cmd::Config { database_url }
-        | Cmd::Demo { database_url, .. } => Overrides {
-            database_url: database_url.clone(),
+        _ => Overrides {
+            database_url: cli.database_url.clone(),
             ..Default::default()
         },
-        _ => Overrides::default(),
     };
     if let Cmd::Openapi = cli.cmd {
         println!("{}", mamis_web::openapi_json().map_err(|e| anyhow!("{e}"))?);
@@ -57,7 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let cfg =
         config::load(cli.config.as_deref(), &env_vars(), &overrides).map_err(|e| anyhow!("{e}"))?;
-    if let Cmd::Config { .. } = cli.cmd {
+    if let Cmd::Config = cli.cmd {
         print!("{}", cfg.describe());
         return Ok(ExitCode::SUCCESS);
     }
@@ -140,19 +132,34 @@ async fn open_sqlite(cfg: &Config) -> anyhow::Result<SqliteStore> {
     Ok(store)
 }
 
+fn key(
+    value: &Option<String>,
+    name: &str,
+    demo_value: &str,
+    demo_mode: bool,
+) -> anyhow::Result<Secret> {
+    match (value, demo_mode) {
+        (Some(k), _) => Ok(Secret::new(k.as_bytes().to_vec())),
+        (None, true) => Ok(Secret::new(demo_value.as_bytes().to_vec())),
+        (None, false) => Err(anyhow!(
+            "{name} is not set; set it (or {name}_FILE) to at least 32 random characters, e.g. `openssl rand -hex 32`, and keep it outside the database"
+        )),
+    }
+}
+
+fn audit_key(cfg: &Config, demo_mode: bool) -> anyhow::Result<Secret> {
+    key(&cfg.audit_key, "MAMIS_AUDIT_KEY", DEMO_AUDIT_KEY, demo_mode)
+}
+
 fn keys(cfg: &Config, demo_mode: bool) -> anyhow::Result<(Secret, Secret)> {
-    let pick = |v: &Option<String>, name: &str, demo_value: &str| -> anyhow::Result<Secret> {
-        match (v, demo_mode) {
-            (Some(k), _) => Ok(Secret::new(k.as_bytes().to_vec())),
-            (None, true) => Ok(Secret::new(demo_value.as_bytes().to_vec())),
-            (None, false) => Err(anyhow!(
-                "{name} is not set; set it (or {name}_FILE) to at least 32 random characters, e.g. `openssl rand -hex 32`, and keep it outside the database"
-            )),
-        }
-    };
     Ok((
-        pick(&cfg.secret_key, "MAMIS_SECRET_KEY", DEMO_SECRET_KEY)?,
-        pick(&cfg.audit_key, "MAMIS_AUDIT_KEY", DEMO_AUDIT_KEY)?,
+        key(
+            &cfg.secret_key,
+            "MAMIS_SECRET_KEY",
+            DEMO_SECRET_KEY,
+            demo_mode,
+        )?,
+        audit_key(cfg, demo_mode)?,
     ))
 }
 
@@ -183,15 +190,15 @@ fn cli_principal() -> Principal {
 async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::Serve { demo, .. } => serve(store, cfg, demo).await,
-        Cmd::Migrate { .. } => {
+        Cmd::Migrate => {
             println!(
                 "database is migrated: {}",
                 config::mask_password(&cfg.database_url)
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Config { .. } | Cmd::Openapi => Ok(ExitCode::SUCCESS),
-        Cmd::Demo { doctors, seed, .. } => generate(store, cfg, doctors, seed).await,
+        Cmd::Config | Cmd::Openapi => Ok(ExitCode::SUCCESS),
+        Cmd::Demo { doctors, seed } => generate(store, cfg, doctors, seed).await,
         Cmd::Token { cmd } => {
             let (sk, ak) = keys(cfg, false)?;
             let app = app_for(store, cfg, sk, ak);
@@ -200,7 +207,7 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
         Cmd::Audit {
             cmd: AuditCmd::Verify,
         } => {
-            let (_, ak) = keys(cfg, false)?;
+            let ak = audit_key(cfg, false)?;
             match audit::verify(&store, &ak).await? {
                 Verification::Intact { rows } => {
                     println!("audit chain intact: {rows} rows verified");

@@ -181,11 +181,20 @@ pub fn load(
 }
 
 fn check_toml(text: &str) -> Result<(), String> {
-    // figment's Toml provider reports syntax errors lazily; parse once here for a precise line.
-    Toml::string(text)
-        .data()
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    // figment's Toml provider reports syntax errors lazily; parse once here for a precise line,
+    // folded into one line ("… at line 2, column 3: invalid key").
+    Toml::string(text).data().map(|_| ()).map_err(|e| {
+        let msg = e.to_string();
+        let mut lines = msg.lines().map(str::trim).filter(|l| !l.is_empty());
+        let first = lines.next().unwrap_or_default().to_owned();
+        let last = lines
+            .rev()
+            .find(|l| !l.starts_with('|') && !l.chars().next().is_some_and(|c| c.is_ascii_digit()));
+        match last {
+            Some(l) => format!("{first}: {l}"),
+            None => first,
+        }
+    })
 }
 
 fn describe_figment(e: &figment::Error) -> String {
@@ -245,13 +254,13 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         ("MAMIS_SECRET_KEY", &raw.secret_key),
         ("MAMIS_AUDIT_KEY", &raw.audit_key),
     ] {
-        if let Some(k) = v {
-            if k.chars().count() < 32 {
-                return err(format!(
-                    "{name} is too short ({} characters); use at least 32 random characters, e.g. `openssl rand -hex 32`",
-                    k.chars().count()
-                ));
-            }
+        if let Some(k) = v
+            && k.chars().count() < 32
+        {
+            return err(format!(
+                "{name} is too short ({} characters); use at least 32 random characters, e.g. `openssl rand -hex 32`",
+                k.chars().count()
+            ));
         }
     }
     if let Some(s) = &raw.smtp_url {

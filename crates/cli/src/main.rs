@@ -16,6 +16,9 @@ struct Cli {
     /// TOML configuration file (keys as in `mamis config`).
     #[arg(long, global = true, env = "MAMIS_CONFIG")]
     config: Option<PathBuf>,
+    /// sqlite://PATH or postgres://… [MAMIS_DATABASE_URL; default sqlite://mamis.db].
+    #[arg(long, global = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -27,9 +30,6 @@ enum Cmd {
         /// Address to listen on [MAMIS_BIND; default 127.0.0.1:8080].
         #[arg(long)]
         bind: Option<String>,
-        /// sqlite://PATH or postgres://… [MAMIS_DATABASE_URL; default sqlite://mamis.db].
-        #[arg(long)]
-        database_url: Option<String>,
         /// Public URL of this service [MAMIS_BASE_URL; default http://BIND].
         #[arg(long)]
         base_url: Option<String>,
@@ -38,15 +38,9 @@ enum Cmd {
         demo: bool,
     },
     /// Apply pending database migrations and exit.
-    Migrate {
-        #[arg(long)]
-        database_url: Option<String>,
-    },
+    Migrate,
     /// Print the effective configuration (secrets masked).
-    Config {
-        #[arg(long)]
-        database_url: Option<String>,
-    },
+    Config,
     /// Generate a synthetic national data set (associations, doctors, memberships).
     Demo {
         /// How many doctors.
@@ -55,8 +49,6 @@ enum Cmd {
         /// The same seed gives identical content.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long)]
-        database_url: Option<String>,
     },
     /// API tokens for associations' systems.
     Token {

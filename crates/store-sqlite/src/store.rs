@@ -471,11 +471,11 @@ impl RegistryStore for SqliteTx {
         limit: u32,
         offset: u64,
     ) -> StoreResult<Vec<Doctor>> {
-        sqlx::query(concat!(
+        sqlx::query(
             "SELECT d.* FROM doctors d JOIN memberships m ON m.doctor_id = d.id \
              WHERE m.association_code = $1 AND m.joined_on <= $2 AND (m.left_on IS NULL OR m.left_on > $2) \
              ORDER BY length(d.iseki_number), d.iseki_number LIMIT $3 OFFSET $4"
-        ))
+        )
         .bind(association.as_str())
         .bind(day.to_string())
         .bind(i64::from(limit))

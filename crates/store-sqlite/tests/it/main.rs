@@ -1,5 +1,7 @@
 //! The store conformance suite on SQLite (a fresh database file per test).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod fixture {
     use mamis_store::conformance::Fixture;
     use mamis_store_sqlite::SqliteStore;
