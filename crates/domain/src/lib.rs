@@ -13,7 +13,7 @@ pub use association::{Association, AssociationCode, AssociationLevel, Organisati
 pub use authz::{Action, Principal, Role, RoleGrant, Scope, Target};
 pub use curriculum::{Catalogue, CurriculumCode};
 pub use ids::{IsekiNumber, KanaName, MemberId, Sex};
-pub use membership::{MemberClass, Membership};
+pub use membership::{MemberClass, Membership, scope_nodes};
 pub use time::{Clock, FiscalYear, SystemClock, Timestamp};
 pub use units::HalfUnits;
 

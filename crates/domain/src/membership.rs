@@ -93,6 +93,25 @@ pub fn check_nesting(memberships: &[Membership], day: NaiveDate) -> Result<(), D
     Ok(())
 }
 
+/// The nodes that place a doctor in staff scopes on `day`: the associations of their active
+/// memberships, or — for a non-member — the prefecture where they work.
+pub fn scope_nodes(
+    memberships: &[Membership],
+    home_prefecture: Option<&AssociationCode>,
+    day: NaiveDate,
+) -> Vec<AssociationCode> {
+    let active: Vec<AssociationCode> = memberships
+        .iter()
+        .filter(|m| m.active_on(day))
+        .map(|m| m.association.clone())
+        .collect();
+    if active.is_empty() {
+        home_prefecture.cloned().into_iter().collect()
+    } else {
+        active
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +170,54 @@ mod tests {
         for (i, ms) in bad.iter().enumerate() {
             assert!(check_nesting(ms, day).is_err(), "case {i}");
         }
+    }
+
+    #[test]
+    fn scope_follows_current_membership_or_home_prefecture() {
+        use crate::authz::{Action, Role, RoleGrant, Scope, Target, grant_permits};
+        let day: NaiveDate = "2026-06-01".parse().unwrap();
+        let chiyoda = RoleGrant::new(
+            Role::CountyStaff,
+            Scope::Association(AssociationCode::parse("P13-0001").unwrap()),
+        )
+        .unwrap();
+        let osaka = RoleGrant::new(
+            Role::PrefectureStaff,
+            Scope::Association(AssociationCode::parse("P27").unwrap()),
+        )
+        .unwrap();
+        let member = [
+            m("P13-0001", "2020-04-01", None),
+            m("P13", "2020-04-01", None),
+        ];
+        let home = AssociationCode::parse("P27").unwrap();
+        let nodes = scope_nodes(&member, Some(&home), day);
+        assert!(grant_permits(
+            &chiyoda,
+            Action::ViewDoctors,
+            &Target::Doctor(&nodes)
+        ));
+        assert!(
+            !grant_permits(&osaka, Action::ViewDoctors, &Target::Doctor(&nodes)),
+            "a member is placed by membership"
+        );
+        // after leaving, the doctor is a non-member placed by the home prefecture
+        let left = [
+            m("P13-0001", "2020-04-01", Some("2026-04-01")),
+            m("P13", "2020-04-01", Some("2026-04-01")),
+        ];
+        let nodes = scope_nodes(&left, Some(&home), day);
+        assert!(!grant_permits(
+            &chiyoda,
+            Action::ViewDoctors,
+            &Target::Doctor(&nodes)
+        ));
+        assert!(grant_permits(
+            &osaka,
+            Action::ViewDoctors,
+            &Target::Doctor(&nodes)
+        ));
+        assert!(scope_nodes(&left, None, day).is_empty());
     }
 
     #[test]

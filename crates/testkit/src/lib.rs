@@ -183,20 +183,42 @@ impl<S: Store> TestApp<S> {
     }
 }
 
-/// Runs an async test body on SQLite and on PostgreSQL: expands to a module with one test per
-/// backend, so the output names both. `$body` is a generic `async fn(TestApp<S>)`.
+/// Whether `MAMIS_TEST_BACKENDS` (comma-separated, default `sqlite,postgres`) selects `backend`;
+/// a deselected backend is reported as skipped.
+pub fn backend_selected(backend: &str) -> bool {
+    let chosen = std::env::var("MAMIS_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let on = chosen
+        .split(',')
+        .any(|b| b.trim().eq_ignore_ascii_case(backend));
+    if !on {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED ({backend} not in MAMIS_TEST_BACKENDS={chosen})"
+        );
+    }
+    on
+}
+
+/// Runs an async test body on each backend the environment selects (both by default): expands
+/// to a module with one test per backend, so the output names both. `$body` is a generic
+/// `async fn(TestApp<S>)`.
 #[macro_export]
 macro_rules! app_test {
     ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$body($crate::spawn_sqlite().await).await;
+                if $crate::backend_selected("sqlite") {
+                    super::$body($crate::spawn_sqlite().await).await;
+                }
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::spawn_postgres().await {
-                    super::$body(app).await;
+                if $crate::backend_selected("postgres") {
+                    if let Some(app) = $crate::spawn_postgres().await {
+                        super::$body(app).await;
+                    }
                 }
             }
         }
