@@ -11,6 +11,7 @@ use crate::{AppError, Secret, truncate_micros};
 /// What happened, as the caller describes it.
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
+    /// Who acted; recorded by audit name (`account:<id>`, `api_token:<id>`, `job:<kind>`).
     pub actor: &'a Principal,
     /// A dotted verb, e.g. `doctor.view`, `api_token.create`.
     pub action: &'a str,
@@ -77,9 +78,17 @@ pub async fn record<T: AuditStore + Send>(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {
     /// Every row checked out.
-    Intact { rows: u64 },
+    Intact {
+        /// How many rows were checked (0 for an empty log).
+        rows: u64,
+    },
     /// The first row that does not; everything after it is unproven.
-    Broken { seq: i64, reason: BrokenReason },
+    Broken {
+        /// The first bad row's number (for a gap or a truncation, the first missing one).
+        seq: i64,
+        /// What is wrong with it, which hints at how the chain was tampered with.
+        reason: BrokenReason,
+    },
 }
 
 /// Why a row failed verification.

@@ -5,18 +5,25 @@ use mamis_store::StoreError;
 /// message key; internals (`Internal`) are logged, never shown.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// No valid credential came (missing, unknown or revoked token): authenticate and retry.
     #[error("authentication required")]
     Unauthenticated,
+    /// The caller is known, but no grant of theirs allows this action on this target.
     #[error("not allowed")]
     Forbidden,
+    /// The association, token or other target named in the request does not exist.
     #[error("not found")]
     NotFound,
+    /// The input broke a domain rule; the `DomainError` says which, so the user can correct it.
     #[error("invalid input: {0}")]
     Invalid(#[from] DomainError),
+    /// The change clashes with stored data (e.g. a second 医籍登録番号); names the constraint or reason.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database could not be reached or timed out; transient: retry, and operators check it.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A defect or corrupt data; the text is logged, users see a generic error and the request id.
     #[error("internal error: {0}")]
     Internal(String),
 }

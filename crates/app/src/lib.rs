@@ -57,8 +57,11 @@ pub struct AppConfig {
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct App<S: Store> {
+    /// The database every use case reads and writes through, SQLite or PostgreSQL alike.
     pub store: S,
+    /// The only source of the current instant (a `FakeClock` under test); read via [`App::now`].
     pub clock: Arc<dyn Clock>,
+    /// The validated settings, shared by every clone of the context.
     pub config: Arc<AppConfig>,
 }
 

@@ -16,8 +16,11 @@ pub const SEND_KIND: &str = "mail.send";
 /// A mail to send.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
+    /// Recipient address, e.g. a doctor's contact address on file (never a login).
     pub to: String,
+    /// Subject line in its final form: the caller localises it, the outbox sends it as is.
     pub subject: String,
+    /// Body, sent as `text/plain` (no HTML mail).
     pub body_text: String,
 }
 
@@ -95,7 +98,7 @@ impl<S: Store> JobHandler<S> for SendMail {
                 // No relay configured: the mail stays pending in the outbox for an operator.
                 return Ok(());
             };
-            let result = send(url, &app.config.mail_from, &mail).await;
+            let result = send(url, &app.config.mail_from, &mail, app.now()).await;
             let now = app.now();
             let mut tx = app.store.write().await.map_err(|e| e.to_string())?;
             match &result {
@@ -109,7 +112,12 @@ impl<S: Store> JobHandler<S> for SendMail {
     }
 }
 
-async fn send(url: &str, from: &str, mail: &OutboxMail) -> Result<(), String> {
+async fn send(
+    url: &str,
+    from: &str,
+    mail: &OutboxMail,
+    now: mamis_domain::Timestamp,
+) -> Result<(), String> {
     let from: Mailbox = from.parse().map_err(|e| format!("sender address: {e}"))?;
     let to: Mailbox = mail
         .to_addr
@@ -120,6 +128,8 @@ async fn send(url: &str, from: &str, mail: &OutboxMail) -> Result<(), String> {
         .to(to)
         .subject(&mail.subject)
         .message_id(Some(format!("<{}@mamis>", mail.id)))
+        // The injected clock, not the OS clock: mail sent in tests is dated deterministically.
+        .date(std::time::SystemTime::from(now))
         .header(ContentType::TEXT_PLAIN)
         .body(mail.body_text.clone())
         .map_err(|e| format!("building mail: {e}"))?;

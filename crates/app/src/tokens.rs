@@ -24,7 +24,9 @@ pub fn hash(secret: &str) -> String {
 /// A token just created; `secret` is shown once and never stored.
 #[derive(Debug, Clone)]
 pub struct Created {
+    /// The token's id, not secret: `mamis token list` shows it and `mamis token revoke` takes it.
     pub id: Uuid,
+    /// The bearer secret (`mamis_…`); hand it over now, since only its SHA-256 is kept.
     pub secret: String,
 }
 

@@ -12,8 +12,11 @@ use crate::DomainError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AssociationLevel {
+    /// The Japan Medical Association (日本医師会), the single root of the tree.
     Jma,
+    /// One of the 47 prefectural associations (都道府県医師会), directly under the JMA.
     Prefecture,
+    /// A county, city or university association (郡市区等医師会) under a prefecture; the leaves.
     County,
 }
 
@@ -138,8 +141,11 @@ impl fmt::Display for AssociationCode {
 /// One association of the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Association {
+    /// Places the node in the tree: tier and parent are read off it.
     pub code: AssociationCode,
+    /// The association's name in Japanese, its official name (e.g. 千代田区医師会).
     pub name_ja: String,
+    /// An English rendering of the name, for English-language users and the API.
     pub name_en: String,
 }
 
@@ -154,8 +160,11 @@ impl Association {
 /// prefecture whose staff approve its sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Organisation {
+    /// Stable identity; organiser role grants are scoped to it.
     pub id: Uuid,
+    /// The organiser's name (e.g. 日本内科学会); not unique, the id identifies it.
     pub name: String,
+    /// The prefecture whose staff approve its sessions, which places it in that prefecture's scope.
     pub prefecture: AssociationCode,
 }
 

@@ -11,10 +11,15 @@ use crate::association::{AssociationCode, AssociationLevel};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Granted on the JMA: everything, nationally, including API tokens and role grants.
     JmaAdmin,
+    /// Granted on the JMA: national registry, catalogue and audit work; no tokens or role grants.
     JmaStaff,
+    /// Granted on a prefecture: sees its subtree's associations and doctors, and edits the doctors.
     PrefectureStaff,
+    /// Granted on a county association: sees it and its members, and edits those members.
     CountyStaff,
+    /// Granted on an outside organisation; for now it may only read the association tree.
     Organiser,
 }
 
@@ -52,7 +57,9 @@ impl Role {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Scope {
+    /// A node of the association tree; under a subtree rule the grant reaches everything below it.
     Association(AssociationCode),
+    /// One outside organisation, by id; the grant reaches that organisation only.
     Organisation(Uuid),
 }
 
@@ -171,7 +178,9 @@ pub enum Target<'a> {
     Association(&'a AssociationCode),
     /// An organisation, with the prefecture it is registered under.
     Organisation {
+        /// Which organisation, matched against organiser grants.
         id: Uuid,
+        /// The prefecture it is registered under, matched against association-scoped grants.
         prefecture: &'a AssociationCode,
     },
     /// A doctor, placed by current memberships, or — for a non-member — the home prefecture.
@@ -202,18 +211,30 @@ pub fn grant_permits(grant: &RoleGrant, action: Action, target: &Target<'_>) -> 
 pub enum Principal {
     /// A doctor acting on their own data through My Page.
     Doctor {
+        /// The doctor's login account; audit records name it.
         account_id: Uuid,
+        /// The register entry the account speaks for; `None` while it is not yet linked to one.
         doctor_id: Option<Uuid>,
     },
     /// A staff account with its grants.
     Staff {
+        /// The staff member's account; audit records name it.
         account_id: Uuid,
+        /// Every grant the account holds; an action is allowed when any one of them permits it.
         grants: Vec<RoleGrant>,
     },
     /// An association's system calling the API.
-    ApiToken { token_id: Uuid, grant: RoleGrant },
+    ApiToken {
+        /// The token presented; audit records name it, so its calls can be traced and it revoked.
+        token_id: Uuid,
+        /// The token's single grant, checked through the same rule table as staff grants.
+        grant: RoleGrant,
+    },
     /// A background job acting for the system.
-    Job { kind: String },
+    Job {
+        /// The job kind acting (e.g. `mail.send`); audit records name it as `job:<kind>`.
+        kind: String,
+    },
 }
 
 impl Principal {

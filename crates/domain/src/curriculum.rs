@@ -40,9 +40,13 @@ impl fmt::Display for CurriculumCode {
 /// One code's entry as shipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogueEntry {
+    /// The catalogue version of the entry (e.g. `2016-2022.04`); names may differ between versions.
     pub version: String,
+    /// The code number (0–83 in the current version); fixed once shipped, unlike the names.
     pub number: u16,
+    /// The code's name in Japanese, the one doctors know it by; JMA staff may correct it.
     pub name_ja: String,
+    /// An English rendering of the name, for English pages; correctable like the Japanese one.
     pub name_en: String,
     /// Whether a public source confirmed the name (`verified`) or not yet (`unconfirmed`).
     pub source_status: String,

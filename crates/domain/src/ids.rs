@@ -160,7 +160,9 @@ impl fmt::Display for KanaName {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
+    /// The licence records the doctor as male (男).
     Male,
+    /// The licence records the doctor as female (女).
     Female,
 }
 

@@ -49,10 +49,13 @@ impl MemberClass {
 /// One membership of a doctor in one association.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
+    /// The association joined; its tier decides the membership's place in the nesting rule.
     pub association: AssociationCode,
     /// The JMA class; recorded on every level because associations approve class changes together.
     pub class: MemberClass,
+    /// 入会日 — the first day the membership holds.
     pub joined_on: NaiveDate,
+    /// The first day the membership no longer holds (exclusive end); `None` while it continues.
     pub left_on: Option<NaiveDate>,
 }
 

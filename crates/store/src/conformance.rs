@@ -13,6 +13,7 @@ use crate::*;
 
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
 pub trait Fixture {
+    /// The backend's store type.
     type S: Store;
     /// The store on the fixture's database.
     fn store(&self) -> Self::S;
@@ -102,6 +103,7 @@ fn membership(c: &str, from: &str, to: Option<&str>) -> Membership {
     }
 }
 
+/// Migrations seed the JMA, the 47 prefectures and exactly the embedded curriculum catalogue.
 pub async fn reference_data_is_seeded<S: Store>(s: S) {
     let mut tx = s.read().await.unwrap();
     let all = tx
@@ -125,6 +127,7 @@ pub async fn reference_data_is_seeded<S: Store>(s: S) {
     assert_eq!(stored.len(), 84);
 }
 
+/// A subtree lists the node and all below it in code order; upserting an existing code renames it.
 pub async fn associations_form_a_tree<S: Store>(s: S) {
     with_counties(&s).await;
     let mut tx = s.write().await.unwrap();
@@ -166,6 +169,7 @@ pub async fn associations_form_a_tree<S: Store>(s: S) {
     tx.commit().await.unwrap();
 }
 
+/// Doctors read back field for field; a second 医籍登録番号 or member ID is a named conflict.
 pub async fn doctors_round_trip_and_conflict<S: Store>(s: S) {
     let mut d = sample_doctor(1);
     d.member_id = Some(MemberId::parse("0123456789").unwrap());
@@ -197,6 +201,7 @@ pub async fn doctors_round_trip_and_conflict<S: Store>(s: S) {
     assert_eq!(tx.count_doctors().await.unwrap(), 1);
 }
 
+/// Members are those active on the day (leaving day excluded), in numeric 医籍登録番号 order, paged.
 pub async fn members_of_follows_dates_and_order<S: Store>(s: S) {
     with_counties(&s).await;
     let mut tx = s.write().await.unwrap();
@@ -266,6 +271,7 @@ pub async fn members_of_follows_dates_and_order<S: Store>(s: S) {
     tx.rollback().await.unwrap();
 }
 
+/// Keyset pages of doctors and of memberships visit every row exactly once.
 pub async fn pages_walk_everything_once<S: Store>(s: S) {
     with_counties(&s).await;
     let ds: Vec<_> = (0..2_500).map(sample_doctor).collect();
@@ -307,6 +313,7 @@ pub async fn pages_walk_everything_once<S: Store>(s: S) {
     assert_eq!(count, 5_000);
 }
 
+/// A rolled-back transaction leaves neither its rows nor the jobs it enqueued.
 pub async fn rollback_discards_everything<S: Store>(s: S) {
     let mut tx = s.write().await.unwrap();
     tx.insert_doctor(&sample_doctor(1)).await.unwrap();
@@ -338,6 +345,7 @@ pub fn new_job(kind: &str, key: Option<&str>, run_at: Timestamp) -> NewJob {
     }
 }
 
+/// Due jobs only are claimed, leased and counted; failures requeue or die; a spent lease is void.
 pub async fn jobs_lease_complete_and_retry<S: Store>(s: S) {
     let now = t("2026-05-01T00:00:00Z");
     let mut tx = s.write().await.unwrap();
@@ -419,6 +427,7 @@ pub async fn jobs_lease_complete_and_retry<S: Store>(s: S) {
     tx.commit().await.unwrap();
 }
 
+/// An idempotency key yields one job, even after that job has finished; keyless jobs never collide.
 pub async fn jobs_idempotency_key_runs_once<S: Store>(s: S) {
     let now = t("2026-05-01T00:00:00Z");
     let mut tx = s.write().await.unwrap();
@@ -452,6 +461,7 @@ pub async fn jobs_idempotency_key_runs_once<S: Store>(s: S) {
     );
 }
 
+/// Expired leases are claimable again, and the dead worker's lease can no longer complete the job.
 pub async fn jobs_expired_lease_is_reclaimed<S: Store>(s: S) {
     let now = t("2026-05-01T00:00:00Z");
     let mut tx = s.write().await.unwrap();
@@ -492,6 +502,7 @@ pub async fn jobs_expired_lease_is_reclaimed<S: Store>(s: S) {
     tx.commit().await.unwrap();
 }
 
+/// Workers claiming at the same time never receive the same job.
 pub async fn concurrent_claims_never_share_a_job<S: Store>(s: S) {
     let now = t("2026-05-01T00:00:00Z");
     let mut tx = s.write().await.unwrap();
@@ -527,6 +538,7 @@ pub async fn concurrent_claims_never_share_a_job<S: Store>(s: S) {
     assert_eq!((n, all.len()), (40, 40), "every job claimed exactly once");
 }
 
+/// Outbox mail reads back unchanged, and failed and successful attempts both count.
 pub async fn outbox_round_trip<S: Store>(s: S) {
     let now = t("2026-05-01T00:00:00Z");
     let m = OutboxMail {
@@ -570,6 +582,7 @@ fn audit(seq: i64, prev: &str) -> AuditRow {
     }
 }
 
+/// The audit head follows the last row, a sequence gap is refused, and details keep every byte.
 pub async fn audit_chain_head_serialises<S: Store>(s: S) {
     let mut tx = s.write().await.unwrap();
     assert_eq!(
@@ -605,6 +618,7 @@ pub async fn audit_chain_head_serialises<S: Store>(s: S) {
     assert_eq!(tx.audit_rows(1, 10).await.unwrap().len(), 1);
 }
 
+/// Account emails are unique ignoring case; grants keep order; tokens match by hash, revoke once.
 pub async fn accounts_grants_and_tokens<S: Store>(s: S) {
     with_counties(&s).await;
     let now = t("2026-05-01T00:00:00Z");
@@ -666,6 +680,7 @@ pub async fn accounts_grants_and_tokens<S: Store>(s: S) {
     tx.commit().await.unwrap();
 }
 
+/// A curriculum code's names can be corrected; renaming a code that does not exist reports false.
 pub async fn catalogue_names_can_be_corrected<S: Store>(s: S) {
     let mut tx = s.write().await.unwrap();
     assert!(
@@ -690,6 +705,7 @@ pub async fn catalogue_names_can_be_corrected<S: Store>(s: S) {
     assert_eq!(e.len(), 84);
 }
 
+/// Organisations are listed under the prefecture they are registered with, and only there.
 pub async fn organisations_sit_under_a_prefecture<S: Store>(s: S) {
     let now = t("2026-05-01T00:00:00Z");
     let o = Organisation {
@@ -703,6 +719,7 @@ pub async fn organisations_sit_under_a_prefecture<S: Store>(s: S) {
     assert!(tx.organisations_in(&code("P14")).await.unwrap().is_empty());
 }
 
+/// Instants come back with their microseconds intact.
 pub async fn instants_keep_microseconds<S: Store>(s: S) {
     let now = t("2026-05-01T12:34:56.789012Z");
     let mut tx = s.write().await.unwrap();

@@ -5,7 +5,10 @@ use thiserror::Error;
 pub enum StoreError {
     /// A uniqueness or foreign-key rule refused the change; the constraint name says which.
     #[error("conflict on {constraint}")]
-    Conflict { constraint: String },
+    Conflict {
+        /// The constraint, named alike on both backends (e.g. `doctors_iseki_key`, `foreign_key`).
+        constraint: String,
+    },
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),

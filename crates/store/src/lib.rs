@@ -27,7 +27,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Which database a store runs on (for logs, `/readyz` and the conformance report).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// An embedded SQLite file, for a single server process.
     Sqlite,
+    /// PostgreSQL, which any number of `mamis serve` processes may share.
     Postgres,
 }
 

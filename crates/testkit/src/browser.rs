@@ -14,6 +14,7 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// A headless browser session; the driver process dies with it.
 pub struct Browser {
+    /// The WebDriver session the test drives (navigate, find, click).
     pub client: Client,
     _driver: Child,
     profile: std::path::PathBuf,

@@ -11,8 +11,10 @@ use mamis_domain::DomainError;
 /// A language the pages are offered in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Lang {
+    /// Japanese, the default whenever no language cookie chooses otherwise.
     #[default]
     Ja,
+    /// English, once the user has picked it with the language switch.
     En,
 }
 

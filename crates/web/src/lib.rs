@@ -41,6 +41,7 @@ pub(crate) struct Shared {
 
 /// What every handler can reach: the app context and the web layer's shared parts.
 pub struct WebState<S: Store> {
+    /// The app context; each handler calls one app function with it (`/readyz` pings its store).
     pub app: App<S>,
     pub(crate) shared: Arc<Shared>,
 }

@@ -7,4 +7,5 @@ mod audit;
 mod browser;
 mod demo;
 mod jobs;
+mod mail;
 mod web;
