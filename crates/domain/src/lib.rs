@@ -4,6 +4,7 @@
 pub mod association;
 pub mod authz;
 pub mod curriculum;
+pub mod identity;
 pub mod ids;
 pub mod membership;
 pub mod time;
@@ -12,6 +13,7 @@ pub mod units;
 pub use association::{Association, AssociationCode, AssociationLevel, Organisation};
 pub use authz::{Action, Principal, Role, RoleGrant, Scope, Target};
 pub use curriculum::{Catalogue, CurriculumCode};
+pub use identity::Email;
 pub use ids::{IsekiNumber, KanaName, MemberId, Sex};
 pub use membership::{MemberClass, Membership, scope_nodes};
 pub use time::{Clock, FiscalYear, SystemClock, Timestamp};
@@ -20,6 +22,9 @@ pub use units::HalfUnits;
 /// Why a value or a rule was refused. Each variant maps to one message key in the i18n catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
+    /// The address cannot be an e-mail address (the MAMIS_ID is one).
+    #[error("not an e-mail address")]
+    InvalidEmail,
     /// The 医籍登録番号 is not 1–7 digits (full-width digits and 「第…号」 are accepted).
     #[error("not a 医籍登録番号: 1–7 digits, optionally written 第…号")]
     InvalidIsekiNumber,
