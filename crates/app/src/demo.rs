@@ -7,7 +7,7 @@ use mamis_domain::{
     Association, AssociationCode, IsekiNumber, KanaName, MemberClass, MemberId, Membership,
     Organisation, Principal, Role, RoleGrant, Scope, Sex, Timestamp,
 };
-use mamis_store::{AccessStore, Account, Doctor, RegistryStore, Store, Tx};
+use mamis_store::{AccessStore, Account, AccountKind, Doctor, RegistryStore, Store, Tx};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -483,13 +483,8 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
     let mut grants = Vec::new();
     for (i, (email, name, role, scope)) in staff.iter().enumerate() {
         let id = Uuid::from_u128(0xD0_1000 + i as u128);
-        tx.insert_account(&Account {
-            id,
-            email: (*email).into(),
-            display_name: (*name).into(),
-            created_at: now,
-        })
-        .await?;
+        tx.insert_account(&Account::new(id, email, name, AccountKind::Staff, now))
+            .await?;
         let grant = RoleGrant::new(*role, Scope::Association(AssociationCode::parse(scope)?))?;
         tx.insert_role_grant(id, &grant, now).await?;
         grants.push((*scope, grant));

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authz;
 pub mod demo;
 mod error;
+pub mod identity;
 pub mod jobs;
 pub mod mail;
 pub mod registry;
@@ -52,6 +53,14 @@ pub struct AppConfig {
     pub mail_from: String,
     /// How long a claimed job is leased before another worker may take it.
     pub job_lease: chrono::Duration,
+    /// argon2id cost (OWASP in production, the cheapest in tests).
+    pub password_cost: identity::passwords::Cost,
+    /// How many password hashes may run at once (each OWASP hash holds 19 MiB).
+    pub hash_parallelism: usize,
+    /// Idle and absolute session lifetimes.
+    pub sessions: mamis_domain::identity::SessionPolicy,
+    /// The instant legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
+    pub legacy_until: Timestamp,
 }
 
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.
@@ -63,16 +72,21 @@ pub struct App<S: Store> {
     pub clock: Arc<dyn Clock>,
     /// The validated settings, shared by every clone of the context.
     pub config: Arc<AppConfig>,
+    /// The bounded password hasher shared by every request.
+    pub hasher: Arc<identity::passwords::Hasher>,
 }
 
 impl<S: Store> App<S> {
-    /// Builds the context.
-    pub fn new(store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Self {
-        Self {
+    /// Builds the context (and the password hasher for the configured cost).
+    pub fn new(store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Result<Self, AppError> {
+        let hasher =
+            identity::passwords::Hasher::new(config.password_cost, config.hash_parallelism)?;
+        Ok(Self {
             store,
             clock,
             config: Arc::new(config),
-        }
+            hasher: Arc::new(hasher),
+        })
     }
 
     /// Now, truncated to microseconds: both databases keep exactly that, so values read back

@@ -18,11 +18,7 @@ use mamis_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config, DbKind, Overrides};
-use crate::{AuditCmd, Cli, Cmd, MailCmd, TokenCmd};
-
-// Demo keys: only ever used with --demo, which refuses non-loopback addresses.
-const DEMO_SECRET_KEY: &str = "demo-secret-key-not-for-production-0000000000";
-const DEMO_AUDIT_KEY: &str = "demo-audit-key-not-for-production-00000000000";
+use crate::{AuditCmd, Cli, Cmd, LegacyCmd, MailCmd, StaffCmd, TokenCmd};
 
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
@@ -132,38 +128,70 @@ async fn open_sqlite(cfg: &Config) -> anyhow::Result<SqliteStore> {
     Ok(store)
 }
 
+/// With `--demo` and no key configured, a random key is generated once into the data directory
+/// (next to the SQLite file) and reused on later starts; otherwise a missing key is an error.
 fn key(
+    cfg: &Config,
     value: &Option<String>,
     name: &str,
-    demo_value: &str,
     demo_mode: bool,
 ) -> anyhow::Result<Secret> {
     match (value, demo_mode) {
         (Some(k), _) => Ok(Secret::new(k.as_bytes().to_vec())),
-        (None, true) => Ok(Secret::new(demo_value.as_bytes().to_vec())),
+        (None, true) => {
+            let dir = cfg
+                .sqlite_path()
+                .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| std::path::PathBuf::from("."));
+            let file = dir.join(format!(".{}", name.to_ascii_lowercase().replace('_', "-")));
+            if let Ok(k) = std::fs::read_to_string(&file) {
+                return Ok(Secret::new(k.trim().as_bytes().to_vec()));
+            }
+            let (k, _) = mamis_app::identity::crypto::new_secret();
+            write_private(&file, &k)
+                .with_context(|| format!("cannot write the demo key {}", file.display()))?;
+            println!(
+                "Generated {name} for the demo into {} (use {name}_FILE to reuse it).",
+                file.display()
+            );
+            Ok(Secret::new(k.into_bytes()))
+        }
         (None, false) => Err(anyhow!(
             "{name} is not set; set it (or {name}_FILE) to at least 32 random characters, e.g. `openssl rand -hex 32`, and keep it outside the database"
         )),
     }
 }
 
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())
+}
+
 fn audit_key(cfg: &Config, demo_mode: bool) -> anyhow::Result<Secret> {
-    key(&cfg.audit_key, "MAMIS_AUDIT_KEY", DEMO_AUDIT_KEY, demo_mode)
+    key(cfg, &cfg.audit_key, "MAMIS_AUDIT_KEY", demo_mode)
 }
 
 fn keys(cfg: &Config, demo_mode: bool) -> anyhow::Result<(Secret, Secret)> {
     Ok((
-        key(
-            &cfg.secret_key,
-            "MAMIS_SECRET_KEY",
-            DEMO_SECRET_KEY,
-            demo_mode,
-        )?,
+        key(cfg, &cfg.secret_key, "MAMIS_SECRET_KEY", demo_mode)?,
         audit_key(cfg, demo_mode)?,
     ))
 }
 
-fn app_for<S: Store>(store: S, cfg: &Config, secret_key: Secret, audit_key: Secret) -> App<S> {
+fn app_for<S: Store>(
+    store: S,
+    cfg: &Config,
+    secret_key: Secret,
+    audit_key: Secret,
+) -> anyhow::Result<App<S>> {
+    let parallel = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2);
     App::new(
         store,
         Arc::new(SystemClock),
@@ -176,8 +204,13 @@ fn app_for<S: Store>(store: S, cfg: &Config, secret_key: Secret, audit_key: Secr
             job_lease: chrono::Duration::seconds(
                 i64::try_from(cfg.job_lease_seconds).unwrap_or(300),
             ),
+            password_cost: mamis_app::identity::passwords::Cost::OWASP,
+            hash_parallelism: parallel,
+            sessions: cfg.sessions,
+            legacy_until: cfg.legacy_until,
         },
     )
+    .map_err(|e| anyhow!("{e}"))
 }
 
 fn cli_principal() -> Principal {
@@ -201,8 +234,69 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
         Cmd::Demo { doctors, seed } => generate(store, cfg, doctors, seed).await,
         Cmd::Token { cmd } => {
             let (sk, ak) = keys(cfg, false)?;
-            let app = app_for(store, cfg, sk, ak);
+            let app = app_for(store, cfg, sk, ak)?;
             token(app, cmd).await
+        }
+        Cmd::Staff {
+            cmd:
+                StaffCmd::Create {
+                    role,
+                    scope,
+                    email,
+                    name,
+                },
+        } => {
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let grant = mamis_app::identity::recovery::parse_grant(&role, &scope)
+                .map_err(|e| anyhow!("{e}"))?;
+            let link = mamis_app::identity::recovery::create_staff(
+                &app,
+                &cli_principal(),
+                &email,
+                &name,
+                grant,
+            )
+            .await
+            .map_err(|e| anyhow!("cannot create the staff account: {e}"))?;
+            println!(
+                "staff account {email} created. Send this one-time enrolment link (valid 72 hours):\n{link}"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Legacy {
+            cmd: LegacyCmd::Import { file },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            match mamis_app::identity::legacy::import(&app, &cli_principal(), &bytes).await {
+                Ok(r) => {
+                    println!(
+                        "imported {} legacy credentials ({})",
+                        r.imported, r.encoding
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(r) => {
+                    for p in &r.problems {
+                        println!("line {}: {}", p.line, p.message);
+                    }
+                    if r.total_problems > r.problems.len() {
+                        println!(
+                            "… and {} more problems",
+                            r.total_problems - r.problems.len()
+                        );
+                    }
+                    println!(
+                        "nothing was imported: {} problem(s) in {}",
+                        r.total_problems,
+                        file.display()
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Cmd::Audit {
             cmd: AuditCmd::Verify,
@@ -363,7 +457,7 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
             anyhow!("cannot listen on {}: {e}; choose another address with --bind (MAMIS_BIND)", cfg.bind)
         }
     })?;
-    let app = app_for(store, cfg, sk, ak);
+    let app = app_for(store, cfg, sk, ak)?;
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {

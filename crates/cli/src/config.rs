@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 13] = [
     "bind",
     "database_url",
     "base_url",
@@ -22,6 +22,9 @@ const KEYS: [&str; 10] = [
     "trusted_proxies",
     "log_format",
     "job_lease_seconds",
+    "legacy_login_until",
+    "session_idle_minutes",
+    "session_absolute_hours",
 ];
 
 /// Keys whose value may come from a file named by `MAMIS_<KEY>_FILE` (container secrets).
@@ -41,6 +44,9 @@ pub struct Raw {
     pub trusted_proxies: String,
     pub log_format: String,
     pub job_lease_seconds: u64,
+    pub legacy_login_until: String,
+    pub session_idle_minutes: u64,
+    pub session_absolute_hours: u64,
 }
 
 impl Default for Raw {
@@ -56,6 +62,9 @@ impl Default for Raw {
             trusted_proxies: String::new(),
             log_format: "text".into(),
             job_lease_seconds: 300,
+            legacy_login_until: "2026-04-01T00:00:00+09:00".into(),
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
         }
     }
 }
@@ -89,6 +98,10 @@ pub struct Config {
     pub trusted_proxies: Vec<mamis_web::IpNet>,
     pub log_json: bool,
     pub job_lease_seconds: u64,
+    /// When legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
+    pub legacy_until: chrono::DateTime<chrono::Utc>,
+    /// Session idle and absolute lifetimes.
+    pub sessions: mamis_domain::identity::SessionPolicy,
     pub source_file: Option<PathBuf>,
 }
 
@@ -140,7 +153,11 @@ pub fn load(
     for key in KEYS {
         let var = format!("MAMIS_{}", key.to_uppercase());
         if let Some((_, v)) = env.iter().find(|(k, _)| *k == var) {
-            let value: figment::value::Value = if key == "job_lease_seconds" {
+            let numeric = matches!(
+                key,
+                "job_lease_seconds" | "session_idle_minutes" | "session_absolute_hours"
+            );
+            let value: figment::value::Value = if numeric {
                 v.parse().unwrap_or_else(|_| v.as_str().into())
             } else {
                 v.as_str().into()
@@ -280,6 +297,23 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
     if raw.job_lease_seconds == 0 {
         return err("job_lease_seconds must be at least 1");
     }
+    let legacy_until = chrono::DateTime::parse_from_rfc3339(raw.legacy_login_until.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            ConfigError(format!(
+                "legacy login cut-over '{}' is not an RFC 3339 instant; use e.g. 2026-04-01T00:00:00+09:00 (MAMIS_LEGACY_LOGIN_UNTIL)",
+                raw.legacy_login_until
+            ))
+        })?;
+    if !(1..=24 * 60).contains(&raw.session_idle_minutes)
+        || !(1..=24 * 30).contains(&raw.session_absolute_hours)
+    {
+        return err("session_idle_minutes must be 1–1440 and session_absolute_hours 1–720");
+    }
+    let sessions = mamis_domain::identity::SessionPolicy {
+        idle: chrono::Duration::minutes(i64::try_from(raw.session_idle_minutes).unwrap_or(30)),
+        absolute: chrono::Duration::hours(i64::try_from(raw.session_absolute_hours).unwrap_or(12)),
+    };
     Ok(Config {
         bind,
         database_url: raw.database_url,
@@ -292,6 +326,8 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         trusted_proxies,
         log_json,
         job_lease_seconds: raw.job_lease_seconds,
+        legacy_until,
+        sessions,
         source_file,
     })
 }
@@ -329,7 +365,10 @@ impl Config {
              mail_from = \"{}\"\n\
              trusted_proxies = \"{}\"\n\
              log_format = \"{}\"\n\
-             job_lease_seconds = {}\n",
+             job_lease_seconds = {}\n\
+             legacy_login_until = \"{}\"\n\
+             session_idle_minutes = {}\n\
+             session_absolute_hours = {}\n",
             self.source_file
                 .as_ref()
                 .map(|p| format!(" (file: {})", p.display()))
@@ -347,6 +386,9 @@ impl Config {
             nets.join(","),
             if self.log_json { "json" } else { "text" },
             self.job_lease_seconds,
+            self.legacy_until.to_rfc3339(),
+            self.sessions.idle.num_minutes(),
+            self.sessions.absolute.num_hours(),
         )
     }
 
@@ -425,6 +467,14 @@ mod tests {
                 "MAMIS_TRUSTED_PROXIES",
             ),
             (&[("MAMIS_JOB_LEASE_SECONDS", "soon")], "job_lease_seconds"),
+            (
+                &[("MAMIS_LEGACY_LOGIN_UNTIL", "next april")],
+                "MAMIS_LEGACY_LOGIN_UNTIL",
+            ),
+            (
+                &[("MAMIS_SESSION_IDLE_MINUTES", "0")],
+                "session_idle_minutes",
+            ),
             (
                 &[("MAMIS_AUDIT_KEY_FILE", "/nonexistent/key")],
                 "cannot be read",

@@ -55,6 +55,16 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Staff accounts of the associations.
+    Staff {
+        #[command(subcommand)]
+        cmd: StaffCmd,
+    },
+    /// Credentials of the legacy CME portal (従来のユーザーID).
+    Legacy {
+        #[command(subcommand)]
+        cmd: LegacyCmd,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -87,6 +97,34 @@ enum TokenCmd {
     List,
     /// Revoke a token at once.
     Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffCmd {
+    /// Create a staff account and print its one-time enrolment link (TOTP is enrolled first).
+    Create {
+        /// jma_admin, jma_staff, prefecture_staff, county_staff or organiser.
+        #[arg(long)]
+        role: String,
+        /// JMA, P13, P13-0001 (or an organisation id for organiser).
+        #[arg(long)]
+        scope: String,
+        /// The staff member's e-mail address (their login).
+        #[arg(long)]
+        email: String,
+        /// How the staff member is named on pages.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LegacyCmd {
+    /// Import `member_id,birth_date[,password_hash]` (UTF-8 or CP932); all or nothing.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

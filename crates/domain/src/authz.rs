@@ -122,11 +122,15 @@ pub enum Action {
     ReadAudit,
     /// Correct curriculum-code names.
     EditCatalogue,
+    /// Bind an unmatched MAMIS_ID to a doctor record after checking evidence, or forward the claim.
+    VerifyIdentity,
+    /// Suspend and reactivate accounts (and suspend bindings) of doctors in scope.
+    SuspendAccounts,
 }
 
 impl Action {
     /// Every action (for exhaustive tests of the rule table).
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Self::ViewAssociations,
         Self::ViewDoctors,
         Self::EditDoctors,
@@ -134,6 +138,8 @@ impl Action {
         Self::ManageRoleGrants,
         Self::ReadAudit,
         Self::EditCatalogue,
+        Self::VerifyIdentity,
+        Self::SuspendAccounts,
     ];
 }
 
@@ -155,11 +161,16 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
     use ScopeRule::*;
     match (role, action) {
         (JmaAdmin, _) => National,
-        (JmaStaff, ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit) => {
-            National
-        }
+        (
+            JmaStaff,
+            ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit
+            | VerifyIdentity | SuspendAccounts,
+        ) => National,
         (JmaStaff, ManageApiTokens | ManageRoleGrants) => Denied,
-        (PrefectureStaff | CountyStaff, ViewAssociations | ViewDoctors | EditDoctors) => Subtree,
+        (
+            PrefectureStaff | CountyStaff,
+            ViewAssociations | ViewDoctors | EditDoctors | VerifyIdentity | SuspendAccounts,
+        ) => Subtree,
         (
             PrefectureStaff | CountyStaff,
             ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue,
@@ -337,6 +348,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn identity_actions_stay_in_the_subtree_for_every_role() {
+        let osaka_doctor = [code("P27-0001"), code("P27")];
+        let tokyo_doctor = [code("P13-0001"), code("P13")];
+        let table = [
+            (Role::CountyStaff, "P13-0001", true, false),
+            (Role::PrefectureStaff, "P13", true, false),
+            (Role::JmaStaff, "JMA", true, true),
+            (Role::JmaAdmin, "JMA", true, true),
+        ];
+        for (role, scope, own, other) in table {
+            let g = RoleGrant::new(role, Scope::Association(code(scope))).unwrap();
+            for action in [Action::VerifyIdentity, Action::SuspendAccounts] {
+                assert_eq!(
+                    grant_permits(&g, action, &Target::Doctor(&tokyo_doctor)),
+                    own,
+                    "{role:?} {action:?}"
+                );
+                assert_eq!(
+                    grant_permits(&g, action, &Target::Doctor(&osaka_doctor)),
+                    other,
+                    "{role:?} {action:?}"
+                );
+            }
+        }
+        let org = RoleGrant::new(Role::Organiser, Scope::Organisation(Uuid::nil())).unwrap();
+        assert!(!grant_permits(
+            &org,
+            Action::VerifyIdentity,
+            &Target::Doctor(&tokyo_doctor)
+        ));
+        assert!(!grant_permits(
+            &org,
+            Action::SuspendAccounts,
+            &Target::Association(&code("P13"))
+        ));
     }
 
     #[test]

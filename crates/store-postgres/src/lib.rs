@@ -6,6 +6,7 @@
 //! any number of servers can work on the same database. No statement reads the database clock.
 
 mod convert;
+mod identity;
 mod store;
 pub mod testdb;
 

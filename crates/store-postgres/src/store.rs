@@ -21,7 +21,7 @@ pub struct PgStore {
 
 /// A transaction on the PostgreSQL store.
 pub struct PgTx {
-    tx: Transaction<'static, Postgres>,
+    pub(crate) tx: Transaction<'static, Postgres>,
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -268,7 +268,7 @@ fn audit_row(r: &PgRow) -> StoreResult<AuditRow> {
     })
 }
 
-fn subtree_pattern(code: &AssociationCode) -> String {
+pub(crate) fn subtree_pattern(code: &AssociationCode) -> String {
     match code.level() {
         mamis_domain::AssociationLevel::Jma => "%".into(),
         _ => format!("{code}-%"),
@@ -277,7 +277,7 @@ fn subtree_pattern(code: &AssociationCode) -> String {
 
 /// Rows per multi-row INSERT: 2,000 doctors bind 24,000 parameters, well under PostgreSQL's
 /// limit of 65,535 per statement.
-const BULK_ROWS: usize = 2_000;
+pub(crate) const BULK_ROWS: usize = 2_000;
 
 impl RegistryStore for PgTx {
     async fn upsert_association(&mut self, a: &Association) -> StoreResult<()> {
@@ -540,12 +540,20 @@ impl RegistryStore for PgTx {
 impl AccessStore for PgTx {
     async fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO accounts (id, email, display_name, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO accounts (id, email, display_name, created_at, kind, status, password_hash, doctor_id, \
+             verification, totp_secret, totp_last_step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(a.id)
         .bind(a.email.to_lowercase())
         .bind(&a.display_name)
         .bind(a.created_at)
+        .bind(a.kind.as_str())
+        .bind(a.status.as_str())
+        .bind(&a.password_hash)
+        .bind(a.doctor_id)
+        .bind(a.verification.as_str())
+        .bind(&a.totp_secret)
+        .bind(a.totp_last_step)
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -553,20 +561,17 @@ impl AccessStore for PgTx {
     }
 
     async fn account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
-        let row =
-            sqlx::query("SELECT id, email, display_name, created_at FROM accounts WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(db_err)?;
-        row.map(|r| {
-            Ok(Account {
-                id: col(&r, "id")?,
-                email: col(&r, "email")?,
-                display_name: col(&r, "display_name")?,
-                created_at: col(&r, "created_at")?,
-            })
-        })
+        sqlx::query(concat!(
+            "SELECT ",
+            crate::identity::account_cols!(),
+            " FROM accounts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(crate::identity::account_row)
         .transpose()
     }
 

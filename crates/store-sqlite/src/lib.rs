@@ -4,6 +4,7 @@
 //! fail when upgrading a read lock. Several `mamis serve` processes must use PostgreSQL instead.
 
 mod convert;
+mod identity;
 mod store;
 
 pub use store::{SqliteStore, SqliteTx};

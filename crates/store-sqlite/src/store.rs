@@ -24,7 +24,7 @@ pub struct SqliteStore {
 
 /// A transaction on the SQLite store.
 pub struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
+    pub(crate) tx: Transaction<'static, Sqlite>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -492,12 +492,20 @@ impl RegistryStore for SqliteTx {
 impl AccessStore for SqliteTx {
     async fn insert_account(&mut self, a: &Account) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO accounts (id, email, display_name, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO accounts (id, email, display_name, created_at, kind, status, password_hash, doctor_id, \
+             verification, totp_secret, totp_last_step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(a.id.to_string())
         .bind(a.email.to_lowercase())
         .bind(&a.display_name)
         .bind(micros(a.created_at))
+        .bind(a.kind.as_str())
+        .bind(a.status.as_str())
+        .bind(&a.password_hash)
+        .bind(a.doctor_id.map(|d| d.to_string()))
+        .bind(a.verification.as_str())
+        .bind(&a.totp_secret)
+        .bind(a.totp_last_step)
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -505,21 +513,14 @@ impl AccessStore for SqliteTx {
     }
 
     async fn account(&mut self, id: Uuid) -> StoreResult<Option<Account>> {
-        let row =
-            sqlx::query("SELECT id, email, display_name, created_at FROM accounts WHERE id = $1")
-                .bind(id.to_string())
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(db_err)?;
-        row.map(|r| {
-            Ok(Account {
-                id: uuid(r.get("id"))?,
-                email: r.get("email"),
-                display_name: r.get("display_name"),
-                created_at: from_micros(r.get("created_at"))?,
-            })
-        })
-        .transpose()
+        sqlx::query("SELECT * FROM accounts WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(crate::identity::account_row)
+            .transpose()
     }
 
     async fn insert_role_grant(

@@ -30,7 +30,10 @@ macro_rules! conformance_suite {
             jobs_lease_complete_and_retry, jobs_idempotency_key_runs_once, jobs_expired_lease_is_reclaimed,
             concurrent_claims_never_share_a_job, outbox_round_trip, audit_chain_head_serialises,
             accounts_grants_and_tokens, catalogue_names_can_be_corrected, organisations_sit_under_a_prefecture,
-            instants_keep_microseconds);
+            instants_keep_microseconds, accounts_bind_at_most_one_verified_per_doctor,
+            claims_queue_by_subtree_and_count_failures, email_tokens_work_once,
+            sessions_and_portal_sessions, throttle_admissions_are_serialised,
+            legacy_credentials_import_and_retire);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -622,12 +625,8 @@ pub async fn audit_chain_head_serialises<S: Store>(s: S) {
 pub async fn accounts_grants_and_tokens<S: Store>(s: S) {
     with_counties(&s).await;
     let now = t("2026-05-01T00:00:00Z");
-    let acc = Account {
-        id: Uuid::new_v4(),
-        email: "Staff@Example.JP".into(),
-        display_name: "事務局 花子".into(),
-        created_at: now,
-    };
+    let mut acc = Account::new(Uuid::new_v4(), "x", "事務局 花子", AccountKind::Staff, now);
+    acc.email = "Staff@Example.JP".into();
     let mut tx = s.write().await.unwrap();
     tx.insert_account(&acc).await.unwrap();
     assert_eq!(
@@ -727,4 +726,458 @@ pub async fn instants_keep_microseconds<S: Store>(s: S) {
     tx.enqueue_job(&j, now).await.unwrap();
     assert_eq!(tx.job(j.id).await.unwrap().unwrap().run_at, now);
     assert_eq!(tx.job(j.id).await.unwrap().unwrap().created_at, now);
+}
+
+async fn doctor_and_accounts<S: Store>(s: &S, n: usize) -> (crate::Doctor, Vec<Account>) {
+    let now = t("2026-05-01T00:00:00Z");
+    let d = sample_doctor(1);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctor(&d).await.unwrap();
+    let mut accounts = Vec::new();
+    for i in 0..n {
+        let a = Account::new(
+            Uuid::new_v4(),
+            &format!("Doctor{i}@Example.JP"),
+            "",
+            AccountKind::Doctor,
+            now,
+        );
+        tx.insert_account(&a).await.unwrap();
+        accounts.push(a);
+    }
+    tx.commit().await.unwrap();
+    (d, accounts)
+}
+
+/// At most one verified MAMIS_ID per doctor record; others may wait in review or be suspended;
+/// second-factor steps only move forward; recovery codes work once.
+pub async fn accounts_bind_at_most_one_verified_per_doctor<S: Store>(s: S) {
+    let (d, accs) = doctor_and_accounts(&s, 3).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    let found = tx
+        .account_by_email("DOCTOR0@example.jp")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, accs[0]);
+    assert_eq!(found.email, "doctor0@example.jp");
+    tx.set_password_hash(accs[0].id, "$argon2id$v=19$m=19456,t=2,p=1$abc$def")
+        .await
+        .unwrap();
+    tx.set_binding(accs[0].id, Some(d.id), Verification::Verified)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .set_binding(accs[1].id, Some(d.id), Verification::Verified)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_conflict_on("accounts_verified_doctor_key"),
+        "{err:?}"
+    );
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    tx.set_binding(accs[1].id, Some(d.id), Verification::Review)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.verified_account_of(d.id).await.unwrap().unwrap().id,
+        accs[0].id
+    );
+    // suspending the first binding frees the record for another verified account
+    tx.set_binding(accs[0].id, Some(d.id), Verification::Suspended)
+        .await
+        .unwrap();
+    tx.set_binding(accs[1].id, Some(d.id), Verification::Verified)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.verified_account_of(d.id).await.unwrap().unwrap().id,
+        accs[1].id
+    );
+    let a0 = tx.account(accs[0].id).await.unwrap().unwrap();
+    assert_eq!(
+        (a0.verification, a0.doctor_id),
+        (Verification::Suspended, Some(d.id))
+    );
+    assert!(a0.password_hash.unwrap().starts_with("$argon2id$"));
+
+    tx.set_account_status(accs[2].id, AccountStatus::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.account(accs[2].id).await.unwrap().unwrap().status,
+        AccountStatus::Suspended
+    );
+    assert!(
+        tx.set_email(accs[2].id, "doctor1@example.jp")
+            .await
+            .unwrap_err()
+            .is_conflict_on("accounts_email_key")
+    );
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    tx.set_email(accs[2].id, "New.Address@example.jp")
+        .await
+        .unwrap();
+    assert!(
+        tx.account_by_email("new.address@example.jp")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    tx.set_totp_secret(accs[2].id, Some("c2VjcmV0"))
+        .await
+        .unwrap();
+    assert!(tx.advance_totp_step(accs[2].id, 100).await.unwrap());
+    assert!(
+        !tx.advance_totp_step(accs[2].id, 100).await.unwrap(),
+        "replay of the same step"
+    );
+    assert!(!tx.advance_totp_step(accs[2].id, 99).await.unwrap());
+    assert!(tx.advance_totp_step(accs[2].id, 101).await.unwrap());
+    let a2 = tx.account(accs[2].id).await.unwrap().unwrap();
+    assert_eq!(
+        (a2.totp_secret.as_deref(), a2.totp_last_step),
+        (Some("c2VjcmV0"), Some(101))
+    );
+    tx.set_totp_secret(accs[2].id, None).await.unwrap();
+    assert_eq!(
+        tx.account(accs[2].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .totp_last_step,
+        None
+    );
+
+    let codes: Vec<String> = (0..10).map(|i| format!("hash{i}")).collect();
+    tx.replace_recovery_codes(accs[2].id, &codes).await.unwrap();
+    assert_eq!(tx.recovery_codes_left(accs[2].id).await.unwrap(), 10);
+    assert!(
+        tx.use_recovery_code(accs[2].id, "hash3", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.use_recovery_code(accs[2].id, "hash3", now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.use_recovery_code(accs[1].id, "hash4", now)
+            .await
+            .unwrap(),
+        "codes belong to one account"
+    );
+    assert_eq!(tx.recovery_codes_left(accs[2].id).await.unwrap(), 9);
+    tx.replace_recovery_codes(accs[2].id, &codes[..2])
+        .await
+        .unwrap();
+    assert_eq!(tx.recovery_codes_left(accs[2].id).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+}
+
+fn claim(account: Uuid, node: Option<&str>, at: &str) -> IdentityClaim {
+    IdentityClaim {
+        account_id: account,
+        iseki: IsekiNumber::parse("123456").unwrap(),
+        family_name: "山田".into(),
+        given_name: "太郎".into(),
+        family_kana: KanaName::normalise("ヤマダ").unwrap(),
+        given_kana: KanaName::normalise("タロウ").unwrap(),
+        birth_date: day("1980-05-17"),
+        sex: Sex::Male,
+        association: code("P13-0001"),
+        member: true,
+        failed_matches: 0,
+        review_node: node.map(code),
+        review_reason: node.map(|_| "no_match".to_owned()),
+        submitted_at: t(at),
+    }
+}
+
+/// The staff queue is read by subtree; failed matches are counted per 医籍登録番号 and day.
+pub async fn claims_queue_by_subtree_and_count_failures<S: Store>(s: S) {
+    with_counties(&s).await;
+    let (_, accs) = doctor_and_accounts(&s, 4).await;
+    let mut tx = s.write().await.unwrap();
+    tx.put_claim(&claim(accs[0].id, Some("P13-0001"), "2026-05-01T00:00:03Z"))
+        .await
+        .unwrap();
+    tx.put_claim(&claim(accs[1].id, Some("P13"), "2026-05-01T00:00:02Z"))
+        .await
+        .unwrap();
+    tx.put_claim(&claim(accs[2].id, Some("P27-0001"), "2026-05-01T00:00:01Z"))
+        .await
+        .unwrap();
+    tx.put_claim(&claim(accs[3].id, None, "2026-05-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let ids = |v: Vec<IdentityClaim>| v.into_iter().map(|c| c.account_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(tx.claims_in_review(&code("P13"), 10).await.unwrap()),
+        [accs[1].id, accs[0].id]
+    );
+    assert_eq!(
+        ids(tx.claims_in_review(&code("P13-0001"), 10).await.unwrap()),
+        [accs[0].id]
+    );
+    assert_eq!(
+        ids(tx
+            .claims_in_review(&AssociationCode::jma(), 10)
+            .await
+            .unwrap())
+        .len(),
+        3
+    );
+    // forwarding and resubmitting replace the claim
+    let mut c = claim(accs[0].id, Some("P13"), "2026-05-02T00:00:00Z");
+    c.failed_matches = 3;
+    tx.put_claim(&c).await.unwrap();
+    assert_eq!(tx.claim_of(accs[0].id).await.unwrap().unwrap(), c);
+    assert!(
+        tx.claims_in_review(&code("P13-0001"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let iseki = IsekiNumber::parse("123456").unwrap();
+    assert_eq!(
+        tx.bump_match_failures(&iseki, day("2026-05-01"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.bump_match_failures(&iseki, day("2026-05-01"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.bump_match_failures(&iseki, day("2026-05-02"))
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+}
+
+/// A link works once, only for its purpose, and only before it expires.
+pub async fn email_tokens_work_once<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let tok = |h: &str| EmailToken {
+        token_hash: h.into(),
+        purpose: TokenPurpose::Register,
+        account_id: None,
+        email: "new@example.jp".into(),
+        expires_at: now + Duration::minutes(30),
+        used_at: None,
+        created_at: now,
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_email_token(&tok("a")).await.unwrap();
+    tx.insert_email_token(&tok("b")).await.unwrap();
+    assert!(
+        tx.use_email_token("a", TokenPurpose::Reset, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "wrong purpose"
+    );
+    assert!(
+        tx.use_email_token("zz", TokenPurpose::Register, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let used = tx
+        .use_email_token("a", TokenPurpose::Register, now + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.used_at, Some(now + Duration::minutes(1)));
+    assert_eq!(used.email, "new@example.jp");
+    assert!(
+        tx.use_email_token("a", TokenPurpose::Register, now + Duration::minutes(2))
+            .await
+            .unwrap()
+            .is_none(),
+        "once"
+    );
+    assert!(
+        tx.use_email_token("b", TokenPurpose::Register, now + Duration::minutes(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    tx.commit().await.unwrap();
+}
+
+/// Sessions: touch only moves forward, revocation is per session or for all but one.
+pub async fn sessions_and_portal_sessions<S: Store>(s: S) {
+    let (_, accs) = doctor_and_accounts(&s, 1).await;
+    let a = accs[0].id;
+    let now = t("2026-05-01T00:00:00Z");
+    let sess = |h: &str, at: Timestamp| crate::Session {
+        id_hash: h.into(),
+        account_id: a,
+        created_at: at,
+        last_seen_at: at,
+        client_addr: Some("192.0.2.1".into()),
+        user_agent: Some("Chromium".into()),
+        revoked_at: None,
+    };
+    let mut tx = s.write().await.unwrap();
+    for (i, h) in ["s1", "s2", "s3"].into_iter().enumerate() {
+        tx.insert_session(&sess(h, now + Duration::seconds(i as i64)))
+            .await
+            .unwrap();
+    }
+    tx.touch_session("s1", now + Duration::minutes(5))
+        .await
+        .unwrap();
+    tx.touch_session("s1", now + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.session("s1").await.unwrap().unwrap().last_seen_at,
+        now + Duration::minutes(5)
+    );
+    assert!(tx.revoke_session("s2", now).await.unwrap());
+    assert!(!tx.revoke_session("s2", now).await.unwrap());
+    let live: Vec<String> = tx
+        .sessions_of(a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id_hash)
+        .collect();
+    assert_eq!(live, ["s3", "s1"]);
+    assert_eq!(tx.revoke_sessions_of(a, Some("s3"), now).await.unwrap(), 1);
+    assert_eq!(tx.sessions_of(a).await.unwrap().len(), 1);
+    assert_eq!(tx.revoke_sessions_of(a, None, now).await.unwrap(), 1);
+    assert!(tx.sessions_of(a).await.unwrap().is_empty());
+    assert_eq!(
+        tx.session("s3").await.unwrap().unwrap().revoked_at,
+        Some(now)
+    );
+
+    let legacy = PortalSession {
+        id_hash: "p1".into(),
+        subject: PortalSubject::Legacy(MemberId::parse("0012345678").unwrap()),
+        created_at: now,
+        last_seen_at: now,
+        revoked_at: None,
+    };
+    let mamis = PortalSession {
+        id_hash: "p2".into(),
+        subject: PortalSubject::Mamis(a),
+        ..legacy.clone()
+    };
+    tx.insert_portal_session(&legacy).await.unwrap();
+    tx.insert_portal_session(&mamis).await.unwrap();
+    assert_eq!(tx.portal_session("p1").await.unwrap().unwrap(), legacy);
+    assert_eq!(tx.portal_session("p2").await.unwrap().unwrap(), mamis);
+    tx.touch_portal_session("p1", now + Duration::minutes(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.portal_session("p1").await.unwrap().unwrap().last_seen_at,
+        now + Duration::minutes(3)
+    );
+    assert!(tx.revoke_portal_session("p1", now).await.unwrap());
+    assert!(!tx.revoke_portal_session("p1", now).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
+/// Twenty concurrent attempts on one name: the throttle row serialises them, so exactly the
+/// policy's free attempts are admitted.
+pub async fn throttle_admissions_are_serialised<S: Store>(s: S) {
+    use mamis_domain::identity::{Admission, Throttle, ThrottlePolicy};
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    let fresh = tx.lock_throttle("name:x", now).await.unwrap();
+    assert_eq!(fresh, Throttle::new(now));
+    let stored = Throttle {
+        failures: 2,
+        window_start: now,
+        blocked_until: Some(now + Duration::minutes(1)),
+    };
+    tx.put_throttle("name:x", &stored).await.unwrap();
+    assert_eq!(
+        tx.lock_throttle("name:x", now + Duration::seconds(5))
+            .await
+            .unwrap(),
+        stored
+    );
+    tx.clear_throttle("name:x").await.unwrap();
+    assert_eq!(
+        tx.lock_throttle("name:x", now).await.unwrap(),
+        Throttle::new(now)
+    );
+    tx.commit().await.unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tx = s.write().await.unwrap();
+            let th = tx.lock_throttle("name:victim", now).await.unwrap();
+            let (next, adm) = th.admit(&ThrottlePolicy::per_name(), now);
+            tx.put_throttle("name:victim", &next).await.unwrap();
+            tx.commit().await.unwrap();
+            adm == Admission::Admitted
+        }));
+    }
+    let mut admitted = 0;
+    for task in tasks {
+        admitted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(admitted, 5);
+}
+
+/// Legacy credentials import in bulk, update on re-import, and stay retired once retired.
+pub async fn legacy_credentials_import_and_retire<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let creds: Vec<LegacyCredential> = (0..2_500u32)
+        .map(|i| LegacyCredential {
+            member_id: MemberId::parse(&format!("{:010}", 1_000_000 + i)).unwrap(),
+            birth_date: day("1970-01-01") + Duration::days(i64::from(i)),
+            password_hash: (i % 3 == 0).then(|| format!("$2b$12${i}")),
+            retired_at: None,
+            imported_at: now,
+        })
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    tx.upsert_legacy_credentials(&creds).await.unwrap();
+    let m = MemberId::parse("0001000003").unwrap();
+    assert_eq!(tx.legacy_credential(&m).await.unwrap().unwrap(), creds[3]);
+    assert!(tx.retire_legacy_credential(&m, now).await.unwrap());
+    assert!(!tx.retire_legacy_credential(&m, now).await.unwrap());
+    let mut again = creds[3].clone();
+    again.password_hash = None;
+    again.imported_at = now + Duration::days(1);
+    tx.upsert_legacy_credentials(&[again]).await.unwrap();
+    let c = tx.legacy_credential(&m).await.unwrap().unwrap();
+    assert_eq!(
+        (c.password_hash, c.retired_at),
+        (None, Some(now)),
+        "updated, still retired"
+    );
+    assert!(
+        tx.legacy_credential(&MemberId::parse("0009999999").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.commit().await.unwrap();
 }

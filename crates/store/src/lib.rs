@@ -14,9 +14,10 @@ pub use error::StoreError;
 pub use model::*;
 
 use chrono::NaiveDate;
+use mamis_domain::identity::Throttle;
 use mamis_domain::{
-    Association, AssociationCode, IsekiNumber, Membership, Organisation, RoleGrant, Timestamp,
-    curriculum::CatalogueEntry,
+    Association, AssociationCode, IsekiNumber, MemberId, Membership, Organisation, RoleGrant,
+    Timestamp, curriculum::CatalogueEntry,
 };
 use std::future::Future;
 use uuid::Uuid;
@@ -54,7 +55,14 @@ pub trait Store: Clone + Send + Sync + 'static {
 
 /// One transaction, offering every capability's operations.
 pub trait Tx:
-    Send + RegistryStore + AccessStore + JobStore + OutboxStore + AuditStore + CatalogueStore
+    Send
+    + RegistryStore
+    + AccessStore
+    + IdentityStore
+    + JobStore
+    + OutboxStore
+    + AuditStore
+    + CatalogueStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
@@ -267,5 +275,191 @@ pub trait CatalogueStore {
         number: u16,
         name_ja: &str,
         name_en: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// MAMIS_ID accounts beyond the basics: passwords, bindings, claims, links, sessions, throttles,
+/// second factors and the legacy CME credentials.
+pub trait IdentityStore {
+    /// The account with this MAMIS_ID (case-insensitive).
+    fn account_by_email(
+        &mut self,
+        email: &str,
+    ) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+    /// Replaces the password hash (registration, change, reset, rehash on login).
+    fn set_password_hash(
+        &mut self,
+        id: Uuid,
+        hash: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Suspends or reactivates an account.
+    fn set_account_status(
+        &mut self,
+        id: Uuid,
+        status: AccountStatus,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Sets the binding; a second *verified* account for one doctor is a conflict on
+    /// `accounts_verified_doctor_key`.
+    fn set_binding(
+        &mut self,
+        id: Uuid,
+        doctor: Option<Uuid>,
+        v: Verification,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The verified account bound to a doctor record, if any.
+    fn verified_account_of(
+        &mut self,
+        doctor: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<Account>>> + Send;
+    /// Changes the MAMIS_ID; a taken address is a conflict on `accounts_email_key`.
+    fn set_email(&mut self, id: Uuid, email: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Stores (or clears) the encrypted TOTP seed and forgets the last step.
+    fn set_totp_secret(
+        &mut self,
+        id: Uuid,
+        secret: Option<&str>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records an accepted TOTP step; false when a step at or after it was already used (replay).
+    fn advance_totp_step(
+        &mut self,
+        id: Uuid,
+        step: i64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Replaces the account's recovery codes (hashes only).
+    fn replace_recovery_codes(
+        &mut self,
+        id: Uuid,
+        hashes: &[String],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Uses a recovery code once; false when unknown or already used.
+    fn use_recovery_code(
+        &mut self,
+        id: Uuid,
+        hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// How many unused recovery codes remain.
+    fn recovery_codes_left(&mut self, id: Uuid) -> impl Future<Output = StoreResult<u32>> + Send;
+
+    /// Stores or replaces an account's identity claim.
+    fn put_claim(&mut self, c: &IdentityClaim) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The account's claim.
+    fn claim_of(
+        &mut self,
+        account: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<IdentityClaim>>> + Send;
+    /// Claims queued at `node` or anywhere below it, oldest first.
+    fn claims_in_review(
+        &mut self,
+        node: &AssociationCode,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<IdentityClaim>>> + Send;
+    /// Counts one failed match for a 医籍登録番号 on a Japan day and returns the day's total.
+    fn bump_match_failures(
+        &mut self,
+        iseki: &IsekiNumber,
+        day: NaiveDate,
+    ) -> impl Future<Output = StoreResult<i64>> + Send;
+
+    /// Stores a new single-use link.
+    fn insert_email_token(
+        &mut self,
+        t: &EmailToken,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Spends a link: returns it if it exists, has this purpose, is unexpired and unused, and
+    /// marks it used in the same statement (so it works exactly once).
+    fn use_email_token(
+        &mut self,
+        hash: &str,
+        purpose: TokenPurpose,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<EmailToken>>> + Send;
+
+    /// Stores a new session.
+    fn insert_session(&mut self, s: &Session) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A session by the hash of its cookie (revoked ones included; the caller checks).
+    fn session(
+        &mut self,
+        id_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<Session>>> + Send;
+    /// Records a request on the session.
+    fn touch_session(
+        &mut self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Ends one session; false when it was already ended or does not exist.
+    fn revoke_session(
+        &mut self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Ends every live session of an account except `keep`; returns how many ended.
+    fn revoke_sessions_of(
+        &mut self,
+        account: Uuid,
+        keep: Option<&str>,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The account's live (unrevoked) sessions, newest first.
+    fn sessions_of(
+        &mut self,
+        account: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+
+    /// Stores a new portal session.
+    fn insert_portal_session(
+        &mut self,
+        s: &PortalSession,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A portal session by the hash of its cookie.
+    fn portal_session(
+        &mut self,
+        id_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<PortalSession>>> + Send;
+    /// Records a request on the portal session.
+    fn touch_portal_session(
+        &mut self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Ends a portal session.
+    fn revoke_portal_session(
+        &mut self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Reads a throttle key for update, creating it fresh at `now` if absent. Inside a write
+    /// transaction this serialises concurrent attempts on the same key.
+    fn lock_throttle(
+        &mut self,
+        key: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Throttle>> + Send;
+    /// Stores a throttle key's new state.
+    fn put_throttle(
+        &mut self,
+        key: &str,
+        t: &Throttle,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Forgets a throttle key (successful login, completed reset).
+    fn clear_throttle(&mut self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Inserts or replaces legacy credentials (an import), in as few statements as possible.
+    fn upsert_legacy_credentials(
+        &mut self,
+        cs: &[LegacyCredential],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The legacy credential of a member ID.
+    fn legacy_credential(
+        &mut self,
+        member: &MemberId,
+    ) -> impl Future<Output = StoreResult<Option<LegacyCredential>>> + Send;
+    /// Retires a member's legacy credential; false when absent or already retired.
+    fn retire_legacy_credential(
+        &mut self,
+        member: &MemberId,
+        now: Timestamp,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

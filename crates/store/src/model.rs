@@ -34,17 +34,145 @@ pub struct Doctor {
     pub created_at: Timestamp,
 }
 
-/// A login account; staff are accounts that hold role grants.
+/// Whether an account belongs to a doctor (My Page) or to association staff (back office).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A doctor's MAMIS_ID.
+    Doctor,
+    /// Association staff: must enrol TOTP before anything else.
+    Staff,
+}
+
+impl AccountKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Doctor => "doctor",
+            Self::Staff => "staff",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Doctor, Self::Staff]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// Whether an account may log in at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Normal.
+    Active,
+    /// Suspended by staff of the holder's association; login refused until unsuspended.
+    Suspended,
+}
+
+impl AccountStatus {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Active, Self::Suspended]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+/// How far a doctor's account is bound to a doctor record of the register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    /// No binding yet (identity data not given, or not matched).
+    Unverified,
+    /// Waiting for staff of the chosen association to verify against evidence.
+    Review,
+    /// Bound: the account speaks for the doctor record (at most one per record).
+    Verified,
+    /// The record's holder said "this was not me": the binding is held for staff review.
+    Suspended,
+}
+
+impl Verification {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unverified => "unverified",
+            Self::Review => "review",
+            Self::Verified => "verified",
+            Self::Suspended => "suspended",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Unverified,
+            Self::Review,
+            Self::Verified,
+            Self::Suspended,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A login account: a doctor's MAMIS_ID or a staff account (staff hold role grants).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
-    /// The account's identity; role grants and audit records (`account:<id>`) refer to it.
+    /// The immutable subject; role grants, sessions and audit records (`account:<id>`) refer to it.
     pub id: Uuid,
-    /// The account holder's address; unique regardless of case (stored lower-cased).
+    /// The MAMIS_ID (an e-mail address), unique regardless of case (stored lower-cased).
     pub email: String,
     /// How the person is named on pages (e.g. 事務局 花子); not an identifier.
     pub display_name: String,
+    /// Doctor or staff.
+    pub kind: AccountKind,
+    /// Active or suspended.
+    pub status: AccountStatus,
+    /// The argon2id PHC string; `None` until a password is set (registration, staff enrolment).
+    pub password_hash: Option<String>,
+    /// The doctor record the account is bound to (or claimed for, while in review).
+    pub doctor_id: Option<Uuid>,
+    /// The state of that binding.
+    pub verification: Verification,
+    /// The TOTP seed, AES-256-GCM-encrypted under `MAMIS_SECRET_KEY` (base64 nonce ‖ ciphertext).
+    pub totp_secret: Option<String>,
+    /// The last TOTP step accepted, so a code works only once.
+    pub totp_last_step: Option<i64>,
     /// When the account was opened.
     pub created_at: Timestamp,
+}
+
+impl Account {
+    /// A new active account without password, binding or second factor.
+    pub fn new(
+        id: Uuid,
+        email: &str,
+        display_name: &str,
+        kind: AccountKind,
+        created_at: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            email: email.to_lowercase(),
+            display_name: display_name.to_owned(),
+            kind,
+            status: AccountStatus::Active,
+            password_hash: None,
+            doctor_id: None,
+            verification: Verification::Unverified,
+            totp_secret: None,
+            totp_last_step: None,
+            created_at,
+        }
+    }
 }
 
 /// An API token as stored: the SHA-256 of its secret, never the secret.
@@ -239,4 +367,156 @@ pub struct AuditRow {
     pub prev_mac: String,
     /// Hex HMAC-SHA256 of this row and `prev_mac` under `MAMIS_AUDIT_KEY`, held outside the DB.
     pub mac: String,
+}
+
+/// What a registering doctor says about themselves; kept for matching and for staff review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityClaim {
+    /// The account making the claim.
+    pub account_id: Uuid,
+    /// 医籍登録番号 as entered (normalised).
+    pub iseki: IsekiNumber,
+    /// Family name in kanji as entered.
+    pub family_name: String,
+    /// Given name in kanji as entered.
+    pub given_name: String,
+    /// Family name in kana (normalised), part of the matching key.
+    pub family_kana: KanaName,
+    /// Given name in kana (normalised), part of the matching key.
+    pub given_kana: KanaName,
+    /// 生年月日, part of the matching key.
+    pub birth_date: NaiveDate,
+    /// As on the licence.
+    pub sex: Sex,
+    /// The county association for members, or the prefecture of work for non-members: the node
+    /// whose staff verify the claim when matching fails.
+    pub association: AssociationCode,
+    /// Whether the doctor says they are a member (of `association`).
+    pub member: bool,
+    /// Failed automatic matches so far (after 3 the claim goes to staff).
+    pub failed_matches: i32,
+    /// Where the claim waits for staff (`None` when not queued); staff may forward it.
+    pub review_node: Option<AssociationCode>,
+    /// Why it is queued (`no_match`, `already_bound`, `not_me`), for the staff queue.
+    pub review_reason: Option<String>,
+    /// When the claim was last submitted.
+    pub submitted_at: Timestamp,
+}
+
+/// What a single-use e-mail link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    /// Registration: proves the address before an account exists.
+    Register,
+    /// Password reset.
+    Reset,
+    /// Change of MAMIS_ID: proves the new address.
+    EmailChange,
+    /// Staff enrolment link printed by `mamis staff create`.
+    StaffEnrol,
+    /// "This was not me" link in a binding notice.
+    NotMe,
+}
+
+impl TokenPurpose {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Reset => "reset",
+            Self::EmailChange => "email_change",
+            Self::StaffEnrol => "staff_enrol",
+            Self::NotMe => "not_me",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Register,
+            Self::Reset,
+            Self::EmailChange,
+            Self::StaffEnrol,
+            Self::NotMe,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// A single-use, expiring link sent by mail; stored only as the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailToken {
+    /// SHA-256 (hex) of the secret in the link.
+    pub token_hash: String,
+    /// What the link does.
+    pub purpose: TokenPurpose,
+    /// The account it acts on (none for registration).
+    pub account_id: Option<Uuid>,
+    /// The address the link was sent to.
+    pub email: String,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+    /// When it was used (links work once).
+    pub used_at: Option<Timestamp>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+}
+
+/// A My Page / back-office session: the cookie holds a random id, the row holds its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// SHA-256 (hex) of the cookie value.
+    pub id_hash: String,
+    /// Whose session it is.
+    pub account_id: Uuid,
+    /// Login time (the absolute timeout counts from here).
+    pub created_at: Timestamp,
+    /// Last request (the idle timeout counts from here).
+    pub last_seen_at: Timestamp,
+    /// Where the login came from, shown in the session list.
+    pub client_addr: Option<String>,
+    /// The browser, shown in the session list.
+    pub user_agent: Option<String>,
+    /// When it was ended by logout, revocation or a password change.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A CME-portal session: a MAMIS_ID login, or a legacy member-ID login until the cut-over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortalSubject {
+    /// Logged in with MAMIS_ID (OIDC `sub` = account id).
+    Mamis(Uuid),
+    /// Logged in with the legacy 10-digit member ID.
+    Legacy(MemberId),
+}
+
+/// A CME-portal session row (own cookie, own table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    /// SHA-256 (hex) of the cookie value.
+    pub id_hash: String,
+    /// Who is logged in.
+    pub subject: PortalSubject,
+    /// Login time.
+    pub created_at: Timestamp,
+    /// Last request.
+    pub last_seen_at: Timestamp,
+    /// When it was ended.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A legacy CME-portal credential (従来のユーザーID), imported from the old system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegacyCredential {
+    /// The 10-digit member ID that was the login name.
+    pub member_id: MemberId,
+    /// The birth date, whose YYMMDD form is the initial password.
+    pub birth_date: NaiveDate,
+    /// A PHC hash when the member ever changed the password; `None` means the birth date.
+    pub password_hash: Option<String>,
+    /// Set when a verified MAMIS_ID of the same member retires the credential.
+    pub retired_at: Option<Timestamp>,
+    /// When it was imported.
+    pub imported_at: Timestamp,
 }

@@ -102,8 +102,13 @@ async fn start<S: Store>(store: S, guard: Guard) -> TestApp<S> {
             smtp_url: None,
             mail_from: "MAMIS <no-reply@mamis.invalid>".into(),
             job_lease: chrono::Duration::seconds(60),
+            password_cost: mamis_app::identity::passwords::Cost::TEST,
+            hash_parallelism: 4,
+            sessions: mamis_domain::identity::SessionPolicy::default(),
+            legacy_until: mamis_domain::identity::LegacyCutover::default_instant(),
         },
-    );
+    )
+    .unwrap();
     let web = mamis_web::WebState::new(app.clone(), mamis_web::WebConfig::default()).unwrap();
     let router = mamis_web::router(web);
     let (tx, rx) = oneshot::channel::<()>();

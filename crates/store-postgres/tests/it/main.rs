@@ -148,6 +148,73 @@ mod multi_server {
         tx.rollback().await.unwrap();
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn throttle_serialises_attempts_across_servers() {
+        use mamis_domain::identity::{Admission, ThrottlePolicy};
+        use mamis_store::IdentityStore;
+        let Some(fx) = postgres().await else { return };
+        let server_a = fx.db.store.clone();
+        let server_b = PgStore::connect(&fx.db.url).await.unwrap();
+        let now = now();
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let s = if i % 2 == 0 {
+                server_a.clone()
+            } else {
+                server_b.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                let mut tx = s.write().await.unwrap();
+                let th = tx.lock_throttle("name:shared", now).await.unwrap();
+                let (next, adm) = th.admit(&ThrottlePolicy::per_name(), now);
+                tx.put_throttle("name:shared", &next).await.unwrap();
+                tx.commit().await.unwrap();
+                adm == Admission::Admitted
+            }));
+        }
+        let mut admitted = 0;
+        for task in tasks {
+            admitted += usize::from(task.await.unwrap());
+        }
+        assert_eq!(admitted, 5);
+        server_b.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn legacy_import_applies_a_repeated_member_id_in_order() {
+        use mamis_domain::MemberId;
+        use mamis_store::{IdentityStore, LegacyCredential};
+        let Some(fx) = postgres().await else { return };
+        let m = MemberId::parse("0012345678").unwrap();
+        let cred = |hash: Option<&str>, day: &str| LegacyCredential {
+            member_id: m.clone(),
+            birth_date: day.parse().unwrap(),
+            password_hash: hash.map(str::to_owned),
+            retired_at: None,
+            imported_at: now(),
+        };
+        let other = LegacyCredential {
+            member_id: MemberId::parse("0012345679").unwrap(),
+            ..cred(None, "1980-01-01")
+        };
+        let first = cred(Some("$2b$12$first"), "1970-01-01");
+        let last = cred(None, "1971-02-02");
+        let mut tx = fx.db.store.write().await.unwrap();
+        // PostgreSQL cannot update one row twice in a statement; the store must split it.
+        tx.upsert_legacy_credentials(&[first, other.clone(), last.clone()])
+            .await
+            .unwrap();
+        assert_eq!(tx.legacy_credential(&m).await.unwrap().unwrap(), last);
+        assert_eq!(
+            tx.legacy_credential(&other.member_id)
+                .await
+                .unwrap()
+                .unwrap(),
+            other
+        );
+        tx.commit().await.unwrap();
+    }
+
     async fn exists(name: &str) -> bool {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url())
             .await

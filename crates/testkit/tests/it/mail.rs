@@ -79,7 +79,7 @@ fn with_smtp<S: Store>(t: &TestApp<S>, url: &str) -> Worker<S> {
         smtp_url: Some(url.to_owned()),
         ..(*t.app.config).clone()
     };
-    let app = App::new(t.app.store.clone(), t.app.clock.clone(), config);
+    let app = App::new(t.app.store.clone(), t.app.clock.clone(), config).unwrap();
     let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![Arc::new(mail::SendMail)];
     Worker::new(app, handlers)
 }

@@ -1,0 +1,217 @@
+//! Password login (and the second factor), throttled per login name — existing or not — and per
+//! client address before any hashing; one message for every kind of failure.
+
+use mamis_domain::identity::{Admission, Email, MAX_PASSWORD_BYTES, ThrottlePolicy};
+use mamis_domain::{Principal, Timestamp};
+use mamis_store::{AccessStore, Account, AccountStatus, IdentityStore, Store, Tx};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::crypto::{open as unseal, seal, sha256_hex};
+use super::passwords::Checked;
+use super::sessions::{self, Origin};
+use super::{IdResult, IdentityError, jst};
+use crate::App;
+use crate::audit::{self, Entry};
+use crate::mail::{self, Outgoing};
+
+/// How long a correct password waits for its second factor.
+const MFA_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// What a successful first step leads to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// Logged in.
+    LoggedIn {
+        /// The session cookie value (shown to the browser once, stored hashed).
+        cookie: String,
+        /// Whose session it is.
+        account: Account,
+    },
+    /// The password was right; a TOTP or recovery code is needed.
+    SecondFactor {
+        /// Sealed proof of the first step, kept in a short-lived cookie.
+        pending: String,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    account: Uuid,
+    until: i64,
+}
+
+/// Throttle keys for a login name and a client address.
+fn name_key(email: &str) -> String {
+    format!("login:{}", sha256_hex(&email.to_lowercase()))
+}
+
+fn addr_key(origin: &Origin) -> Option<String> {
+    origin.client_addr.as_ref().map(|a| format!("addr:{a}"))
+}
+
+/// Asks the throttles whether an attempt on `name` from `origin` may proceed, counting it. Runs
+/// in its own write transaction, before any hashing, so concurrent attempts are serialised.
+pub(crate) async fn admit<S: Store>(
+    app: &App<S>,
+    name: &str,
+    origin: &Origin,
+    notify: Option<&str>,
+) -> IdResult<bool> {
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    let before = tx.lock_throttle(name, now).await?;
+    let (after, adm) = before.admit(&ThrottlePolicy::per_name(), now);
+    tx.put_throttle(name, &after).await?;
+    let mut ok = adm == Admission::Admitted;
+    if let Some(key) = addr_key(origin) {
+        let b = tx.lock_throttle(&key, now).await?;
+        let (a, adm2) = b.admit(&ThrottlePolicy::per_address(), now);
+        tx.put_throttle(&key, &a).await?;
+        ok = ok && adm2 == Admission::Admitted;
+    }
+    if mamis_domain::identity::Throttle::waits_began(&before, &after)
+        && let (Some(to), Some(until)) = (notify, after.blocked_until)
+    {
+        mail::queue(&mut tx, now, wait_notice(to, until)).await?;
+    }
+    tx.commit().await?;
+    Ok(ok)
+}
+
+fn wait_notice(to: &str, until: Timestamp) -> Outgoing {
+    Outgoing {
+        to: to.to_owned(),
+        subject: "【MAMIS】ログインの試行が続いています / Repeated login attempts".into(),
+        body_text: format!(
+            "お使いの MAMIS_ID で、誤ったパスワードによるログインが続けて試されました。\n\
+             安全のため、{} まで新しいログインをお待ちいただきます(時間が過ぎると自動で解除されます)。\n\
+             お心当たりがない場合は、パスワードの再設定をおすすめします。\n\n\
+             Several logins with a wrong password were tried on your MAMIS_ID. New attempts wait until {} \
+             (Japan time); the wait ends by itself. If this was not you, consider resetting your password.\n",
+            jst(until),
+            jst(until)
+        ),
+    }
+}
+
+/// Forgets the failures of a name after a success.
+async fn forgive<S: Store>(app: &App<S>, key: &str) -> IdResult<()> {
+    let mut tx = app.store.write().await?;
+    tx.clear_throttle(key).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Step one: e-mail and password.
+pub async fn password<S: Store>(
+    app: &App<S>,
+    email: &str,
+    password: &str,
+    origin: &Origin,
+) -> IdResult<LoginOutcome> {
+    let email = Email::parse(email)?;
+    if password.len() > MAX_PASSWORD_BYTES || password.is_empty() {
+        return Err(IdentityError::LoginFailed);
+    }
+    let key = name_key(email.as_str());
+    let mut tx = app.store.read().await?;
+    let account = tx.account_by_email(email.as_str()).await?;
+    tx.rollback().await?;
+    if !admit(
+        app,
+        &key,
+        origin,
+        account.as_ref().map(|a| a.email.as_str()),
+    )
+    .await?
+    {
+        return Err(IdentityError::LoginFailed);
+    }
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    let checked = app.hasher.verify(stored, password.to_owned()).await?;
+    let (Checked::Match { rehash }, Some(account)) = (checked, account) else {
+        return Err(IdentityError::LoginFailed);
+    };
+    forgive(app, &key).await?;
+    if account.status == AccountStatus::Suspended {
+        return Err(IdentityError::Suspended);
+    }
+    if rehash {
+        let new_hash = app.hasher.hash(password.to_owned()).await?;
+        let mut tx = app.store.write().await?;
+        tx.set_password_hash(account.id, &new_hash).await?;
+        tx.commit().await?;
+    }
+    if account.totp_secret.is_some() {
+        let p = Pending {
+            account: account.id,
+            until: (app.now() + MFA_WINDOW).timestamp(),
+        };
+        let json = serde_json::to_vec(&p).map_err(|e| crate::AppError::Internal(e.to_string()))?;
+        return Ok(LoginOutcome::SecondFactor {
+            pending: seal(&app.config.secret_key, "mfa-pending", &json)?,
+        });
+    }
+    finish(app, account, origin, "password").await
+}
+
+/// Step two: a TOTP code or a recovery code for the pending login.
+pub async fn second_factor<S: Store>(
+    app: &App<S>,
+    pending: &str,
+    code: &str,
+    origin: &Origin,
+) -> IdResult<LoginOutcome> {
+    let raw = unseal(&app.config.secret_key, "mfa-pending", pending)
+        .map_err(|_| IdentityError::LinkInvalid)?;
+    let p: Pending = serde_json::from_slice(&raw).map_err(|_| IdentityError::LinkInvalid)?;
+    if app.now().timestamp() > p.until {
+        return Err(IdentityError::LinkInvalid);
+    }
+    let mut tx = app.store.read().await?;
+    let account = tx
+        .account(p.account)
+        .await?
+        .ok_or(IdentityError::LinkInvalid)?;
+    tx.rollback().await?;
+    let key = format!("mfa:{}", account.id);
+    if !admit(app, &key, origin, Some(&account.email)).await? {
+        return Err(IdentityError::SecondFactorFailed);
+    }
+    if !super::totp::check(app, &account, code).await? {
+        return Err(IdentityError::SecondFactorFailed);
+    }
+    forgive(app, &key).await?;
+    finish(app, account, origin, "password+totp").await
+}
+
+async fn finish<S: Store>(
+    app: &App<S>,
+    account: Account,
+    origin: &Origin,
+    method: &str,
+) -> IdResult<LoginOutcome> {
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    let cookie = sessions::open(&mut tx, account.id, origin, now).await?;
+    let who = Principal::Doctor {
+        account_id: account.id,
+        doctor_id: account.doctor_id,
+    };
+    audit::record(
+        &mut tx,
+        &app.config.audit_key,
+        now,
+        Entry {
+            actor: &who,
+            action: "session.login",
+            target: format!("account:{}", account.id),
+            client_addr: origin.client_addr.clone(),
+            details: serde_json::json!({ "method": method }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(LoginOutcome::LoggedIn { cookie, account })
+}

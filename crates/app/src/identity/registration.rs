@@ -1,0 +1,478 @@
+//! My Page registration (マイページ登録): e-mail → single-use link → identity data → password.
+//! Identity data are matched to the register by 医籍登録番号 + birth date + kana name; a match
+//! binds at once and is announced to the doctor's contact address; anything doubtful goes to
+//! staff. Pages never reveal whether an address is registered or which field failed.
+
+use chrono::NaiveDate;
+use mamis_domain::identity::{Email, PasswordContext, check_password};
+use mamis_domain::time::japan_date;
+use mamis_domain::{AssociationCode, AssociationLevel, IsekiNumber, KanaName, Principal, Sex};
+use mamis_store::{
+    AccessStore, Account, AccountKind, EmailToken, IdentityClaim, IdentityStore, RegistryStore,
+    Store, TokenPurpose, Tx, Verification,
+};
+use uuid::Uuid;
+
+use super::crypto::{new_secret, sha256_hex};
+use super::sessions::{self, Origin};
+use super::{IdResult, IdentityError, LINK_TTL, link};
+use crate::App;
+use crate::audit::{self, Entry};
+use crate::mail::{self, Outgoing};
+
+/// Failed automatic matches before a claim goes to staff.
+pub const MATCHES_BEFORE_REVIEW: i32 = 3;
+/// Failed matches per 医籍登録番号 per Japan day above which staff are alerted.
+pub const ALERT_AFTER_FAILURES: i64 = 5;
+
+/// Step 1: asks for a registration link. Always succeeds the same way, whether or not the
+/// address is known (a known address gets a "you already have an account" mail instead).
+pub async fn start<S: Store>(app: &App<S>, email: &str) -> IdResult<()> {
+    let email = Email::parse(email)?;
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    if tx.account_by_email(email.as_str()).await?.is_some() {
+        let out = Outgoing {
+            to: email.to_string(),
+            subject: "【MAMIS】マイページ登録について / About your registration".into(),
+            body_text: format!(
+                "このアドレスはすでに MAMIS_ID として登録されています。ログインしてください。パスワードをお忘れの場合は再設定できます: {base}reset\n\n\
+                 This address is already a MAMIS_ID. Please log in; if you forgot the password, reset it: {base}reset\n",
+                base = app.config.base_url
+            ),
+        };
+        mail::queue(&mut tx, now, out).await?;
+    } else {
+        let (secret, hash) = new_secret();
+        tx.insert_email_token(&EmailToken {
+            token_hash: hash,
+            purpose: TokenPurpose::Register,
+            account_id: None,
+            email: email.to_string(),
+            expires_at: now + LINK_TTL,
+            used_at: None,
+            created_at: now,
+        })
+        .await?;
+        let url = link(&app.config.base_url, "/register/continue", &secret);
+        let out = Outgoing {
+            to: email.to_string(),
+            subject: "【MAMIS】マイページ登録のご案内 / Your MAMIS registration link".into(),
+            body_text: format!(
+                "マイページ登録を続けるには、24時間以内に次のリンクを開いてください(1回限り有効)。\n{url}\n\
+                 お心当たりがない場合は、このメールを破棄してください。\n\n\
+                 To continue your registration, open this link within 24 hours (it works once):\n{url}\n\
+                 If you did not ask for it, ignore this mail.\n"
+            ),
+        };
+        mail::queue(&mut tx, now, out).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Step 2: the link from the mail creates the (unverified) account and logs it in; returns the
+/// session cookie value.
+pub async fn confirm<S: Store>(app: &App<S>, secret: &str, origin: &Origin) -> IdResult<String> {
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    let token = tx
+        .use_email_token(&sha256_hex(secret), TokenPurpose::Register, now)
+        .await?
+        .ok_or(IdentityError::LinkInvalid)?;
+    if tx.account_by_email(&token.email).await?.is_some() {
+        return Err(IdentityError::LinkInvalid);
+    }
+    let account = Account::new(Uuid::now_v7(), &token.email, "", AccountKind::Doctor, now);
+    tx.insert_account(&account).await?;
+    let cookie = sessions::open(&mut tx, account.id, origin, now).await?;
+    let who = Principal::Doctor {
+        account_id: account.id,
+        doctor_id: None,
+    };
+    audit::record(
+        &mut tx,
+        &app.config.audit_key,
+        now,
+        Entry {
+            actor: &who,
+            action: "account.register",
+            target: format!("account:{}", account.id),
+            client_addr: origin.client_addr.clone(),
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(cookie)
+}
+
+/// The identity form as typed; parsed here so every field gets its own message.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityForm {
+    /// 医籍登録番号.
+    pub iseki: String,
+    /// 氏 (kanji).
+    pub family_name: String,
+    /// 名 (kanji).
+    pub given_name: String,
+    /// 氏 (kana).
+    pub family_kana: String,
+    /// 名 (kana).
+    pub given_kana: String,
+    /// YYYY-MM-DD.
+    pub birth_date: String,
+    /// `male` or `female`.
+    pub sex: String,
+    /// `member` or `non_member`.
+    pub membership: String,
+    /// County association code (members) or prefecture code (non-members).
+    pub association: String,
+}
+
+/// A parse problem of one field of the identity form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The form field.
+    pub field: &'static str,
+    /// The message key explaining what to enter.
+    pub key: &'static str,
+}
+
+/// The identity data, parsed.
+#[derive(Debug, Clone)]
+pub struct IdentityData {
+    iseki: IsekiNumber,
+    family_name: String,
+    given_name: String,
+    family_kana: KanaName,
+    given_kana: KanaName,
+    birth_date: NaiveDate,
+    sex: Sex,
+    member: bool,
+    association: AssociationCode,
+}
+
+fn name(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty() && t.chars().count() <= 60 && !t.chars().any(char::is_control))
+        .then(|| t.to_owned())
+}
+
+/// Parses the form, reporting every bad field at once.
+pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    let mut err = |field, key| errs.push(FieldError { field, key });
+    let iseki = IsekiNumber::parse(&f.iseki)
+        .map_err(|_| err("iseki", "invalid-iseki"))
+        .ok();
+    let family_name = name(&f.family_name).or_else(|| {
+        err("family_name", "invalid-name");
+        None
+    });
+    let given_name = name(&f.given_name).or_else(|| {
+        err("given_name", "invalid-name");
+        None
+    });
+    let family_kana = KanaName::normalise(&f.family_kana)
+        .map_err(|_| err("family_kana", "invalid-kana"))
+        .ok();
+    let given_kana = KanaName::normalise(&f.given_kana)
+        .map_err(|_| err("given_kana", "invalid-kana"))
+        .ok();
+    let birth_date = parse_date(&f.birth_date).or_else(|| {
+        err("birth_date", "invalid-birth-date");
+        None
+    });
+    let sex = Sex::parse(&f.sex)
+        .map_err(|_| err("sex", "invalid-sex"))
+        .ok();
+    let member = match f.membership.as_str() {
+        "member" => Some(true),
+        "non_member" => Some(false),
+        _ => {
+            err("membership", "invalid-membership");
+            None
+        }
+    };
+    let association = AssociationCode::parse(&f.association)
+        .ok()
+        .filter(|c| match member {
+            Some(true) => c.level() == AssociationLevel::County,
+            Some(false) => c.level() == AssociationLevel::Prefecture,
+            None => true,
+        });
+    if association.is_none() {
+        err(
+            "association",
+            if member == Some(false) {
+                "invalid-prefecture"
+            } else {
+                "invalid-county"
+            },
+        );
+    }
+    match (
+        iseki,
+        family_name,
+        given_name,
+        family_kana,
+        given_kana,
+        birth_date,
+        sex,
+        member,
+        association,
+    ) {
+        (
+            Some(iseki),
+            Some(family_name),
+            Some(given_name),
+            Some(family_kana),
+            Some(given_kana),
+            Some(birth_date),
+            Some(sex),
+            Some(member),
+            Some(association),
+        ) if errs.is_empty() => Ok(IdentityData {
+            iseki,
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+            birth_date,
+            sex,
+            member,
+            association,
+        }),
+        _ => Err(errs),
+    }
+}
+
+/// Accepts YYYY-MM-DD, YYYY/M/D and YYYYMMDD (full-width digits too), years 1900–2100.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    use unicode_normalization::UnicodeNormalization;
+    let s: String = s.nfkc().collect::<String>().trim().to_owned();
+    let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(&s, "%Y/%m/%d"))
+        .or_else(|_| NaiveDate::parse_from_str(&s, "%Y%m%d"))
+        .ok()?;
+    (1900..=2100)
+        .contains(&chrono::Datelike::year(&d))
+        .then_some(d)
+}
+
+/// The outcome of submitting identity data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityOutcome {
+    /// Matched and bound; the doctor's contact address was told.
+    Verified,
+    /// Waiting for staff (no match after the allowed attempts, or the record is already bound).
+    Review,
+    /// No match; the doctor may check the data and try again `attempts_left` more times.
+    NotMatched {
+        /// Tries before the claim goes to staff.
+        attempts_left: i32,
+    },
+}
+
+/// Step 3: identity data. Matching never says which field differed.
+pub async fn submit_identity<S: Store>(
+    app: &App<S>,
+    account: &Account,
+    data: IdentityData,
+    origin: &Origin,
+) -> IdResult<IdentityOutcome> {
+    if account.verification == Verification::Verified {
+        return Err(IdentityError::State("already verified"));
+    }
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    if tx.association(&data.association).await?.is_none() {
+        return Err(IdentityError::Invalid(
+            mamis_domain::DomainError::InvalidAssociationCode,
+        ));
+    }
+    let previous = tx.claim_of(account.id).await?;
+    let mut claim = IdentityClaim {
+        account_id: account.id,
+        iseki: data.iseki.clone(),
+        family_name: data.family_name.clone(),
+        given_name: data.given_name.clone(),
+        family_kana: data.family_kana.clone(),
+        given_kana: data.given_kana.clone(),
+        birth_date: data.birth_date,
+        sex: data.sex,
+        association: data.association.clone(),
+        member: data.member,
+        failed_matches: previous.as_ref().map_or(0, |c| c.failed_matches),
+        review_node: None,
+        review_reason: None,
+        submitted_at: now,
+    };
+    let who = Principal::Doctor {
+        account_id: account.id,
+        doctor_id: account.doctor_id,
+    };
+    let doctor = tx.doctor_by_iseki(&data.iseki).await?;
+    let matched = doctor.filter(|d| {
+        d.birth_date == data.birth_date
+            && d.family_kana == data.family_kana
+            && d.given_kana == data.given_kana
+    });
+    let outcome = match matched {
+        Some(d) => match tx.verified_account_of(d.id).await? {
+            Some(holder) => {
+                claim.review_node = Some(data.association.clone());
+                claim.review_reason = Some("already_bound".into());
+                tx.set_binding(account.id, Some(d.id), Verification::Review)
+                    .await?;
+                mail::queue(&mut tx, now, already_bound_notice(&holder.email)).await?;
+                IdentityOutcome::Review
+            }
+            None => {
+                tx.set_binding(account.id, Some(d.id), Verification::Verified)
+                    .await?;
+                if let Some(m) = &d.member_id {
+                    tx.retire_legacy_credential(m, now).await?;
+                }
+                if let Some(contact) = &d.contact_email {
+                    let (secret, hash) = new_secret();
+                    tx.insert_email_token(&EmailToken {
+                        token_hash: hash,
+                        purpose: TokenPurpose::NotMe,
+                        account_id: Some(account.id),
+                        email: contact.clone(),
+                        expires_at: now + chrono::Duration::days(30),
+                        used_at: None,
+                        created_at: now,
+                    })
+                    .await?;
+                    let url = link(&app.config.base_url, "/not-me", &secret);
+                    mail::queue(&mut tx, now, binding_notice(contact, &account.email, &url))
+                        .await?;
+                }
+                IdentityOutcome::Verified
+            }
+        },
+        None => {
+            claim.failed_matches += 1;
+            let today = tx.bump_match_failures(&data.iseki, japan_date(now)).await?;
+            if today == ALERT_AFTER_FAILURES + 1 {
+                audit::record(
+                    &mut tx,
+                    &app.config.audit_key,
+                    now,
+                    Entry {
+                        actor: &who,
+                        action: "identity.match_alert",
+                        target: format!("iseki:{}", data.iseki),
+                        client_addr: origin.client_addr.clone(),
+                        details: serde_json::json!({ "failures_today": today }),
+                    },
+                )
+                .await?;
+            }
+            if claim.failed_matches >= MATCHES_BEFORE_REVIEW {
+                claim.review_node = Some(data.association.clone());
+                claim.review_reason = Some("no_match".into());
+                tx.set_binding(account.id, None, Verification::Review)
+                    .await?;
+                IdentityOutcome::Review
+            } else {
+                IdentityOutcome::NotMatched {
+                    attempts_left: MATCHES_BEFORE_REVIEW - claim.failed_matches,
+                }
+            }
+        }
+    };
+    tx.put_claim(&claim).await?;
+    audit::record(
+        &mut tx,
+        &app.config.audit_key,
+        now,
+        Entry {
+            actor: &who,
+            action: "identity.submit",
+            target: format!("account:{}", account.id),
+            client_addr: origin.client_addr.clone(),
+            details: serde_json::json!({ "outcome": format!("{outcome:?}") }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+fn binding_notice(contact: &str, mamis_id: &str, not_me: &str) -> Outgoing {
+    Outgoing {
+        to: contact.to_owned(),
+        subject: "【MAMIS】MAMIS_ID が登録されました / A MAMIS_ID was linked to your record".into(),
+        body_text: format!(
+            "あなたの医籍情報に MAMIS_ID({mamis_id})が登録されました。\n\
+             お心当たりがない場合は、次のリンクを開いてください。登録を停止し、医師会が確認します。\n{not_me}\n\n\
+             A MAMIS_ID ({mamis_id}) was linked to your register record. If this was not you, open this link: \
+             the link is suspended and your medical association will review it.\n{not_me}\n"
+        ),
+    }
+}
+
+fn already_bound_notice(holder: &str) -> Outgoing {
+    Outgoing {
+        to: holder.to_owned(),
+        subject: "【MAMIS】あなたの医籍情報で別の登録がありました / Another registration used your record".into(),
+        body_text: "あなたの医籍情報で、別の MAMIS_ID の登録が試みられました。その登録は医師会の確認待ちで、あなたの MAMIS_ID はそのまま使えます。\n\
+             お心当たりがない場合は、所属の医師会にご連絡ください。\n\n\
+             Someone tried to register another MAMIS_ID with your register record. It waits for your association's \
+             review; your MAMIS_ID keeps working. If this was not you, please contact your association.\n"
+            .into(),
+    }
+}
+
+/// Step 4: the password, checked against the policy with everything we know about the doctor.
+pub async fn set_password<S: Store>(
+    app: &App<S>,
+    account: &Account,
+    password: &str,
+) -> IdResult<()> {
+    let email = Email::parse(&account.email)?;
+    let mut tx = app.store.read().await?;
+    let claim = tx.claim_of(account.id).await?;
+    let doctor = match account.doctor_id {
+        Some(d) => tx.doctor(d).await?,
+        None => None,
+    };
+    tx.rollback().await?;
+    let birth = doctor
+        .as_ref()
+        .map(|d| d.birth_date)
+        .or(claim.as_ref().map(|c| c.birth_date));
+    let ctx = PasswordContext {
+        birth_date: birth,
+        member_id: doctor.as_ref().and_then(|d| d.member_id.as_ref()),
+        email: Some(&email),
+    };
+    check_password(password, &ctx).map_err(IdentityError::Password)?;
+    let hash = app.hasher.hash(password.to_owned()).await?;
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    tx.set_password_hash(account.id, &hash).await?;
+    let who = Principal::Doctor {
+        account_id: account.id,
+        doctor_id: account.doctor_id,
+    };
+    audit::record(
+        &mut tx,
+        &app.config.audit_key,
+        now,
+        Entry {
+            actor: &who,
+            action: "account.password_set",
+            target: format!("account:{}", account.id),
+            client_addr: None,
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
