@@ -43,8 +43,20 @@ impl Lang {
     }
 }
 
-pub(crate) const JA: &str = include_str!("../i18n/ja.ftl");
-pub(crate) const EN: &str = include_str!("../i18n/en.ftl");
+/// One Fluent file per capability and language; a capability owns its file.
+macro_rules! catalogue {
+    ($lang:literal) => {
+        [
+            include_str!(concat!("../i18n/", $lang, "/core.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/identity.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/office.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/portal.ftl")),
+        ]
+    };
+}
+
+pub(crate) const JA: [&str; 4] = catalogue!("ja");
+pub(crate) const EN: [&str; 4] = catalogue!("en");
 
 /// Both catalogues, parsed once at start-up.
 pub struct Catalogues {
@@ -61,18 +73,17 @@ impl Catalogues {
     /// Parses the embedded catalogues; a syntax error is a build defect, reported at start-up.
     pub fn load() -> Result<Self, String> {
         let mut bundles = HashMap::new();
-        for (lang, src) in [(Lang::Ja, JA), (Lang::En, EN)] {
-            let res = FluentResource::try_new(src.to_owned())
-                .map_err(|(_, errs)| format!("{} catalogue: {errs:?}", lang.tag()))?;
-            let id: unic_langid::LanguageIdentifier = lang
-                .tag()
-                .parse()
-                .map_err(|e| format!("language tag: {e:?}"))?;
+        for (lang, files) in [(Lang::Ja, JA), (Lang::En, EN)] {
+            let id: unic_langid::LanguageIdentifier =
+                lang.tag().parse().map_err(|e| format!("language tag: {e:?}"))?;
             let mut b = FluentBundle::new_concurrent(vec![id]);
             // Unicode isolation marks would end up inside HTML attributes and mail subjects.
             b.set_use_isolating(false);
-            b.add_resource(res)
-                .map_err(|e| format!("{} catalogue: {e:?}", lang.tag()))?;
+            for src in files {
+                let res = FluentResource::try_new(src.to_owned())
+                    .map_err(|(_, errs)| format!("{} catalogue: {errs:?}", lang.tag()))?;
+                b.add_resource(res).map_err(|e| format!("{} catalogue: {e:?}", lang.tag()))?;
+            }
             bundles.insert(lang, b);
         }
         Ok(Self { bundles })
@@ -124,12 +135,15 @@ mod tests {
 
     #[test]
     fn ja_and_en_have_the_same_keys() {
-        let mut ja = keys(JA);
-        let mut en = keys(EN);
+        let mut ja: Vec<String> = JA.iter().flat_map(|f| keys(f)).collect();
+        let mut en: Vec<String> = EN.iter().flat_map(|f| keys(f)).collect();
         assert!(ja.len() > 40);
         ja.sort();
         en.sort();
         assert_eq!(ja, en);
+        let mut dedup = ja.clone();
+        dedup.dedup();
+        assert_eq!(dedup.len(), ja.len(), "a key is defined twice");
     }
 
     #[test]
@@ -149,7 +163,7 @@ mod tests {
     #[test]
     fn every_key_renders_in_both_languages() {
         let c = Catalogues::load().unwrap();
-        for k in keys(JA) {
+        for k in JA.iter().flat_map(|f| keys(f)) {
             for lang in [Lang::Ja, Lang::En] {
                 let s = c.text(
                     lang,

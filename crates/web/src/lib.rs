@@ -2,12 +2,14 @@
 //! OpenAPI document, and the operations endpoints, behind one set of security middleware.
 
 mod api;
+mod auth;
 mod client_addr;
 mod csrf;
 mod error;
 pub mod i18n;
 mod metrics;
 mod middleware;
+mod mypage;
 mod ops;
 mod pages;
 
@@ -87,7 +89,23 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         );
     Router::new()
         .route("/", get(pages::home::<S>))
-        .route("/mypage", get(pages::mypage::<S>))
+        .route("/mypage", get(mypage::mypage::<S>))
+        .route("/login", get(mypage::login_page::<S>).post(mypage::login_submit::<S>))
+        .route("/login/totp", get(mypage::totp_login_page::<S>).post(mypage::totp_login_submit::<S>))
+        .route("/logout", post(mypage::logout::<S>))
+        .route("/register", get(mypage::register_page::<S>).post(mypage::register_submit::<S>))
+        .route("/register/continue", get(mypage::register_continue_page::<S>).post(mypage::register_continue::<S>))
+        .route("/mypage/identity", get(mypage::identity_page::<S>).post(mypage::identity_submit::<S>))
+        .route("/mypage/password", get(mypage::password_page::<S>).post(mypage::password_submit::<S>))
+        .route("/mypage/sessions", get(mypage::sessions_page::<S>))
+        .route("/mypage/sessions/revoke", post(mypage::sessions_revoke::<S>))
+        .route("/mypage/totp", get(mypage::totp_page::<S>).post(mypage::totp_submit::<S>))
+        .route("/mypage/email", get(mypage::email_page::<S>).post(mypage::email_submit::<S>))
+        .route("/mypage/email/confirm", get(mypage::email_confirm_page::<S>).post(mypage::email_confirm::<S>))
+        .route("/reset", get(mypage::reset_page::<S>).post(mypage::reset_submit::<S>))
+        .route("/reset/continue", get(mypage::reset_continue_page::<S>).post(mypage::reset_continue::<S>))
+        .route("/not-me", get(mypage::not_me_page::<S>).post(mypage::not_me::<S>))
+        .route("/staff/enrol", get(mypage::enrol_page::<S>).post(mypage::enrol_submit::<S>))
         .route("/cme", get(pages::cme::<S>))
         .route("/office", get(pages::office::<S>))
         .route("/lang", post(pages::switch_lang::<S>))

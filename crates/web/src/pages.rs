@@ -17,24 +17,28 @@ use crate::middleware::{LANG_COOKIE, lang_of};
 /// What the base layout needs: language, CSRF token, current path and the catalogue.
 pub struct Chrome<'a> {
     cat: &'a Catalogues,
+    /// The page's language.
     pub lang: Lang,
+    /// The CSRF token every form carries.
     pub csrf: String,
+    /// The current path (the language switch returns here).
     pub path: String,
+    /// The logged-in MAMIS_ID, shown in the header with a logout button.
+    pub user: Option<String>,
 }
 
 impl<'a> Chrome<'a> {
     /// The layout context of one page.
     pub fn new(cat: &'a Catalogues, lang: Lang, csrf: String, path: String) -> Self {
-        Self {
-            cat,
-            lang,
-            csrf,
-            path,
-        }
+        Self { cat, lang, csrf, path, user: None }
     }
     /// A message in the page's language.
     pub fn t(&self, key: &str) -> String {
         self.cat.text(self.lang, key, &[])
+    }
+    /// A message with one argument.
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        self.cat.text(self.lang, key, &[(name, value)])
     }
     /// `<html lang>`.
     pub fn lang_tag(&self) -> &'static str {
@@ -46,38 +50,39 @@ impl<'a> Chrome<'a> {
     }
 }
 
-/// Extracted for every page: language (cookie), CSRF token, path.
+/// Extracted for every page: language (cookie), CSRF token, path and the logged-in account.
 pub struct PageCtx {
-    lang: Lang,
-    csrf: String,
-    path: String,
+    pub(crate) lang: Lang,
+    pub(crate) csrf: String,
+    pub(crate) path: String,
+    pub(crate) user: Option<String>,
 }
 
 impl<S: Store> axum::extract::FromRequestParts<WebState<S>> for PageCtx {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &WebState<S>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &WebState<S>) -> Result<Self, Self::Rejection> {
+        let crate::auth::MaybeUser(user) =
+            <crate::auth::MaybeUser as axum::extract::FromRequestParts<WebState<S>>>::from_request_parts(parts, st).await?;
         Ok(Self {
             lang: lang_of(&parts.headers),
-            csrf: parts
-                .extensions
-                .get::<CsrfToken>()
-                .map(|t| t.0.clone())
-                .unwrap_or_default(),
+            csrf: parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default(),
             path: parts.uri.path().to_owned(),
+            user: user.map(|u| u.account.email),
         })
     }
 }
 
 impl PageCtx {
-    fn chrome<'a>(&self, cat: &'a Catalogues) -> Chrome<'a> {
-        Chrome::new(cat, self.lang, self.csrf.clone(), self.path.clone())
+    /// The layout context for a template.
+    pub(crate) fn chrome<'a>(&self, cat: &'a Catalogues) -> Chrome<'a> {
+        let mut c = Chrome::new(cat, self.lang, self.csrf.clone(), self.path.clone());
+        c.user = self.user.clone();
+        c
     }
 }
 
-fn page(r: Result<String, askama::Error>) -> Result<Html<String>, PageError> {
+/// Renders a template or logs why it could not.
+pub(crate) fn page(r: Result<String, askama::Error>) -> Result<Html<String>, PageError> {
     r.map(Html).map_err(|e| {
         tracing::error!(error = %e, "template");
         PageError(Failure::Internal)
@@ -125,14 +130,6 @@ fn pending<S: Store>(
         }
         .render(),
     )
-}
-
-/// My Page arrives with the identity issue; until then it says so.
-pub async fn mypage<S: Store>(
-    State(st): State<WebState<S>>,
-    ctx: PageCtx,
-) -> Result<Html<String>, PageError> {
-    pending(&st, &ctx, "feature-mypage")
 }
 
 /// The CME portal arrives with the OIDC issue; until then it says so.

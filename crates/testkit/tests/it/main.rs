@@ -6,6 +6,7 @@ mod api;
 mod audit;
 mod browser;
 mod demo;
+mod identity;
 mod jobs;
 mod mail;
 mod web;

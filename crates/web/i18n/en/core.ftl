@@ -59,3 +59,5 @@ invalid-value = Please check the value.
 invalid-limit = limit must be an integer from 1 to 500.
 invalid-offset = offset must be a whole number, 0 or more.
 invalid-query = The query string could not be read; check the parameter names and values.
+nav-login = Log in
+nav-logout = Log out

@@ -59,3 +59,5 @@ invalid-value = 入力値を確認してください。
 invalid-limit = limit は 1〜500 の整数で指定してください。
 invalid-offset = offset は 0 以上の整数で指定してください。
 invalid-query = クエリ文字列を解釈できません。パラメーター名と値を確認してください。
+nav-login = ログイン
+nav-logout = ログアウト
