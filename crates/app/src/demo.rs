@@ -3,11 +3,17 @@
 
 use chrono::{Datelike, NaiveDate};
 use mamis_domain::association::PREFECTURES;
+use mamis_domain::identity::totp as rfc6238;
 use mamis_domain::{
     Association, AssociationCode, IsekiNumber, KanaName, MemberClass, MemberId, Membership,
     Organisation, Principal, Role, RoleGrant, Scope, Sex, Timestamp,
 };
-use mamis_store::{AccessStore, Account, AccountKind, Doctor, RegistryStore, Store, Tx};
+use mamis_store::{
+    AccessStore, Account, AccountKind, Doctor, IdentityClaim, IdentityStore, LegacyCredential,
+    RegistryStore, Store, Tx, Verification,
+};
+
+use crate::identity::totp;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -390,6 +396,15 @@ pub async fn content_hash<S: Store>(store: &S) -> Result<String, AppError> {
 pub struct DemoLogins {
     /// (description, API token secret) pairs.
     pub api_tokens: Vec<(String, String)>,
+    /// Web logins: (who, MAMIS_ID, password, TOTP secret in base32 when enrolled).
+    pub accounts: Vec<(String, String, String, Option<String>)>,
+    /// Legacy CME logins until the cut-over: (who, member ID, password).
+    pub legacy: Vec<(String, String, String)>,
+}
+
+/// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
+fn demo_totp(name: &str) -> Vec<u8> {
+    Sha256::digest(format!("mamis demo totp {name}"))[..20].to_vec()
 }
 
 /// A token secret fixed for the demo, so the README and the console agree across runs.
@@ -479,15 +494,127 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
             Role::CountyStaff,
             "P13-0001",
         ),
+        (
+            "jma-staff@demo.mamis.jp",
+            "日医 事務局",
+            Role::JmaStaff,
+            "JMA",
+        ),
+        (
+            "organiser@demo.mamis.jp",
+            "東京内科学会 担当",
+            Role::Organiser,
+            "org",
+        ),
     ];
     let mut grants = Vec::new();
+    let mut accounts = Vec::new();
     for (i, (email, name, role, scope)) in staff.iter().enumerate() {
         let id = Uuid::from_u128(0xD0_1000 + i as u128);
-        tx.insert_account(&Account::new(id, email, name, AccountKind::Staff, now))
-            .await?;
-        let grant = RoleGrant::new(*role, Scope::Association(AssociationCode::parse(scope)?))?;
+        let password = format!("mamis-demo-{}", role.as_str().replace('_', "-"));
+        let seed = demo_totp(role.as_str());
+        let mut acc = Account::new(id, email, name, AccountKind::Staff, now);
+        acc.password_hash = Some(app.hasher.hash(password.clone()).await?);
+        acc.totp_secret =
+            Some(totp::seal_seed(app, &seed).map_err(|e| AppError::Internal(e.to_string()))?);
+        tx.insert_account(&acc).await?;
+        let target = if *role == Role::Organiser {
+            Scope::Organisation(Uuid::from_u128(0xD0_0001))
+        } else {
+            Scope::Association(AssociationCode::parse(scope)?)
+        };
+        let grant = RoleGrant::new(*role, target)?;
         tx.insert_role_grant(id, &grant, now).await?;
-        grants.push((*scope, grant));
+        accounts.push((
+            format!("{} ({scope})", role.as_str()),
+            (*email).to_owned(),
+            password,
+            Some(rfc6238::base32(&seed)),
+        ));
+        if i < 3 {
+            grants.push((*scope, grant));
+        }
+    }
+
+    // Doctors: a verified member, a verified non-member, an unverified account waiting for staff,
+    // and a member who still has only the legacy CME login.
+    let member = ds
+        .iter()
+        .find(|d| d.member_id.is_some())
+        .ok_or(AppError::Internal("no demo member".into()))?;
+    let non_member = ds
+        .iter()
+        .find(|d| d.home_prefecture.is_some())
+        .ok_or(AppError::Internal("no demo non-member".into()))?;
+    let legacy_only = ds
+        .iter()
+        .filter(|d| d.member_id.is_some())
+        .nth(1)
+        .ok_or(AppError::Internal("no second demo member".into()))?;
+    let doctors = [
+        (
+            "verified member",
+            "member@demo.mamis.jp",
+            Some(member),
+            Verification::Verified,
+        ),
+        (
+            "verified non-member",
+            "nonmember@demo.mamis.jp",
+            Some(non_member),
+            Verification::Verified,
+        ),
+        (
+            "unverified (waiting for staff)",
+            "unverified@demo.mamis.jp",
+            None,
+            Verification::Review,
+        ),
+    ];
+    for (i, (who, email, doctor, v)) in doctors.iter().enumerate() {
+        let id = Uuid::from_u128(0xD0_2000 + i as u128);
+        let password = format!("mamis-demo-doctor-{}", i + 1);
+        let mut acc = Account::new(id, email, "", AccountKind::Doctor, now);
+        acc.password_hash = Some(app.hasher.hash(password.clone()).await?);
+        acc.doctor_id = doctor.map(|d| d.id);
+        acc.verification = *v;
+        tx.insert_account(&acc).await?;
+        if doctor.is_none() {
+            tx.put_claim(&IdentityClaim {
+                account_id: id,
+                iseki: IsekiNumber::parse("7654321")?,
+                family_name: "未確認".into(),
+                given_name: "花子".into(),
+                family_kana: KanaName::normalise("ミカクニン")?,
+                given_kana: KanaName::normalise("ハナコ")?,
+                birth_date: NaiveDate::from_ymd_opt(1985, 4, 12).unwrap_or_default(),
+                sex: Sex::Female,
+                association: AssociationCode::parse("P13-0001")?,
+                member: true,
+                failed_matches: 3,
+                review_node: Some(AssociationCode::parse("P13-0001")?),
+                review_reason: Some("no_match".into()),
+                submitted_at: now,
+            })
+            .await?;
+        }
+        accounts.push(((*who).to_owned(), (*email).to_owned(), password, None));
+    }
+    let mut legacy = Vec::new();
+    if let Some(m) = &legacy_only.member_id {
+        tx.upsert_legacy_credentials(&[LegacyCredential {
+            member_id: m.clone(),
+            birth_date: legacy_only.birth_date,
+            password_hash: None,
+            retired_at: None,
+            imported_at: now,
+        }])
+        .await?;
+        legacy.push((
+            "member with only the legacy login".to_owned(),
+            m.to_string(),
+            legacy_only.birth_date.format("%y%m%d").to_string(),
+        ));
     }
     tx.commit().await?;
 
@@ -505,7 +632,11 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .await?;
         api_tokens.push((format!("{name} ({scope})"), secret));
     }
-    Ok(Some(DemoLogins { api_tokens }))
+    Ok(Some(DemoLogins {
+        api_tokens,
+        accounts,
+        legacy,
+    }))
 }
 
 #[cfg(test)]

@@ -461,9 +461,21 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {
-                println!(
-                    "Demo data seeded. No sign-in page exists yet; try the API with one of these tokens:"
-                );
+                println!("Demo data seeded. Log in at {}login with:", cfg.base_url);
+                for (who, email, password, totp) in &logins.accounts {
+                    let second = totp
+                        .as_deref()
+                        .map(|t| format!("  TOTP secret {t}"))
+                        .unwrap_or_default();
+                    println!("  {who:<32} {email:<28} password {password}{second}");
+                }
+                for (who, member, password) in &logins.legacy {
+                    println!(
+                        "  {who:<32} member ID {member}  password {password}  at {}cme/login/legacy (until the cut-over)",
+                        cfg.base_url
+                    );
+                }
+                println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");
                 }
@@ -475,7 +487,7 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                 }
             }
             None => println!(
-                "The database already holds data; demo data was not added (the demo tokens of the first run still work)."
+                "The database already holds data; demo data was not added (the demo logins of the first run still work)."
             ),
         }
         println!("Demo keys are in use: never expose this instance.");

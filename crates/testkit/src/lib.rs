@@ -87,28 +87,25 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn start<S: Store>(store: S, guard: Guard) -> TestApp<S> {
+async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfig)) -> TestApp<S> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base_url = format!("http://{addr}");
     let clock = FakeClock::new(start_instant());
-    let app = App::new(
-        store,
-        Arc::new(clock.clone()),
-        AppConfig {
-            base_url: url::Url::parse(&base_url).unwrap(),
-            audit_key: Secret::new(AUDIT_KEY.as_bytes().to_vec()),
-            secret_key: Secret::new(SECRET_KEY.as_bytes().to_vec()),
-            smtp_url: None,
-            mail_from: "MAMIS <no-reply@mamis.invalid>".into(),
-            job_lease: chrono::Duration::seconds(60),
-            password_cost: mamis_app::identity::passwords::Cost::TEST,
-            hash_parallelism: 4,
-            sessions: mamis_domain::identity::SessionPolicy::default(),
-            legacy_until: mamis_domain::identity::LegacyCutover::default_instant(),
-        },
-    )
-    .unwrap();
+    let mut config = AppConfig {
+        base_url: url::Url::parse(&base_url).unwrap(),
+        audit_key: Secret::new(AUDIT_KEY.as_bytes().to_vec()),
+        secret_key: Secret::new(SECRET_KEY.as_bytes().to_vec()),
+        smtp_url: None,
+        mail_from: "MAMIS <no-reply@mamis.invalid>".into(),
+        job_lease: chrono::Duration::seconds(60),
+        password_cost: mamis_app::identity::passwords::Cost::TEST,
+        hash_parallelism: 4,
+        sessions: mamis_domain::identity::SessionPolicy::default(),
+        legacy_until: mamis_domain::identity::LegacyCutover::default_instant(),
+    };
+    edit(&mut config);
+    let app = App::new(store, Arc::new(clock.clone()), config).unwrap();
     let web = mamis_web::WebState::new(app.clone(), mamis_web::WebConfig::default()).unwrap();
     let router = mamis_web::router(web);
     let (tx, rx) = oneshot::channel::<()>();
@@ -140,7 +137,18 @@ pub async fn spawn_sqlite() -> TestApp<SqliteStore> {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    start(store, Guard::Dir(dir)).await
+    start(store, Guard::Dir(dir), |_| {}).await
+}
+
+/// A server on a fresh SQLite file with adjusted settings (benchmarks: production hashing cost).
+pub async fn spawn_sqlite_with(edit: impl FnOnce(&mut AppConfig)) -> TestApp<SqliteStore> {
+    let dir = std::env::temp_dir().join(format!("mamis-testkit-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    start(store, Guard::Dir(dir), edit).await
 }
 
 /// A server on a fresh PostgreSQL database cloned from the migrated template; `None` (reported
@@ -152,13 +160,18 @@ pub async fn spawn_postgres() -> Option<TestApp<PgStore>> {
         Err(e) => panic!("{e}"),
     };
     let store = db.store.clone();
-    Some(start(store, Guard::Pg(db)).await)
+    Some(start(store, Guard::Pg(db), |_| {}).await)
 }
 
 impl<S: Store> TestApp<S> {
     /// An absolute URL on the server.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Today in Japan by the server's clock.
+    pub fn clock_date(&self) -> chrono::NaiveDate {
+        mamis_domain::time::japan_date(self.app.now())
     }
 
     /// GET a path with the cookie-keeping client.

@@ -14,24 +14,40 @@ use crate::middleware::cookie;
 
 /// The session cookie's name (`__Host-` pins it to this origin when served over https).
 pub fn session_cookie(https: bool) -> &'static str {
-    if https { "__Host-mamis_session" } else { "mamis_session" }
+    if https {
+        "__Host-mamis_session"
+    } else {
+        "mamis_session"
+    }
 }
 
 /// The CME portal's own session cookie.
 pub fn portal_cookie(https: bool) -> &'static str {
-    if https { "__Host-mamis_portal" } else { "mamis_portal" }
+    if https {
+        "__Host-mamis_portal"
+    } else {
+        "mamis_portal"
+    }
 }
 
 /// The short-lived cookie carrying a login that still needs its second factor.
 pub fn mfa_cookie(https: bool) -> &'static str {
-    if https { "__Host-mamis_mfa" } else { "mamis_mfa" }
+    if https {
+        "__Host-mamis_mfa"
+    } else {
+        "mamis_mfa"
+    }
 }
 
 /// Adds a `Set-Cookie` for a session-type cookie (HttpOnly, SameSite=Lax, Secure on https).
 pub fn set_cookie(resp: &mut Response, https: bool, name: &str, value: &str, max_age: Option<i64>) {
     let secure = if https { "; Secure" } else { "" };
-    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
-    if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}")) {
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{age}"
+    )) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -44,7 +60,10 @@ pub fn clear_cookie(resp: &mut Response, https: bool, name: &str) {
 /// Where the request came from, for sessions and audit records.
 pub fn origin(parts: &Parts) -> Origin {
     Origin {
-        client_addr: parts.extensions.get::<ClientAddr>().map(|c| c.0.to_string()),
+        client_addr: parts
+            .extensions
+            .get::<ClientAddr>()
+            .map(|c| c.0.to_string()),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)
@@ -58,7 +77,10 @@ pub struct RequestOrigin(pub Origin);
 
 impl<S: Store> FromRequestParts<WebState<S>> for RequestOrigin {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &WebState<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &WebState<S>,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Self(origin(parts)))
     }
 }
@@ -68,7 +90,10 @@ pub struct MaybeUser(pub Option<Current>);
 
 impl<S: Store> FromRequestParts<WebState<S>> for MaybeUser {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, st: &WebState<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &WebState<S>,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(c) = parts.extensions.get::<Option<Current>>() {
             return Ok(Self(c.clone()));
         }
@@ -89,13 +114,25 @@ pub struct CurrentUser(pub Current);
 
 impl<S: Store> FromRequestParts<WebState<S>> for CurrentUser {
     type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, st: &WebState<S>) -> Result<Self, Self::Rejection> {
-        let MaybeUser(u) = MaybeUser::from_request_parts(parts, st).await.unwrap_or(MaybeUser(None));
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &WebState<S>,
+    ) -> Result<Self, Self::Rejection> {
+        let MaybeUser(u) = MaybeUser::from_request_parts(parts, st)
+            .await
+            .unwrap_or(MaybeUser(None));
         match u {
             Some(c) => Ok(Self(c)),
             None => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/mypage");
-                let to = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/mypage");
+                let to = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
                 Err(Redirect::to(&to).into_response())
             }
         }
@@ -108,7 +145,10 @@ pub struct StaffUser(pub Current, pub mamis_domain::Principal);
 
 impl<S: Store> FromRequestParts<WebState<S>> for StaffUser {
     type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, st: &WebState<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        st: &WebState<S>,
+    ) -> Result<Self, Self::Rejection> {
         let CurrentUser(c) = CurrentUser::from_request_parts(parts, st).await?;
         if c.account.kind != AccountKind::Staff {
             return Err(crate::error::PageError(crate::error::Failure::Forbidden).into_response());

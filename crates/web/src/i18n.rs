@@ -74,15 +74,18 @@ impl Catalogues {
     pub fn load() -> Result<Self, String> {
         let mut bundles = HashMap::new();
         for (lang, files) in [(Lang::Ja, JA), (Lang::En, EN)] {
-            let id: unic_langid::LanguageIdentifier =
-                lang.tag().parse().map_err(|e| format!("language tag: {e:?}"))?;
+            let id: unic_langid::LanguageIdentifier = lang
+                .tag()
+                .parse()
+                .map_err(|e| format!("language tag: {e:?}"))?;
             let mut b = FluentBundle::new_concurrent(vec![id]);
             // Unicode isolation marks would end up inside HTML attributes and mail subjects.
             b.set_use_isolating(false);
             for src in files {
                 let res = FluentResource::try_new(src.to_owned())
                     .map_err(|(_, errs)| format!("{} catalogue: {errs:?}", lang.tag()))?;
-                b.add_resource(res).map_err(|e| format!("{} catalogue: {e:?}", lang.tag()))?;
+                b.add_resource(res)
+                    .map_err(|e| format!("{} catalogue: {e:?}", lang.tag()))?;
             }
             bundles.insert(lang, b);
         }
@@ -165,11 +168,16 @@ mod tests {
         let c = Catalogues::load().unwrap();
         for k in JA.iter().flat_map(|f| keys(f)) {
             for lang in [Lang::Ja, Lang::En] {
-                let s = c.text(
-                    lang,
-                    &k,
-                    &[("feature", "x"), ("request_id", "r"), ("detail", "d")],
-                );
+                let args = [
+                    ("feature", "x"),
+                    ("request_id", "r"),
+                    ("detail", "d"),
+                    ("attempts", "2"),
+                    ("email", "e@example.jp"),
+                    ("days", "1"),
+                    ("hours", "2"),
+                ];
+                let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");
                 assert!(!s.contains('{'), "{k} in {lang:?} left a placeable: {s}");
             }

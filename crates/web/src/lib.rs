@@ -10,8 +10,10 @@ pub mod i18n;
 mod metrics;
 mod middleware;
 mod mypage;
+mod office;
 mod ops;
 mod pages;
+mod portal;
 
 pub use api::{ApiDoc, openapi_json};
 pub use client_addr::parse_trusted_proxies;
@@ -90,24 +92,87 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
     Router::new()
         .route("/", get(pages::home::<S>))
         .route("/mypage", get(mypage::mypage::<S>))
-        .route("/login", get(mypage::login_page::<S>).post(mypage::login_submit::<S>))
-        .route("/login/totp", get(mypage::totp_login_page::<S>).post(mypage::totp_login_submit::<S>))
+        .route(
+            "/login",
+            get(mypage::login_page::<S>).post(mypage::login_submit::<S>),
+        )
+        .route(
+            "/login/totp",
+            get(mypage::totp_login_page::<S>).post(mypage::totp_login_submit::<S>),
+        )
         .route("/logout", post(mypage::logout::<S>))
-        .route("/register", get(mypage::register_page::<S>).post(mypage::register_submit::<S>))
-        .route("/register/continue", get(mypage::register_continue_page::<S>).post(mypage::register_continue::<S>))
-        .route("/mypage/identity", get(mypage::identity_page::<S>).post(mypage::identity_submit::<S>))
-        .route("/mypage/password", get(mypage::password_page::<S>).post(mypage::password_submit::<S>))
+        .route(
+            "/register",
+            get(mypage::register_page::<S>).post(mypage::register_submit::<S>),
+        )
+        .route(
+            "/register/continue",
+            get(mypage::register_continue_page::<S>).post(mypage::register_continue::<S>),
+        )
+        .route(
+            "/mypage/identity",
+            get(mypage::identity_page::<S>).post(mypage::identity_submit::<S>),
+        )
+        .route(
+            "/mypage/password",
+            get(mypage::password_page::<S>).post(mypage::password_submit::<S>),
+        )
         .route("/mypage/sessions", get(mypage::sessions_page::<S>))
-        .route("/mypage/sessions/revoke", post(mypage::sessions_revoke::<S>))
-        .route("/mypage/totp", get(mypage::totp_page::<S>).post(mypage::totp_submit::<S>))
-        .route("/mypage/email", get(mypage::email_page::<S>).post(mypage::email_submit::<S>))
-        .route("/mypage/email/confirm", get(mypage::email_confirm_page::<S>).post(mypage::email_confirm::<S>))
-        .route("/reset", get(mypage::reset_page::<S>).post(mypage::reset_submit::<S>))
-        .route("/reset/continue", get(mypage::reset_continue_page::<S>).post(mypage::reset_continue::<S>))
-        .route("/not-me", get(mypage::not_me_page::<S>).post(mypage::not_me::<S>))
-        .route("/staff/enrol", get(mypage::enrol_page::<S>).post(mypage::enrol_submit::<S>))
-        .route("/cme", get(pages::cme::<S>))
-        .route("/office", get(pages::office::<S>))
+        .route(
+            "/mypage/sessions/revoke",
+            post(mypage::sessions_revoke::<S>),
+        )
+        .route(
+            "/mypage/totp",
+            get(mypage::totp_page::<S>).post(mypage::totp_submit::<S>),
+        )
+        .route(
+            "/mypage/email",
+            get(mypage::email_page::<S>).post(mypage::email_submit::<S>),
+        )
+        .route(
+            "/mypage/email/confirm",
+            get(mypage::email_confirm_page::<S>).post(mypage::email_confirm::<S>),
+        )
+        .route(
+            "/reset",
+            get(mypage::reset_page::<S>).post(mypage::reset_submit::<S>),
+        )
+        .route(
+            "/reset/continue",
+            get(mypage::reset_continue_page::<S>).post(mypage::reset_continue::<S>),
+        )
+        .route(
+            "/not-me",
+            get(mypage::not_me_page::<S>).post(mypage::not_me::<S>),
+        )
+        .route(
+            "/staff/enrol",
+            get(mypage::enrol_page::<S>).post(mypage::enrol_submit::<S>),
+        )
+        .route("/cme", get(portal::cme::<S>))
+        .route(
+            "/cme/login/legacy",
+            get(portal::legacy_page::<S>).post(portal::legacy_submit::<S>),
+        )
+        .route("/cme/logout", post(portal::logout::<S>))
+        .route("/office", get(office::office::<S>))
+        .route(
+            "/office/identity/{account}/verify",
+            post(office::verify::<S>),
+        )
+        .route(
+            "/office/identity/{account}/forward",
+            post(office::forward::<S>),
+        )
+        .route(
+            "/office/accounts/{account}/suspend",
+            post(office::suspend::<S>),
+        )
+        .route(
+            "/office/accounts/{account}/unsuspend",
+            post(office::unsuspend::<S>),
+        )
         .route("/lang", post(pages::switch_lang::<S>))
         .route("/static/mamis.css", get(pages::stylesheet))
         .route("/healthz", get(ops::healthz))

@@ -14,7 +14,9 @@ use mamis_store::{AccountKind, Store, Verification};
 use serde::Deserialize;
 
 use crate::WebState;
-use crate::auth::{CurrentUser, RequestOrigin, clear_cookie, mfa_cookie, safe_next, session_cookie, set_cookie};
+use crate::auth::{
+    CurrentUser, RequestOrigin, clear_cookie, mfa_cookie, safe_next, session_cookie, set_cookie,
+};
 use crate::error::{Failure, PageError};
 use crate::i18n::{Catalogues, Lang, domain_error_key};
 use crate::middleware::cookie;
@@ -68,7 +70,13 @@ struct NoticeView<'a> {
     link: Option<(String, String)>,
 }
 
-fn notice<S: Store>(st: &WebState<S>, ctx: &PageCtx, title: &str, body: &[&str], link: Option<(&str, &str)>) -> PageResult {
+fn notice<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    title: &str,
+    body: &[&str],
+    link: Option<(&str, &str)>,
+) -> PageResult {
     let cat = &st.shared.catalogues;
     let view = NoticeView {
         c: ctx.chrome(cat),
@@ -92,7 +100,15 @@ struct ConfirmView<'a> {
 
 /// A link from a mail opens a page with a button; the POST does the work, so mail scanners that
 /// prefetch links cannot spend them.
-fn confirm_page<S: Store>(st: &WebState<S>, ctx: &PageCtx, title: &str, lead: &str, action: &str, token: &str, submit: &str) -> PageResult {
+fn confirm_page<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    title: &str,
+    lead: &str,
+    action: &str,
+    token: &str,
+    submit: &str,
+) -> PageResult {
     let cat = &st.shared.catalogues;
     let view = ConfirmView {
         c: ctx.chrome(cat),
@@ -106,7 +122,13 @@ fn confirm_page<S: Store>(st: &WebState<S>, ctx: &PageCtx, title: &str, lead: &s
 }
 
 fn link_invalid<S: Store>(st: &WebState<S>, ctx: &PageCtx) -> PageResult {
-    notice(st, ctx, "link-invalid-title", &["link-invalid-body"], Some(("/", "pending-back")))
+    notice(
+        st,
+        ctx,
+        "link-invalid-title",
+        &["link-invalid-body"],
+        Some(("/", "pending-back")),
+    )
 }
 
 /// `?token=` of links from mail.
@@ -141,7 +163,11 @@ pub struct NextQuery {
 }
 
 /// The login form.
-pub async fn login_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Query(q): Query<NextQuery>) -> PageResult {
+pub async fn login_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<NextQuery>,
+) -> PageResult {
     let view = LoginView {
         c: ctx.chrome(&st.shared.catalogues),
         next: safe_next(q.next.as_deref(), ""),
@@ -163,7 +189,11 @@ pub struct LoginForm {
 }
 
 fn after_login(kind: AccountKind, next: &str) -> String {
-    let default = if kind == AccountKind::Staff { "/office" } else { "/mypage" };
+    let default = if kind == AccountKind::Staff {
+        "/office"
+    } else {
+        "/mypage"
+    };
     safe_next(Some(next).filter(|n| !n.is_empty()), default)
 }
 
@@ -182,14 +212,22 @@ pub async fn login_submit<S: Store>(
             Ok(r)
         }
         Ok(login::LoginOutcome::SecondFactor { pending }) => {
-            let mut r = Redirect::to(&format!("/login/totp?next={}", url::form_urlencoded::byte_serialize(f.next.as_bytes()).collect::<String>()))
-                .into_response();
+            let mut r = Redirect::to(&format!(
+                "/login/totp?next={}",
+                url::form_urlencoded::byte_serialize(f.next.as_bytes()).collect::<String>()
+            ))
+            .into_response();
             set_cookie(&mut r, https, mfa_cookie(https), &pending, Some(300));
             Ok(r)
         }
         Err(e) => {
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
-            let view = LoginView { c: ctx.chrome(&st.shared.catalogues), next: f.next, email: f.email, error: Some(msg) };
+            let view = LoginView {
+                c: ctx.chrome(&st.shared.catalogues),
+                next: f.next,
+                email: f.email,
+                error: Some(msg),
+            };
             let mut r = html(page(view.render()))?;
             *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             Ok(r)
@@ -206,7 +244,13 @@ struct CodeView<'a> {
 
 /// The second-factor form.
 pub async fn totp_login_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx) -> PageResult {
-    html(page(CodeView { c: ctx.chrome(&st.shared.catalogues), error: None }.render()))
+    html(page(
+        CodeView {
+            c: ctx.chrome(&st.shared.catalogues),
+            error: None,
+        }
+        .render(),
+    ))
 }
 
 /// The second-factor form as posted.
@@ -231,15 +275,24 @@ pub async fn totp_login_submit<S: Store>(
     };
     match login::second_factor(&st.app, &pending, &f.code, &origin).await {
         Ok(login::LoginOutcome::LoggedIn { cookie, account }) => {
-            let mut r = Redirect::to(&after_login(account.kind, q.next.as_deref().unwrap_or(""))).into_response();
+            let mut r = Redirect::to(&after_login(account.kind, q.next.as_deref().unwrap_or("")))
+                .into_response();
             set_cookie(&mut r, https, session_cookie(https), &cookie, None);
             clear_cookie(&mut r, https, mfa_cookie(https));
             Ok(r)
         }
-        Ok(login::LoginOutcome::SecondFactor { .. }) | Err(IdentityError::LinkInvalid) => Ok(Redirect::to("/login").into_response()),
+        Ok(login::LoginOutcome::SecondFactor { .. }) | Err(IdentityError::LinkInvalid) => {
+            Ok(Redirect::to("/login").into_response())
+        }
         Err(e) => {
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
-            let mut r = html(page(CodeView { c: ctx.chrome(&st.shared.catalogues), error: Some(msg) }.render()))?;
+            let mut r = html(page(
+                CodeView {
+                    c: ctx.chrome(&st.shared.catalogues),
+                    error: Some(msg),
+                }
+                .render(),
+            ))?;
             *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
             Ok(r)
         }
@@ -247,7 +300,11 @@ pub async fn totp_login_submit<S: Store>(
 }
 
 /// Ends the session.
-pub async fn logout<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, headers: HeaderMap) -> PageResult {
+pub async fn logout<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+) -> PageResult {
     let https = st.shared.https;
     if let Some(c) = cookie(&headers, session_cookie(https)) {
         sessions::close(&st.app, &c).await.map_err(fail)?;
@@ -273,12 +330,30 @@ struct EmailFormView<'a> {
     error: Option<String>,
 }
 
-fn email_form<S: Store>(st: &WebState<S>, ctx: &PageCtx, which: &str, email: String, error: Option<String>) -> PageResult {
+fn email_form<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    which: &str,
+    email: String,
+    error: Option<String>,
+) -> PageResult {
     let cat = &st.shared.catalogues;
     let (title, lead, action, submit, with_password) = match which {
-        "register" => ("register-title", "register-lead", "/register", "register-submit", false),
+        "register" => (
+            "register-title",
+            "register-lead",
+            "/register",
+            "register-submit",
+            false,
+        ),
         "reset" => ("reset-title", "reset-lead", "/reset", "reset-submit", false),
-        _ => ("email-title", "email-lead", "/mypage/email", "email-submit", true),
+        _ => (
+            "email-title",
+            "email-lead",
+            "/mypage/email",
+            "email-submit",
+            true,
+        ),
     };
     let view = EmailFormView {
         c: ctx.chrome(cat),
@@ -308,9 +383,19 @@ pub async fn register_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx
 }
 
 /// Sends the registration link; the answer never tells whether the address is known.
-pub async fn register_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Form(f): Form<EmailForm>) -> PageResult {
+pub async fn register_submit<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Form(f): Form<EmailForm>,
+) -> PageResult {
     match registration::start(&st.app, &f.email).await {
-        Ok(()) => notice(&st, &ctx, "register-sent-title", &["register-sent-body"], None),
+        Ok(()) => notice(
+            &st,
+            &ctx,
+            "register-sent-title",
+            &["register-sent-body"],
+            None,
+        ),
         Err(e) => {
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
             email_form(&st, &ctx, "register", f.email, Some(msg))
@@ -319,8 +404,20 @@ pub async fn register_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageC
 }
 
 /// The link from the registration mail: a button, so prefetching does not spend it.
-pub async fn register_continue_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Query(q): Query<TokenQuery>) -> PageResult {
-    confirm_page(&st, &ctx, "link-continue-title", "link-continue-lead", "/register/continue", &q.token, "link-continue-submit")
+pub async fn register_continue_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> PageResult {
+    confirm_page(
+        &st,
+        &ctx,
+        "link-continue-title",
+        "link-continue-lead",
+        "/register/continue",
+        &q.token,
+        "link-continue-submit",
+    )
 }
 
 /// Registration step 2: spends the link, creates the account, logs it in.
@@ -395,10 +492,20 @@ fn identity_view<S: Store>(
             name,
             label: cat.text(ctx.lang, label, &[]),
             value: value(name),
-            error: errors.iter().find(|e| e.field == *name).map(|e| cat.text(ctx.lang, e.key, &[])),
+            error: errors
+                .iter()
+                .find(|e| e.field == *name)
+                .map(|e| cat.text(ctx.lang, e.key, &[])),
         })
         .collect();
-    html(page(IdentityView { c: ctx.chrome(cat), fields, message }.render()))
+    html(page(
+        IdentityView {
+            c: ctx.chrome(cat),
+            fields,
+            message,
+        }
+        .render(),
+    ))
 }
 
 /// The identity form as posted.
@@ -441,13 +548,23 @@ impl From<IdentityPost> for registration::IdentityForm {
 }
 
 /// Registration step 3: the identity form.
-pub async fn identity_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser) -> PageResult {
+pub async fn identity_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+) -> PageResult {
     let msg = match u.account.verification {
         Verification::Verified => return Ok(Redirect::to("/mypage").into_response()),
-        Verification::Review | Verification::Suspended => Some(st.shared.catalogues.text(ctx.lang, "identity-review", &[])),
+        Verification::Review | Verification::Suspended => {
+            Some(st.shared.catalogues.text(ctx.lang, "identity-review", &[]))
+        }
         Verification::Unverified => None,
     };
-    let empty = registration::IdentityForm { sex: "male".into(), membership: "member".into(), ..Default::default() };
+    let empty = registration::IdentityForm {
+        sex: "male".into(),
+        membership: "member".into(),
+        ..Default::default()
+    };
     identity_view(&st, &ctx, &empty, &[], msg)
 }
 
@@ -470,16 +587,29 @@ pub async fn identity_submit<S: Store>(
     };
     let cat = &st.shared.catalogues;
     match registration::submit_identity(&st.app, &u.account, data, &origin).await {
-        Ok(registration::IdentityOutcome::Verified) => Ok(Redirect::to("/mypage/password").into_response()),
-        Ok(registration::IdentityOutcome::Review) => {
-            identity_view(&st, &ctx, &form, &[], Some(cat.text(ctx.lang, "identity-review", &[])))
+        Ok(registration::IdentityOutcome::Verified) => {
+            Ok(Redirect::to("/mypage/password").into_response())
         }
+        Ok(registration::IdentityOutcome::Review) => identity_view(
+            &st,
+            &ctx,
+            &form,
+            &[],
+            Some(cat.text(ctx.lang, "identity-review", &[])),
+        ),
         Ok(registration::IdentityOutcome::NotMatched { attempts_left }) => {
-            let m = cat.text(ctx.lang, "identity-not-matched", &[("attempts", &attempts_left.to_string())]);
+            let m = cat.text(
+                ctx.lang,
+                "identity-not-matched",
+                &[("attempts", &attempts_left.to_string())],
+            );
             identity_view(&st, &ctx, &form, &[], Some(m))
         }
         Err(IdentityError::Invalid(_)) => {
-            let err = [registration::FieldError { field: "association", key: "invalid-association-code" }];
+            let err = [registration::FieldError {
+                field: "association",
+                key: "invalid-association-code",
+            }];
             identity_view(&st, &ctx, &form, &err, None)
         }
         Err(e) => Err(fail(e)),
@@ -501,7 +631,11 @@ struct PasswordView<'a> {
 }
 
 /// The password form (first password during registration, or a change).
-pub async fn password_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser) -> PageResult {
+pub async fn password_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+) -> PageResult {
     let view = PasswordView {
         c: ctx.chrome(&st.shared.catalogues),
         title: st.shared.catalogues.text(ctx.lang, "password-title", &[]),
@@ -535,7 +669,14 @@ pub async fn password_submit<S: Store>(
     Form(f): Form<PasswordForm>,
 ) -> PageResult {
     let result = if u.account.password_hash.is_some() {
-        recovery::change_password(&st.app, &u.account, &f.current, &f.password, &u.session.id_hash).await
+        recovery::change_password(
+            &st.app,
+            &u.account,
+            &f.current,
+            &f.password,
+            &u.session.id_hash,
+        )
+        .await
     } else {
         registration::set_password(&st.app, &u.account, &f.password).await
     };
@@ -544,7 +685,9 @@ pub async fn password_submit<S: Store>(
         Err(e) => {
             let cat = &st.shared.catalogues;
             let msg = match &e {
-                IdentityError::LoginFailed => Some(cat.text(ctx.lang, "password-current-wrong", &[])),
+                IdentityError::LoginFailed => {
+                    Some(cat.text(ctx.lang, "password-current-wrong", &[]))
+                }
                 other => message(cat, ctx.lang, other),
             }
             .ok_or_else(|| fail(e))?;
@@ -578,9 +721,16 @@ struct MyPageView<'a> {
 }
 
 /// My Page: where the doctor stands, and the account settings. Registration steps come first.
-pub async fn mypage<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser) -> PageResult {
+pub async fn mypage<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+) -> PageResult {
     let a = &u.account;
-    if a.kind == AccountKind::Doctor && a.verification == Verification::Unverified && a.password_hash.is_none() {
+    if a.kind == AccountKind::Doctor
+        && a.verification == Verification::Unverified
+        && a.password_hash.is_none()
+    {
         return Ok(Redirect::to("/mypage/identity").into_response());
     }
     if a.password_hash.is_none() {
@@ -621,7 +771,11 @@ struct SessionsView<'a> {
 }
 
 /// The account's live sessions.
-pub async fn sessions_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser) -> PageResult {
+pub async fn sessions_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+) -> PageResult {
     let list = sessions::list(&st.app, u.account.id).await.map_err(fail)?;
     let rows = list
         .into_iter()
@@ -629,11 +783,25 @@ pub async fn sessions_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx
             current: s.id_hash == u.session.id_hash,
             started: id::jst(s.created_at),
             last_seen: id::jst(s.last_seen_at),
-            from: format!("{} {}", s.client_addr.unwrap_or_default(), s.user_agent.unwrap_or_default().chars().take(60).collect::<String>()),
+            from: format!(
+                "{} {}",
+                s.client_addr.unwrap_or_default(),
+                s.user_agent
+                    .unwrap_or_default()
+                    .chars()
+                    .take(60)
+                    .collect::<String>()
+            ),
             id: s.id_hash,
         })
         .collect();
-    html(page(SessionsView { c: ctx.chrome(&st.shared.catalogues), rows }.render()))
+    html(page(
+        SessionsView {
+            c: ctx.chrome(&st.shared.catalogues),
+            rows,
+        }
+        .render(),
+    ))
 }
 
 /// Which session to end.
@@ -644,8 +812,14 @@ pub struct RevokeForm {
 }
 
 /// Ends one of the account's other sessions.
-pub async fn sessions_revoke<S: Store>(State(st): State<WebState<S>>, CurrentUser(u): CurrentUser, Form(f): Form<RevokeForm>) -> PageResult {
-    sessions::revoke_own(&st.app, u.account.id, &f.id).await.map_err(fail)?;
+pub async fn sessions_revoke<S: Store>(
+    State(st): State<WebState<S>>,
+    CurrentUser(u): CurrentUser,
+    Form(f): Form<RevokeForm>,
+) -> PageResult {
+    sessions::revoke_own(&st.app, u.account.id, &f.id)
+        .await
+        .map_err(fail)?;
     Ok(Redirect::to("/mypage/sessions").into_response())
 }
 
@@ -662,7 +836,12 @@ struct TotpView<'a> {
     error: Option<String>,
 }
 
-fn totp_view<S: Store>(st: &WebState<S>, ctx: &PageCtx, u: &sessions::Current, error: Option<String>) -> PageResult {
+fn totp_view<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    u: &sessions::Current,
+    error: Option<String>,
+) -> PageResult {
     let e = totp::begin(&st.app, &u.account).map_err(fail)?;
     let view = TotpView {
         c: ctx.chrome(&st.shared.catalogues),
@@ -676,9 +855,19 @@ fn totp_view<S: Store>(st: &WebState<S>, ctx: &PageCtx, u: &sessions::Current, e
 }
 
 /// TOTP enrolment (QR code and manual key).
-pub async fn totp_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser) -> PageResult {
+pub async fn totp_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+) -> PageResult {
     if u.account.totp_secret.is_some() {
-        return notice(&st, &ctx, "totp-title", &["totp-enabled"], Some(("/mypage", "mypage-title")));
+        return notice(
+            &st,
+            &ctx,
+            "totp-title",
+            &["totp-enabled"],
+            Some(("/mypage", "mypage-title")),
+        );
     }
     totp_view(&st, &ctx, &u, None)
 }
@@ -701,11 +890,27 @@ struct CodesView<'a> {
 }
 
 /// Confirms enrolment with a first code and shows the recovery codes once.
-pub async fn totp_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser, Form(f): Form<TotpForm>) -> PageResult {
+pub async fn totp_submit<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+    Form(f): Form<TotpForm>,
+) -> PageResult {
     match totp::confirm(&st.app, &u.account, &f.sealed, &f.code).await {
         Ok(codes) => {
-            let next = if u.account.kind == AccountKind::Staff { "/office" } else { "/mypage" };
-            html(page(CodesView { c: ctx.chrome(&st.shared.catalogues), codes, next }.render()))
+            let next = if u.account.kind == AccountKind::Staff {
+                "/office"
+            } else {
+                "/mypage"
+            };
+            html(page(
+                CodesView {
+                    c: ctx.chrome(&st.shared.catalogues),
+                    codes,
+                    next,
+                }
+                .render(),
+            ))
         }
         Err(IdentityError::SecondFactorFailed | IdentityError::LinkInvalid) => {
             let msg = st.shared.catalogues.text(ctx.lang, "totp-failed", &[]);
@@ -723,7 +928,11 @@ pub async fn reset_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx) -
 }
 
 /// Sends the reset link; the answer never tells whether the address is known.
-pub async fn reset_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Form(f): Form<EmailForm>) -> PageResult {
+pub async fn reset_submit<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Form(f): Form<EmailForm>,
+) -> PageResult {
     match recovery::request_reset(&st.app, &f.email).await {
         Ok(()) => notice(&st, &ctx, "register-sent-title", &["reset-sent-body"], None),
         Err(e) => {
@@ -733,10 +942,19 @@ pub async fn reset_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx,
     }
 }
 
-fn reset_form<S: Store>(st: &WebState<S>, ctx: &PageCtx, token: String, ask_code: bool, error: Option<String>) -> PageResult {
+fn reset_form<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    token: String,
+    ask_code: bool,
+    error: Option<String>,
+) -> PageResult {
     let view = PasswordView {
         c: ctx.chrome(&st.shared.catalogues),
-        title: st.shared.catalogues.text(ctx.lang, "reset-continue-title", &[]),
+        title: st
+            .shared
+            .catalogues
+            .text(ctx.lang, "reset-continue-title", &[]),
         action: "/reset/continue",
         token: Some(token),
         ask_current: false,
@@ -747,7 +965,11 @@ fn reset_form<S: Store>(st: &WebState<S>, ctx: &PageCtx, token: String, ask_code
 }
 
 /// The link from the reset mail: the new-password form (with the second factor when enrolled).
-pub async fn reset_continue_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Query(q): Query<TokenQuery>) -> PageResult {
+pub async fn reset_continue_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> PageResult {
     match recovery::reset_needs_second_factor(&st.app, &q.token).await {
         Ok(ask_code) => reset_form(&st, &ctx, q.token, ask_code, None),
         Err(IdentityError::LinkInvalid) => link_invalid(&st, &ctx),
@@ -756,20 +978,32 @@ pub async fn reset_continue_page<S: Store>(State(st): State<WebState<S>>, ctx: P
 }
 
 /// Sets the new password; every session ends.
-pub async fn reset_continue<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Form(f): Form<PasswordForm>) -> PageResult {
+pub async fn reset_continue<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Form(f): Form<PasswordForm>,
+) -> PageResult {
     let code = (!f.code.is_empty()).then_some(f.code.as_str());
     match recovery::complete_reset(&st.app, &f.token, &f.password, code).await {
         Ok(()) => {
             let ctx = PageCtx { user: None, ..ctx };
             let https = st.shared.https;
-            let mut r = notice(&st, &ctx, "reset-continue-title", &["reset-done"], Some(("/login", "nav-login")))?;
+            let mut r = notice(
+                &st,
+                &ctx,
+                "reset-continue-title",
+                &["reset-done"],
+                Some(("/login", "nav-login")),
+            )?;
             clear_cookie(&mut r, https, session_cookie(https));
             Ok(r)
         }
         Err(IdentityError::LinkInvalid) => link_invalid(&st, &ctx),
         Err(e) => {
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
-            let ask = recovery::reset_needs_second_factor(&st.app, &f.token).await.unwrap_or(true);
+            let ask = recovery::reset_needs_second_factor(&st.app, &f.token)
+                .await
+                .unwrap_or(true);
             let mut r = reset_form(&st, &ctx, f.token, ask, Some(msg))?;
             *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(r)
@@ -780,18 +1014,35 @@ pub async fn reset_continue<S: Store>(State(st): State<WebState<S>>, ctx: PageCt
 // ---------------------------------------------------------------- e-mail change
 
 /// The address-change form.
-pub async fn email_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(_u): CurrentUser) -> PageResult {
+pub async fn email_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(_u): CurrentUser,
+) -> PageResult {
     email_form(&st, &ctx, "email", String::new(), None)
 }
 
 /// Sends the confirmation to the new address.
-pub async fn email_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, CurrentUser(u): CurrentUser, Form(f): Form<EmailForm>) -> PageResult {
+pub async fn email_submit<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    CurrentUser(u): CurrentUser,
+    Form(f): Form<EmailForm>,
+) -> PageResult {
     match recovery::request_email_change(&st.app, &u.account, &f.email, &f.password).await {
-        Ok(()) => notice(&st, &ctx, "email-title", &["email-sent"], Some(("/mypage", "mypage-title"))),
+        Ok(()) => notice(
+            &st,
+            &ctx,
+            "email-title",
+            &["email-sent"],
+            Some(("/mypage", "mypage-title")),
+        ),
         Err(e) => {
             let cat = &st.shared.catalogues;
             let msg = match &e {
-                IdentityError::LoginFailed => Some(cat.text(ctx.lang, "password-current-wrong", &[])),
+                IdentityError::LoginFailed => {
+                    Some(cat.text(ctx.lang, "password-current-wrong", &[]))
+                }
                 other => message(cat, ctx.lang, other),
             }
             .ok_or_else(|| fail(e))?;
@@ -801,12 +1052,28 @@ pub async fn email_submit<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx,
 }
 
 /// The link from the new address.
-pub async fn email_confirm_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Query(q): Query<TokenQuery>) -> PageResult {
-    confirm_page(&st, &ctx, "email-title", "link-continue-lead", "/mypage/email/confirm", &q.token, "link-continue-submit")
+pub async fn email_confirm_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> PageResult {
+    confirm_page(
+        &st,
+        &ctx,
+        "email-title",
+        "link-continue-lead",
+        "/mypage/email/confirm",
+        &q.token,
+        "link-continue-submit",
+    )
 }
 
 /// Makes the new address the MAMIS_ID.
-pub async fn email_confirm<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Form(f): Form<TokenForm>) -> PageResult {
+pub async fn email_confirm<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Form(f): Form<TokenForm>,
+) -> PageResult {
     match recovery::confirm_email_change(&st.app, &f.token).await {
         Ok(email) => {
             let cat = &st.shared.catalogues;
@@ -819,7 +1086,13 @@ pub async fn email_confirm<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx
             html(page(view.render()))
         }
         Err(IdentityError::LinkInvalid) => link_invalid(&st, &ctx),
-        Err(IdentityError::State(_)) => notice(&st, &ctx, "email-title", &["email-taken"], Some(("/mypage/email", "email-title"))),
+        Err(IdentityError::State(_)) => notice(
+            &st,
+            &ctx,
+            "email-title",
+            &["email-taken"],
+            Some(("/mypage/email", "email-title")),
+        ),
         Err(e) => Err(fail(e)),
     }
 }
@@ -827,12 +1100,29 @@ pub async fn email_confirm<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx
 // ---------------------------------------------------------------- not me, staff enrolment
 
 /// The "this was not me" link: a button.
-pub async fn not_me_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Query(q): Query<TokenQuery>) -> PageResult {
-    confirm_page(&st, &ctx, "not-me-title", "not-me-lead", "/not-me", &q.token, "not-me-submit")
+pub async fn not_me_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> PageResult {
+    confirm_page(
+        &st,
+        &ctx,
+        "not-me-title",
+        "not-me-lead",
+        "/not-me",
+        &q.token,
+        "not-me-submit",
+    )
 }
 
 /// Suspends the binding the doctor did not make.
-pub async fn not_me<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, RequestOrigin(origin): RequestOrigin, Form(f): Form<TokenForm>) -> PageResult {
+pub async fn not_me<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    RequestOrigin(origin): RequestOrigin,
+    Form(f): Form<TokenForm>,
+) -> PageResult {
     match binding::not_me(&st.app, &f.token, origin.client_addr).await {
         Ok(()) => notice(&st, &ctx, "not-me-title", &["not-me-done"], None),
         Err(IdentityError::LinkInvalid) => link_invalid(&st, &ctx),
@@ -841,7 +1131,11 @@ pub async fn not_me<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Reque
 }
 
 /// The staff enrolment link: set a password.
-pub async fn enrol_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx, Query(q): Query<TokenQuery>) -> PageResult {
+pub async fn enrol_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> PageResult {
     let view = PasswordView {
         c: ctx.chrome(&st.shared.catalogues),
         title: st.shared.catalogues.text(ctx.lang, "enrol-title", &[]),

@@ -30,15 +30,17 @@ pub struct Chrome<'a> {
 impl<'a> Chrome<'a> {
     /// The layout context of one page.
     pub fn new(cat: &'a Catalogues, lang: Lang, csrf: String, path: String) -> Self {
-        Self { cat, lang, csrf, path, user: None }
+        Self {
+            cat,
+            lang,
+            csrf,
+            path,
+            user: None,
+        }
     }
     /// A message in the page's language.
     pub fn t(&self, key: &str) -> String {
         self.cat.text(self.lang, key, &[])
-    }
-    /// A message with one argument.
-    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
-        self.cat.text(self.lang, key, &[(name, value)])
     }
     /// `<html lang>`.
     pub fn lang_tag(&self) -> &'static str {
@@ -60,13 +62,24 @@ pub struct PageCtx {
 
 impl<S: Store> axum::extract::FromRequestParts<WebState<S>> for PageCtx {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &WebState<S>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &WebState<S>,
+    ) -> Result<Self, Self::Rejection> {
         let crate::auth::MaybeUser(user) =
             <crate::auth::MaybeUser as axum::extract::FromRequestParts<WebState<S>>>::from_request_parts(parts, st).await?;
         Ok(Self {
             lang: lang_of(&parts.headers),
-            csrf: parts.extensions.get::<CsrfToken>().map(|t| t.0.clone()).unwrap_or_default(),
-            path: parts.uri.path().to_owned(),
+            csrf: parts
+                .extensions
+                .get::<CsrfToken>()
+                .map(|t| t.0.clone())
+                .unwrap_or_default(),
+            // The language switch returns to this path with a GET; /logout has none.
+            path: match parts.uri.path() {
+                "/logout" => "/".to_owned(),
+                p => p.to_owned(),
+            },
             user: user.map(|u| u.account.email),
         })
     }
@@ -106,46 +119,6 @@ pub async fn home<S: Store>(
         }
         .render(),
     )
-}
-
-#[derive(Template)]
-#[template(path = "pending.html")]
-struct PendingView<'a> {
-    c: Chrome<'a>,
-    title: String,
-}
-
-fn pending<S: Store>(
-    st: &WebState<S>,
-    ctx: &PageCtx,
-    feature_key: &str,
-) -> Result<Html<String>, PageError> {
-    let cat = &st.shared.catalogues;
-    let feature = cat.text(ctx.lang, feature_key, &[]);
-    let title = cat.text(ctx.lang, "pending-title", &[("feature", &feature)]);
-    page(
-        PendingView {
-            c: ctx.chrome(cat),
-            title,
-        }
-        .render(),
-    )
-}
-
-/// The CME portal arrives with the OIDC issue; until then it says so.
-pub async fn cme<S: Store>(
-    State(st): State<WebState<S>>,
-    ctx: PageCtx,
-) -> Result<Html<String>, PageError> {
-    pending(&st, &ctx, "feature-cme")
-}
-
-/// The staff back office arrives with staff login; until then it says so.
-pub async fn office<S: Store>(
-    State(st): State<WebState<S>>,
-    ctx: PageCtx,
-) -> Result<Html<String>, PageError> {
-    pending(&st, &ctx, "feature-office")
 }
 
 /// The language switch form.

@@ -73,6 +73,10 @@ pub async fn verify<S: Store>(
         .doctor(doctor)
         .await?
         .ok_or(IdentityError::App(AppError::NotFound))?;
+    // The record must be in the staff member's scope too, not only the claim.
+    let memberships = tx.memberships_of(d.id).await?;
+    let nodes = scope_nodes(&memberships, d.home_prefecture.as_ref(), japan_date(now));
+    require(staff, Action::VerifyIdentity, &Target::Doctor(&nodes))?;
     if tx
         .verified_account_of(d.id)
         .await?

@@ -269,9 +269,9 @@ pub async fn login<S: Store>(
     if !ok {
         return Err(IdentityError::LoginFailed);
     }
+    super::login::forgive(app, &key, origin).await?;
     let now = app.now();
     let mut tx = app.store.write().await?;
-    tx.clear_throttle(&key).await?;
     let cookie = sessions::open_portal(&mut tx, PortalSubject::Legacy(member.clone()), now).await?;
     let who = Principal::Job {
         kind: "legacy-login".into(),

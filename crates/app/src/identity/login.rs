@@ -95,10 +95,17 @@ fn wait_notice(to: &str, until: Timestamp) -> Outgoing {
     }
 }
 
-/// Forgets the failures of a name after a success.
-async fn forgive<S: Store>(app: &App<S>, key: &str) -> IdResult<()> {
+/// After a success: forgets the name's failures, and takes back the one attempt counted against
+/// the client address (so a hospital's shared address is limited by failures, not by logins).
+pub(crate) async fn forgive<S: Store>(app: &App<S>, key: &str, origin: &Origin) -> IdResult<()> {
+    let now = app.now();
     let mut tx = app.store.write().await?;
     tx.clear_throttle(key).await?;
+    if let Some(addr) = addr_key(origin) {
+        let mut t = tx.lock_throttle(&addr, now).await?;
+        t.failures = t.failures.saturating_sub(1);
+        tx.put_throttle(&addr, &t).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -133,7 +140,7 @@ pub async fn password<S: Store>(
     let (Checked::Match { rehash }, Some(account)) = (checked, account) else {
         return Err(IdentityError::LoginFailed);
     };
-    forgive(app, &key).await?;
+    forgive(app, &key, origin).await?;
     if account.status == AccountStatus::Suspended {
         return Err(IdentityError::Suspended);
     }
@@ -182,7 +189,7 @@ pub async fn second_factor<S: Store>(
     if !super::totp::check(app, &account, code).await? {
         return Err(IdentityError::SecondFactorFailed);
     }
-    forgive(app, &key).await?;
+    forgive(app, &key, origin).await?;
     finish(app, account, origin, "password+totp").await
 }
 

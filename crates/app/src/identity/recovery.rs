@@ -124,10 +124,23 @@ pub async fn complete_reset<S: Store>(
         email: Some(&email),
     };
     check_password(password, &ctx).map_err(IdentityError::Password)?;
-    if acc.totp_secret.is_some()
-        && !super::totp::check(app, &acc, second_factor.unwrap_or("")).await?
-    {
-        return Err(IdentityError::SecondFactorFailed);
+    if acc.totp_secret.is_some() {
+        // The same throttle as the login's second step: a reset link gives no extra guesses.
+        let key = format!("mfa:{}", acc.id);
+        if !super::login::admit(
+            app,
+            &key,
+            &super::sessions::Origin::default(),
+            Some(&acc.email),
+        )
+        .await?
+        {
+            return Err(IdentityError::SecondFactorFailed);
+        }
+        if !super::totp::check(app, &acc, second_factor.unwrap_or("")).await? {
+            return Err(IdentityError::SecondFactorFailed);
+        }
+        super::login::forgive(app, &key, &super::sessions::Origin::default()).await?;
     }
     let new_hash = app.hasher.hash(password.to_owned()).await?;
     let mut tx = app.store.write().await?;

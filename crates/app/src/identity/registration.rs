@@ -282,11 +282,38 @@ pub async fn submit_identity<S: Store>(
     data: IdentityData,
     origin: &Origin,
 ) -> IdResult<IdentityOutcome> {
-    if account.verification == Verification::Verified {
-        return Err(IdentityError::State("already verified"));
+    // Two submissions matching one free record at once: the loser's transaction hits the unique
+    // binding and is retried once, when it sees the winner and goes to review like any other.
+    match submit_identity_once(app, account, data.clone(), origin).await {
+        Err(IdentityError::App(crate::AppError::Conflict(c)))
+            if c == "accounts_verified_doctor_key" =>
+        {
+            submit_identity_once(app, account, data, origin).await
+        }
+        other => other,
     }
+}
+
+async fn submit_identity_once<S: Store>(
+    app: &App<S>,
+    account: &Account,
+    data: IdentityData,
+    origin: &Origin,
+) -> IdResult<IdentityOutcome> {
     let now = app.now();
     let mut tx = app.store.write().await?;
+    // Only an account that was never matched may submit: a claim in review waits for staff, and
+    // a binding suspended by "this was not me" is for staff to judge (no unlimited guessing).
+    let current = tx
+        .account(account.id)
+        .await?
+        .ok_or(IdentityError::State("no account"))?;
+    match current.verification {
+        Verification::Unverified => {}
+        Verification::Verified => return Err(IdentityError::State("already verified")),
+        // Nothing changes and nothing is matched: the answer is the same as before.
+        Verification::Review | Verification::Suspended => return Ok(IdentityOutcome::Review),
+    }
     if tx.association(&data.association).await?.is_none() {
         return Err(IdentityError::Invalid(
             mamis_domain::DomainError::InvalidAssociationCode,

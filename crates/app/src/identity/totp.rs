@@ -29,6 +29,11 @@ pub struct Enrolment {
     pub sealed: String,
 }
 
+/// Seals a TOTP seed for storage (demo data and enrolment use the same sealing).
+pub fn seal_seed<S: Store>(app: &App<S>, secret: &[u8]) -> IdResult<String> {
+    Ok(seal(&app.config.secret_key, SEED_PURPOSE, secret)?)
+}
+
 /// Starts enrolment: a fresh 160-bit secret (RFC 4226 recommends at least 128).
 pub fn begin<S: Store>(app: &App<S>, account: &Account) -> IdResult<Enrolment> {
     let mut secret = [0u8; 20];

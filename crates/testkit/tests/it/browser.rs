@@ -1,13 +1,19 @@
-use fantoccini::Locator;
-use mamis_testkit::browser::{self, Browser};
+//! Flows a person goes through, in real Chromium against a testkit server whose clock the test
+//! moves.
 
-/// The first browser test: a visitor switches the home page to English, and it stays English.
+use fantoccini::{Client, Locator};
+use mamis_domain::identity::totp;
+use mamis_store::{RegistryStore, Store, Tx};
+use mamis_testkit::browser::{self, Browser};
+use mamis_testkit::{TestApp, spawn_sqlite};
+
+/// The language switch: the home page goes to English, and stays English.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn language_switch_in_chromium() {
     if !browser::available() {
         return;
     }
-    let t = mamis_testkit::spawn_sqlite().await;
+    let t = spawn_sqlite().await;
     let b = Browser::start().await;
     let c = &b.client;
     c.goto(&t.url("/")).await.unwrap();
@@ -44,7 +50,7 @@ async fn language_switch_in_chromium() {
     assert_eq!(h1.text().await.unwrap(), "Welcome to MAMIS");
 
     // persists across navigation and reloads
-    c.goto(&t.url("/cme")).await.unwrap();
+    c.goto(&t.url("/register")).await.unwrap();
     assert_eq!(
         c.find(Locator::Css("h1"))
             .await
@@ -52,7 +58,7 @@ async fn language_switch_in_chromium() {
             .text()
             .await
             .unwrap(),
-        "CME on-line is coming soon"
+        "Register for My Page"
     );
     c.refresh().await.unwrap();
     assert_eq!(
@@ -74,8 +80,339 @@ async fn language_switch_in_chromium() {
         .await
         .unwrap();
     c.wait()
-        .for_element(Locator::XPath("//h1[contains(text(), '準備中')]"))
+        .for_element(Locator::XPath("//h1[text()='マイページ登録']"))
         .await
         .unwrap();
     b.close().await;
+}
+
+/// The `token=` of the newest mail's link to `path`.
+async fn link_in_mail<S: Store>(t: &TestApp<S>, to: &str, path: &str) -> String {
+    let mails = t.mails().await;
+    let m = mails
+        .iter()
+        .find(|m| m.to_addr == to && m.body_text.contains(path))
+        .expect("a mail with the link");
+    let start = m.body_text.find(path).unwrap();
+    m.body_text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let Ok(e) = c.find(Locator::Id(id)).await else {
+        panic!(
+            "no #{id} on {}: {}",
+            c.current_url().await.unwrap(),
+            c.source().await.unwrap()
+        );
+    };
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// Logs out and waits for the confirmation page (navigating on before it loads would race).
+async fn logout(c: &Client) {
+    click(c, "logout").await;
+    c.wait()
+        .for_element(Locator::Id("login-link"))
+        .await
+        .unwrap();
+}
+
+async fn click(c: &Client, id: &str) {
+    c.find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn h1(c: &Client) -> String {
+    c.find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buf, mut bits, mut out) = (0u32, 0, Vec::new());
+    for ch in s.bytes() {
+        let v = A.iter().position(|a| *a == ch).unwrap() as u32;
+        buf = (buf << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Registration as a doctor does it: e-mail → mail link → identity data → password → My Page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_to_my_page() {
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    mamis_app::demo::seed_demo(&t.app).await.unwrap();
+    // a member of P13-0001 without an account yet
+    let mut tx = t.app.store.read().await.unwrap();
+    let doctors = tx
+        .members_of(
+            &mamis_domain::AssociationCode::parse("P13-0002").unwrap(),
+            t.clock_date(),
+            50,
+            0,
+        )
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let d = doctors
+        .iter()
+        .find(|d| d.member_id.is_some())
+        .expect("a member")
+        .clone();
+
+    let b = Browser::start().await;
+    let c = &b.client;
+    c.goto(&t.url("/register")).await.unwrap();
+    fill(c, "email", "Sato.Doctor@Example.JP").await;
+    click(c, "email-submit").await;
+    c.wait()
+        .for_element(Locator::XPath("//h1[text()='メールをご確認ください']"))
+        .await
+        .unwrap();
+
+    let link = link_in_mail(&t, "sato.doctor@example.jp", "/register/continue").await;
+    c.goto(&link).await.unwrap();
+    click(c, "confirm").await;
+    c.wait()
+        .for_element(Locator::Id("identity-submit"))
+        .await
+        .unwrap();
+    assert_eq!(h1(c).await, "本人確認のための情報");
+
+    fill(c, "iseki", &format!("第{}号", d.iseki)).await;
+    fill(c, "family_name", &d.family_name).await;
+    fill(c, "given_name", &d.given_name).await;
+    // hiragana and a space: the kana normaliser matches them to the katakana on record
+    fill(c, "family_kana", &hiragana(d.family_kana.as_str())).await;
+    fill(c, "given_kana", &format!(" {}", d.given_kana)).await;
+    fill(
+        c,
+        "birth_date",
+        &d.birth_date.format("%Y/%m/%d").to_string(),
+    )
+    .await;
+    fill(c, "association", "P13-0002").await;
+    click(c, "identity-submit").await;
+    c.wait()
+        .for_element(Locator::Id("password-submit"))
+        .await
+        .unwrap();
+
+    // the policy explains itself
+    fill(
+        c,
+        "password",
+        &d.birth_date.format("%y%m%d-sakura").to_string(),
+    )
+    .await;
+    click(c, "password-submit").await;
+    let err = c
+        .wait()
+        .for_element(Locator::Id("form-error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(err.contains("生年月日"), "{err}");
+    fill(c, "password", "kyoto-sakura-2026-spring").await;
+    click(c, "password-submit").await;
+    let status = c
+        .wait()
+        .for_element(Locator::Id("verification-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "本人確認済み");
+    assert_eq!(h1(c).await, "マイページ");
+    // the binding was announced to the contact address on file
+    assert!(
+        t.mails()
+            .await
+            .iter()
+            .any(|m| Some(&m.to_addr) == d.contact_email.as_ref()
+                && m.body_text.contains("/not-me?token="))
+    );
+
+    // log out and in again
+    logout(c).await;
+    c.goto(&t.url("/login")).await.unwrap();
+    fill(c, "email", "sato.doctor@example.jp").await;
+    fill(c, "password", "kyoto-sakura-2026-spring").await;
+    click(c, "login-submit").await;
+    c.wait()
+        .for_element(Locator::Id("verification-status"))
+        .await
+        .unwrap();
+    b.close().await;
+}
+
+fn hiragana(katakana: &str) -> String {
+    katakana
+        .chars()
+        .map(|c| {
+            if ('\u{30A1}'..='\u{30F6}').contains(&c) {
+                char::from_u32(c as u32 - 0x60).unwrap()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// TOTP enrolment on My Page, then a login that asks for the code, then a password reset that
+/// asks for it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn totp_enrolment_login_and_reset() {
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let (_, email, password, _) = logins
+        .accounts
+        .iter()
+        .find(|a| a.0 == "verified member")
+        .unwrap()
+        .clone();
+    let b = Browser::start().await;
+    let c = &b.client;
+    c.goto(&t.url("/login")).await.unwrap();
+    fill(c, "email", &email).await;
+    fill(c, "password", &password).await;
+    click(c, "login-submit").await;
+    c.wait()
+        .for_element(Locator::Id("verification-status"))
+        .await
+        .unwrap();
+
+    c.goto(&t.url("/mypage/totp")).await.unwrap();
+    let secret = base32_decode(
+        &c.find(Locator::Id("totp-secret"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        c.find(Locator::Css(".qr svg")).await.is_ok(),
+        "the QR code is drawn"
+    );
+    let code = |at| totp::code(&secret, totp::step_of(at));
+    fill(c, "code", "000000").await;
+    click(c, "totp-submit").await;
+    c.wait()
+        .for_element(Locator::Id("form-error"))
+        .await
+        .unwrap();
+    // a new secret is offered after a failure
+    let secret = base32_decode(
+        &c.find(Locator::Id("totp-secret"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    fill(c, "code", &totp::code(&secret, totp::step_of(t.app.now()))).await;
+    click(c, "totp-submit").await;
+    let codes = c
+        .wait()
+        .for_element(Locator::Id("recovery-codes"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(codes.lines().count(), 10);
+    let _ = code;
+
+    // log out; logging in now asks for the second factor
+    c.goto(&t.url("/mypage")).await.unwrap();
+    logout(c).await;
+    t.clock.advance(chrono::Duration::seconds(60));
+    c.goto(&t.url("/login")).await.unwrap();
+    fill(c, "email", &email).await;
+    fill(c, "password", &password).await;
+    click(c, "login-submit").await;
+    c.wait()
+        .for_element(Locator::Id("code-submit"))
+        .await
+        .unwrap();
+    fill(c, "code", &totp::code(&secret, totp::step_of(t.app.now()))).await;
+    click(c, "code-submit").await;
+    c.wait()
+        .for_element(Locator::Id("verification-status"))
+        .await
+        .unwrap();
+    logout(c).await;
+
+    // reset: the link alone is not enough
+    c.goto(&t.url("/reset")).await.unwrap();
+    fill(c, "email", &email).await;
+    click(c, "email-submit").await;
+    c.wait()
+        .for_element(Locator::XPath("//h1[text()='メールをご確認ください']"))
+        .await
+        .unwrap();
+    let link = link_in_mail(&t, &email, "/reset/continue").await;
+    c.goto(&link).await.unwrap();
+    fill(c, "password", "a-brand-new-password-2026").await;
+    fill(c, "code", "123456").await;
+    click(c, "password-submit").await;
+    let err = c
+        .wait()
+        .for_element(Locator::Id("form-error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(err.contains("コード"), "{err}");
+    t.clock.advance(chrono::Duration::seconds(60));
+    fill(c, "password", "a-brand-new-password-2026").await;
+    fill(c, "code", &totp::code(&secret, totp::step_of(t.app.now()))).await;
+    click(c, "password-submit").await;
+    c.wait()
+        .for_element(Locator::XPath("//h1[text()='新しいパスワード']"))
+        .await
+        .unwrap();
+    // the new password works
+    t.clock.advance(chrono::Duration::seconds(60));
+    c.goto(&t.url("/login")).await.unwrap();
+    fill(c, "email", &email).await;
+    fill(c, "password", "a-brand-new-password-2026").await;
+    click(c, "login-submit").await;
+    c.wait()
+        .for_element(Locator::Id("code-submit"))
+        .await
+        .unwrap();
+    b.close().await;
+    // a mail check: the doctor was not told anything about other accounts
+    let mut tx = t.app.store.read().await.unwrap();
+    assert!(tx.count_doctors().await.unwrap() > 0);
 }

@@ -9,4 +9,5 @@ mod demo;
 mod identity;
 mod jobs;
 mod mail;
+mod office_portal;
 mod web;

@@ -24,8 +24,8 @@ async fn home_is_japanese_then_english<S: Store>(t: TestApp<S>) {
     assert_eq!(attr(&doc, "html", "lang").as_deref(), Some("en"));
     assert_eq!(texts(&doc, "h1"), ["Welcome to MAMIS"]);
     // the choice persists on other pages
-    let doc = html(&t.get("/mypage").await.text().await.unwrap());
-    assert_eq!(texts(&doc, "h1"), ["My Page is coming soon"]);
+    let doc = html(&t.get("/register").await.text().await.unwrap());
+    assert_eq!(texts(&doc, "h1"), ["Register for My Page"]);
 }
 app_test!(home_switches_language, home_is_japanese_then_english);
 
