@@ -20,8 +20,9 @@ use crate::middleware::cookie;
 #[derive(Debug, Clone)]
 pub struct CsrfToken(pub String);
 
-/// Largest form body read for the token check.
-const MAX_FORM: usize = 256 * 1024;
+/// Largest form body read for the token check (large enough that an oversized password still
+/// reaches its handler and gets its own message).
+const MAX_FORM: usize = 2 * 1024 * 1024;
 
 fn cookie_name(https: bool) -> &'static str {
     // `__Host-` pins the cookie to this exact origin; browsers accept it only over https.

@@ -201,12 +201,17 @@ fn after_login(kind: AccountKind, next: &str) -> String {
 pub async fn login_submit<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
+    headers: HeaderMap,
     RequestOrigin(origin): RequestOrigin,
     Form(f): Form<LoginForm>,
 ) -> PageResult {
     let https = st.shared.https;
     match login::password(&st.app, &f.email, &f.password, &origin).await {
         Ok(login::LoginOutcome::LoggedIn { cookie, account }) => {
+            // A new session id at every login; whatever session this browser had ends.
+            if let Some(old) = crate::middleware::cookie(&headers, session_cookie(https)) {
+                sessions::close(&st.app, &old).await.map_err(fail)?;
+            }
             let mut r = Redirect::to(&after_login(account.kind, &f.next)).into_response();
             set_cookie(&mut r, https, session_cookie(https), &cookie, None);
             Ok(r)
@@ -275,6 +280,9 @@ pub async fn totp_login_submit<S: Store>(
     };
     match login::second_factor(&st.app, &pending, &f.code, &origin).await {
         Ok(login::LoginOutcome::LoggedIn { cookie, account }) => {
+            if let Some(old) = crate::middleware::cookie(&headers, session_cookie(https)) {
+                sessions::close(&st.app, &old).await.map_err(fail)?;
+            }
             let mut r = Redirect::to(&after_login(account.kind, q.next.as_deref().unwrap_or("")))
                 .into_response();
             set_cookie(&mut r, https, session_cookie(https), &cookie, None);

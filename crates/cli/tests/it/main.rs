@@ -340,3 +340,127 @@ fn mail_list_on_an_empty_outbox() {
     assert!(o.status.success());
     assert_eq!(stdout(&o).trim(), "the outbox is empty");
 }
+
+#[test]
+fn legacy_import_is_all_or_nothing_with_a_line_report() {
+    let d = tempdir();
+    let url = db(&d);
+    let env = [
+        ("MAMIS_AUDIT_KEY", AUDIT_KEY),
+        ("MAMIS_SECRET_KEY", SECRET_KEY),
+        ("MAMIS_DATABASE_URL", url.as_str()),
+    ];
+    let bad = d.0.join("bad.csv");
+    std::fs::write(&bad, "member_id,birth_date,password_hash\n0123456789,1970-01-02,\n123,1970-01-02,\n0123456788,19700230,\n0123456787,1970-01-02,$md5$abc\n").unwrap();
+    let o = mamis(&["legacy", "import", bad.to_str().unwrap()], &env);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    assert!(
+        out.contains("line 3: member_id '123' is not 10 digits"),
+        "{out}"
+    );
+    assert!(out.contains("line 4: birth_date"), "{out}");
+    assert!(out.contains("line 5: password_hash"), "{out}");
+    assert!(out.contains("nothing was imported: 3 problem(s)"), "{out}");
+
+    let missing = d.0.join("missing.csv");
+    std::fs::write(&missing, "id,birthday\n0123456789,1970-01-02\n").unwrap();
+    assert!(
+        stdout(&mamis(
+            &["legacy", "import", missing.to_str().unwrap()],
+            &env
+        ))
+        .contains("member_id,birth_date")
+    );
+
+    // CP932 (Shift_JIS, as Excel saves it) with full-width digits
+    let good = d.0.join("good.csv");
+    let mut bytes = b"member_id,birth_date\r\n".to_vec();
+    bytes.extend([
+        0x82, 0x4F, 0x82, 0x50, 0x82, 0x51, 0x82, 0x52, 0x82, 0x53, 0x82, 0x54, 0x82, 0x55, 0x82,
+        0x56, 0x82, 0x57, 0x82, 0x58,
+    ]); // ０１２３４５６７８９
+    bytes.extend(b",1970-01-02\r\n1234567890,19800517\r\n");
+    std::fs::write(&good, bytes).unwrap();
+    let o = mamis(&["legacy", "import", good.to_str().unwrap()], &env);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(stdout(&o).trim(), "imported 2 legacy credentials (CP932)");
+}
+
+#[test]
+fn staff_create_prints_an_enrolment_link() {
+    let d = tempdir();
+    let url = db(&d);
+    let env = [
+        ("MAMIS_AUDIT_KEY", AUDIT_KEY),
+        ("MAMIS_SECRET_KEY", SECRET_KEY),
+        ("MAMIS_DATABASE_URL", url.as_str()),
+    ];
+    let o = mamis(
+        &[
+            "staff",
+            "create",
+            "--role",
+            "prefecture_staff",
+            "--scope",
+            "P13",
+            "--email",
+            "Staff@Tokyo.Example.JP",
+        ],
+        &env,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o).contains("http://127.0.0.1:8080/staff/enrol?token="),
+        "{}",
+        stdout(&o)
+    );
+    one_line_error(
+        &mamis(
+            &[
+                "staff",
+                "create",
+                "--role",
+                "county_staff",
+                "--scope",
+                "P13",
+                "--email",
+                "x@example.jp",
+            ],
+            &env,
+        ),
+        "cannot be granted",
+    );
+    one_line_error(
+        &mamis(
+            &[
+                "staff",
+                "create",
+                "--role",
+                "prefecture_staff",
+                "--scope",
+                "P13",
+                "--email",
+                "staff@tokyo.example.jp",
+            ],
+            &env,
+        ),
+        "address taken",
+    );
+    one_line_error(
+        &mamis(
+            &[
+                "staff",
+                "create",
+                "--role",
+                "county_staff",
+                "--scope",
+                "P13-0999",
+                "--email",
+                "y@example.jp",
+            ],
+            &env,
+        ),
+        "association",
+    );
+}

@@ -416,3 +416,165 @@ async fn totp_enrolment_login_and_reset() {
     let mut tx = t.app.store.read().await.unwrap();
     assert!(tx.count_doctors().await.unwrap() > 0);
 }
+
+/// County staff log in with their second factor, find the unmatched account in the office queue,
+/// and verify it against a register record after checking evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_verify_an_unmatched_account() {
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let (_, email, password, secret) = logins
+        .accounts
+        .iter()
+        .find(|a| a.0.starts_with("county_staff"))
+        .unwrap()
+        .clone();
+    let secret = base32_decode(&secret.unwrap());
+    // the demo's waiting account, and a free record of the county to bind it to
+    let mut tx = t.app.store.read().await.unwrap();
+    use mamis_store::{IdentityStore, RegistryStore};
+    let waiting = tx
+        .account_by_email("unverified@demo.mamis.jp")
+        .await
+        .unwrap()
+        .unwrap();
+    let members = tx
+        .members_of(
+            &mamis_domain::AssociationCode::parse("P13-0001").unwrap(),
+            t.clock_date(),
+            100,
+            0,
+        )
+        .await
+        .unwrap();
+    let mut record = None;
+    for d in members {
+        if tx.verified_account_of(d.id).await.unwrap().is_none() {
+            record = Some(d);
+            break;
+        }
+    }
+    tx.rollback().await.unwrap();
+    let record = record.unwrap();
+
+    let b = Browser::start().await;
+    let c = &b.client;
+    c.goto(&t.url("/office")).await.unwrap();
+    // not logged in: the office sends us to the login page and back
+    fill(c, "email", &email).await;
+    fill(c, "password", &password).await;
+    click(c, "login-submit").await;
+    c.wait()
+        .for_element(Locator::Id("code-submit"))
+        .await
+        .unwrap();
+    fill(c, "code", &totp::code(&secret, totp::step_of(t.app.now()))).await;
+    click(c, "code-submit").await;
+    let card = format!("claim-{}", waiting.id);
+    c.wait().for_element(Locator::Id(&card)).await.unwrap();
+    fill(c, &format!("iseki-{}", waiting.id), record.iseki.as_str()).await;
+    fill(
+        c,
+        &format!("evidence-{}", waiting.id),
+        "医師免許証の写しと顔写真付き身分証を確認",
+    )
+    .await;
+    c.find(Locator::Css(&format!("#{card} form.verify button")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("office-staff"))
+        .await
+        .unwrap();
+    assert!(
+        c.find(Locator::Id(&card)).await.is_err(),
+        "the claim left the queue"
+    );
+    let mut tx = t.app.store.read().await.unwrap();
+    use mamis_store::AccessStore;
+    let acc = tx.account(waiting.id).await.unwrap().unwrap();
+    assert_eq!(
+        (acc.verification, acc.doctor_id),
+        (mamis_store::Verification::Verified, Some(record.id))
+    );
+    b.close().await;
+}
+
+/// The legacy CME login works until the cut-over, its session ends when the clock passes it,
+/// and from then on the login shows the refusal page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_login_until_the_cut_over() {
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let (_, member_id, password) = logins.legacy[0].clone();
+    let cutover = mamis_domain::identity::LegacyCutover::default_instant();
+    t.clock.set(cutover - chrono::Duration::hours(30));
+
+    let b = Browser::start().await;
+    let c = &b.client;
+    c.goto(&t.url("/cme")).await.unwrap();
+    c.find(Locator::Id("cme-legacy-login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("cme-legacy-submit"))
+        .await
+        .unwrap();
+    fill(c, "member_id", &member_id).await;
+    fill(c, "password", "000000").await;
+    click(c, "cme-legacy-submit").await;
+    c.wait()
+        .for_element(Locator::Id("form-error"))
+        .await
+        .unwrap();
+    fill(c, "member_id", &member_id).await;
+    fill(c, "password", &password).await;
+    click(c, "cme-legacy-submit").await;
+    let countdown = c
+        .wait()
+        .for_element(Locator::Id("cme-countdown"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        countdown.contains('1') && countdown.contains('6'),
+        "1 day 6 hours left: {countdown}"
+    );
+    assert!(
+        c.find(Locator::Id("cme-register-link")).await.is_ok(),
+        "shows how to create a MAMIS_ID"
+    );
+
+    // the clock passes the cut-over: the session is gone and the login is closed
+    t.clock.set(cutover);
+    c.refresh().await.unwrap();
+    assert!(c.find(Locator::Id("cme-legacy-session")).await.is_err());
+    c.goto(&t.url("/cme/login/legacy")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("cme-ended"))
+        .await
+        .unwrap();
+    assert!(
+        c.find(Locator::Id("member_id")).await.is_err(),
+        "no form any more"
+    );
+    assert!(
+        c.find(Locator::Id("cme-ended-login")).await.is_ok(),
+        "points to MAMIS_ID login"
+    );
+    b.close().await;
+}

@@ -9,5 +9,6 @@ mod demo;
 mod identity;
 mod jobs;
 mod mail;
+mod mypage_http;
 mod office_portal;
 mod web;
