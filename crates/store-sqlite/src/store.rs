@@ -555,6 +555,23 @@ impl AccessStore for SqliteTx {
             .collect()
     }
 
+    async fn staff_emails(&mut self, nodes: &[AssociationCode]) -> StoreResult<Vec<String>> {
+        if nodes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT DISTINCT a.email FROM accounts a JOIN role_grants g ON g.account_id = a.id \
+             WHERE a.status = 'active' AND g.scope_kind = 'association' AND g.scope_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for n in nodes {
+            sep.push_bind(n.as_str().to_owned());
+        }
+        q.push(") ORDER BY a.email");
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db_err)?;
+        Ok(rows.iter().map(|r| r.get::<String, _>("email")).collect())
+    }
+
     async fn insert_api_token(&mut self, t: &ApiToken) -> StoreResult<()> {
         let (kind, id) = scope_parts(t.grant.scope());
         sqlx::query(

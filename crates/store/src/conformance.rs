@@ -656,6 +656,33 @@ pub async fn accounts_grants_and_tokens<S: Store>(s: S) {
         .unwrap();
     assert_eq!(tx.grants_of(acc.id).await.unwrap(), vec![g1.clone(), g2]);
 
+    // alerts reach staff holding a grant on the nodes concerned, active accounts only
+    let mut other = Account::new(
+        Uuid::new_v4(),
+        "osaka@example.jp",
+        "",
+        AccountKind::Staff,
+        now,
+    );
+    other.status = AccountStatus::Suspended;
+    tx.insert_account(&other).await.unwrap();
+    let g3 = RoleGrant::new(Role::CountyStaff, Scope::Association(code("P27-0001"))).unwrap();
+    tx.insert_role_grant(other.id, &g3, now).await.unwrap();
+    assert_eq!(
+        tx.staff_emails(&[code("P13-0001"), code("P13")])
+            .await
+            .unwrap(),
+        ["staff@example.jp"]
+    );
+    assert!(
+        tx.staff_emails(&[code("P27-0001")])
+            .await
+            .unwrap()
+            .is_empty(),
+        "suspended staff get nothing"
+    );
+    assert!(tx.staff_emails(&[]).await.unwrap().is_empty());
+
     let tok = ApiToken {
         id: Uuid::new_v4(),
         name: "県システム".into(),

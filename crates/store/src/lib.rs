@@ -167,6 +167,12 @@ pub trait AccessStore {
         &mut self,
         account: Uuid,
     ) -> impl Future<Output = StoreResult<Vec<RoleGrant>>> + Send;
+    /// Addresses of active staff accounts holding a grant on one of `nodes` (alerts to the
+    /// associations concerned), sorted.
+    fn staff_emails(
+        &mut self,
+        nodes: &[AssociationCode],
+    ) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
     /// Stores a new API token (only its hash).
     fn insert_api_token(&mut self, t: &ApiToken) -> impl Future<Output = StoreResult<()>> + Send;
     /// Finds a token by the SHA-256 of its secret.

@@ -398,6 +398,21 @@ async fn submit_identity_once<S: Store>(
                     },
                 )
                 .await?;
+                // Staff of the association named in the attempt (and its prefecture) are told.
+                let mut nodes = vec![data.association.clone()];
+                nodes.extend(data.association.prefecture_code());
+                for to in tx.staff_emails(&nodes).await? {
+                    let out = Outgoing {
+                        to,
+                        subject: "【MAMIS】本人確認の照合失敗が続いています / Repeated failed identity matches".into(),
+                        body_text: format!(
+                            "医籍登録番号 {iseki} について、本日 {today} 回の照合失敗がありました。なりすましの可能性があります。事務局画面の確認待ち一覧をご確認ください。\n\n\
+                             Identity matching for medical register number {iseki} failed {today} times today, which may be an impersonation attempt. Please check the review queue in the office pages.\n",
+                            iseki = data.iseki
+                        ),
+                    };
+                    mail::queue(&mut tx, now, out).await?;
+                }
             }
             if claim.failed_matches >= MATCHES_BEFORE_REVIEW {
                 claim.review_node = Some(data.association.clone());

@@ -1644,3 +1644,43 @@ async fn bad_input<S: Store>(t: TestApp<S>) {
     );
 }
 app_test!(bad_identity_input_is_reported_per_field, bad_input);
+
+/// More than five failed matches on one 医籍登録番号 in a day alert the staff of the association
+/// named in the attempt (the demo's Chiyoda county staff), once, and the audit log records it.
+async fn repeated_failures_alert_staff<S: Store>(t: TestApp<S>) {
+    mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let d = add_doctor(&t, 61, "P13-0001", None).await;
+    let mut typo = form_for(&d, "P13-0001", true);
+    typo.birth_date = "1981-05-17".into();
+    for n in 0..3 {
+        let (_, acc) = register(&t, &format!("impostor{n}@example.jp")).await;
+        for _ in 0..3 {
+            submit(&t, &acc, &typo).await.unwrap();
+        }
+    }
+    let alerts: Vec<_> = mails_to(&t, "chiyoda@demo.mamis.jp")
+        .await
+        .into_iter()
+        .filter(|m| m.subject.contains("Repeated failed identity matches"))
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "one alert when the count passes five, not one per failure"
+    );
+    assert!(alerts[0].body_text.contains(d.iseki.as_str()));
+    // the prefecture's staff are told too; another county's are not
+    assert_eq!(
+        mails_to(&t, "tokyo@demo.mamis.jp")
+            .await
+            .iter()
+            .filter(|m| m.subject.contains("Repeated"))
+            .count(),
+        1
+    );
+    assert!(audit_rows(&t).await.iter().any(|r| r.action == "identity.match_alert" && r.target == format!("iseki:{}", d.iseki)));
+}
+app_test!(
+    repeated_failed_matches_alert_staff,
+    repeated_failures_alert_staff
+);
