@@ -470,8 +470,13 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                     println!("  {who:<32} {email:<28} password {password}{second}");
                 }
                 for (who, member, password) in &logins.legacy {
+                    let state = if chrono::Utc::now() < cfg.legacy_until {
+                        format!("until the cut-over at {}", cfg.legacy_until.to_rfc3339())
+                    } else {
+                        "the cut-over has passed, so it shows the refusal page".to_owned()
+                    };
                     println!(
-                        "  {who:<32} member ID {member}  password {password}  at {}cme/login/legacy (until the cut-over)",
+                        "  {who:<32} member ID {member}  password {password}  at {}cme/login/legacy ({state})",
                         cfg.base_url
                     );
                 }

@@ -585,22 +585,16 @@ impl IdentityStore for PgTx {
     }
 
     async fn lock_throttle(&mut self, key: &str, now: Timestamp) -> StoreResult<Throttle> {
-        // A concurrent first insert of the same key makes this INSERT wait for that transaction
-        // and then do nothing; the row then exists, committed, for the SELECT to lock. The lock
-        // is held until commit or rollback, so attempts on one key from every server queue here.
-        sqlx::query(
+        // One statement: creates the key or, on conflict, "updates" it to itself — which takes
+        // the row lock until commit, so attempts on one key from every server queue here — and
+        // returns the stored state either way.
+        let r = sqlx::query(
             "INSERT INTO throttles (key, failures, window_start) VALUES ($1, 0, $2) \
-             ON CONFLICT (key) DO NOTHING",
+             ON CONFLICT (key) DO UPDATE SET failures = throttles.failures \
+             RETURNING failures, window_start, blocked_until",
         )
         .bind(key)
         .bind(now)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db_err)?;
-        let r = sqlx::query(
-            "SELECT failures, window_start, blocked_until FROM throttles WHERE key = $1 FOR UPDATE",
-        )
-        .bind(key)
         .fetch_one(&mut *self.tx)
         .await
         .map_err(db_err)?;

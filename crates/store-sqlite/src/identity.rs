@@ -517,17 +517,15 @@ impl IdentityStore for SqliteTx {
     }
 
     async fn lock_throttle(&mut self, key: &str, now: Timestamp) -> StoreResult<Throttle> {
-        // The write transaction (BEGIN IMMEDIATE) already serialises every attempt.
-        sqlx::query("INSERT INTO throttles (key, failures, window_start) VALUES ($1, 0, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(micros(now))
-            .execute(&mut *self.tx)
-            .await
-            .map_err(db_err)?;
+        // The write transaction (BEGIN IMMEDIATE) already serialises every attempt; one statement
+        // creates the key if needed and returns its state.
         let r = sqlx::query(
-            "SELECT failures, window_start, blocked_until FROM throttles WHERE key = $1",
+            "INSERT INTO throttles (key, failures, window_start) VALUES ($1, 0, $2) \
+             ON CONFLICT (key) DO UPDATE SET failures = throttles.failures \
+             RETURNING failures, window_start, blocked_until",
         )
         .bind(key)
+        .bind(micros(now))
         .fetch_one(&mut *self.tx)
         .await
         .map_err(db_err)?;

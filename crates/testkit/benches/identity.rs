@@ -135,6 +135,48 @@ async fn main() {
     tx.commit().await.unwrap();
     let base = t.base_url.clone();
 
+    // App level: the login use case without HTTP (throttle, verify, session, audit).
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let (app, stop, done) = (t.app.clone(), stop.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let origin = mamis_app::identity::sessions::Origin {
+                client_addr: Some("127.0.0.1".into()),
+                user_agent: None,
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let r = mamis_app::identity::login::password(
+                    &app,
+                    &format!("bench{i}@example.jp"),
+                    "benchmark password 2026",
+                    &origin,
+                )
+                .await;
+                assert!(
+                    matches!(
+                        r,
+                        Ok(mamis_app::identity::login::LoginOutcome::LoggedIn { .. })
+                    ),
+                    "{r:?}"
+                );
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let app_rate = done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "app-level password logins:    {app_rate:8.1} /s  (ratio {:.2})",
+        app_rate / raw
+    );
+
     // My Page reader: one logged-in doctor reloading My Page throughout the storm.
     let reader = logged_in_client(&base, &format!("bench{clients}@example.jp")).await;
     let stop = Arc::new(AtomicBool::new(false));

@@ -58,8 +58,20 @@ pub(crate) async fn admit<S: Store>(
     origin: &Origin,
     notify: Option<&str>,
 ) -> IdResult<bool> {
-    let now = app.now();
     let mut tx = app.store.write().await?;
+    let ok = admit_in(&mut tx, name, origin, notify, app.now()).await?;
+    tx.commit().await?;
+    Ok(ok)
+}
+
+/// [`admit`] inside the caller's write transaction.
+async fn admit_in<T: IdentityStore + mamis_store::OutboxStore + mamis_store::JobStore + Send>(
+    tx: &mut T,
+    name: &str,
+    origin: &Origin,
+    notify: Option<&str>,
+    now: Timestamp,
+) -> IdResult<bool> {
     let before = tx.lock_throttle(name, now).await?;
     let (after, adm) = before.admit(&ThrottlePolicy::per_name(), now);
     tx.put_throttle(name, &after).await?;
@@ -73,9 +85,8 @@ pub(crate) async fn admit<S: Store>(
     if mamis_domain::identity::Throttle::waits_began(&before, &after)
         && let (Some(to), Some(until)) = (notify, after.blocked_until)
     {
-        mail::queue(&mut tx, now, wait_notice(to, until)).await?;
+        mail::queue(tx, now, wait_notice(to, until)).await?;
     }
-    tx.commit().await?;
     Ok(ok)
 }
 
@@ -98,15 +109,25 @@ fn wait_notice(to: &str, until: Timestamp) -> Outgoing {
 /// After a success: forgets the name's failures, and takes back the one attempt counted against
 /// the client address (so a hospital's shared address is limited by failures, not by logins).
 pub(crate) async fn forgive<S: Store>(app: &App<S>, key: &str, origin: &Origin) -> IdResult<()> {
-    let now = app.now();
     let mut tx = app.store.write().await?;
+    forgive_in(&mut tx, key, origin, app.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`forgive`] inside the caller's transaction.
+async fn forgive_in<T: IdentityStore + Send>(
+    tx: &mut T,
+    key: &str,
+    origin: &Origin,
+    now: Timestamp,
+) -> IdResult<()> {
     tx.clear_throttle(key).await?;
     if let Some(addr) = addr_key(origin) {
         let mut t = tx.lock_throttle(&addr, now).await?;
         t.failures = t.failures.saturating_sub(1);
         tx.put_throttle(&addr, &t).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -122,17 +143,20 @@ pub async fn password<S: Store>(
         return Err(IdentityError::LoginFailed);
     }
     let key = name_key(email.as_str());
-    let mut tx = app.store.read().await?;
+    // One write transaction reads the account and counts the attempt, before any hashing.
+    let now = app.now();
+    let mut tx = app.store.write().await?;
     let account = tx.account_by_email(email.as_str()).await?;
-    tx.rollback().await?;
-    if !admit(
-        app,
+    let admitted = admit_in(
+        &mut tx,
         &key,
         origin,
         account.as_ref().map(|a| a.email.as_str()),
+        now,
     )
-    .await?
-    {
+    .await?;
+    tx.commit().await?;
+    if !admitted {
         return Err(IdentityError::LoginFailed);
     }
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -140,8 +164,8 @@ pub async fn password<S: Store>(
     let (Checked::Match { rehash }, Some(account)) = (checked, account) else {
         return Err(IdentityError::LoginFailed);
     };
-    forgive(app, &key, origin).await?;
     if account.status == AccountStatus::Suspended {
+        forgive(app, &key, origin).await?;
         return Err(IdentityError::Suspended);
     }
     if rehash {
@@ -156,11 +180,13 @@ pub async fn password<S: Store>(
             until: (app.now() + MFA_WINDOW).timestamp(),
         };
         let json = serde_json::to_vec(&p).map_err(|e| crate::AppError::Internal(e.to_string()))?;
+        forgive(app, &key, origin).await?;
         return Ok(LoginOutcome::SecondFactor {
             pending: seal(&app.config.secret_key, "mfa-pending", &json)?,
         });
     }
-    finish(app, account, origin, "password").await
+    // The session, the audit record and the forgiven failure commit together.
+    finish(app, account, origin, "password", &key).await
 }
 
 /// Step two: a TOTP code or a recovery code for the pending login.
@@ -189,8 +215,7 @@ pub async fn second_factor<S: Store>(
     if !super::totp::check(app, &account, code).await? {
         return Err(IdentityError::SecondFactorFailed);
     }
-    forgive(app, &key, origin).await?;
-    finish(app, account, origin, "password+totp").await
+    finish(app, account, origin, "password+totp", &key).await
 }
 
 async fn finish<S: Store>(
@@ -198,9 +223,11 @@ async fn finish<S: Store>(
     account: Account,
     origin: &Origin,
     method: &str,
+    throttle_key: &str,
 ) -> IdResult<LoginOutcome> {
     let now = app.now();
     let mut tx = app.store.write().await?;
+    forgive_in(&mut tx, throttle_key, origin, now).await?;
     let cookie = sessions::open(&mut tx, account.id, origin, now).await?;
     let who = Principal::Doctor {
         account_id: account.id,
