@@ -72,3 +72,12 @@ pub async fn members<S: Store>(
     tx.commit().await?;
     Ok(doctors)
 }
+
+/// Every association's code and names: public facts (no personal data), for forms where a doctor
+/// chooses their association.
+pub async fn public_tree<S: Store>(app: &App<S>) -> Result<Vec<Association>, AppError> {
+    let mut tx = app.store.read().await?;
+    let v = tx.associations_under(&AssociationCode::jma()).await?;
+    tx.rollback().await?;
+    Ok(v)
+}

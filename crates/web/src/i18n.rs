@@ -176,6 +176,7 @@ mod tests {
                     ("email", "e@example.jp"),
                     ("days", "1"),
                     ("hours", "2"),
+                    ("prefecture", "東京都医師会"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");

@@ -455,12 +455,79 @@ pub struct FieldView {
     error: Option<String>,
 }
 
+/// One choice of association.
+pub struct AssocOption {
+    code: String,
+    name: String,
+}
+
+/// Associations grouped for the select: prefectures (for non-members), then each prefecture's
+/// county associations (for members).
+pub struct AssocGroup {
+    label: String,
+    options: Vec<AssocOption>,
+}
+
 #[derive(Template)]
 #[template(path = "identity.html")]
 struct IdentityView<'a> {
     c: Chrome<'a>,
     fields: Vec<FieldView>,
+    groups: Vec<AssocGroup>,
     message: Option<String>,
+}
+
+async fn association_groups<S: Store>(
+    st: &WebState<S>,
+    lang: Lang,
+) -> Result<Vec<AssocGroup>, PageError> {
+    use mamis_domain::AssociationLevel;
+    let all = mamis_app::registry::public_tree(&st.app)
+        .await
+        .map_err(|e| PageError(e.into()))?;
+    let cat = &st.shared.catalogues;
+    let name = |a: &mamis_domain::Association| {
+        if lang == Lang::Ja {
+            a.name_ja.clone()
+        } else {
+            a.name_en.clone()
+        }
+    };
+    let mut groups = vec![AssocGroup {
+        label: cat.text(lang, "association-group-prefectures", &[]),
+        options: all
+            .iter()
+            .filter(|a| a.level() == AssociationLevel::Prefecture)
+            .map(|a| AssocOption {
+                code: a.code.to_string(),
+                name: name(a),
+            })
+            .collect(),
+    }];
+    for p in all
+        .iter()
+        .filter(|a| a.level() == AssociationLevel::Prefecture)
+    {
+        let options: Vec<AssocOption> = all
+            .iter()
+            .filter(|a| a.level() == AssociationLevel::County && p.code.contains(&a.code))
+            .map(|a| AssocOption {
+                code: a.code.to_string(),
+                name: name(a),
+            })
+            .collect();
+        if !options.is_empty() {
+            groups.push(AssocGroup {
+                label: cat.text(
+                    lang,
+                    "association-group-counties",
+                    &[("prefecture", &name(p))],
+                ),
+                options,
+            });
+        }
+    }
+    Ok(groups)
 }
 
 const IDENTITY_FIELDS: [(&str, &str); 9] = [
@@ -475,7 +542,7 @@ const IDENTITY_FIELDS: [(&str, &str); 9] = [
     ("association", "field-association"),
 ];
 
-fn identity_view<S: Store>(
+async fn identity_view<S: Store>(
     st: &WebState<S>,
     ctx: &PageCtx,
     f: &registration::IdentityForm,
@@ -506,10 +573,12 @@ fn identity_view<S: Store>(
                 .map(|e| cat.text(ctx.lang, e.key, &[])),
         })
         .collect();
+    let groups = association_groups(st, ctx.lang).await?;
     html(page(
         IdentityView {
             c: ctx.chrome(cat),
             fields,
+            groups,
             message,
         }
         .render(),
@@ -573,7 +642,7 @@ pub async fn identity_page<S: Store>(
         membership: "member".into(),
         ..Default::default()
     };
-    identity_view(&st, &ctx, &empty, &[], msg)
+    identity_view(&st, &ctx, &empty, &[], msg).await
 }
 
 /// Matches the identity data against the register.
@@ -588,7 +657,7 @@ pub async fn identity_submit<S: Store>(
     let data = match registration::parse_identity(&form) {
         Ok(d) => d,
         Err(errors) => {
-            let mut r = identity_view(&st, &ctx, &form, &errors, None)?;
+            let mut r = identity_view(&st, &ctx, &form, &errors, None).await?;
             *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             return Ok(r);
         }
@@ -598,27 +667,30 @@ pub async fn identity_submit<S: Store>(
         Ok(registration::IdentityOutcome::Verified) => {
             Ok(Redirect::to("/mypage/password").into_response())
         }
-        Ok(registration::IdentityOutcome::Review) => identity_view(
-            &st,
-            &ctx,
-            &form,
-            &[],
-            Some(cat.text(ctx.lang, "identity-review", &[])),
-        ),
+        Ok(registration::IdentityOutcome::Review) => {
+            identity_view(
+                &st,
+                &ctx,
+                &form,
+                &[],
+                Some(cat.text(ctx.lang, "identity-review", &[])),
+            )
+            .await
+        }
         Ok(registration::IdentityOutcome::NotMatched { attempts_left }) => {
             let m = cat.text(
                 ctx.lang,
                 "identity-not-matched",
                 &[("attempts", &attempts_left.to_string())],
             );
-            identity_view(&st, &ctx, &form, &[], Some(m))
+            identity_view(&st, &ctx, &form, &[], Some(m)).await
         }
         Err(IdentityError::Invalid(_)) => {
             let err = [registration::FieldError {
                 field: "association",
                 key: "invalid-association-code",
             }];
-            identity_view(&st, &ctx, &form, &err, None)
+            identity_view(&st, &ctx, &form, &err, None).await
         }
         Err(e) => Err(fail(e)),
     }

@@ -212,7 +212,21 @@ async fn registration_to_my_page() {
         &d.birth_date.format("%Y/%m/%d").to_string(),
     )
     .await;
-    fill(c, "association", "P13-0002").await;
+    // the association is chosen from the list, by name
+    c.find(Locator::Css("select#association option[value='P13-0002']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let chosen = c
+        .find(Locator::Css("select#association option:checked"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(chosen, "中央区医師会");
     click(c, "identity-submit").await;
     c.wait()
         .for_element(Locator::Id("password-submit"))
