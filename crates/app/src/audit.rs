@@ -23,6 +23,31 @@ pub struct Entry<'a> {
     pub details: serde_json::Value,
 }
 
+impl<'a> Entry<'a> {
+    /// An entry without client address or details.
+    pub fn new(actor: &'a Principal, action: &'a str, target: impl Into<String>) -> Self {
+        Self {
+            actor,
+            action,
+            target: target.into(),
+            client_addr: None,
+            details: serde_json::json!({}),
+        }
+    }
+
+    /// Records where the request came from.
+    pub fn from(mut self, client_addr: Option<String>) -> Self {
+        self.client_addr = client_addr;
+        self
+    }
+
+    /// Adds structured details.
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
 fn field(mac: &mut Hmac<Sha256>, bytes: &[u8]) {
     // Length-prefixed fields: no two different rows can encode to the same byte string.
     mac.update(&(bytes.len() as u64).to_be_bytes());

@@ -89,6 +89,15 @@ impl<S: Store> App<S> {
         })
     }
 
+    /// Appends an audit record at [`App::now`] inside the caller's transaction.
+    pub async fn audit<T: mamis_store::AuditStore + Send>(
+        &self,
+        tx: &mut T,
+        entry: audit::Entry<'_>,
+    ) -> Result<i64, mamis_store::StoreError> {
+        audit::record(tx, &self.config.audit_key, self.now(), entry).await
+    }
+
     /// Now, truncated to microseconds: both databases keep exactly that, so values read back
     /// compare equal to what was written (the audit MAC depends on it).
     pub fn now(&self) -> Timestamp {

@@ -710,22 +710,53 @@ struct PasswordView<'a> {
     error: Option<String>,
 }
 
+/// What a password form asks besides the new password.
+#[derive(Clone, Copy, Default)]
+struct Asks {
+    current: bool,
+    code: bool,
+}
+
+fn password_form<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    title: &str,
+    action: &'static str,
+    token: Option<String>,
+    asks: Asks,
+    error: Option<String>,
+) -> PageResult {
+    let view = PasswordView {
+        c: ctx.chrome(&st.shared.catalogues),
+        title: st.shared.catalogues.text(ctx.lang, title, &[]),
+        action,
+        token,
+        ask_current: asks.current,
+        ask_code: asks.code,
+        error,
+    };
+    html(page(view.render()))
+}
+
 /// The password form (first password during registration, or a change).
 pub async fn password_page<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
     CurrentUser(u): CurrentUser,
 ) -> PageResult {
-    let view = PasswordView {
-        c: ctx.chrome(&st.shared.catalogues),
-        title: st.shared.catalogues.text(ctx.lang, "password-title", &[]),
-        action: "/mypage/password",
-        token: None,
-        ask_current: u.account.password_hash.is_some(),
-        ask_code: false,
-        error: None,
+    let asks = Asks {
+        current: u.account.password_hash.is_some(),
+        code: false,
     };
-    html(page(view.render()))
+    password_form(
+        &st,
+        &ctx,
+        "password-title",
+        "/mypage/password",
+        None,
+        asks,
+        None,
+    )
 }
 
 /// The password form as posted.
@@ -771,16 +802,19 @@ pub async fn password_submit<S: Store>(
                 other => message(cat, ctx.lang, other),
             }
             .ok_or_else(|| fail(e))?;
-            let view = PasswordView {
-                c: ctx.chrome(cat),
-                title: cat.text(ctx.lang, "password-title", &[]),
-                action: "/mypage/password",
-                token: None,
-                ask_current: u.account.password_hash.is_some(),
-                ask_code: false,
-                error: Some(msg),
+            let asks = Asks {
+                current: u.account.password_hash.is_some(),
+                code: false,
             };
-            let mut r = html(page(view.render()))?;
+            let mut r = password_form(
+                &st,
+                &ctx,
+                "password-title",
+                "/mypage/password",
+                None,
+                asks,
+                Some(msg),
+            )?;
             *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(r)
         }
@@ -1029,19 +1063,19 @@ fn reset_form<S: Store>(
     ask_code: bool,
     error: Option<String>,
 ) -> PageResult {
-    let view = PasswordView {
-        c: ctx.chrome(&st.shared.catalogues),
-        title: st
-            .shared
-            .catalogues
-            .text(ctx.lang, "reset-continue-title", &[]),
-        action: "/reset/continue",
-        token: Some(token),
-        ask_current: false,
-        ask_code,
-        error,
+    let asks = Asks {
+        current: false,
+        code: ask_code,
     };
-    html(page(view.render()))
+    password_form(
+        st,
+        ctx,
+        "reset-continue-title",
+        "/reset/continue",
+        Some(token),
+        asks,
+        error,
+    )
 }
 
 /// The link from the reset mail: the new-password form (with the second factor when enrolled).
@@ -1216,16 +1250,15 @@ pub async fn enrol_page<S: Store>(
     ctx: PageCtx,
     Query(q): Query<TokenQuery>,
 ) -> PageResult {
-    let view = PasswordView {
-        c: ctx.chrome(&st.shared.catalogues),
-        title: st.shared.catalogues.text(ctx.lang, "enrol-title", &[]),
-        action: "/staff/enrol",
-        token: Some(q.token),
-        ask_current: false,
-        ask_code: false,
-        error: None,
-    };
-    html(page(view.render()))
+    password_form(
+        &st,
+        &ctx,
+        "enrol-title",
+        "/staff/enrol",
+        Some(q.token),
+        Asks::default(),
+        None,
+    )
 }
 
 /// Sets the staff password, logs in, and continues to TOTP enrolment.
@@ -1245,16 +1278,15 @@ pub async fn enrol_submit<S: Store>(
         Err(IdentityError::LinkInvalid) => link_invalid(&st, &ctx),
         Err(e) => {
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
-            let view = PasswordView {
-                c: ctx.chrome(&st.shared.catalogues),
-                title: st.shared.catalogues.text(ctx.lang, "enrol-title", &[]),
-                action: "/staff/enrol",
-                token: Some(f.token),
-                ask_current: false,
-                ask_code: false,
-                error: Some(msg),
-            };
-            html(page(view.render()))
+            password_form(
+                &st,
+                &ctx,
+                "enrol-title",
+                "/staff/enrol",
+                Some(f.token),
+                Asks::default(),
+                Some(msg),
+            )
         }
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::crypto::sha256_hex;
 use super::{IdResult, IdentityError};
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::authz::require;
 use crate::mail::{self, Outgoing};
 use crate::{App, AppError};
@@ -94,17 +94,11 @@ pub async fn verify<S: Store>(
     claim.review_node = None;
     claim.review_reason = None;
     tx.put_claim(&claim).await?;
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: staff,
-            action: "identity.verify",
-            target: format!("account:{account}"),
-            client_addr,
-            details: serde_json::json!({ "doctor": d.id, "evidence": evidence }),
-        },
+        Entry::new(staff, "identity.verify", format!("account:{account}"))
+            .from(client_addr)
+            .details(serde_json::json!({ "doctor": d.id, "evidence": evidence })),
     )
     .await?;
     mail::queue(
@@ -130,7 +124,6 @@ pub async fn forward<S: Store>(
     account: Uuid,
     to: &AssociationCode,
 ) -> IdResult<()> {
-    let now = app.now();
     let mut tx = app.store.write().await?;
     let mut claim = claim_for(&mut tx, account).await?;
     require(
@@ -146,17 +139,10 @@ pub async fn forward<S: Store>(
     let from = claim_node(&claim);
     claim.review_node = Some(to.clone());
     tx.put_claim(&claim).await?;
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: staff,
-            action: "identity.forward",
-            target: format!("account:{account}"),
-            client_addr: None,
-            details: serde_json::json!({ "from": from, "to": to }),
-        },
+        Entry::new(staff, "identity.forward", format!("account:{account}"))
+            .details(serde_json::json!({ "from": from, "to": to })),
     )
     .await?;
     tx.commit().await?;
@@ -207,21 +193,18 @@ pub async fn set_account_status<S: Store>(
     if status == AccountStatus::Suspended {
         tx.revoke_sessions_of(account, None, now).await?;
     }
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: staff,
-            action: if status == AccountStatus::Suspended {
+        Entry::new(
+            staff,
+            if status == AccountStatus::Suspended {
                 "account.suspend"
             } else {
                 "account.unsuspend"
             },
-            target: format!("account:{account}"),
-            client_addr: None,
-            details: serde_json::json!({ "reason": reason }),
-        },
+            format!("account:{account}"),
+        )
+        .details(serde_json::json!({ "reason": reason })),
     )
     .await?;
     tx.commit().await?;
@@ -248,17 +231,14 @@ pub async fn suspend_binding<S: Store>(
     require(staff, Action::SuspendAccounts, &Target::Doctor(&nodes))?;
     tx.set_binding(account, acc.doctor_id, Verification::Suspended)
         .await?;
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: staff,
-            action: "identity.suspend_binding",
-            target: format!("account:{account}"),
-            client_addr: None,
-            details: serde_json::json!({ "reason": reason }),
-        },
+        Entry::new(
+            staff,
+            "identity.suspend_binding",
+            format!("account:{account}"),
+        )
+        .details(serde_json::json!({ "reason": reason })),
     )
     .await?;
     tx.commit().await?;
@@ -294,17 +274,11 @@ pub async fn not_me<S: Store>(
     let who = Principal::Job {
         kind: "not-me-link".into(),
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "identity.not_me",
-            target: format!("account:{account}"),
-            client_addr,
-            details: serde_json::json!({ "reported_by": token.email }),
-        },
+        Entry::new(&who, "identity.not_me", format!("account:{account}"))
+            .from(client_addr)
+            .details(serde_json::json!({ "reported_by": token.email })),
     )
     .await?;
     tx.commit().await?;

@@ -11,7 +11,7 @@ use super::crypto::sha256_hex;
 use super::passwords::legacy_scheme_supported;
 use super::sessions::{self, Origin};
 use super::{IdResult, IdentityError};
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::{App, AppError};
 
 /// Problems reported in full; beyond this only the total is counted.
@@ -193,17 +193,10 @@ pub async fn import<S: Store>(
     let run = async {
         let mut tx = app.store.write().await?;
         tx.upsert_legacy_credentials(&creds).await?;
-        audit::record(
+        app.audit(
             &mut tx,
-            &app.config.audit_key,
-            now,
-            Entry {
-                actor,
-                action: "legacy.import",
-                target: "legacy_credentials".into(),
-                client_addr: None,
-                details: serde_json::json!({ "rows": creds.len(), "encoding": encoding }),
-            },
+            Entry::new(actor, "legacy.import", "legacy_credentials")
+                .details(serde_json::json!({ "rows": creds.len(), "encoding": encoding })),
         )
         .await?;
         tx.commit().await?;
@@ -276,17 +269,10 @@ pub async fn login<S: Store>(
     let who = Principal::Job {
         kind: "legacy-login".into(),
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "portal.legacy_login",
-            target: format!("member:{member}"),
-            client_addr: origin.client_addr.clone(),
-            details: serde_json::json!({}),
-        },
+        Entry::new(&who, "portal.legacy_login", format!("member:{member}"))
+            .from(origin.client_addr.clone()),
     )
     .await?;
     tx.commit().await?;

@@ -12,7 +12,7 @@ use super::passwords::Checked;
 use super::sessions::{self, Origin};
 use super::{IdResult, IdentityError, jst};
 use crate::App;
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::mail::{self, Outgoing};
 
 /// How long a correct password waits for its second factor.
@@ -233,17 +233,11 @@ async fn finish<S: Store>(
         account_id: account.id,
         doctor_id: account.doctor_id,
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "session.login",
-            target: format!("account:{}", account.id),
-            client_addr: origin.client_addr.clone(),
-            details: serde_json::json!({ "method": method }),
-        },
+        Entry::new(&who, "session.login", format!("account:{}", account.id))
+            .from(origin.client_addr.clone())
+            .details(serde_json::json!({ "method": method })),
     )
     .await?;
     tx.commit().await?;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::crypto::{new_secret, sha256_hex};
 use super::passwords::Checked;
 use super::{ENROL_TTL, IdResult, IdentityError, LINK_TTL, RESET_TTL, link};
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::mail::{self, Outgoing};
 use crate::{App, AppError};
 
@@ -156,17 +156,13 @@ pub async fn complete_reset<S: Store>(
         account_id: acc.id,
         doctor_id: acc.doctor_id,
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "account.password_reset",
-            target: format!("account:{}", acc.id),
-            client_addr: None,
-            details: serde_json::json!({}),
-        },
+        Entry::new(
+            &who,
+            "account.password_reset",
+            format!("account:{}", acc.id),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -277,17 +273,10 @@ pub async fn confirm_email_change<S: Store>(app: &App<S>, secret: &str) -> IdRes
         account_id: account,
         doctor_id: acc.doctor_id,
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "account.email_change",
-            target: format!("account:{account}"),
-            client_addr: None,
-            details: serde_json::json!({ "from": acc.email, "to": token.email }),
-        },
+        Entry::new(&who, "account.email_change", format!("account:{account}"))
+            .details(serde_json::json!({ "from": acc.email, "to": token.email })),
     )
     .await?;
     mail::queue(
@@ -351,17 +340,10 @@ pub async fn create_staff<S: Store>(
         now,
     )
     .await?;
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor,
-            action: "staff.create",
-            target: format!("account:{}", acc.id),
-            client_addr: None,
-            details: serde_json::json!({ "role": grant.role().as_str(), "scope": grant.scope() }),
-        },
+        Entry::new(actor, "staff.create", format!("account:{}", acc.id))
+            .details(serde_json::json!({ "role": grant.role().as_str(), "scope": grant.scope() })),
     )
     .await?;
     tx.commit().await?;

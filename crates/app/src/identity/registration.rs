@@ -17,7 +17,7 @@ use super::crypto::{new_secret, sha256_hex};
 use super::sessions::{self, Origin};
 use super::{IdResult, IdentityError, LINK_TTL, link};
 use crate::App;
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::mail::{self, Outgoing};
 
 /// Failed automatic matches before a claim goes to staff.
@@ -90,17 +90,10 @@ pub async fn confirm<S: Store>(app: &App<S>, secret: &str, origin: &Origin) -> I
         account_id: account.id,
         doctor_id: None,
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "account.register",
-            target: format!("account:{}", account.id),
-            client_addr: origin.client_addr.clone(),
-            details: serde_json::json!({}),
-        },
+        Entry::new(&who, "account.register", format!("account:{}", account.id))
+            .from(origin.client_addr.clone()),
     )
     .await?;
     tx.commit().await?;
@@ -385,17 +378,15 @@ async fn submit_identity_once<S: Store>(
             claim.failed_matches += 1;
             let today = tx.bump_match_failures(&data.iseki, japan_date(now)).await?;
             if today == ALERT_AFTER_FAILURES + 1 {
-                audit::record(
+                app.audit(
                     &mut tx,
-                    &app.config.audit_key,
-                    now,
-                    Entry {
-                        actor: &who,
-                        action: "identity.match_alert",
-                        target: format!("iseki:{}", data.iseki),
-                        client_addr: origin.client_addr.clone(),
-                        details: serde_json::json!({ "failures_today": today }),
-                    },
+                    Entry::new(
+                        &who,
+                        "identity.match_alert",
+                        format!("iseki:{}", data.iseki),
+                    )
+                    .from(origin.client_addr.clone())
+                    .details(serde_json::json!({ "failures_today": today })),
                 )
                 .await?;
                 // Staff of the association named in the attempt (and its prefecture) are told.
@@ -428,17 +419,11 @@ async fn submit_identity_once<S: Store>(
         }
     };
     tx.put_claim(&claim).await?;
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "identity.submit",
-            target: format!("account:{}", account.id),
-            client_addr: origin.client_addr.clone(),
-            details: serde_json::json!({ "outcome": format!("{outcome:?}") }),
-        },
+        Entry::new(&who, "identity.submit", format!("account:{}", account.id))
+            .from(origin.client_addr.clone())
+            .details(serde_json::json!({ "outcome": format!("{outcome:?}") })),
     )
     .await?;
     tx.commit().await?;
@@ -495,24 +480,19 @@ pub async fn set_password<S: Store>(
     };
     check_password(password, &ctx).map_err(IdentityError::Password)?;
     let hash = app.hasher.hash(password.to_owned()).await?;
-    let now = app.now();
     let mut tx = app.store.write().await?;
     tx.set_password_hash(account.id, &hash).await?;
     let who = Principal::Doctor {
         account_id: account.id,
         doctor_id: account.doctor_id,
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "account.password_set",
-            target: format!("account:{}", account.id),
-            client_addr: None,
-            details: serde_json::json!({}),
-        },
+        Entry::new(
+            &who,
+            "account.password_set",
+            format!("account:{}", account.id),
+        ),
     )
     .await?;
     tx.commit().await?;

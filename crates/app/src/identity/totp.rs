@@ -9,7 +9,7 @@ use rand::RngCore;
 
 use super::crypto::{open, seal, sha256_hex};
 use super::{IdResult, IdentityError};
-use crate::audit::{self, Entry};
+use crate::audit::Entry;
 use crate::{App, AppError};
 
 const SEED_PURPOSE: &str = "totp-seed";
@@ -79,17 +79,9 @@ pub async fn confirm<S: Store>(
         account_id: account.id,
         doctor_id: account.doctor_id,
     };
-    audit::record(
+    app.audit(
         &mut tx,
-        &app.config.audit_key,
-        now,
-        Entry {
-            actor: &who,
-            action: "totp.enrol",
-            target: format!("account:{}", account.id),
-            client_addr: None,
-            details: serde_json::json!({}),
-        },
+        Entry::new(&who, "totp.enrol", format!("account:{}", account.id)),
     )
     .await?;
     tx.commit().await?;
