@@ -113,6 +113,19 @@ async fn fill(c: &Client, id: &str, value: &str) {
     e.send_keys(value).await.unwrap();
 }
 
+/// Waits (bounded, like WebDriver's own waits) until no element has this id, i.e. the browser
+/// has loaded the page that follows a form submission.
+async fn wait_gone(c: &Client, id: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.find(Locator::Id(id)).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "#{id} is still shown after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Logs out and waits for the confirmation page (navigating on before it loads would race).
 async fn logout(c: &Client) {
     click(c, "logout").await;
@@ -412,7 +425,9 @@ async fn totp_enrolment_login_and_reset() {
     fill(c, "code", &totp::code(&secret, totp::step_of(t.app.now()))).await;
     click(c, "password-submit").await;
     c.wait()
-        .for_element(Locator::XPath("//h1[text()='新しいパスワード']"))
+        .for_element(Locator::XPath(
+            "//p[contains(text(), 'パスワードを再設定しました')]",
+        ))
         .await
         .unwrap();
     // the new password works
@@ -502,14 +517,9 @@ async fn staff_verify_an_unmatched_account() {
         .click()
         .await
         .unwrap();
-    c.wait()
-        .for_element(Locator::Id("office-staff"))
-        .await
-        .unwrap();
-    assert!(
-        c.find(Locator::Id(&card)).await.is_err(),
-        "the claim left the queue"
-    );
+    // the office page comes back without the claim (the old page is still there until then)
+    wait_gone(c, &card).await;
+    c.find(Locator::Id("office-staff")).await.unwrap();
     let mut tx = t.app.store.read().await.unwrap();
     use mamis_store::AccessStore;
     let acc = tx.account(waiting.id).await.unwrap().unwrap();
