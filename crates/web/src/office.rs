@@ -49,6 +49,7 @@ pub struct ClaimRow {
     membership: String,
     association: String,
     reason: String,
+    suspended: bool,
     error: Option<String>,
     iseki_value: String,
     evidence_value: String,
@@ -59,6 +60,7 @@ pub struct ClaimRow {
 /// The queue of one grant node.
 pub struct NodeQueue {
     code: String,
+    name: String,
     claims: Vec<ClaimRow>,
 }
 
@@ -100,7 +102,13 @@ fn reason_key(reason: Option<&str>) -> &'static str {
     }
 }
 
-fn row(cat: &Catalogues, lang: Lang, c: IdentityClaim, retry: Option<&Retry>) -> ClaimRow {
+fn row(
+    cat: &Catalogues,
+    lang: Lang,
+    names: &std::collections::HashMap<String, String>,
+    (c, status): (IdentityClaim, mamis_store::AccountStatus),
+    retry: Option<&Retry>,
+) -> ClaimRow {
     let sex = match c.sex {
         Sex::Male => "office-sex-male",
         Sex::Female => "office-sex-female",
@@ -120,7 +128,11 @@ fn row(cat: &Catalogues, lang: Lang, c: IdentityClaim, retry: Option<&Retry>) ->
         birth_date: c.birth_date.format("%Y-%m-%d").to_string(),
         sex: cat.text(lang, sex, &[]),
         membership: cat.text(lang, membership, &[]),
-        association: c.association.as_str().to_owned(),
+        association: names.get(c.association.as_str()).map_or_else(
+            || c.association.as_str().to_owned(),
+            |n| format!("{n} ({})", c.association),
+        ),
+        suspended: status == mamis_store::AccountStatus::Suspended,
         reason: cat.text(lang, reason_key(c.review_reason.as_deref()), &[]),
         error: retry.map(|r| r.message.clone()),
         iseki_value: retry.map(|r| r.iseki.clone()).unwrap_or_default(),
@@ -148,10 +160,26 @@ async fn render<S: Store>(
     retry: Option<Retry>,
 ) -> PageResult {
     let cat = &st.shared.catalogues;
+    let names: std::collections::HashMap<String, String> =
+        mamis_app::registry::public_tree(&st.app)
+            .await
+            .map_err(|e| PageError(e.into()))?
+            .into_iter()
+            .map(|a| {
+                (
+                    a.code.to_string(),
+                    if ctx.lang == Lang::Ja {
+                        a.name_ja
+                    } else {
+                        a.name_en
+                    },
+                )
+            })
+            .collect();
     let mut seen = std::collections::HashSet::new();
     let mut nodes = Vec::new();
     for node in grant_nodes(staff) {
-        let claims = match binding::queue(&st.app, staff, &node).await {
+        let claims = match binding::queue_with_status(&st.app, staff, &node).await {
             Ok(v) => v,
             // a grant whose role verifies nothing has no queue
             Err(IdentityError::App(AppError::Forbidden)) => continue,
@@ -159,10 +187,11 @@ async fn render<S: Store>(
         };
         let claims = claims
             .into_iter()
-            .filter(|c| seen.insert(c.account_id))
-            .map(|c| row(cat, ctx.lang, c, retry.as_ref()))
+            .filter(|(c, _)| seen.insert(c.account_id))
+            .map(|c| row(cat, ctx.lang, &names, c, retry.as_ref()))
             .collect();
         nodes.push(NodeQueue {
+            name: names.get(node.as_str()).cloned().unwrap_or_default(),
             code: node.as_str().to_owned(),
             claims,
         });

@@ -31,6 +31,26 @@ pub async fn queue<S: Store>(
     Ok(v)
 }
 
+/// The queue with each account's status, for the office page (suspend or reactivate).
+pub async fn queue_with_status<S: Store>(
+    app: &App<S>,
+    staff: &Principal,
+    node: &AssociationCode,
+) -> IdResult<Vec<(IdentityClaim, AccountStatus)>> {
+    let claims = queue(app, staff, node).await?;
+    let mut tx = app.store.read().await?;
+    let mut out = Vec::with_capacity(claims.len());
+    for c in claims {
+        let status = tx
+            .account(c.account_id)
+            .await?
+            .map_or(AccountStatus::Active, |a| a.status);
+        out.push((c, status));
+    }
+    tx.rollback().await?;
+    Ok(out)
+}
+
 async fn claim_for<T: IdentityStore + Send>(tx: &mut T, account: Uuid) -> IdResult<IdentityClaim> {
     tx.claim_of(account)
         .await?

@@ -417,7 +417,14 @@ async fn office_verifies_a_claim<S: Store>(t: TestApp<S>) {
     assert_eq!(texts(&doc, &format!("{card} .birth-date")), ["1980-05-17"]);
     assert_eq!(texts(&doc, &format!("{card} .sex")), ["女性"]);
     assert_eq!(texts(&doc, &format!("{card} .membership")), ["会員"]);
-    assert_eq!(texts(&doc, &format!("{card} .association")), ["P13-0001"]);
+    assert_eq!(
+        texts(&doc, &format!("{card} .association")),
+        ["千代田区医師会 (P13-0001)"]
+    );
+    assert_eq!(
+        texts(&doc, "h2#queue-P13-0001"),
+        ["確認待ち: 千代田区医師会 (P13-0001)"]
+    );
     assert_eq!(
         texts(&doc, &format!("{card} .reason")),
         ["自動照合で3回一致しなかった"]
