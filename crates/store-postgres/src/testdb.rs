@@ -256,6 +256,18 @@ async fn build_template_locked(
     )
     .await
     .map_err(|e| format!("closing {template} to connections: {e}"))?;
+    // Templates of older migration sets are no longer cloned by this code: drop them (best
+    // effort — one still being cloned by an older checkout's run stays until next time).
+    let old: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'mamis\\_tpl\\_%' AND datname <> $1",
+    )
+    .bind(template)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| format!("listing old templates: {e}"))?;
+    for name in old {
+        let _ = exec(conn, format!("DROP DATABASE IF EXISTS \"{name}\"")).await;
+    }
     Ok(())
 }
 
