@@ -8,6 +8,7 @@ mod error;
 pub mod identity;
 pub mod jobs;
 pub mod mail;
+pub mod oidc;
 pub mod registry;
 pub mod tokens;
 

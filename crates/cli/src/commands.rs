@@ -18,7 +18,7 @@ use mamis_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config, DbKind, Overrides};
-use crate::{AuditCmd, Cli, Cmd, LegacyCmd, MailCmd, StaffCmd, TokenCmd};
+use crate::{AuditCmd, Cli, Cmd, KeysCmd, LegacyCmd, MailCmd, StaffCmd, TokenCmd};
 
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
@@ -298,6 +298,32 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
                 }
             }
         }
+        Cmd::Keys { cmd } => {
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            if let KeysCmd::Rotate = cmd {
+                let made = mamis_app::oidc::keys::rotate(&app, &cli_principal()).await?;
+                println!("now signing with {}", made.join(", "));
+            }
+            let mut tx = app.store.read().await.map_err(|e| anyhow!("{e}"))?;
+            let all = mamis_store::OidcStore::signing_keys(&mut tx)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            for k in all {
+                let state = match k.retired_at {
+                    None => "active".to_owned(),
+                    Some(r) => format!("retired {}", to_japan(r).format("%Y-%m-%d %H:%M")),
+                };
+                println!(
+                    "{}  {}  {:<22}  created {}",
+                    k.kid,
+                    k.alg,
+                    state,
+                    to_japan(k.created_at).format("%Y-%m-%d %H:%M")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Audit {
             cmd: AuditCmd::Verify,
         } => {
@@ -458,6 +484,12 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         }
     })?;
     let app = app_for(store, cfg, sk, ak)?;
+    let made = mamis_app::oidc::keys::ensure(&app)
+        .await
+        .map_err(|e| anyhow!("cannot prepare signing keys: {e}"))?;
+    if !made.is_empty() {
+        tracing::info!(kids = ?made, "generated OpenID signing keys");
+    }
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {

@@ -65,6 +65,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LegacyCmd,
     },
+    /// OpenID Provider signing keys.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -125,6 +130,14 @@ enum LegacyCmd {
         /// The CSV file.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// Start signing with new keys; the old ones stay published until their tokens expired.
+    Rotate,
+    /// List the keys (never their private halves).
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -56,6 +56,7 @@ fn constraint_name(message: &str) -> String {
         "jobs.id" => "jobs_pkey",
         "outbox_mail.id" => "outbox_mail_pkey",
         "audit_log.seq" => "audit_log_pkey",
+        "signing_keys.kid" => "signing_keys_pkey",
         "organisations.id" => "organisations_pkey",
         "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
             "memberships_pkey"

@@ -5,6 +5,7 @@
 
 mod convert;
 mod identity;
+mod oidc;
 mod store;
 
 pub use store::{SqliteStore, SqliteTx};

@@ -33,7 +33,7 @@ macro_rules! conformance_suite {
             instants_keep_microseconds, accounts_bind_at_most_one_verified_per_doctor,
             claims_queue_by_subtree_and_count_failures, email_tokens_work_once,
             sessions_and_portal_sessions, throttle_admissions_are_serialised,
-            legacy_credentials_import_and_retire);
+            legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1206,5 +1206,65 @@ pub async fn legacy_credentials_import_and_retire<S: Store>(s: S) {
             .unwrap()
             .is_none()
     );
+    tx.commit().await.unwrap();
+}
+
+/// Signing keys come back newest first with their sealed private half untouched; retiring is once.
+pub async fn signing_keys_are_kept_and_retired<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let key = |kid: &str, alg: &str, at: Timestamp| SigningKey {
+        kid: kid.into(),
+        alg: alg.into(),
+        private_key: format!("sealed-{kid}"),
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        created_at: at,
+        retired_at: None,
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_signing_key(&key("old", "RS256", now))
+        .await
+        .unwrap();
+    tx.insert_signing_key(&key("new", "RS256", now + Duration::days(1)))
+        .await
+        .unwrap();
+    tx.insert_signing_key(&key(
+        "ec",
+        "ES256",
+        now + Duration::days(1) + Duration::seconds(1),
+    ))
+    .await
+    .unwrap();
+    assert!(
+        tx.insert_signing_key(&key("old", "RS256", now))
+            .await
+            .unwrap_err()
+            .is_conflict_on("signing_keys_pkey")
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_signing_key(&key("old", "RS256", now))
+        .await
+        .unwrap();
+    tx.insert_signing_key(&key("new", "RS256", now + Duration::days(1)))
+        .await
+        .unwrap();
+    assert!(
+        tx.retire_signing_key("old", now + Duration::days(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.retire_signing_key("old", now + Duration::days(2))
+            .await
+            .unwrap()
+    );
+    assert!(!tx.retire_signing_key("missing", now).await.unwrap());
+    let keys = tx.signing_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        ["new", "old"]
+    );
+    assert_eq!(keys[1].retired_at, Some(now + Duration::days(1)));
+    assert_eq!(keys[0], key("new", "RS256", now + Duration::days(1)));
     tx.commit().await.unwrap();
 }

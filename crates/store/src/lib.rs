@@ -59,6 +59,7 @@ pub trait Tx:
     + RegistryStore
     + AccessStore
     + IdentityStore
+    + OidcStore
     + JobStore
     + OutboxStore
     + AuditStore
@@ -467,5 +468,23 @@ pub trait IdentityStore {
         &mut self,
         member: &MemberId,
         now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+}
+
+/// The OpenID Provider's state shared by every server: signing keys (clients, codes and tokens
+/// follow with the provider).
+pub trait OidcStore {
+    /// Stores a new signing key.
+    fn insert_signing_key(
+        &mut self,
+        k: &SigningKey,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Every signing key, newest first (retired ones too).
+    fn signing_keys(&mut self) -> impl Future<Output = StoreResult<Vec<SigningKey>>> + Send;
+    /// Stops a key signing; false when it was already retired or does not exist.
+    fn retire_signing_key(
+        &mut self,
+        kid: &str,
+        at: Timestamp,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
 }

@@ -520,3 +520,21 @@ pub struct LegacyCredential {
     /// When it was imported.
     pub imported_at: Timestamp,
 }
+
+/// An OpenID Provider signing key. The private half is sealed (AES-256-GCM under a key derived
+/// from `MAMIS_SECRET_KEY`); the public half is the JWK published in the JWKS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    /// RFC 7638 thumbprint of the public key, the `kid` of tokens it signs.
+    pub kid: String,
+    /// `RS256` or `ES256`.
+    pub alg: String,
+    /// The sealed PKCS#8 private key.
+    pub private_key: String,
+    /// The public JWK as JSON text.
+    pub public_jwk: String,
+    /// When the key was made.
+    pub created_at: Timestamp,
+    /// When it stopped signing; it stays published until every token it signed has expired.
+    pub retired_at: Option<Timestamp>,
+}

@@ -178,6 +178,7 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz::<S>))
         .route("/metrics", get(ops::metrics::<S>))
+        .route("/jwks.json", get(ops::jwks::<S>))
         .merge(api)
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -41,3 +41,18 @@ pub async fn metrics<S: Store>(State(st): State<WebState<S>>) -> impl IntoRespon
         st.shared.metrics.render(),
     )
 }
+
+/// The provider's public keys (JWKS): active ones and recently retired ones.
+pub async fn jwks<S: Store>(State(st): State<WebState<S>>) -> axum::response::Response {
+    match mamis_app::oidc::keys::jwks(&st.app).await {
+        Ok(v) => (
+            [
+                (header::CONTENT_TYPE, "application/jwk-set+json"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            v.to_string(),
+        )
+            .into_response(),
+        Err(e) => crate::error::ApiError(e.into()).into_response(),
+    }
+}

@@ -464,3 +464,39 @@ fn staff_create_prints_an_enrolment_link() {
         "association",
     );
 }
+
+#[test]
+fn keys_rotate_and_list() {
+    let d = tempdir();
+    let url = db(&d);
+    let env = [
+        ("MAMIS_AUDIT_KEY", AUDIT_KEY),
+        ("MAMIS_SECRET_KEY", SECRET_KEY),
+        ("MAMIS_DATABASE_URL", url.as_str()),
+    ];
+    let o = mamis(&["keys", "rotate"], &env);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout(&o).starts_with("now signing with "),
+        "{}",
+        stdout(&o)
+    );
+    let o = mamis(&["keys", "rotate"], &env);
+    let list = stdout(&mamis(&["keys", "list"], &env));
+    assert_eq!(
+        list.lines().filter(|l| l.contains(" active ")).count(),
+        2,
+        "{list}"
+    );
+    assert_eq!(
+        list.lines().filter(|l| l.contains("retired")).count(),
+        2,
+        "{list}"
+    );
+    assert!(list.contains("RS256") && list.contains("ES256"));
+    assert!(o.status.success());
+    one_line_error(
+        &mamis(&["keys", "rotate"], &[("MAMIS_DATABASE_URL", url.as_str())]),
+        "MAMIS_SECRET_KEY is not set",
+    );
+}

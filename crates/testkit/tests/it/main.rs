@@ -11,4 +11,5 @@ mod jobs;
 mod mail;
 mod mypage_http;
 mod office_portal;
+mod oidc_keys;
 mod web;
