@@ -18,7 +18,7 @@ use mamis_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config, DbKind, Overrides};
-use crate::{AuditCmd, Cli, Cmd, KeysCmd, LegacyCmd, MailCmd, StaffCmd, TokenCmd};
+use crate::{AuditCmd, Cli, ClientCmd, Cmd, KeysCmd, LegacyCmd, MailCmd, StaffCmd, TokenCmd};
 
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
@@ -297,6 +297,74 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Cmd::Client { cmd } => {
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            match cmd {
+                ClientCmd::Create {
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    public,
+                    first_party,
+                    scopes,
+                    allow_iseki,
+                    alg,
+                } => {
+                    let alg = mamis_app::oidc::keys::Alg::parse(&alg)
+                        .ok_or_else(|| anyhow!("--alg must be RS256 or ES256"))?;
+                    let new = mamis_app::oidc::provider::NewClient {
+                        name,
+                        redirect_uris,
+                        post_logout_redirect_uris,
+                        public,
+                        first_party,
+                        scopes: scopes
+                            .split([' ', ','])
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        allow_iseki,
+                        id_token_alg: alg,
+                    };
+                    let (client, secret) =
+                        mamis_app::oidc::provider::create_client(&app, &cli_principal(), new)
+                            .await
+                            .map_err(|e| anyhow!("cannot create the client: {e}"))?;
+                    println!("client_id     {}", client.id);
+                    match secret {
+                        Some(s) => println!("client_secret {s}   (shown only now)"),
+                        None => println!("public client: no secret; PKCE (S256) is required"),
+                    }
+                }
+                ClientCmd::List => {
+                    let mut tx = app.store.read().await.map_err(|e| anyhow!("{e}"))?;
+                    for c in mamis_store::OidcStore::clients(&mut tx)
+                        .await
+                        .map_err(|e| anyhow!("{e}"))?
+                    {
+                        let kind = if c.secret_hash.is_some() {
+                            "confidential"
+                        } else {
+                            "public"
+                        };
+                        let party = if c.first_party {
+                            "first-party"
+                        } else {
+                            "third-party"
+                        };
+                        let state = if c.disabled { "disabled" } else { "enabled" };
+                        println!(
+                            "{}  {kind:<12}  {party:<11}  {state:<8}  {}  {}",
+                            c.id,
+                            c.name,
+                            c.redirect_uris.join(" ")
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Keys { cmd } => {
             let (sk, ak) = keys(cfg, false)?;

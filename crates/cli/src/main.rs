@@ -65,6 +65,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LegacyCmd,
     },
+    /// Relying parties of the OpenID Provider.
+    Client {
+        #[command(subcommand)]
+        cmd: ClientCmd,
+    },
     /// OpenID Provider signing keys.
     Keys {
         #[command(subcommand)]
@@ -130,6 +135,39 @@ enum LegacyCmd {
         /// The CSV file.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCmd {
+    /// Register a client; a confidential client's secret is printed once.
+    Create {
+        /// Shown to users on the consent page.
+        #[arg(long)]
+        name: String,
+        /// Exact redirect URI (repeat for several).
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may return (repeat for several).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE only), e.g. a native app.
+        #[arg(long)]
+        public: bool,
+        /// Run by the associations: no consent page.
+        #[arg(long)]
+        first_party: bool,
+        /// Space- or comma-separated scopes it may receive (default: all but iseki).
+        #[arg(long, default_value = "")]
+        scopes: String,
+        /// May receive the 医籍登録番号.
+        #[arg(long)]
+        allow_iseki: bool,
+        /// ID-token signature: RS256 (default) or ES256.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// List the clients.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,8 +4,99 @@ use mamis_domain::Timestamp;
 use mamis_store::*;
 use sqlx::Row;
 
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
 use crate::PgTx;
 use crate::convert::*;
+
+// The list-valued client settings are jsonb arrays; they travel as text so the driver needs no
+// JSON feature (as job payloads do).
+macro_rules! client_cols {
+    () => {
+        "id, name, secret_hash, redirect_uris::text AS redirect_uris, \
+         post_logout_redirect_uris::text AS post_logout_redirect_uris, first_party, \
+         scopes::text AS scopes, allow_iseki, id_token_alg, disabled, created_at"
+    };
+}
+
+macro_rules! code_cols {
+    () => {
+        "code_hash, client_id, account_id, redirect_uri, code_challenge, nonce, scope, auth_time, \
+         amr, expires_at, used_at, created_at"
+    };
+}
+
+macro_rules! token_cols {
+    () => {
+        "token_hash, kind, client_id, account_id, scope, code_hash, family, expires_at, \
+         family_expires_at, auth_time, amr, used_at, revoked_at, created_at"
+    };
+}
+
+/// Decodes a jsonb array of strings (read as text), keeping its order.
+fn list(r: &PgRow, name: &'static str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(col(r, name)?).map_err(corrupt(name))
+}
+
+/// Encodes a list as a JSON array for a `$n::jsonb` parameter.
+fn json_list(v: &[String]) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(format!("encoding a list: {e}")))
+}
+
+fn client_row(r: &PgRow) -> StoreResult<OidcClient> {
+    Ok(OidcClient {
+        id: col(r, "id")?,
+        name: col(r, "name")?,
+        secret_hash: col(r, "secret_hash")?,
+        redirect_uris: list(r, "redirect_uris")?,
+        post_logout_redirect_uris: list(r, "post_logout_redirect_uris")?,
+        first_party: col(r, "first_party")?,
+        scopes: list(r, "scopes")?,
+        allow_iseki: col(r, "allow_iseki")?,
+        id_token_alg: col(r, "id_token_alg")?,
+        disabled: col(r, "disabled")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+fn code_row(r: &PgRow) -> StoreResult<AuthCode> {
+    Ok(AuthCode {
+        code_hash: col(r, "code_hash")?,
+        client_id: col(r, "client_id")?,
+        account_id: col(r, "account_id")?,
+        redirect_uri: col(r, "redirect_uri")?,
+        code_challenge: col(r, "code_challenge")?,
+        nonce: col(r, "nonce")?,
+        scope: col(r, "scope")?,
+        auth_time: col(r, "auth_time")?,
+        amr: col(r, "amr")?,
+        expires_at: col(r, "expires_at")?,
+        used_at: col(r, "used_at")?,
+        created_at: col(r, "created_at")?,
+    })
+}
+
+fn token_row(r: &PgRow) -> StoreResult<OidcToken> {
+    let kind: &str = col(r, "kind")?;
+    Ok(OidcToken {
+        token_hash: col(r, "token_hash")?,
+        kind: TokenKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind}")))?,
+        client_id: col(r, "client_id")?,
+        account_id: col(r, "account_id")?,
+        scope: col(r, "scope")?,
+        code_hash: col(r, "code_hash")?,
+        family: col(r, "family")?,
+        expires_at: col(r, "expires_at")?,
+        family_expires_at: col(r, "family_expires_at")?,
+        auth_time: col(r, "auth_time")?,
+        amr: col(r, "amr")?,
+        used_at: col(r, "used_at")?,
+        revoked_at: col(r, "revoked_at")?,
+        created_at: col(r, "created_at")?,
+    })
+}
 
 impl OidcStore for PgTx {
     async fn insert_signing_key(&mut self, k: &SigningKey) -> StoreResult<()> {
@@ -57,5 +148,267 @@ impl OidcStore for PgTx {
         .await
         .map_err(db_err)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn insert_client(&mut self, c: &OidcClient) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, \
+             post_logout_redirect_uris, first_party, scopes, allow_iseki, id_token_alg, disabled, \
+             created_at) VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8, $9, $10, $11)",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(json_list(&c.redirect_uris)?)
+        .bind(json_list(&c.post_logout_redirect_uris)?)
+        .bind(c.first_party)
+        .bind(json_list(&c.scopes)?)
+        .bind(c.allow_iseki)
+        .bind(&c.id_token_alg)
+        .bind(c.disabled)
+        .bind(c.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn client(&mut self, id: &str) -> StoreResult<Option<OidcClient>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            client_cols!(),
+            " FROM oidc_clients WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(client_row)
+        .transpose()
+    }
+
+    async fn clients(&mut self) -> StoreResult<Vec<OidcClient>> {
+        // "C": byte order whatever the database's locale, as SQLite's BINARY.
+        sqlx::query(concat!(
+            "SELECT ",
+            client_cols!(),
+            " FROM oidc_clients ORDER BY name COLLATE \"C\", id COLLATE \"C\""
+        ))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(client_row)
+        .collect()
+    }
+
+    async fn update_client(&mut self, c: &OidcClient) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE oidc_clients SET name = $2, secret_hash = $3, redirect_uris = $4::jsonb, \
+             post_logout_redirect_uris = $5::jsonb, first_party = $6, scopes = $7::jsonb, \
+             allow_iseki = $8, id_token_alg = $9, disabled = $10 WHERE id = $1",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.secret_hash)
+        .bind(json_list(&c.redirect_uris)?)
+        .bind(json_list(&c.post_logout_redirect_uris)?)
+        .bind(c.first_party)
+        .bind(json_list(&c.scopes)?)
+        .bind(c.allow_iseki)
+        .bind(&c.id_token_alg)
+        .bind(c.disabled)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn insert_code(&mut self, c: &AuthCode) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO oidc_codes (",
+            code_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(&c.code_hash)
+        .bind(&c.client_id)
+        .bind(c.account_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.code_challenge)
+        .bind(&c.nonce)
+        .bind(&c.scope)
+        .bind(c.auth_time)
+        .bind(&c.amr)
+        .bind(c.expires_at)
+        .bind(c.used_at)
+        .bind(c.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn take_code(&mut self, hash: &str, now: Timestamp) -> StoreResult<Option<AuthCode>> {
+        // The row lock makes a concurrent take of the same code wait for this transaction and
+        // then read the code as this one left it (used), so only one taker ever sees it unused.
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            code_cols!(),
+            " FROM oidc_codes WHERE code_hash = $1 FOR UPDATE"
+        ))
+        .bind(hash)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(code_row)
+        .transpose()?;
+        if found.as_ref().is_some_and(|c| c.used_at.is_none()) {
+            sqlx::query(
+                "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
+            )
+            .bind(hash)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(found)
+    }
+
+    async fn insert_token(&mut self, t: &OidcToken) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO oidc_tokens (",
+            token_cols!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        ))
+        .bind(&t.token_hash)
+        .bind(t.kind.as_str())
+        .bind(&t.client_id)
+        .bind(t.account_id)
+        .bind(&t.scope)
+        .bind(&t.code_hash)
+        .bind(t.family)
+        .bind(t.expires_at)
+        .bind(t.family_expires_at)
+        .bind(t.auth_time)
+        .bind(&t.amr)
+        .bind(t.used_at)
+        .bind(t.revoked_at)
+        .bind(t.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn token(&mut self, hash: &str) -> StoreResult<Option<OidcToken>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            token_cols!(),
+            " FROM oidc_tokens WHERE token_hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(token_row)
+        .transpose()
+    }
+
+    async fn use_refresh_token(&mut self, hash: &str, now: Timestamp) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE oidc_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND kind = 'refresh' AND used_at IS NULL",
+        )
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn revoke_family(&mut self, family: Uuid, now: Timestamp) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE oidc_tokens SET revoked_at = $2 WHERE family = $1 AND revoked_at IS NULL",
+        )
+        .bind(family)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn revoke_by_code(&mut self, code_hash: &str, now: Timestamp) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE oidc_tokens SET revoked_at = $2 WHERE revoked_at IS NULL AND family IN \
+             (SELECT family FROM oidc_tokens WHERE code_hash = $1)",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn revoke_tokens_of(
+        &mut self,
+        account: Uuid,
+        kind: Option<TokenKind>,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE oidc_tokens SET revoked_at = $3 WHERE account_id = $1 AND revoked_at IS NULL \
+             AND ($2::text IS NULL OR kind = $2::text)",
+        )
+        .bind(account)
+        .bind(kind.map(TokenKind::as_str))
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn consent(&mut self, account: Uuid, client: &str) -> StoreResult<Option<Consent>> {
+        let row = sqlx::query(
+            "SELECT account_id, client_id, scope, granted_at FROM oidc_consents \
+             WHERE account_id = $1 AND client_id = $2",
+        )
+        .bind(account)
+        .bind(client)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(Consent {
+                account_id: col(&r, "account_id")?,
+                client_id: col(&r, "client_id")?,
+                scope: col(&r, "scope")?,
+                granted_at: col(&r, "granted_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_consent(&mut self, c: &Consent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oidc_consents (account_id, client_id, scope, granted_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, client_id) \
+             DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at",
+        )
+        .bind(c.account_id)
+        .bind(&c.client_id)
+        .bind(&c.scope)
+        .bind(c.granted_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }

@@ -57,6 +57,9 @@ fn constraint_name(message: &str) -> String {
         "outbox_mail.id" => "outbox_mail_pkey",
         "audit_log.seq" => "audit_log_pkey",
         "signing_keys.kid" => "signing_keys_pkey",
+        "oidc_clients.id" => "oidc_clients_pkey",
+        "oidc_codes.code_hash" => "oidc_codes_pkey",
+        "oidc_tokens.token_hash" => "oidc_tokens_pkey",
         "organisations.id" => "organisations_pkey",
         "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
             "memberships_pkey"

@@ -33,7 +33,9 @@ macro_rules! conformance_suite {
             instants_keep_microseconds, accounts_bind_at_most_one_verified_per_doctor,
             claims_queue_by_subtree_and_count_failures, email_tokens_work_once,
             sessions_and_portal_sessions, throttle_admissions_are_serialised,
-            legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired);
+            legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired,
+            oidc_clients_round_trip, oidc_codes_work_once_and_reuse_is_visible,
+            oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1266,5 +1268,255 @@ pub async fn signing_keys_are_kept_and_retired<S: Store>(s: S) {
     );
     assert_eq!(keys[1].retired_at, Some(now + Duration::days(1)));
     assert_eq!(keys[0], key("new", "RS256", now + Duration::days(1)));
+    tx.commit().await.unwrap();
+}
+
+/// A client with fixed settings for tests.
+pub fn sample_client(id: &str, now: Timestamp) -> OidcClient {
+    OidcClient {
+        id: id.into(),
+        name: format!("{id} の client"),
+        secret_hash: Some("ab".repeat(32)),
+        redirect_uris: vec![
+            "http://127.0.0.1:9/cb".into(),
+            "https://rp.example.jp/cb".into(),
+        ],
+        post_logout_redirect_uris: vec!["https://rp.example.jp/".into()],
+        first_party: false,
+        scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
+        allow_iseki: false,
+        id_token_alg: "RS256".into(),
+        disabled: false,
+        created_at: now,
+    }
+}
+
+async fn oidc_account<S: Store>(s: &S) -> Uuid {
+    let now = t("2026-05-01T00:00:00Z");
+    let a = Account::new(
+        Uuid::new_v4(),
+        &format!("{}@example.jp", Uuid::new_v4().simple()),
+        "",
+        AccountKind::Doctor,
+        now,
+    );
+    let mut tx = s.write().await.unwrap();
+    tx.insert_account(&a).await.unwrap();
+    tx.insert_client(&sample_client("rp", now)).await.unwrap();
+    tx.commit().await.unwrap();
+    a.id
+}
+
+/// Clients keep their lists and flags; updates change settings; ids are unique.
+pub async fn oidc_clients_round_trip<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    let c = sample_client("b-client", now);
+    tx.insert_client(&c).await.unwrap();
+    tx.insert_client(&sample_client("a-client", now))
+        .await
+        .unwrap();
+    assert_eq!(tx.client("b-client").await.unwrap().unwrap(), c);
+    assert!(
+        tx.insert_client(&c)
+            .await
+            .unwrap_err()
+            .is_conflict_on("oidc_clients_pkey")
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_client(&c).await.unwrap();
+    let mut changed = c.clone();
+    changed.disabled = true;
+    changed.first_party = true;
+    changed.allow_iseki = true;
+    changed.secret_hash = None;
+    changed.redirect_uris = vec!["https://other.example.jp/cb".into()];
+    changed.id_token_alg = "ES256".into();
+    assert!(tx.update_client(&changed).await.unwrap());
+    assert_eq!(tx.client("b-client").await.unwrap().unwrap(), changed);
+    assert!(
+        !tx.update_client(&sample_client("nobody", now))
+            .await
+            .unwrap()
+    );
+    assert!(tx.client("nobody").await.unwrap().is_none());
+    tx.commit().await.unwrap();
+}
+
+fn auth_code(hash: &str, account: Uuid, now: Timestamp) -> AuthCode {
+    AuthCode {
+        code_hash: hash.into(),
+        client_id: "rp".into(),
+        account_id: account,
+        redirect_uri: "http://127.0.0.1:9/cb".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        scope: "openid profile".into(),
+        auth_time: now,
+        amr: "pwd".into(),
+        expires_at: now + Duration::seconds(60),
+        used_at: None,
+        created_at: now,
+    }
+}
+
+/// A code is taken once; the second take still returns it, marked used, so a reuse is seen.
+pub async fn oidc_codes_work_once_and_reuse_is_visible<S: Store>(s: S) {
+    let account = oidc_account(&s).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    tx.insert_code(&auth_code("c1", account, now))
+        .await
+        .unwrap();
+    let first = tx
+        .take_code("c1", now + Duration::seconds(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, auth_code("c1", account, now));
+    let second = tx
+        .take_code("c1", now + Duration::seconds(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.used_at, Some(now + Duration::seconds(1)));
+    assert!(tx.take_code("c2", now).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+}
+
+fn token(
+    hash: &str,
+    kind: TokenKind,
+    account: Uuid,
+    family: Uuid,
+    code_hash: Option<&str>,
+    now: Timestamp,
+) -> OidcToken {
+    OidcToken {
+        token_hash: hash.into(),
+        kind,
+        client_id: "rp".into(),
+        account_id: account,
+        scope: "openid offline_access".into(),
+        code_hash: code_hash.map(str::to_owned),
+        family,
+        expires_at: now + Duration::minutes(5),
+        family_expires_at: now + Duration::days(180),
+        auth_time: now,
+        amr: "pwd otp".into(),
+        used_at: None,
+        revoked_at: None,
+        created_at: now,
+    }
+}
+
+/// Refresh tokens are used once; revocation works by chain, by code and by account.
+pub async fn oidc_tokens_rotate_and_revoke<S: Store>(s: S) {
+    let account = oidc_account(&s).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let (f1, f2) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut tx = s.write().await.unwrap();
+    tx.insert_token(&token(
+        "a1",
+        TokenKind::Access,
+        account,
+        f1,
+        Some("code1"),
+        now,
+    ))
+    .await
+    .unwrap();
+    tx.insert_token(&token(
+        "r1",
+        TokenKind::Refresh,
+        account,
+        f1,
+        Some("code1"),
+        now,
+    ))
+    .await
+    .unwrap();
+    tx.insert_token(&token("r2", TokenKind::Refresh, account, f1, None, now))
+        .await
+        .unwrap();
+    tx.insert_token(&token(
+        "a3",
+        TokenKind::Access,
+        account,
+        f2,
+        Some("code2"),
+        now,
+    ))
+    .await
+    .unwrap();
+    tx.insert_token(&token(
+        "r3",
+        TokenKind::Refresh,
+        account,
+        f2,
+        Some("code2"),
+        now,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        tx.token("r1").await.unwrap().unwrap(),
+        token("r1", TokenKind::Refresh, account, f1, Some("code1"), now)
+    );
+    assert!(tx.use_refresh_token("r1", now).await.unwrap());
+    assert!(
+        !tx.use_refresh_token("r1", now).await.unwrap(),
+        "a refresh token works once"
+    );
+    assert!(
+        !tx.use_refresh_token("a1", now).await.unwrap(),
+        "access tokens are not refresh tokens"
+    );
+    // revoking by code reaches the whole chain that code started, including rotated tokens
+    assert_eq!(tx.revoke_by_code("code1", now).await.unwrap(), 3);
+    assert!(tx.token("r2").await.unwrap().unwrap().revoked_at.is_some());
+    assert!(tx.token("a3").await.unwrap().unwrap().revoked_at.is_none());
+    assert_eq!(
+        tx.revoke_family(f1, now).await.unwrap(),
+        0,
+        "already revoked"
+    );
+    assert_eq!(
+        tx.revoke_tokens_of(account, Some(TokenKind::Refresh), now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        tx.token("a3").await.unwrap().unwrap().revoked_at.is_none(),
+        "only refresh tokens"
+    );
+    assert_eq!(tx.revoke_tokens_of(account, None, now).await.unwrap(), 1);
+    assert_eq!(tx.revoke_family(f2, now).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+}
+
+/// A consent is per account and client, replaced when the scope set changes.
+pub async fn oidc_consents_are_remembered<S: Store>(s: S) {
+    let account = oidc_account(&s).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    assert!(tx.consent(account, "rp").await.unwrap().is_none());
+    let c = Consent {
+        account_id: account,
+        client_id: "rp".into(),
+        scope: "openid profile".into(),
+        granted_at: now,
+    };
+    tx.put_consent(&c).await.unwrap();
+    assert_eq!(tx.consent(account, "rp").await.unwrap().unwrap(), c);
+    let wider = Consent {
+        scope: "email openid profile".into(),
+        granted_at: now + Duration::days(1),
+        ..c.clone()
+    };
+    tx.put_consent(&wider).await.unwrap();
+    assert_eq!(tx.consent(account, "rp").await.unwrap().unwrap(), wider);
     tx.commit().await.unwrap();
 }

@@ -487,4 +487,62 @@ pub trait OidcStore {
         kid: &str,
         at: Timestamp,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Registers a client; a taken id is a conflict on `oidc_clients_pkey`.
+    fn insert_client(&mut self, c: &OidcClient) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One client.
+    fn client(&mut self, id: &str) -> impl Future<Output = StoreResult<Option<OidcClient>>> + Send;
+    /// Every client, by name.
+    fn clients(&mut self) -> impl Future<Output = StoreResult<Vec<OidcClient>>> + Send;
+    /// Replaces a client's settings (not its id or creation time); false when it does not exist.
+    fn update_client(&mut self, c: &OidcClient) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Stores a new authorization code.
+    fn insert_code(&mut self, c: &AuthCode) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Marks a code used and returns it as it was before (so a caller sees a reuse as
+    /// `used_at: Some`); `None` when unknown.
+    fn take_code(
+        &mut self,
+        hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Option<AuthCode>>> + Send;
+
+    /// Stores a new token.
+    fn insert_token(&mut self, t: &OidcToken) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A token by its hash (used or revoked ones too; the caller judges).
+    fn token(&mut self, hash: &str) -> impl Future<Output = StoreResult<Option<OidcToken>>> + Send;
+    /// Marks a refresh token used; false when it already was (a reuse).
+    fn use_refresh_token(
+        &mut self,
+        hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Revokes every live token of a grant chain; returns how many.
+    fn revoke_family(
+        &mut self,
+        family: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Revokes every live token an authorization code led to; returns how many.
+    fn revoke_by_code(
+        &mut self,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Revokes the live tokens of an account (of one kind, or all); returns how many.
+    fn revoke_tokens_of(
+        &mut self,
+        account: Uuid,
+        kind: Option<TokenKind>,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// The account's consent to a client, if any.
+    fn consent(
+        &mut self,
+        account: Uuid,
+        client: &str,
+    ) -> impl Future<Output = StoreResult<Option<Consent>>> + Send;
+    /// Records or replaces a consent.
+    fn put_consent(&mut self, c: &Consent) -> impl Future<Output = StoreResult<()>> + Send;
 }

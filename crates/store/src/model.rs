@@ -538,3 +538,131 @@ pub struct SigningKey {
     /// When it stopped signing; it stays published until every token it signed has expired.
     pub retired_at: Option<Timestamp>,
 }
+
+/// A relying party registered with the OpenID Provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcClient {
+    /// The `client_id`.
+    pub id: String,
+    /// Shown on the consent page and in the client list.
+    pub name: String,
+    /// SHA-256 (hex) of the client secret; `None` for public clients (PKCE only).
+    pub secret_hash: Option<String>,
+    /// Exact redirect URIs (no prefix or wildcard matching).
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may return to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// First-party clients (run by the associations) skip consent.
+    pub first_party: bool,
+    /// Scopes the client may receive; others are ignored.
+    pub scopes: Vec<String>,
+    /// Whether the client may receive the 医籍登録番号 (`iseki` scope).
+    pub allow_iseki: bool,
+    /// `RS256` (default) or `ES256` for its ID tokens.
+    pub id_token_alg: String,
+    /// Disabled clients cannot start flows or use tokens.
+    pub disabled: bool,
+    /// When it was registered.
+    pub created_at: Timestamp,
+}
+
+/// An authorization code: single use, short-lived, bound to client, redirect URI, PKCE
+/// challenge and nonce. Stored as the SHA-256 of the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCode {
+    /// SHA-256 (hex) of the code.
+    pub code_hash: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Who authorised it.
+    pub account_id: Uuid,
+    /// The redirect URI of the request (must match at the token endpoint).
+    pub redirect_uri: String,
+    /// The S256 PKCE challenge.
+    pub code_challenge: String,
+    /// The client's nonce, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// When the user last authenticated (`auth_time`).
+    pub auth_time: Timestamp,
+    /// How they authenticated (`amr`, space-separated, e.g. `pwd otp`).
+    pub amr: String,
+    /// When the code stops working.
+    pub expires_at: Timestamp,
+    /// When it was exchanged (a second exchange revokes what the first issued).
+    pub used_at: Option<Timestamp>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+}
+
+/// Access or refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Opaque bearer token for userinfo and resource servers (minutes).
+    Access,
+    /// Opaque token for new access tokens; rotated at every use.
+    Refresh,
+}
+
+impl TokenKind {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Access, Self::Refresh]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// An issued token, stored as the SHA-256 of its 256-bit value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcToken {
+    /// SHA-256 (hex) of the token.
+    pub token_hash: String,
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// The client it belongs to.
+    pub client_id: String,
+    /// The account it speaks for.
+    pub account_id: Uuid,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    /// The code that started the grant (a reused code revokes its tokens).
+    pub code_hash: Option<String>,
+    /// The grant's chain: every token descending from one code shares it (reuse revokes it).
+    pub family: Uuid,
+    /// When this token stops working (idle limit for refresh tokens).
+    pub expires_at: Timestamp,
+    /// The chain's absolute end (refresh tokens).
+    pub family_expires_at: Timestamp,
+    /// The original authentication, carried into refreshed ID tokens.
+    pub auth_time: Timestamp,
+    /// How the user authenticated.
+    pub amr: String,
+    /// When a refresh token was exchanged (rotation).
+    pub used_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+}
+
+/// A user's consent to a third-party client for a set of scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// Who consented.
+    pub account_id: Uuid,
+    /// To which client.
+    pub client_id: String,
+    /// The scopes, space-separated and sorted.
+    pub scope: String,
+    /// When.
+    pub granted_at: Timestamp,
+}

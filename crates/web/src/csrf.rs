@@ -69,7 +69,12 @@ pub async fn protect<S: Store>(
     req.extensions_mut().insert(CsrfToken(token.clone()));
 
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method && !req.uri().path().starts_with("/api/") {
+    // Bearer-authenticated and client-authenticated endpoints carry no cookies to forge with.
+    let exempt = matches!(
+        req.uri().path(),
+        "/oauth2/token" | "/oauth2/revoke" | "/userinfo"
+    ) || req.uri().path().starts_with("/api/");
+    if unsafe_method && !exempt {
         if !same_origin(&req, &st.shared.origin) {
             return PageError(Failure::Csrf).into_response();
         }

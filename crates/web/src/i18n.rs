@@ -51,12 +51,13 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/identity.ftl")),
             include_str!(concat!("../i18n/", $lang, "/office.ftl")),
             include_str!(concat!("../i18n/", $lang, "/portal.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/oidc.ftl")),
         ]
     };
 }
 
-pub(crate) const JA: [&str; 4] = catalogue!("ja");
-pub(crate) const EN: [&str; 4] = catalogue!("en");
+pub(crate) const JA: [&str; 5] = catalogue!("ja");
+pub(crate) const EN: [&str; 5] = catalogue!("en");
 
 /// Both catalogues, parsed once at start-up.
 pub struct Catalogues {
@@ -177,6 +178,7 @@ mod tests {
                     ("days", "1"),
                     ("hours", "2"),
                     ("prefecture", "東京都医師会"),
+                    ("client", "RP"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");

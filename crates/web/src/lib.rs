@@ -11,6 +11,7 @@ mod metrics;
 mod middleware;
 mod mypage;
 mod office;
+mod oidc;
 mod ops;
 mod pages;
 mod portal;
@@ -179,6 +180,19 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .route("/readyz", get(ops::readyz::<S>))
         .route("/metrics", get(ops::metrics::<S>))
         .route("/jwks.json", get(ops::jwks::<S>))
+        .route(
+            "/.well-known/openid-configuration",
+            get(oidc::discovery::<S>),
+        )
+        .route("/oauth2/authorize", get(oidc::authorize::<S>))
+        .route("/oauth2/consent", post(oidc::consent::<S>))
+        .route("/oauth2/token", post(oidc::token::<S>))
+        .route("/oauth2/revoke", post(oidc::revoke::<S>))
+        .route("/oauth2/logout", get(oidc::logout::<S>))
+        .route(
+            "/userinfo",
+            get(oidc::userinfo::<S>).post(oidc::userinfo::<S>),
+        )
         .merge(api)
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(

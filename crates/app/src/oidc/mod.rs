@@ -2,3 +2,4 @@
 //! storage, rotation and the JWKS; compact JWS signing and verification for ID tokens.
 
 pub mod keys;
+pub mod provider;

@@ -11,5 +11,6 @@ mod jobs;
 mod mail;
 mod mypage_http;
 mod office_portal;
+mod oidc_flow;
 mod oidc_keys;
 mod web;

@@ -1,0 +1,927 @@
+//! The OpenID Provider's protocol logic: clients, the authorization-code flow with PKCE S256 for
+//! every client, the token endpoint (codes and rotating refresh tokens with reuse detection),
+//! userinfo, revocation and RP-initiated logout. HTTP lives in the web crate; this module speaks
+//! in requests and outcomes.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::Duration;
+use mamis_domain::membership::scope_nodes;
+use mamis_domain::time::japan_date;
+use mamis_domain::{AssociationCode, AssociationLevel, MemberClass, Principal};
+use mamis_store::{
+    AccessStore, Account, AccountStatus, AuthCode, Consent, OidcClient, OidcStore, OidcToken,
+    RegistryStore, Store, TokenKind, Tx, Verification,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::keys::{self, Alg};
+use crate::audit::Entry;
+use crate::identity::crypto::{new_secret, sha256_hex};
+use crate::identity::sessions::Current;
+use crate::{App, AppError};
+
+/// Access tokens live five minutes, so membership changes reach services within minutes.
+pub const ACCESS_TTL: Duration = Duration::minutes(5);
+/// A refresh token unused for this long expires.
+pub const REFRESH_IDLE: Duration = Duration::days(30);
+/// A refresh chain ends this long after the login that started it.
+pub const REFRESH_ABSOLUTE: Duration = Duration::days(180);
+/// Authorization codes work once, within a minute.
+pub const CODE_TTL: Duration = Duration::seconds(60);
+/// ID tokens are short-lived assertions of the login.
+pub const ID_TOKEN_TTL: Duration = Duration::minutes(10);
+
+/// Scopes the provider knows; others are ignored.
+pub const SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "mamis",
+    "iseki",
+    "offline_access",
+];
+
+/// The issuer: the base URL without a trailing slash.
+pub fn issuer<S: Store>(app: &App<S>) -> String {
+    app.config
+        .base_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// The discovery document (`/.well-known/openid-configuration`).
+pub fn discovery<S: Store>(app: &App<S>) -> Value {
+    let iss = issuer(app);
+    json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/oauth2/authorize"),
+        "token_endpoint": format!("{iss}/oauth2/token"),
+        "userinfo_endpoint": format!("{iss}/userinfo"),
+        "jwks_uri": format!("{iss}/jwks.json"),
+        "revocation_endpoint": format!("{iss}/oauth2/revoke"),
+        "end_session_endpoint": format!("{iss}/oauth2/logout"),
+        "scopes_supported": SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "name", "family_name",
+            "given_name", "name_kana", "email", "email_verified", "jma_member", "member_class",
+            "county_association", "prefecture_association", "verification", "iseki_number"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+    })
+}
+
+// ------------------------------------------------------------------------------------ clients
+
+/// What `mamis client create` asks for.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// Shown on the consent page.
+    pub name: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Where logout may return to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE only).
+    pub public: bool,
+    /// Run by the associations: no consent page.
+    pub first_party: bool,
+    /// Scopes it may receive (default: all but `iseki`).
+    pub scopes: Vec<String>,
+    /// May receive the 医籍登録番号.
+    pub allow_iseki: bool,
+    /// `RS256` or `ES256`.
+    pub id_token_alg: Alg,
+}
+
+fn check_redirect(uri: &str) -> Result<(), String> {
+    let u = url::Url::parse(uri).map_err(|_| format!("'{uri}' is not an absolute URL"))?;
+    let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+        return Err(format!(
+            "'{uri}' must be https (or http on a loopback address)"
+        ));
+    }
+    if u.fragment().is_some() {
+        return Err(format!("'{uri}' must not have a fragment"));
+    }
+    Ok(())
+}
+
+/// Registers a client; returns it and, for a confidential client, its secret (shown once).
+pub async fn create_client<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    c: NewClient,
+) -> Result<(OidcClient, Option<String>), AppError> {
+    crate::authz::require(
+        actor,
+        mamis_domain::Action::ManageRoleGrants,
+        &mamis_domain::Target::System,
+    )?;
+    if c.name.trim().is_empty() || c.redirect_uris.is_empty() {
+        return Err(AppError::Conflict(
+            "a client needs a name and at least one redirect URI".into(),
+        ));
+    }
+    for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
+        check_redirect(u).map_err(AppError::Conflict)?;
+    }
+    let unknown: Vec<&String> = c
+        .scopes
+        .iter()
+        .filter(|s| !SCOPES.contains(&s.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::Conflict(format!("unknown scopes: {unknown:?}")));
+    }
+    let (id, _) = new_secret();
+    let id = format!("c_{}", &id[..22]);
+    let secret = (!c.public).then(|| new_secret().0);
+    let mut scopes = if c.scopes.is_empty() {
+        SCOPES
+            .iter()
+            .filter(|s| **s != "iseki")
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        c.scopes.clone()
+    };
+    if c.allow_iseki && !scopes.iter().any(|s| s == "iseki") {
+        scopes.push("iseki".into());
+    }
+    let now = app.now();
+    let client = OidcClient {
+        id,
+        name: c.name.trim().to_owned(),
+        secret_hash: secret.as_deref().map(sha256_hex),
+        redirect_uris: c.redirect_uris,
+        post_logout_redirect_uris: c.post_logout_redirect_uris,
+        first_party: c.first_party,
+        scopes,
+        allow_iseki: c.allow_iseki,
+        id_token_alg: c.id_token_alg.as_str().to_owned(),
+        disabled: false,
+        created_at: now,
+    };
+    let mut tx = app.store.write().await?;
+    tx.insert_client(&client).await?;
+    app.audit(&mut tx, Entry::new(actor, "oidc.client_create", format!("client:{}", client.id)).details(json!({
+        "name": client.name, "first_party": client.first_party, "public": secret.is_none(), "allow_iseki": client.allow_iseki,
+    })))
+    .await?;
+    tx.commit().await?;
+    Ok((client, secret))
+}
+
+// ------------------------------------------------------------------------------ authorization
+
+/// The parameters of an authorization request, as received.
+#[derive(Debug, Clone, Default)]
+pub struct AuthorizeRequest {
+    /// `client_id`.
+    pub client_id: String,
+    /// `redirect_uri`.
+    pub redirect_uri: String,
+    /// `response_type` (must be `code`).
+    pub response_type: String,
+    /// `scope`, space-separated.
+    pub scope: String,
+    /// `state`, echoed.
+    pub state: Option<String>,
+    /// `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// `code_challenge`.
+    pub code_challenge: Option<String>,
+    /// `code_challenge_method` (must be `S256`).
+    pub code_challenge_method: Option<String>,
+    /// `prompt`.
+    pub prompt: Option<String>,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+}
+
+/// What the authorization endpoint does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeOutcome {
+    /// The request cannot be trusted to redirect (unknown client, unregistered redirect URI):
+    /// show an error page; the message key says why.
+    Refuse(&'static str),
+    /// Send the user agent to the client with these query parameters.
+    Redirect(String),
+    /// The user must log in (again) first.
+    Login {
+        /// Ask for a fresh login even with a live session (`prompt=login`, `max_age`).
+        fresh: bool,
+    },
+    /// A third-party client needs the user's consent for these scopes.
+    Consent {
+        /// The client's display name.
+        client_name: String,
+        /// The scopes to consent to.
+        scopes: Vec<String>,
+    },
+}
+
+fn redirect_with(uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    let mut u = match url::Url::parse(uri) {
+        Ok(u) => u,
+        Err(_) => return uri.to_owned(),
+    };
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in params {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+    }
+    u.to_string()
+}
+
+fn granted_scopes(client: &OidcClient, requested: &str) -> Vec<String> {
+    let mut v: Vec<String> = requested
+        .split_whitespace()
+        .filter(|s| SCOPES.contains(s) && client.scopes.iter().any(|c| c == s))
+        .filter(|s| *s != "iseki" || client.allow_iseki)
+        .map(str::to_owned)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Decides an authorization request for the (possibly absent) logged-in user, issuing a code
+/// when everything holds. `consented` is true when the user just approved the consent page.
+pub async fn authorize<S: Store>(
+    app: &App<S>,
+    req: &AuthorizeRequest,
+    user: Option<&Current>,
+    consented: bool,
+) -> Result<AuthorizeOutcome, AppError> {
+    let mut tx = app.store.read().await?;
+    let client = tx.client(&req.client_id).await?;
+    tx.rollback().await?;
+    let Some(client) = client.filter(|c| !c.disabled) else {
+        return Ok(AuthorizeOutcome::Refuse("oidc-unknown-client"));
+    };
+    if !client.redirect_uris.iter().any(|u| u == &req.redirect_uri) {
+        return Ok(AuthorizeOutcome::Refuse("oidc-bad-redirect"));
+    }
+    let iss = issuer(app);
+    let state = req.state.as_deref();
+    let error = |code: &str, desc: &str| {
+        AuthorizeOutcome::Redirect(redirect_with(
+            &req.redirect_uri,
+            &[
+                ("error", Some(code)),
+                ("error_description", Some(desc)),
+                ("state", state),
+                ("iss", Some(&iss)),
+            ],
+        ))
+    };
+    if req.response_type != "code" {
+        return Ok(error(
+            "unsupported_response_type",
+            "only the authorization code flow is supported",
+        ));
+    }
+    let challenge_ok = req
+        .code_challenge
+        .as_deref()
+        .is_some_and(|c| (43..=128).contains(&c.len()));
+    if !challenge_ok || req.code_challenge_method.as_deref() != Some("S256") {
+        return Ok(error(
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required",
+        ));
+    }
+    let scopes = granted_scopes(&client, &req.scope);
+    if !scopes.iter().any(|s| s == "openid") {
+        return Ok(error("invalid_scope", "the openid scope is required"));
+    }
+    let prompt: Vec<&str> = req
+        .prompt
+        .as_deref()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let now = app.now();
+    let Some(user) = user.filter(|u| u.account.status == AccountStatus::Active) else {
+        return Ok(if prompt.contains(&"none") {
+            error("login_required", "no session")
+        } else {
+            AuthorizeOutcome::Login { fresh: false }
+        });
+    };
+    let auth_time = user.session.created_at;
+    let too_old = req
+        .max_age
+        .is_some_and(|m| now - auth_time > Duration::seconds(m.max(0)));
+    if too_old || prompt.contains(&"login") {
+        return Ok(if prompt.contains(&"none") {
+            error("login_required", "re-authentication needed")
+        } else {
+            AuthorizeOutcome::Login { fresh: true }
+        });
+    }
+    if !client.first_party && !consented {
+        let mut tx = app.store.read().await?;
+        let consent = tx.consent(user.account.id, &client.id).await?;
+        tx.rollback().await?;
+        let covered = consent.is_some_and(|c| {
+            scopes
+                .iter()
+                .all(|s| c.scope.split_whitespace().any(|g| g == s))
+        });
+        if !covered || prompt.contains(&"consent") {
+            if prompt.contains(&"none") {
+                return Ok(error("consent_required", "the user has not consented"));
+            }
+            return Ok(AuthorizeOutcome::Consent {
+                client_name: client.name.clone(),
+                scopes,
+            });
+        }
+    }
+    let (code, hash) = new_secret();
+    let amr = if user.account.totp_secret.is_some() {
+        "pwd otp"
+    } else {
+        "pwd"
+    };
+    let mut tx = app.store.write().await?;
+    if consented && !client.first_party {
+        tx.put_consent(&Consent {
+            account_id: user.account.id,
+            client_id: client.id.clone(),
+            scope: scopes.join(" "),
+            granted_at: now,
+        })
+        .await?;
+    }
+    tx.insert_code(&AuthCode {
+        code_hash: hash,
+        client_id: client.id.clone(),
+        account_id: user.account.id,
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone().unwrap_or_default(),
+        nonce: req.nonce.clone(),
+        scope: scopes.join(" "),
+        auth_time,
+        amr: amr.into(),
+        expires_at: now + CODE_TTL,
+        used_at: None,
+        created_at: now,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(AuthorizeOutcome::Redirect(redirect_with(
+        &req.redirect_uri,
+        &[("code", Some(&code)), ("state", state), ("iss", Some(&iss))],
+    )))
+}
+
+// ------------------------------------------------------------------------------------- tokens
+
+/// An OAuth error response (`error`, `error_description`, HTTP status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The OAuth error code.
+    pub error: &'static str,
+    /// A human-readable explanation.
+    pub description: String,
+    /// 400, or 401 for failed client authentication.
+    pub status: u16,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            description: description.into(),
+            status: if error == "invalid_client" { 401 } else { 400 },
+        }
+    }
+}
+
+impl From<AppError> for OAuthError {
+    fn from(e: AppError) -> Self {
+        tracing::error!(error = %e, "token endpoint");
+        Self {
+            error: "server_error",
+            description: "try again later".into(),
+            status: 500,
+        }
+    }
+}
+
+impl From<mamis_store::StoreError> for OAuthError {
+    fn from(e: mamis_store::StoreError) -> Self {
+        AppError::from(e).into()
+    }
+}
+
+/// A token request after the web layer read the form and the Authorization header.
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    /// `grant_type`.
+    pub grant_type: String,
+    /// `code`.
+    pub code: Option<String>,
+    /// `redirect_uri`.
+    pub redirect_uri: Option<String>,
+    /// `code_verifier`.
+    pub code_verifier: Option<String>,
+    /// `refresh_token`.
+    pub refresh_token: Option<String>,
+    /// From HTTP Basic or the form.
+    pub client_id: Option<String>,
+    /// From HTTP Basic or the form.
+    pub client_secret: Option<String>,
+}
+
+/// What the token endpoint returns.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    /// The opaque access token.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: i64,
+    /// A new refresh token, when the grant has one.
+    pub refresh_token: Option<String>,
+    /// The signed ID token.
+    pub id_token: String,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+/// Authenticates the client of a token or revocation request.
+async fn client_auth<S: Store>(
+    app: &App<S>,
+    id: Option<&str>,
+    secret: Option<&str>,
+) -> Result<OidcClient, OAuthError> {
+    let id =
+        id.ok_or_else(|| OAuthError::new("invalid_client", "client authentication is missing"))?;
+    let mut tx = app.store.read().await?;
+    let client = tx.client(id).await?;
+    tx.rollback().await?;
+    let client = client
+        .filter(|c| !c.disabled)
+        .ok_or_else(|| OAuthError::new("invalid_client", "unknown client"))?;
+    match (&client.secret_hash, secret) {
+        (None, _) => Ok(client),
+        (Some(h), Some(s)) if bool::from(h.as_bytes().ct_eq(sha256_hex(s).as_bytes())) => {
+            Ok(client)
+        }
+        _ => Err(OAuthError::new(
+            "invalid_client",
+            "client authentication failed",
+        )),
+    }
+}
+
+fn pkce_ok(verifier: &str, challenge: &str) -> bool {
+    let valid = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    valid
+        && bool::from(
+            B64.encode(Sha256::digest(verifier.as_bytes()))
+                .as_bytes()
+                .ct_eq(challenge.as_bytes()),
+        )
+}
+
+/// Handles `POST /oauth2/token`.
+pub async fn token<S: Store>(
+    app: &App<S>,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    let client = client_auth(app, req.client_id.as_deref(), req.client_secret.as_deref()).await?;
+    match req.grant_type.as_str() {
+        "authorization_code" => code_grant(app, &client, req).await,
+        "refresh_token" => refresh_grant(app, &client, req).await,
+        _ => Err(OAuthError::new(
+            "unsupported_grant_type",
+            "use authorization_code or refresh_token",
+        )),
+    }
+}
+
+async fn code_grant<S: Store>(
+    app: &App<S>,
+    client: &OidcClient,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    let invalid = |d: &str| OAuthError::new("invalid_grant", d);
+    let code = req
+        .code
+        .as_deref()
+        .ok_or_else(|| OAuthError::new("invalid_request", "code is missing"))?;
+    let now = app.now();
+    let hash = sha256_hex(code);
+    let mut tx = app.store.write().await?;
+    let Some(found) = tx.take_code(&hash, now).await? else {
+        return Err(invalid("unknown code"));
+    };
+    if found.used_at.is_some() {
+        // A replayed code: whatever the first exchange issued is revoked (RFC 6749 §4.1.2).
+        let n = tx.revoke_by_code(&hash, now).await?;
+        tx.commit().await?;
+        tracing::warn!(client = %client.id, revoked = n, "authorization code reused");
+        return Err(invalid("code already used"));
+    }
+    if found.client_id != client.id {
+        return Err(invalid("code issued to another client"));
+    }
+    if now >= found.expires_at {
+        tx.commit().await?;
+        return Err(invalid("code expired"));
+    }
+    if req.redirect_uri.as_deref() != Some(found.redirect_uri.as_str()) {
+        return Err(invalid(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if !req
+        .code_verifier
+        .as_deref()
+        .is_some_and(|v| pkce_ok(v, &found.code_challenge))
+    {
+        return Err(invalid("code_verifier does not match the code_challenge"));
+    }
+    let account = tx
+        .account(found.account_id)
+        .await?
+        .filter(|a| a.status == AccountStatus::Active);
+    let Some(account) = account else {
+        return Err(invalid("the account is not active"));
+    };
+    let family = Uuid::now_v7();
+    let issued = issue(
+        app,
+        &mut tx,
+        client,
+        &account,
+        &found.scope,
+        Some(&hash),
+        family,
+        now + REFRESH_ABSOLUTE,
+        found.auth_time,
+        &found.amr,
+        found.nonce.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+async fn refresh_grant<S: Store>(
+    app: &App<S>,
+    client: &OidcClient,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    let invalid = |d: &str| OAuthError::new("invalid_grant", d);
+    let presented = req
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
+    let now = app.now();
+    let hash = sha256_hex(presented);
+    let mut tx = app.store.write().await?;
+    let old = tx
+        .token(&hash)
+        .await?
+        .filter(|t| t.kind == TokenKind::Refresh)
+        .ok_or_else(|| invalid("unknown refresh token"))?;
+    if old.client_id != client.id {
+        return Err(invalid("refresh token of another client"));
+    }
+    if old.revoked_at.is_some() || now >= old.expires_at || now >= old.family_expires_at {
+        return Err(invalid("refresh token expired or revoked"));
+    }
+    if !tx.use_refresh_token(&hash, now).await? {
+        // Reuse of a rotated token: someone holds a copy. The whole chain ends.
+        let n = tx.revoke_family(old.family, now).await?;
+        tx.commit().await?;
+        tracing::warn!(client = %client.id, revoked = n, "refresh token reused; chain revoked");
+        return Err(invalid("refresh token already used"));
+    }
+    let account = tx
+        .account(old.account_id)
+        .await?
+        .filter(|a| a.status == AccountStatus::Active);
+    let Some(account) = account else {
+        return Err(invalid("the account is not active"));
+    };
+    let issued = issue(
+        app,
+        &mut tx,
+        client,
+        &account,
+        &old.scope,
+        None,
+        old.family,
+        old.family_expires_at,
+        old.auth_time,
+        &old.amr,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue<S: Store>(
+    app: &App<S>,
+    tx: &mut S::Tx,
+    client: &OidcClient,
+    account: &Account,
+    scope: &str,
+    code_hash: Option<&str>,
+    family: Uuid,
+    family_expires_at: mamis_domain::Timestamp,
+    auth_time: mamis_domain::Timestamp,
+    amr: &str,
+    nonce: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
+    let now = app.now();
+    let base = |hash: String, kind, expires_at| OidcToken {
+        token_hash: hash,
+        kind,
+        client_id: client.id.clone(),
+        account_id: account.id,
+        scope: scope.to_owned(),
+        code_hash: code_hash.map(str::to_owned),
+        family,
+        expires_at,
+        family_expires_at,
+        auth_time,
+        amr: amr.to_owned(),
+        used_at: None,
+        revoked_at: None,
+        created_at: now,
+    };
+    let (access, access_hash) = new_secret();
+    tx.insert_token(&base(access_hash, TokenKind::Access, now + ACCESS_TTL))
+        .await?;
+    let wants_refresh =
+        client.first_party || scope.split_whitespace().any(|s| s == "offline_access");
+    let refresh = if wants_refresh {
+        let (r, h) = new_secret();
+        tx.insert_token(&base(
+            h,
+            TokenKind::Refresh,
+            (now + REFRESH_IDLE).min(family_expires_at),
+        ))
+        .await?;
+        Some(r)
+    } else {
+        None
+    };
+    let alg = Alg::parse(&client.id_token_alg).unwrap_or(Alg::Rs256);
+    let signer = keys::signer(app, alg).await?;
+    let mut claims = json!({
+        "iss": issuer(app),
+        "sub": account.id.to_string(),
+        "aud": client.id,
+        "iat": now.timestamp(),
+        "exp": (now + ID_TOKEN_TTL).timestamp(),
+        "auth_time": auth_time.timestamp(),
+        "amr": amr.split_whitespace().collect::<Vec<_>>(),
+        "at_hash": at_hash(&access),
+    });
+    if let (Some(n), Some(o)) = (nonce, claims.as_object_mut()) {
+        o.insert("nonce".into(), Value::String(n.to_owned()));
+    }
+    let id_token = signer.sign(&claims)?;
+    Ok(TokenResponse {
+        access_token: access,
+        expires_in: ACCESS_TTL.num_seconds(),
+        refresh_token: refresh,
+        id_token,
+        scope: scope.to_owned(),
+    })
+}
+
+/// OIDC `at_hash`: the left half of SHA-256 of the access token, base64url (RS256/ES256).
+fn at_hash(access: &str) -> String {
+    let d = Sha256::digest(access.as_bytes());
+    B64.encode(&d[..16])
+}
+
+// ----------------------------------------------------------------------------------- userinfo
+
+/// Claims for a bearer access token, read from the registry as it is now.
+pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, AppError> {
+    let now = app.now();
+    let mut tx = app.store.read().await?;
+    let t = tx
+        .token(&sha256_hex(bearer))
+        .await?
+        .filter(|t| t.kind == TokenKind::Access);
+    let Some(t) = t.filter(|t| t.revoked_at.is_none() && now < t.expires_at) else {
+        return Err(AppError::Unauthenticated);
+    };
+    let client = tx
+        .client(&t.client_id)
+        .await?
+        .filter(|c| !c.disabled)
+        .ok_or(AppError::Unauthenticated)?;
+    let account = tx
+        .account(t.account_id)
+        .await?
+        .filter(|a| a.status == AccountStatus::Active)
+        .ok_or(AppError::Unauthenticated)?;
+    let scopes: Vec<&str> = t.scope.split_whitespace().collect();
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".into(), json!(account.id.to_string()));
+    let verified = account.verification == Verification::Verified;
+    let doctor = match (verified, account.doctor_id) {
+        (true, Some(d)) => tx.doctor(d).await?,
+        _ => None,
+    };
+    if scopes.contains(&"email") {
+        claims.insert("email".into(), json!(account.email));
+        claims.insert("email_verified".into(), json!(true));
+    }
+    if scopes.contains(&"profile") {
+        if let Some(d) = &doctor {
+            claims.insert(
+                "name".into(),
+                json!(format!("{} {}", d.family_name, d.given_name)),
+            );
+            claims.insert("family_name".into(), json!(d.family_name));
+            claims.insert("given_name".into(), json!(d.given_name));
+            claims.insert(
+                "name_kana".into(),
+                json!(format!("{} {}", d.family_kana, d.given_kana)),
+            );
+        } else if !account.display_name.is_empty() {
+            claims.insert("name".into(), json!(account.display_name));
+        }
+    }
+    if scopes.contains(&"mamis") {
+        let (mut jma, mut class, mut county, mut prefecture) = (
+            false,
+            None::<MemberClass>,
+            None::<AssociationCode>,
+            None::<AssociationCode>,
+        );
+        if let Some(d) = &doctor {
+            let ms = tx.memberships_of(d.id).await?;
+            let today = japan_date(now);
+            for m in ms.iter().filter(|m| m.active_on(today)) {
+                match m.association.level() {
+                    AssociationLevel::Jma => {
+                        jma = true;
+                        class = Some(m.class);
+                    }
+                    AssociationLevel::Prefecture => prefecture = Some(m.association.clone()),
+                    AssociationLevel::County => county = Some(m.association.clone()),
+                }
+            }
+            if prefecture.is_none() {
+                prefecture = scope_nodes(&ms, d.home_prefecture.as_ref(), today)
+                    .into_iter()
+                    .find(|n| n.level() == AssociationLevel::Prefecture);
+            }
+        }
+        claims.insert("jma_member".into(), json!(jma));
+        claims.insert("member_class".into(), json!(class.map(MemberClass::as_str)));
+        claims.insert(
+            "county_association".into(),
+            json!(county.map(|c| c.to_string())),
+        );
+        claims.insert(
+            "prefecture_association".into(),
+            json!(prefecture.map(|c| c.to_string())),
+        );
+        claims.insert("verification".into(), json!(account.verification.as_str()));
+    }
+    if scopes.contains(&"iseki")
+        && client.allow_iseki
+        && let Some(d) = &doctor
+    {
+        claims.insert("iseki_number".into(), json!(d.iseki.to_string()));
+    }
+    tx.rollback().await?;
+    Ok(Value::Object(claims))
+}
+
+// ---------------------------------------------------------------------------- revocation, logout
+
+/// RFC 7009: revokes a token of the calling client (a refresh token takes its chain with it).
+/// Unknown tokens are not an error.
+pub async fn revoke<S: Store>(
+    app: &App<S>,
+    client_id: Option<&str>,
+    secret: Option<&str>,
+    token: &str,
+) -> Result<(), OAuthError> {
+    let client = client_auth(app, client_id, secret).await?;
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    if let Some(t) = tx
+        .token(&sha256_hex(token))
+        .await?
+        .filter(|t| t.client_id == client.id)
+    {
+        tx.revoke_family(t.family, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Where RP-initiated logout returns: the registered `post_logout_redirect_uri` of the client named
+/// by a valid `id_token_hint` (signature checked; expiry ignored, as logout may come later).
+pub async fn logout_redirect<S: Store>(
+    app: &App<S>,
+    id_token_hint: Option<&str>,
+    post_logout: Option<&str>,
+    state: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let (Some(hint), Some(uri)) = (id_token_hint, post_logout) else {
+        return Ok(None);
+    };
+    let jwks = keys::jwks(app).await?;
+    let Ok(claims) = keys::verify(&jwks, hint) else {
+        return Ok(None);
+    };
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer(app).as_str()) {
+        return Ok(None);
+    }
+    let Some(aud) = claims.get("aud").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let mut tx = app.store.read().await?;
+    let client = tx.client(aud).await?;
+    tx.rollback().await?;
+    Ok(client
+        .filter(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri))
+        .map(|_| redirect_with(uri, &[("state", state)])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_rfc7636_example() {
+        // RFC 7636 appendix B
+        assert!(pkce_ok(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_ok(
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXx",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+        assert!(!pkce_ok(
+            "short",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        ));
+    }
+
+    #[test]
+    fn redirect_params_are_encoded() {
+        let u = redirect_with(
+            "https://rp.example.jp/cb?x=1",
+            &[
+                ("code", Some("a b")),
+                ("state", None),
+                ("iss", Some("https://m")),
+            ],
+        );
+        assert_eq!(
+            u,
+            "https://rp.example.jp/cb?x=1&code=a+b&iss=https%3A%2F%2Fm"
+        );
+    }
+
+    #[test]
+    fn redirect_uris_must_be_https_or_loopback() {
+        assert!(check_redirect("https://rp.example.jp/cb").is_ok());
+        assert!(check_redirect("http://127.0.0.1:8765/cb").is_ok());
+        assert!(check_redirect("http://rp.example.jp/cb").is_err());
+        assert!(check_redirect("https://rp.example.jp/cb#x").is_err());
+        assert!(check_redirect("/cb").is_err());
+    }
+}
