@@ -400,6 +400,8 @@ pub struct DemoLogins {
     pub accounts: Vec<(String, String, String, Option<String>)>,
     /// Legacy CME logins until the cut-over: (who, member ID, password).
     pub legacy: Vec<(String, String, String)>,
+    /// OpenID clients to try the provider with: (what, client_id, secret if confidential, redirect URI).
+    pub clients: Vec<(String, String, Option<String>, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -632,10 +634,41 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .await?;
         api_tokens.push((format!("{name} ({scope})"), secret));
     }
+    let mut clients = Vec::new();
+    for (what, public, redirect) in [
+        (
+            "third-party web service (confidential)",
+            false,
+            "http://127.0.0.1:8765/callback",
+        ),
+        (
+            "native app (public, PKCE only)",
+            true,
+            "http://127.0.0.1:8766/callback",
+        ),
+    ] {
+        let (c, secret) = crate::oidc::provider::create_client(
+            app,
+            &system,
+            crate::oidc::provider::NewClient {
+                name: format!("デモ連携サービス ({what})"),
+                redirect_uris: vec![redirect.to_owned()],
+                post_logout_redirect_uris: vec![redirect.replace("/callback", "/")],
+                public,
+                first_party: false,
+                scopes: vec![],
+                allow_iseki: false,
+                id_token_alg: crate::oidc::keys::Alg::Rs256,
+            },
+        )
+        .await?;
+        clients.push((what.to_owned(), c.id, secret, redirect.to_owned()));
+    }
     Ok(Some(DemoLogins {
         api_tokens,
         accounts,
         legacy,
+        clients,
     }))
 }
 

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod jobs;
 pub mod mail;
 pub mod oidc;
+pub mod portal;
 pub mod registry;
 pub mod tokens;
 

@@ -558,6 +558,9 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     if !made.is_empty() {
         tracing::info!(kids = ?made, "generated OpenID signing keys");
     }
+    mamis_app::portal::rp::ensure_client(&app)
+        .await
+        .map_err(|e| anyhow!("cannot register the CME portal client: {e}"))?;
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {
@@ -579,6 +582,17 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                         "  {who:<32} member ID {member}  password {password}  at {}cme/login/legacy ({state})",
                         cfg.base_url
                     );
+                }
+                println!(
+                    "OpenID clients (discovery at {}.well-known/openid-configuration):",
+                    cfg.base_url
+                );
+                for (what, id, secret, redirect) in &logins.clients {
+                    let secret = secret
+                        .as_deref()
+                        .map(|s| format!("  secret {s}"))
+                        .unwrap_or_default();
+                    println!("  {what:<40} client_id {id}{secret}  redirect {redirect}");
                 }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {

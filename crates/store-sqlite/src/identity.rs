@@ -504,6 +504,26 @@ impl IdentityStore for SqliteTx {
         Ok(())
     }
 
+    async fn portal_rp_state(&mut self, id_hash: &str) -> StoreResult<Option<String>> {
+        let v: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rp_state FROM portal_sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        Ok(v.flatten())
+    }
+
+    async fn set_portal_rp_state(&mut self, id_hash: &str, state: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE portal_sessions SET rp_state = $2 WHERE id_hash = $1")
+            .bind(id_hash)
+            .bind(state)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn revoke_portal_session(&mut self, id_hash: &str, now: Timestamp) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE portal_sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL",

@@ -365,6 +365,21 @@ impl RegistryStore for SqliteTx {
         .transpose()
     }
 
+    async fn doctor_by_member_id(&mut self, member: &MemberId) -> StoreResult<Option<Doctor>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            doctor_cols!(),
+            " FROM doctors WHERE member_id = $1"
+        ))
+        .bind(member.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(doctor_row)
+        .transpose()
+    }
+
     async fn doctor_by_iseki(&mut self, iseki: &IsekiNumber) -> StoreResult<Option<Doctor>> {
         sqlx::query(concat!(
             "SELECT ",

@@ -1123,6 +1123,13 @@ pub async fn sessions_and_portal_sessions<S: Store>(s: S) {
         tx.portal_session("p1").await.unwrap().unwrap().last_seen_at,
         now + Duration::minutes(3)
     );
+    assert!(tx.portal_rp_state("p2").await.unwrap().is_none());
+    tx.set_portal_rp_state("p2", "sealed-state").await.unwrap();
+    assert_eq!(
+        tx.portal_rp_state("p2").await.unwrap().as_deref(),
+        Some("sealed-state")
+    );
+    assert!(tx.portal_rp_state("missing").await.unwrap().is_none());
     assert!(tx.revoke_portal_session("p1", now).await.unwrap());
     assert!(!tx.revoke_portal_session("p1", now).await.unwrap());
     tx.commit().await.unwrap();

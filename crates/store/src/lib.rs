@@ -105,6 +105,11 @@ pub trait RegistryStore {
     fn insert_doctors(&mut self, ds: &[Doctor]) -> impl Future<Output = StoreResult<()>> + Send;
     /// One doctor.
     fn doctor(&mut self, id: Uuid) -> impl Future<Output = StoreResult<Option<Doctor>>> + Send;
+    /// The doctor with this JMA member ID.
+    fn doctor_by_member_id(
+        &mut self,
+        member: &MemberId,
+    ) -> impl Future<Output = StoreResult<Option<Doctor>>> + Send;
     /// The doctor with this 医籍登録番号.
     fn doctor_by_iseki(
         &mut self,
@@ -429,6 +434,17 @@ pub trait IdentityStore {
         &mut self,
         id_hash: &str,
         now: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The relying-party state the CME portal keeps with a portal session (sealed by the app).
+    fn portal_rp_state(
+        &mut self,
+        id_hash: &str,
+    ) -> impl Future<Output = StoreResult<Option<String>>> + Send;
+    /// Replaces that state.
+    fn set_portal_rp_state(
+        &mut self,
+        id_hash: &str,
+        state: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Ends a portal session.
     fn revoke_portal_session(

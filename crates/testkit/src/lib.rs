@@ -106,6 +106,9 @@ async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfi
     };
     edit(&mut config);
     let app = App::new(store, Arc::new(clock.clone()), config).unwrap();
+    // as `mamis serve` does at start: signing keys and the portal's client registration
+    mamis_app::oidc::keys::ensure(&app).await.unwrap();
+    mamis_app::portal::rp::ensure_client(&app).await.unwrap();
     let web = mamis_web::WebState::new(app.clone(), mamis_web::WebConfig::default()).unwrap();
     let router = mamis_web::router(web);
     let (tx, rx) = oneshot::channel::<()>();

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub origin: String,
     /// Whether the base URL is https (Secure cookies, `__Host-` names, HSTS).
     pub https: bool,
+    /// The CME portal's HTTP client for talking to the provider (as any relying party would).
+    pub http: reqwest::Client,
 }
 
 /// What every handler can reach: the app context and the web layer's shared parts.
@@ -72,6 +74,11 @@ impl<S: Store> WebState<S> {
             trusted_proxies: config.trusted_proxies,
             origin,
             https,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map_err(|e| format!("HTTP client: {e}"))?,
         };
         Ok(Self {
             app,
@@ -157,6 +164,9 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
             get(portal::legacy_page::<S>).post(portal::legacy_submit::<S>),
         )
         .route("/cme/logout", post(portal::logout::<S>))
+        .route("/cme/login", get(portal::mamis_login::<S>))
+        .route("/cme/callback", get(portal::mamis_callback::<S>))
+        .route("/cme/members/{area}", get(portal::members_area::<S>))
         .route("/office", get(office::office::<S>))
         .route(
             "/office/identity/{account}/verify",

@@ -178,31 +178,19 @@ pub async fn consent<S: Store>(
         .collect();
     if !allow {
         let req = request_from(&params);
-        // Only a registered redirect URI is followed, even to say no.
-        return match provider::authorize(
-            &st.app,
-            &AuthorizeRequest {
-                prompt: Some("none".into()),
-                ..req.clone()
-            },
-            Some(&u),
-            false,
-        )
-        .await?
-        {
-            AuthorizeOutcome::Refuse(_) => Err(PageError(Failure::BadRequest("invalid-value"))),
-            _ => {
-                let mut url = url::Url::parse(&req.redirect_uri)
-                    .map_err(|_| PageError(Failure::BadRequest("invalid-value")))?;
-                url.query_pairs_mut().append_pair("error", "access_denied");
-                if let Some(s) = &req.state {
-                    url.query_pairs_mut().append_pair("state", s);
-                }
-                url.query_pairs_mut()
-                    .append_pair("iss", &provider::issuer(&st.app));
-                Ok(Redirect::to(url.as_str()).into_response())
-            }
-        };
+        // Only a registered redirect URI is followed, even to say no; nothing is issued.
+        if !provider::redirect_allowed(&st.app, &req.client_id, &req.redirect_uri).await? {
+            return Err(PageError(Failure::BadRequest("invalid-value")));
+        }
+        let mut url = url::Url::parse(&req.redirect_uri)
+            .map_err(|_| PageError(Failure::BadRequest("invalid-value")))?;
+        url.query_pairs_mut().append_pair("error", "access_denied");
+        if let Some(s) = &req.state {
+            url.query_pairs_mut().append_pair("state", s);
+        }
+        url.query_pairs_mut()
+            .append_pair("iss", &provider::issuer(&st.app));
+        return Ok(Redirect::to(url.as_str()).into_response());
     }
     decide(&st, &ctx, Some(&u), params, true).await
 }

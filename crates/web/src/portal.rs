@@ -208,3 +208,165 @@ pub async fn logout<S: Store>(State(st): State<WebState<S>>, headers: HeaderMap)
     clear_cookie(&mut r, https, portal_cookie(https));
     Ok(r)
 }
+
+// ------------------------------------------------------------------- MAMIS_ID login (OIDC RP)
+
+/// The cookie carrying the portal's pending login (state, nonce, PKCE verifier), sealed.
+fn flow_cookie(https: bool) -> &'static str {
+    if https {
+        "__Host-mamis_cme_flow"
+    } else {
+        "mamis_cme_flow"
+    }
+}
+
+/// `?next=` for the portal login.
+#[derive(Debug, serde::Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// `GET /cme/login`: starts the authorization-code flow against the MAMIS provider.
+pub async fn mamis_login<S: Store>(
+    State(st): State<WebState<S>>,
+    axum::extract::Query(q): axum::extract::Query<NextQuery>,
+) -> PageResult {
+    let next = crate::auth::safe_next(q.next.as_deref(), "/cme");
+    let (url, flow) =
+        mamis_app::portal::rp::start(&st.app, &next).map_err(|e| PageError(e.into()))?;
+    let https = st.shared.https;
+    let mut r = axum::response::Redirect::to(&url).into_response();
+    crate::auth::set_cookie(&mut r, https, flow_cookie(https), &flow, Some(600));
+    Ok(r)
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct RpNoticeView<'a> {
+    c: Chrome<'a>,
+    title: String,
+    body: Vec<String>,
+    link: Option<(String, String)>,
+}
+
+/// `GET /cme/callback`: finishes the flow and opens a `PortalSession::Mamis`.
+pub async fn mamis_callback<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> PageResult {
+    let https = st.shared.https;
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let flow = cookie(&headers, flow_cookie(https)).unwrap_or_default();
+    match mamis_app::portal::rp::finish(&st.app, &st.shared.http, &flow, &params).await {
+        Ok((session, next)) => {
+            let mut r = axum::response::Redirect::to(&next).into_response();
+            crate::auth::set_cookie(&mut r, https, portal_cookie(https), &session, None);
+            clear_cookie(&mut r, https, flow_cookie(https));
+            Ok(r)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "CME portal login failed");
+            let cat = &st.shared.catalogues;
+            let view = RpNoticeView {
+                c: ctx.chrome(cat),
+                title: cat.text(ctx.lang, "cme-login-failed", &[]),
+                body: vec![],
+                link: Some((
+                    "/cme/login".into(),
+                    cat.text(ctx.lang, "cme-login-again", &[]),
+                )),
+            };
+            let mut r = html(page(view.render()))?;
+            *r.status_mut() = axum::http::StatusCode::BAD_REQUEST;
+            clear_cookie(&mut r, https, flow_cookie(https));
+            Ok(r)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cme_members.html")]
+struct MembersView<'a> {
+    c: Chrome<'a>,
+    title: String,
+    allowed: bool,
+    items: Vec<String>,
+    reason: String,
+    action_href: String,
+    action_text: String,
+}
+
+/// `GET /cme/members/{area}`: members-only, checked on every request.
+pub async fn members_area<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    axum::extract::Path(area): axum::extract::Path<String>,
+) -> PageResult {
+    use mamis_app::portal::rp::{self, Access};
+    let (title_key, item_key) = match area.as_str() {
+        "quiz" => ("cme-area-quiz", "cme-quiz-1"),
+        "elearning" => ("cme-area-elearning", "cme-elearning-1"),
+        "journal" => ("cme-area-journal", "cme-journal-1"),
+        _ => return Err(PageError(Failure::NotFound)),
+    };
+    let https = st.shared.https;
+    let here = format!("/cme/members/{area}");
+    let login = || {
+        axum::response::Redirect::to(&format!(
+            "/cme/login?next={}",
+            url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
+        ))
+        .into_response()
+    };
+    let Some(presented) = cookie(&headers, portal_cookie(https)) else {
+        return Ok(login());
+    };
+    let Some(session) = sessions::current_portal(&st.app, &presented)
+        .await
+        .map_err(fail)?
+    else {
+        let mut r = login();
+        clear_cookie(&mut r, https, portal_cookie(https));
+        return Ok(r);
+    };
+    let access = rp::access(&st.app, &st.shared.http, &presented, &session)
+        .await
+        .map_err(|e| PageError(e.into()))?;
+    if access == Access::LoginAgain {
+        sessions::close_portal(&st.app, &presented)
+            .await
+            .map_err(fail)?;
+        let mut r = login();
+        clear_cookie(&mut r, https, portal_cookie(https));
+        return Ok(r);
+    }
+    let cat = &st.shared.catalogues;
+    let (reason, href, text) = match access {
+        Access::Unverified => (
+            "cme-members-unverified",
+            "/mypage/identity",
+            "cme-members-verify",
+        ),
+        _ => ("cme-members-not-member", "/mypage", "cme-members-join"),
+    };
+    let view = MembersView {
+        c: ctx.chrome(cat),
+        title: cat.text(ctx.lang, title_key, &[]),
+        allowed: access == Access::Member,
+        items: vec![cat.text(ctx.lang, item_key, &[])],
+        reason: cat.text(ctx.lang, reason, &[]),
+        action_href: href.into(),
+        action_text: cat.text(ctx.lang, text, &[]),
+    };
+    let mut r = html(page(view.render()))?;
+    if access != Access::Member {
+        *r.status_mut() = axum::http::StatusCode::FORBIDDEN;
+    }
+    Ok(r)
+}

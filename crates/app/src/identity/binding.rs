@@ -6,8 +6,8 @@ use mamis_domain::membership::scope_nodes;
 use mamis_domain::time::japan_date;
 use mamis_domain::{Action, AssociationCode, Principal, Target};
 use mamis_store::{
-    AccessStore, Account, AccountStatus, IdentityClaim, IdentityStore, RegistryStore, Store,
-    TokenPurpose, Tx, Verification,
+    AccessStore, Account, AccountStatus, IdentityClaim, IdentityStore, OidcStore, RegistryStore,
+    Store, TokenPurpose, Tx, Verification,
 };
 use uuid::Uuid;
 
@@ -212,6 +212,7 @@ pub async fn set_account_status<S: Store>(
     tx.set_account_status(account, status).await?;
     if status == AccountStatus::Suspended {
         tx.revoke_sessions_of(account, None, now).await?;
+        tx.revoke_tokens_of(account, None, now).await?;
     }
     app.audit(
         &mut tx,
@@ -286,6 +287,7 @@ pub async fn not_me<S: Store>(
     tx.set_binding(account, acc.doctor_id, Verification::Suspended)
         .await?;
     tx.revoke_sessions_of(account, None, now).await?;
+    tx.revoke_tokens_of(account, None, now).await?;
     if let Some(mut c) = tx.claim_of(account).await? {
         c.review_node = Some(c.association.clone());
         c.review_reason = Some("not_me".into());

@@ -6,7 +6,7 @@
 use mamis_domain::identity::{Email, PasswordContext, check_password};
 use mamis_domain::{AssociationCode, Principal, Role, RoleGrant, Scope};
 use mamis_store::{
-    AccessStore, Account, AccountKind, EmailToken, IdentityStore, RegistryStore, Store,
+    AccessStore, Account, AccountKind, EmailToken, IdentityStore, OidcStore, RegistryStore, Store,
     TokenPurpose, Tx,
 };
 use uuid::Uuid;
@@ -150,6 +150,9 @@ pub async fn complete_reset<S: Store>(
         .ok_or(IdentityError::LinkInvalid)?;
     tx.set_password_hash(acc.id, &new_hash).await?;
     tx.revoke_sessions_of(acc.id, None, now).await?;
+    // Services lose their refresh tokens too: a reset means the old password may be known.
+    tx.revoke_tokens_of(acc.id, Some(mamis_store::TokenKind::Refresh), now)
+        .await?;
     tx.clear_throttle(&format!("login:{}", sha256_hex(&acc.email)))
         .await?;
     let who = Principal::Doctor {
@@ -188,6 +191,8 @@ pub async fn change_password<S: Store>(
     super::registration::set_password(app, acc, new).await?;
     let mut tx = app.store.write().await?;
     tx.revoke_sessions_of(acc.id, Some(keep_session), app.now())
+        .await?;
+    tx.revoke_tokens_of(acc.id, Some(mamis_store::TokenKind::Refresh), app.now())
         .await?;
     tx.commit().await?;
     Ok(())

@@ -365,10 +365,19 @@ pub async fn authorize<S: Store>(
     };
     let mut tx = app.store.write().await?;
     if consented && !client.first_party {
+        // Consent accumulates: what was granted before stays granted.
+        let mut all: Vec<String> = tx
+            .consent(user.account.id, &client.id)
+            .await?
+            .map(|c| c.scope.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        all.extend(scopes.iter().cloned());
+        all.sort();
+        all.dedup();
         tx.put_consent(&Consent {
             account_id: user.account.id,
             client_id: client.id.clone(),
-            scope: scopes.join(" "),
+            scope: all.join(" "),
             granted_at: now,
         })
         .await?;
@@ -393,6 +402,19 @@ pub async fn authorize<S: Store>(
         &req.redirect_uri,
         &[("code", Some(&code)), ("state", state), ("iss", Some(&iss))],
     )))
+}
+
+/// Whether `redirect_uri` is registered for the enabled client `client_id` — the only condition
+/// under which the provider may send a user agent there (e.g. to say the user declined).
+pub async fn redirect_allowed<S: Store>(
+    app: &App<S>,
+    client_id: &str,
+    redirect_uri: &str,
+) -> Result<bool, AppError> {
+    let mut tx = app.store.read().await?;
+    let client = tx.client(client_id).await?;
+    tx.rollback().await?;
+    Ok(client.is_some_and(|c| !c.disabled && c.redirect_uris.iter().any(|u| u == redirect_uri)))
 }
 
 // ------------------------------------------------------------------------------------- tokens
@@ -547,24 +569,25 @@ async fn code_grant<S: Store>(
         tracing::warn!(client = %client.id, revoked = n, "authorization code reused");
         return Err(invalid("code already used"));
     }
-    if found.client_id != client.id {
-        return Err(invalid("code issued to another client"));
-    }
-    if now >= found.expires_at {
-        tx.commit().await?;
-        return Err(invalid("code expired"));
-    }
-    if req.redirect_uri.as_deref() != Some(found.redirect_uri.as_str()) {
-        return Err(invalid(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    if !req
+    // Any refusal below spends the code too: a code is single-use, whoever presents it.
+    let refusal = if found.client_id != client.id {
+        Some("code issued to another client")
+    } else if now >= found.expires_at {
+        Some("code expired")
+    } else if req.redirect_uri.as_deref() != Some(found.redirect_uri.as_str()) {
+        Some("redirect_uri does not match the authorization request")
+    } else if !req
         .code_verifier
         .as_deref()
         .is_some_and(|v| pkce_ok(v, &found.code_challenge))
     {
-        return Err(invalid("code_verifier does not match the code_challenge"));
+        Some("code_verifier does not match the code_challenge")
+    } else {
+        None
+    };
+    if let Some(why) = refusal {
+        tx.commit().await?;
+        return Err(invalid(why));
     }
     let account = tx
         .account(found.account_id)

@@ -11,6 +11,8 @@ mod jobs;
 mod mail;
 mod mypage_http;
 mod office_portal;
+mod oidc_cases;
 mod oidc_flow;
 mod oidc_keys;
+mod portal_rp;
 mod web;
