@@ -52,12 +52,14 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/office.ftl")),
             include_str!(concat!("../i18n/", $lang, "/portal.ftl")),
             include_str!(concat!("../i18n/", $lang, "/oidc.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/admin.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/migration.ftl")),
         ]
     };
 }
 
-pub(crate) const JA: [&str; 5] = catalogue!("ja");
-pub(crate) const EN: [&str; 5] = catalogue!("en");
+pub(crate) const JA: [&str; 7] = catalogue!("ja");
+pub(crate) const EN: [&str; 7] = catalogue!("en");
 
 /// Both catalogues, parsed once at start-up.
 pub struct Catalogues {

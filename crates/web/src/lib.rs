@@ -1,6 +1,7 @@
 //! The HTTP surface of MAMIS: server-rendered pages (Japanese first), the JSON API with its
 //! OpenAPI document, and the operations endpoints, behind one set of security middleware.
 
+mod admin;
 mod api;
 mod auth;
 mod client_addr;
@@ -9,6 +10,7 @@ mod error;
 pub mod i18n;
 mod metrics;
 mod middleware;
+mod migration;
 mod mypage;
 mod office;
 mod oidc;
@@ -204,6 +206,8 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
             get(oidc::userinfo::<S>).post(oidc::userinfo::<S>),
         )
         .merge(api)
+        .merge(admin::routes::<S>())
+        .merge(migration::routes::<S>())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
