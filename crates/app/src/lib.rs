@@ -8,6 +8,7 @@ mod error;
 pub mod identity;
 pub mod jobs;
 pub mod mail;
+pub mod migration;
 pub mod oidc;
 pub mod portal;
 pub mod registry;
@@ -63,6 +64,8 @@ pub struct AppConfig {
     pub sessions: mamis_domain::identity::SessionPolicy,
     /// The instant legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
     pub legacy_until: Timestamp,
+    /// The OpenID Provider's token lifetimes.
+    pub oidc: oidc::provider::Lifetimes,
 }
 
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.
@@ -81,6 +84,7 @@ pub struct App<S: Store> {
 impl<S: Store> App<S> {
     /// Builds the context (and the password hasher for the configured cost).
     pub fn new(store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Result<Self, AppError> {
+        config.oidc.check().map_err(AppError::Conflict)?;
         let hasher =
             identity::passwords::Hasher::new(config.password_cost, config.hash_parallelism)?;
         Ok(Self {

@@ -208,6 +208,7 @@ fn app_for<S: Store>(
             hash_parallelism: parallel,
             sessions: cfg.sessions,
             legacy_until: cfg.legacy_until,
+            oidc: cfg.oidc,
         },
     )
     .map_err(|e| anyhow!("{e}"))
@@ -425,6 +426,26 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
                     m.subject
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Migration {
+            cmd: crate::MigrationCmd::Remind { node },
+        } => {
+            let code = AssociationCode::parse(&node).map_err(|_| {
+                anyhow!("--node '{node}' is not an association code; use JMA, P13 or P13-0001")
+            })?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let r = mamis_app::migration::remind(&app, &cli_principal(), &code, None)
+                .await
+                .map_err(|e| match e {
+                    mamis_app::AppError::NotFound => anyhow!("no association has the code {code}"),
+                    e => anyhow!("cannot send the reminders: {e}"),
+                })?;
+            println!(
+                "reminders queued: {} (sent by `mamis serve`), without contact address (postal mail needed): {}, already reminded: {}",
+                r.queued, r.without_address, r.already_reminded
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

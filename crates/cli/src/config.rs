@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 17] = [
     "bind",
     "database_url",
     "base_url",
@@ -25,6 +25,10 @@ const KEYS: [&str; 13] = [
     "legacy_login_until",
     "session_idle_minutes",
     "session_absolute_hours",
+    "oidc_access_token_seconds",
+    "oidc_refresh_idle_days",
+    "oidc_refresh_absolute_days",
+    "oidc_code_seconds",
 ];
 
 /// Keys whose value may come from a file named by `MAMIS_<KEY>_FILE` (container secrets).
@@ -47,6 +51,10 @@ pub struct Raw {
     pub legacy_login_until: String,
     pub session_idle_minutes: u64,
     pub session_absolute_hours: u64,
+    pub oidc_access_token_seconds: u64,
+    pub oidc_refresh_idle_days: u64,
+    pub oidc_refresh_absolute_days: u64,
+    pub oidc_code_seconds: u64,
 }
 
 impl Default for Raw {
@@ -65,6 +73,10 @@ impl Default for Raw {
             legacy_login_until: "2026-04-01T00:00:00+09:00".into(),
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            oidc_access_token_seconds: 300,
+            oidc_refresh_idle_days: 30,
+            oidc_refresh_absolute_days: 180,
+            oidc_code_seconds: 60,
         }
     }
 }
@@ -102,6 +114,8 @@ pub struct Config {
     pub legacy_until: chrono::DateTime<chrono::Utc>,
     /// Session idle and absolute lifetimes.
     pub sessions: mamis_domain::identity::SessionPolicy,
+    /// The OpenID Provider's token lifetimes.
+    pub oidc: mamis_app::oidc::provider::Lifetimes,
     pub source_file: Option<PathBuf>,
 }
 
@@ -148,15 +162,16 @@ pub fn load(
         fig = fig.merge(Toml::file_exact(path));
     }
     // The environment is passed in (not read here) so tests can supply their own. Only the
-    // numeric key is parsed; everything else stays text (a secret may look like anything).
+    // numeric keys are parsed; everything else stays text (a secret may look like anything).
     let mut from_env = std::collections::BTreeMap::new();
     for key in KEYS {
         let var = format!("MAMIS_{}", key.to_uppercase());
         if let Some((_, v)) = env.iter().find(|(k, _)| *k == var) {
-            let numeric = matches!(
-                key,
-                "job_lease_seconds" | "session_idle_minutes" | "session_absolute_hours"
-            );
+            let numeric = key.starts_with("oidc_")
+                || matches!(
+                    key,
+                    "job_lease_seconds" | "session_idle_minutes" | "session_absolute_hours"
+                );
             let value: figment::value::Value = if numeric {
                 v.parse().unwrap_or_else(|_| v.as_str().into())
             } else {
@@ -314,6 +329,18 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         idle: chrono::Duration::minutes(i64::try_from(raw.session_idle_minutes).unwrap_or(30)),
         absolute: chrono::Duration::hours(i64::try_from(raw.session_absolute_hours).unwrap_or(12)),
     };
+    let secs = |v: u64| chrono::Duration::seconds(i64::try_from(v).unwrap_or(i64::MAX / 1000));
+    let oidc = mamis_app::oidc::provider::Lifetimes {
+        access: secs(raw.oidc_access_token_seconds),
+        refresh_idle: secs(raw.oidc_refresh_idle_days.saturating_mul(86_400)),
+        refresh_absolute: secs(raw.oidc_refresh_absolute_days.saturating_mul(86_400)),
+        code: secs(raw.oidc_code_seconds),
+    };
+    oidc.check().map_err(|e| {
+        ConfigError(format!(
+            "{e} (MAMIS_OIDC_ACCESS_TOKEN_SECONDS, MAMIS_OIDC_REFRESH_IDLE_DAYS, MAMIS_OIDC_REFRESH_ABSOLUTE_DAYS, MAMIS_OIDC_CODE_SECONDS)"
+        ))
+    })?;
     Ok(Config {
         bind,
         database_url: raw.database_url,
@@ -328,6 +355,7 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         job_lease_seconds: raw.job_lease_seconds,
         legacy_until,
         sessions,
+        oidc,
         source_file,
     })
 }
@@ -368,7 +396,11 @@ impl Config {
              job_lease_seconds = {}\n\
              legacy_login_until = \"{}\"\n\
              session_idle_minutes = {}\n\
-             session_absolute_hours = {}\n",
+             session_absolute_hours = {}\n\
+             oidc_access_token_seconds = {}\n\
+             oidc_refresh_idle_days = {}\n\
+             oidc_refresh_absolute_days = {}\n\
+             oidc_code_seconds = {}\n",
             self.source_file
                 .as_ref()
                 .map(|p| format!(" (file: {})", p.display()))
@@ -389,6 +421,10 @@ impl Config {
             self.legacy_until.to_rfc3339(),
             self.sessions.idle.num_minutes(),
             self.sessions.absolute.num_hours(),
+            self.oidc.access.num_seconds(),
+            self.oidc.refresh_idle.num_days(),
+            self.oidc.refresh_absolute.num_days(),
+            self.oidc.code.num_seconds(),
         )
     }
 
@@ -424,6 +460,24 @@ mod tests {
         assert_eq!(c.db_kind, DbKind::Sqlite);
         assert_eq!(c.base_url.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("mamis.db"));
+        assert_eq!(c.oidc, mamis_app::oidc::provider::Lifetimes::default());
+        assert_eq!(c.oidc.access, chrono::Duration::minutes(5));
+    }
+
+    #[test]
+    fn oidc_lifetimes_are_configurable() {
+        let e = env(&[
+            ("MAMIS_OIDC_ACCESS_TOKEN_SECONDS", "120"),
+            ("MAMIS_OIDC_REFRESH_IDLE_DAYS", "7"),
+            ("MAMIS_OIDC_REFRESH_ABSOLUTE_DAYS", "90"),
+            ("MAMIS_OIDC_CODE_SECONDS", "30"),
+        ]);
+        let c = load(None, &e, &Overrides::default()).unwrap();
+        assert_eq!(c.oidc.access, chrono::Duration::seconds(120));
+        assert_eq!(c.oidc.refresh_idle, chrono::Duration::days(7));
+        assert_eq!(c.oidc.refresh_absolute, chrono::Duration::days(90));
+        assert_eq!(c.oidc.code, chrono::Duration::seconds(30));
+        assert!(c.describe().contains("oidc_access_token_seconds = 120"));
     }
 
     #[test]
@@ -478,6 +532,21 @@ mod tests {
             (
                 &[("MAMIS_AUDIT_KEY_FILE", "/nonexistent/key")],
                 "cannot be read",
+            ),
+            (
+                &[("MAMIS_OIDC_CODE_SECONDS", "600")],
+                "authorization code lifetime must be 10–60 seconds",
+            ),
+            (
+                &[("MAMIS_OIDC_ACCESS_TOKEN_SECONDS", "86400")],
+                "access token lifetime must be 60–3600 seconds",
+            ),
+            (
+                &[
+                    ("MAMIS_OIDC_REFRESH_IDLE_DAYS", "90"),
+                    ("MAMIS_OIDC_REFRESH_ABSOLUTE_DAYS", "60"),
+                ],
+                "at most the absolute one",
             ),
         ];
         for (vars, needle) in cases {

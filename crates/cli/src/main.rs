@@ -87,6 +87,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: MailCmd,
     },
+    /// The move from the legacy CME login to MAMIS_ID.
+    Migration {
+        #[command(subcommand)]
+        cmd: MigrationCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +195,16 @@ enum MailCmd {
     List {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrationCmd {
+    /// Mail the JMA members under a node not yet moved to MAMIS_ID (each once per cut-over).
+    Remind {
+        /// JMA, P13 or P13-0001.
+        #[arg(long, default_value = "JMA")]
+        node: String,
     },
 }
 

@@ -550,6 +550,106 @@ impl RegistryStore for PgTx {
         .map(doctor_row)
         .collect()
     }
+
+    async fn migration_progress(
+        &mut self,
+        node: &AssociationCode,
+        day: NaiveDate,
+    ) -> StoreResult<Vec<MigrationCounts>> {
+        // Current JMA members, each placed by its (first) county membership active on the day;
+        // a verified MAMIS_ID wins over a legacy credential.
+        sqlx::query(concat!(
+            "WITH members AS (SELECT d.id, d.member_id, d.family_name, d.given_name, d.contact_email, \
+               (SELECT MIN(c.association_code) FROM memberships c WHERE c.doctor_id = d.id \
+                 AND length(c.association_code) = 8 AND c.joined_on <= $1 \
+                 AND (c.left_on IS NULL OR c.left_on > $1)) AS county \
+             FROM doctors d WHERE EXISTS (SELECT 1 FROM memberships j WHERE j.doctor_id = d.id \
+               AND j.association_code = 'JMA' AND j.joined_on <= $1 \
+               AND (j.left_on IS NULL OR j.left_on > $1)))",
+            ", placed AS (SELECT m.county, \
+               EXISTS (SELECT 1 FROM accounts a WHERE a.doctor_id = m.id AND a.verification = 'verified') AS verified, \
+               EXISTS (SELECT 1 FROM legacy_credentials l WHERE l.member_id = m.member_id AND l.retired_at IS NULL) AS legacy \
+               FROM members m WHERE m.county = $2 OR m.county LIKE $3) \
+             SELECT county, \
+               COUNT(*) FILTER (WHERE verified) AS verified, \
+               COUNT(*) FILTER (WHERE NOT verified AND legacy) AS legacy_only, \
+               COUNT(*) FILTER (WHERE NOT verified AND NOT legacy) AS neither \
+             FROM placed GROUP BY county ORDER BY county"
+        ))
+        .bind(day)
+        .bind(node.as_str())
+        .bind(subtree_pattern(node))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let county = AssociationCode::parse(col::<&str>(r, "county")?)
+                .map_err(corrupt("county code"))?;
+            let count = |c: &'static str| {
+                col::<i64>(r, c).map(|n| u64::try_from(n).unwrap_or(0))
+            };
+            Ok(MigrationCounts {
+                prefecture: county
+                    .prefecture_code()
+                    .ok_or_else(|| StoreError::Corrupt(format!("county code {county}")))?,
+                verified: count("verified")?,
+                legacy_only: count("legacy_only")?,
+                neither: count("neither")?,
+                county,
+            })
+        })
+        .collect()
+    }
+
+    async fn unmoved_members(
+        &mut self,
+        node: &AssociationCode,
+        day: NaiveDate,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<UnmovedMember>> {
+        sqlx::query(concat!(
+            "WITH members AS (SELECT d.id, d.member_id, d.family_name, d.given_name, d.contact_email, \
+               (SELECT MIN(c.association_code) FROM memberships c WHERE c.doctor_id = d.id \
+                 AND length(c.association_code) = 8 AND c.joined_on <= $1 \
+                 AND (c.left_on IS NULL OR c.left_on > $1)) AS county \
+             FROM doctors d WHERE EXISTS (SELECT 1 FROM memberships j WHERE j.doctor_id = d.id \
+               AND j.association_code = 'JMA' AND j.joined_on <= $1 \
+               AND (j.left_on IS NULL OR j.left_on > $1)))",
+            " SELECT m.id, m.member_id, m.family_name, m.given_name, m.contact_email, m.county, \
+               EXISTS (SELECT 1 FROM legacy_credentials l WHERE l.member_id = m.member_id AND l.retired_at IS NULL) AS legacy \
+             FROM members m \
+             WHERE (m.county = $2 OR m.county LIKE $3) AND ($4::uuid IS NULL OR m.id > $4) \
+               AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.doctor_id = m.id AND a.verification = 'verified') \
+             ORDER BY m.id LIMIT $5"
+        ))
+        .bind(day)
+        .bind(node.as_str())
+        .bind(subtree_pattern(node))
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(UnmovedMember {
+                doctor_id: col(r, "id")?,
+                member_id: col::<Option<&str>>(r, "member_id")?
+                    .map(MemberId::parse)
+                    .transpose()
+                    .map_err(corrupt("member id"))?,
+                family_name: col(r, "family_name")?,
+                given_name: col(r, "given_name")?,
+                contact_email: col(r, "contact_email")?,
+                county: AssociationCode::parse(col::<&str>(r, "county")?)
+                    .map_err(corrupt("county code"))?,
+                legacy: col(r, "legacy")?,
+            })
+        })
+        .collect()
+    }
 }
 
 impl AccessStore for PgTx {

@@ -502,6 +502,105 @@ impl RegistryStore for SqliteTx {
         .map(doctor_row)
         .collect()
     }
+
+    async fn migration_progress(
+        &mut self,
+        node: &AssociationCode,
+        day: NaiveDate,
+    ) -> StoreResult<Vec<MigrationCounts>> {
+        // Current JMA members, each placed by its (first) county membership active on the day;
+        // a verified MAMIS_ID wins over a legacy credential.
+        sqlx::query(concat!(
+            "WITH members AS (SELECT d.id, d.member_id, d.family_name, d.given_name, d.contact_email, \
+               (SELECT MIN(c.association_code) FROM memberships c WHERE c.doctor_id = d.id \
+                 AND length(c.association_code) = 8 AND c.joined_on <= $1 \
+                 AND (c.left_on IS NULL OR c.left_on > $1)) AS county \
+             FROM doctors d WHERE EXISTS (SELECT 1 FROM memberships j WHERE j.doctor_id = d.id \
+               AND j.association_code = 'JMA' AND j.joined_on <= $1 \
+               AND (j.left_on IS NULL OR j.left_on > $1)))",
+            ", placed AS (SELECT m.county, \
+               EXISTS (SELECT 1 FROM accounts a WHERE a.doctor_id = m.id AND a.verification = 'verified') AS verified, \
+               EXISTS (SELECT 1 FROM legacy_credentials l WHERE l.member_id = m.member_id AND l.retired_at IS NULL) AS legacy \
+               FROM members m WHERE m.county = $2 OR m.county LIKE $3) \
+             SELECT county, \
+               SUM(CASE WHEN verified THEN 1 ELSE 0 END) AS verified, \
+               SUM(CASE WHEN NOT verified AND legacy THEN 1 ELSE 0 END) AS legacy_only, \
+               SUM(CASE WHEN NOT verified AND NOT legacy THEN 1 ELSE 0 END) AS neither \
+             FROM placed GROUP BY county ORDER BY county"
+        ))
+        .bind(day.to_string())
+        .bind(node.as_str())
+        .bind(subtree_pattern(node))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            let county = AssociationCode::parse(r.get::<&str, _>("county"))
+                .map_err(corrupt("county code"))?;
+            let count = |c: &str| u64::try_from(r.get::<i64, _>(c)).unwrap_or(0);
+            Ok(MigrationCounts {
+                prefecture: county
+                    .prefecture_code()
+                    .ok_or_else(|| StoreError::Corrupt(format!("county code {county}")))?,
+                verified: count("verified"),
+                legacy_only: count("legacy_only"),
+                neither: count("neither"),
+                county,
+            })
+        })
+        .collect()
+    }
+
+    async fn unmoved_members(
+        &mut self,
+        node: &AssociationCode,
+        day: NaiveDate,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<UnmovedMember>> {
+        sqlx::query(concat!(
+            "WITH members AS (SELECT d.id, d.member_id, d.family_name, d.given_name, d.contact_email, \
+               (SELECT MIN(c.association_code) FROM memberships c WHERE c.doctor_id = d.id \
+                 AND length(c.association_code) = 8 AND c.joined_on <= $1 \
+                 AND (c.left_on IS NULL OR c.left_on > $1)) AS county \
+             FROM doctors d WHERE EXISTS (SELECT 1 FROM memberships j WHERE j.doctor_id = d.id \
+               AND j.association_code = 'JMA' AND j.joined_on <= $1 \
+               AND (j.left_on IS NULL OR j.left_on > $1)))",
+            " SELECT m.id, m.member_id, m.family_name, m.given_name, m.contact_email, m.county, \
+               EXISTS (SELECT 1 FROM legacy_credentials l WHERE l.member_id = m.member_id AND l.retired_at IS NULL) AS legacy \
+             FROM members m \
+             WHERE (m.county = $2 OR m.county LIKE $3) AND m.id > $4 \
+               AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.doctor_id = m.id AND a.verification = 'verified') \
+             ORDER BY m.id LIMIT $5"
+        ))
+        .bind(day.to_string())
+        .bind(node.as_str())
+        .bind(subtree_pattern(node))
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(UnmovedMember {
+                doctor_id: uuid(r.get("id"))?,
+                member_id: r
+                    .get::<Option<&str>, _>("member_id")
+                    .map(MemberId::parse)
+                    .transpose()
+                    .map_err(corrupt("member id"))?,
+                family_name: r.get("family_name"),
+                given_name: r.get("given_name"),
+                contact_email: r.get("contact_email"),
+                county: AssociationCode::parse(r.get::<&str, _>("county"))
+                    .map_err(corrupt("county code"))?,
+                legacy: r.get::<i64, _>("legacy") != 0,
+            })
+        })
+        .collect()
+    }
 }
 
 impl AccessStore for SqliteTx {

@@ -35,7 +35,7 @@ macro_rules! conformance_suite {
             sessions_and_portal_sessions, throttle_admissions_are_serialised,
             legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired,
             oidc_clients_round_trip, oidc_codes_work_once_and_reuse_is_visible,
-            oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered);
+            oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered, migration_progress_per_county);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1526,4 +1526,227 @@ pub async fn oidc_consents_are_remembered<S: Store>(s: S) {
     tx.put_consent(&wider).await.unwrap();
     assert_eq!(tx.consent(account, "rp").await.unwrap().unwrap(), wider);
     tx.commit().await.unwrap();
+}
+
+/// Migration progress counts current JMA members per county (placed by the county membership
+/// active on the day) as verified / legacy only / neither, within a node's subtree; the members
+/// not yet moved are listed page by page with their contact address.
+pub async fn migration_progress_per_county<S: Store>(s: S) {
+    with_counties(&s).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let today = day("2026-06-01");
+    let member_id = |n: u32| MemberId::parse(&format!("{:010}", 5_000_000 + n)).unwrap();
+    let doctor = |n: u32, email: bool| crate::Doctor {
+        member_id: Some(member_id(n)),
+        contact_email: email.then(|| format!("doctor{n}@example.jp")),
+        ..sample_doctor(n)
+    };
+    // (doctor, county memberships, JMA membership)
+    let jma = |from: &str, to: Option<&str>| Some(membership("JMA", from, to));
+    let cases: Vec<(crate::Doctor, Vec<Membership>, Option<Membership>)> = vec![
+        // 1: verified MAMIS_ID (its legacy credential not yet retired: the account still wins)
+        (
+            doctor(1, true),
+            vec![membership("P13-0001", "2020-04-01", None)],
+            jma("2020-04-01", None),
+        ),
+        // 2: legacy credential only
+        (
+            doctor(2, true),
+            vec![membership("P13-0001", "2020-04-01", None)],
+            jma("2020-04-01", None),
+        ),
+        // 3: retired credential, account only in review: neither
+        (
+            doctor(3, true),
+            vec![membership("P13-0001", "2020-04-01", None)],
+            jma("2020-04-01", None),
+        ),
+        // 4: neither, no contact address, other county
+        (
+            doctor(4, false),
+            vec![membership("P13-0002", "2020-04-01", None)],
+            jma("2020-04-01", None),
+        ),
+        // 5: left the JMA (still a county member): not counted
+        (
+            doctor(5, true),
+            vec![membership("P13-0001", "2020-04-01", None)],
+            jma("2020-04-01", Some("2026-04-01")),
+        ),
+        // 6: non-member with a legacy credential: not counted
+        (doctor(6, true), vec![], None),
+        // 7: county member only, not of the JMA: not counted
+        (
+            doctor(7, true),
+            vec![membership("P27-0001", "2020-04-01", None)],
+            None,
+        ),
+        // 8: legacy only in Osaka
+        (
+            doctor(8, true),
+            vec![membership("P27-0001", "2020-04-01", None)],
+            jma("2020-04-01", None),
+        ),
+        // 9: moved from P13-0002 to P13-0001 this year: counted where the member is now
+        (
+            doctor(9, true),
+            vec![
+                membership("P13-0002", "2015-04-01", Some("2026-01-01")),
+                membership("P13-0001", "2026-01-01", None),
+            ],
+            jma("2015-04-01", None),
+        ),
+        // 10: joins the JMA next month: not yet counted
+        (
+            doctor(10, true),
+            vec![membership("P13-0001", "2020-04-01", None)],
+            jma("2026-07-01", None),
+        ),
+    ];
+    let mut tx = s.write().await.unwrap();
+    for (d, counties, jma) in &cases {
+        tx.insert_doctor(d).await.unwrap();
+        for m in counties {
+            let pref = m.association.prefecture_code().unwrap();
+            let at_pref = Membership {
+                association: pref,
+                ..m.clone()
+            };
+            tx.insert_memberships(&[(d.id, m.clone()), (d.id, at_pref)])
+                .await
+                .unwrap();
+        }
+        if let Some(j) = jma {
+            tx.insert_membership(d.id, j).await.unwrap();
+        }
+    }
+    let account = |n: u32, v: Verification| Account {
+        doctor_id: Some(sample_doctor(n).id),
+        verification: v,
+        ..Account::new(
+            Uuid::from_u128(0x2000 + u128::from(n)),
+            &format!("mamis{n}@example.jp"),
+            "",
+            AccountKind::Doctor,
+            now,
+        )
+    };
+    tx.insert_account(&account(1, Verification::Verified))
+        .await
+        .unwrap();
+    tx.insert_account(&account(3, Verification::Review))
+        .await
+        .unwrap();
+    tx.insert_account(&account(5, Verification::Verified))
+        .await
+        .unwrap();
+    let legacy = |n: u32| LegacyCredential {
+        member_id: member_id(n),
+        birth_date: day("1980-05-17"),
+        password_hash: None,
+        retired_at: None,
+        imported_at: now,
+    };
+    tx.upsert_legacy_credentials(&[legacy(1), legacy(2), legacy(3), legacy(6), legacy(8)])
+        .await
+        .unwrap();
+    assert!(
+        tx.retire_legacy_credential(&member_id(3), now)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let counts = |c: &str, v: u64, l: u64, n: u64| MigrationCounts {
+        county: code(c),
+        prefecture: code(c).prefecture_code().unwrap(),
+        verified: v,
+        legacy_only: l,
+        neither: n,
+    };
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.migration_progress(&AssociationCode::jma(), today)
+            .await
+            .unwrap(),
+        [
+            counts("P13-0001", 1, 1, 2),
+            counts("P13-0002", 0, 0, 1),
+            counts("P27-0001", 0, 1, 0),
+        ]
+    );
+    assert_eq!(
+        tx.migration_progress(&code("P13"), today).await.unwrap(),
+        [counts("P13-0001", 1, 1, 2), counts("P13-0002", 0, 0, 1)]
+    );
+    assert_eq!(
+        tx.migration_progress(&code("P13-0002"), today)
+            .await
+            .unwrap(),
+        [counts("P13-0002", 0, 0, 1)]
+    );
+    assert!(
+        tx.migration_progress(&code("P01"), today)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // before doctor 9 moved, it was counted in its old county
+    assert_eq!(
+        tx.migration_progress(&code("P13-0002"), day("2025-12-31"))
+            .await
+            .unwrap(),
+        [counts("P13-0002", 0, 0, 2)]
+    );
+
+    let ids = |v: &[UnmovedMember]| v.iter().map(|m| m.doctor_id).collect::<Vec<_>>();
+    let first = tx
+        .unmoved_members(&code("P13"), today, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), [sample_doctor(2).id, sample_doctor(3).id]);
+    assert_eq!(
+        first[0],
+        UnmovedMember {
+            doctor_id: sample_doctor(2).id,
+            member_id: Some(member_id(2)),
+            family_name: "山田".into(),
+            given_name: "太郎2".into(),
+            contact_email: Some("doctor2@example.jp".into()),
+            county: code("P13-0001"),
+            legacy: true,
+        }
+    );
+    assert!(!first[1].legacy, "a retired credential is no credential");
+    let rest = tx
+        .unmoved_members(&code("P13"), today, Some(first[1].doctor_id), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&rest), [sample_doctor(4).id, sample_doctor(9).id]);
+    assert_eq!(
+        (rest[0].contact_email.as_deref(), rest[0].county.as_str()),
+        (None, "P13-0002")
+    );
+    assert!(
+        tx.unmoved_members(&code("P13"), today, Some(rest[1].doctor_id), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&tx
+            .unmoved_members(&AssociationCode::jma(), today, None, 100)
+            .await
+            .unwrap()),
+        [2, 3, 4, 8, 9].map(|n| sample_doctor(n).id)
+    );
+    assert_eq!(
+        ids(&tx
+            .unmoved_members(&code("P27-0001"), today, None, 100)
+            .await
+            .unwrap()),
+        [sample_doctor(8).id]
+    );
+    tx.rollback().await.unwrap();
 }

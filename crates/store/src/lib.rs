@@ -153,6 +153,23 @@ pub trait RegistryStore {
         limit: u32,
         offset: u64,
     ) -> impl Future<Output = StoreResult<Vec<Doctor>>> + Send;
+    /// Migration progress under `node` (the JMA: everywhere): one row per county association, in
+    /// code order, counting the doctors with a JMA membership active on `day`, placed by their
+    /// county membership active that day, as verified MAMIS_ID / legacy credential only / neither.
+    fn migration_progress(
+        &mut self,
+        node: &AssociationCode,
+        day: NaiveDate,
+    ) -> impl Future<Output = StoreResult<Vec<MigrationCounts>>> + Send;
+    /// The current JMA members under `node` without a verified MAMIS_ID, in doctor-id order
+    /// after `after` (exports and reminders walk them page by page).
+    fn unmoved_members(
+        &mut self,
+        node: &AssociationCode,
+        day: NaiveDate,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<UnmovedMember>>> + Send;
 }
 
 /// Accounts, role grants and API tokens.

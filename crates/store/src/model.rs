@@ -666,3 +666,39 @@ pub struct Consent {
     /// When.
     pub granted_at: Timestamp,
 }
+
+/// Migration progress of one county association: how its current JMA members stand in the move
+/// from the legacy CME login to MAMIS_ID (the migration dashboard counts these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationCounts {
+    /// The county association the members belong to (their active county membership).
+    pub county: AssociationCode,
+    /// The prefecture above it, so the dashboard can total per prefecture without parsing.
+    pub prefecture: AssociationCode,
+    /// Members whose record is bound to a verified MAMIS_ID: moved.
+    pub verified: u64,
+    /// Members without a verified MAMIS_ID who still hold an unretired legacy credential.
+    pub legacy_only: u64,
+    /// Members with neither: they have no working login at all after the cut-over.
+    pub neither: u64,
+}
+
+/// A current JMA member not yet moved to MAMIS_ID (no verified account), for the CSV export
+/// and the reminder mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmovedMember {
+    /// The doctor record; the paging key and part of the reminder's idempotency key.
+    pub doctor_id: Uuid,
+    /// 日医会員ID, by which the associations know the member (the legacy login name).
+    pub member_id: Option<MemberId>,
+    /// 氏 in kanji, for the export and the mail's salutation.
+    pub family_name: String,
+    /// 名 in kanji, for the export and the mail's salutation.
+    pub given_name: String,
+    /// The register's contact address; `None` means a postal reminder is needed.
+    pub contact_email: Option<String>,
+    /// The county association of the member's active county membership.
+    pub county: AssociationCode,
+    /// Whether an unretired legacy credential exists (legacy only) or not (neither).
+    pub legacy: bool,
+}

@@ -103,6 +103,7 @@ async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfi
         hash_parallelism: 4,
         sessions: mamis_domain::identity::SessionPolicy::default(),
         legacy_until: mamis_domain::identity::LegacyCutover::default_instant(),
+        oidc: Default::default(),
     };
     edit(&mut config);
     let app = App::new(store, Arc::new(clock.clone()), config).unwrap();

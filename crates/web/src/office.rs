@@ -71,6 +71,8 @@ struct OfficeView<'a> {
     staff_name: String,
     nodes: Vec<NodeQueue>,
     error: Option<String>,
+    /// Whether the client administration link is shown (JMA admins).
+    admin: bool,
 }
 
 /// The association nodes of the staff member's grants, without nodes another grant already
@@ -201,6 +203,12 @@ async fn render<S: Store>(
         staff_name: who.account.display_name.clone(),
         nodes,
         error: retry.as_ref().map(|r| r.message.clone()),
+        admin: mamis_app::authz::require(
+            staff,
+            mamis_domain::Action::ManageRoleGrants,
+            &mamis_domain::Target::System,
+        )
+        .is_ok(),
     };
     let mut r = page(view.render()).map(Html::into_response)?;
     if retry.is_some() {

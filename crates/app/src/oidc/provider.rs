@@ -35,6 +35,53 @@ pub const CODE_TTL: Duration = Duration::seconds(60);
 /// ID tokens are short-lived assertions of the login.
 pub const ID_TOKEN_TTL: Duration = Duration::minutes(10);
 
+/// The provider's token lifetimes, configurable per deployment; [`Default`] is the product's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Access tokens: how soon a membership change reaches the services.
+    pub access: Duration,
+    /// A refresh token unused this long expires.
+    pub refresh_idle: Duration,
+    /// A refresh chain ends this long after its login.
+    pub refresh_absolute: Duration,
+    /// Authorization codes (at most 60 s).
+    pub code: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            access: ACCESS_TTL,
+            refresh_idle: REFRESH_IDLE,
+            refresh_absolute: REFRESH_ABSOLUTE,
+            code: CODE_TTL,
+        }
+    }
+}
+
+impl Lifetimes {
+    /// Refuses lifetimes that would break a promise: codes over a minute, access tokens long
+    /// enough to hide a membership change, an idle limit beyond the absolute one.
+    pub fn check(&self) -> Result<(), String> {
+        if self.code < Duration::seconds(10) || self.code > CODE_TTL {
+            return Err("the authorization code lifetime must be 10–60 seconds".into());
+        }
+        if self.access < Duration::minutes(1) || self.access > Duration::hours(1) {
+            return Err("the access token lifetime must be 60–3600 seconds".into());
+        }
+        if self.refresh_idle < Duration::days(1) || self.refresh_idle > self.refresh_absolute {
+            return Err(
+                "the refresh idle lifetime must be at least 1 day and at most the absolute one"
+                    .into(),
+            );
+        }
+        if self.refresh_absolute > Duration::days(730) {
+            return Err("the refresh absolute lifetime must be at most 730 days".into());
+        }
+        Ok(())
+    }
+}
+
 /// Scopes the provider knows; others are ignored.
 pub const SCOPES: [&str; 6] = [
     "openid",
@@ -392,7 +439,7 @@ pub async fn authorize<S: Store>(
         scope: scopes.join(" "),
         auth_time,
         amr: amr.into(),
-        expires_at: now + CODE_TTL,
+        expires_at: now + app.config.oidc.code,
         used_at: None,
         created_at: now,
     })
@@ -558,6 +605,7 @@ async fn code_grant<S: Store>(
         .ok_or_else(|| OAuthError::new("invalid_request", "code is missing"))?;
     let now = app.now();
     let hash = sha256_hex(code);
+    let signer = signer_for(app, client).await?;
     let mut tx = app.store.write().await?;
     let Some(found) = tx.take_code(&hash, now).await? else {
         return Err(invalid("unknown code"));
@@ -605,14 +653,14 @@ async fn code_grant<S: Store>(
         &found.scope,
         Some(&hash),
         family,
-        now + REFRESH_ABSOLUTE,
+        now + app.config.oidc.refresh_absolute,
         found.auth_time,
         &found.amr,
         found.nonce.as_deref(),
     )
     .await?;
     tx.commit().await?;
-    Ok(issued)
+    issued.sign(&signer)
 }
 
 async fn refresh_grant<S: Store>(
@@ -627,6 +675,7 @@ async fn refresh_grant<S: Store>(
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
     let now = app.now();
     let hash = sha256_hex(presented);
+    let signer = signer_for(app, client).await?;
     let mut tx = app.store.write().await?;
     let old = tx
         .token(&hash)
@@ -668,7 +717,7 @@ async fn refresh_grant<S: Store>(
     )
     .await?;
     tx.commit().await?;
-    Ok(issued)
+    issued.sign(&signer)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -684,7 +733,7 @@ async fn issue<S: Store>(
     auth_time: mamis_domain::Timestamp,
     amr: &str,
     nonce: Option<&str>,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Unsigned, OAuthError> {
     let now = app.now();
     let base = |hash: String, kind, expires_at| OidcToken {
         token_hash: hash,
@@ -703,8 +752,12 @@ async fn issue<S: Store>(
         created_at: now,
     };
     let (access, access_hash) = new_secret();
-    tx.insert_token(&base(access_hash, TokenKind::Access, now + ACCESS_TTL))
-        .await?;
+    tx.insert_token(&base(
+        access_hash,
+        TokenKind::Access,
+        now + app.config.oidc.access,
+    ))
+    .await?;
     let wants_refresh =
         client.first_party || scope.split_whitespace().any(|s| s == "offline_access");
     let refresh = if wants_refresh {
@@ -712,15 +765,13 @@ async fn issue<S: Store>(
         tx.insert_token(&base(
             h,
             TokenKind::Refresh,
-            (now + REFRESH_IDLE).min(family_expires_at),
+            (now + app.config.oidc.refresh_idle).min(family_expires_at),
         ))
         .await?;
         Some(r)
     } else {
         None
     };
-    let alg = Alg::parse(&client.id_token_alg).unwrap_or(Alg::Rs256);
-    let signer = keys::signer(app, alg).await?;
     let mut claims = json!({
         "iss": issuer(app),
         "sub": account.id.to_string(),
@@ -734,14 +785,40 @@ async fn issue<S: Store>(
     if let (Some(n), Some(o)) = (nonce, claims.as_object_mut()) {
         o.insert("nonce".into(), Value::String(n.to_owned()));
     }
-    let id_token = signer.sign(&claims)?;
-    Ok(TokenResponse {
-        access_token: access,
-        expires_in: ACCESS_TTL.num_seconds(),
-        refresh_token: refresh,
-        id_token,
-        scope: scope.to_owned(),
+    Ok(Unsigned {
+        response: TokenResponse {
+            access_token: access,
+            expires_in: app.config.oidc.access.num_seconds(),
+            refresh_token: refresh,
+            id_token: String::new(),
+            scope: scope.to_owned(),
+        },
+        claims,
     })
+}
+
+/// Tokens stored but the ID token not yet signed: signing waits until the write transaction
+/// has committed, so the database lock is never held for an RSA signature.
+struct Unsigned {
+    response: TokenResponse,
+    claims: Value,
+}
+
+impl Unsigned {
+    fn sign(mut self, signer: &keys::Signer) -> Result<TokenResponse, OAuthError> {
+        self.response.id_token = signer.sign(&self.claims)?;
+        Ok(self.response)
+    }
+}
+
+/// The client's signing key, read before any write transaction opens (a second connection
+/// taken while holding the write lock could wait on a pool the waiting writers have filled).
+async fn signer_for<S: Store>(
+    app: &App<S>,
+    client: &OidcClient,
+) -> Result<keys::Signer, OAuthError> {
+    let alg = Alg::parse(&client.id_token_alg).unwrap_or(Alg::Rs256);
+    Ok(keys::signer(app, alg).await?)
 }
 
 /// OIDC `at_hash`: the left half of SHA-256 of the access token, base64url (RS256/ES256).
@@ -947,4 +1024,91 @@ mod tests {
         assert!(check_redirect("https://rp.example.jp/cb#x").is_err());
         assert!(check_redirect("/cb").is_err());
     }
+}
+
+// ------------------------------------------------------------------------- client administration
+
+/// Every registered client (JMA admins only).
+pub async fn list_clients<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+) -> Result<Vec<OidcClient>, AppError> {
+    crate::authz::require(
+        actor,
+        mamis_domain::Action::ManageRoleGrants,
+        &mamis_domain::Target::System,
+    )?;
+    let mut tx = app.store.read().await?;
+    let v = tx.clients().await?;
+    tx.rollback().await?;
+    Ok(v)
+}
+
+/// What an admin may change about a client.
+#[derive(Debug, Clone)]
+pub struct ClientEdit {
+    /// Shown on the consent page.
+    pub name: String,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Where logout may return to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// No consent page.
+    pub first_party: bool,
+    /// May receive the 医籍登録番号.
+    pub allow_iseki: bool,
+    /// ID-token algorithm.
+    pub id_token_alg: Alg,
+    /// Disabled clients cannot start flows or use their tokens.
+    pub disabled: bool,
+}
+
+/// Changes a client's settings (audited); a disabled client's tokens stop working at once.
+pub async fn edit_client<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: &str,
+    e: ClientEdit,
+) -> Result<OidcClient, AppError> {
+    crate::authz::require(
+        actor,
+        mamis_domain::Action::ManageRoleGrants,
+        &mamis_domain::Target::System,
+    )?;
+    if e.name.trim().is_empty() || e.redirect_uris.is_empty() {
+        return Err(AppError::Conflict(
+            "a client needs a name and at least one redirect URI".into(),
+        ));
+    }
+    for u in e.redirect_uris.iter().chain(&e.post_logout_redirect_uris) {
+        check_redirect(u).map_err(AppError::Conflict)?;
+    }
+    let mut tx = app.store.write().await?;
+    let mut c = tx.client(id).await?.ok_or(AppError::NotFound)?;
+    let before = (c.disabled, c.first_party, c.allow_iseki);
+    c.name = e.name.trim().to_owned();
+    c.redirect_uris = e.redirect_uris;
+    c.post_logout_redirect_uris = e.post_logout_redirect_uris;
+    c.first_party = e.first_party;
+    c.allow_iseki = e.allow_iseki;
+    if e.allow_iseki && !c.scopes.iter().any(|s| s == "iseki") {
+        c.scopes.push("iseki".into());
+    }
+    if !e.allow_iseki {
+        c.scopes.retain(|s| s != "iseki");
+    }
+    c.id_token_alg = e.id_token_alg.as_str().to_owned();
+    c.disabled = e.disabled;
+    tx.update_client(&c).await?;
+    app.audit(
+        &mut tx,
+        Entry::new(actor, "oidc.client_edit", format!("client:{id}")).details(json!({
+            "before": { "disabled": before.0, "first_party": before.1, "allow_iseki": before.2 },
+            "after": { "disabled": c.disabled, "first_party": c.first_party, "allow_iseki": c.allow_iseki },
+            "redirect_uris": c.redirect_uris,
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(c)
 }

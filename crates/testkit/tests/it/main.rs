@@ -9,6 +9,7 @@ mod demo;
 mod identity;
 mod jobs;
 mod mail;
+mod migration;
 mod mypage_http;
 mod office_portal;
 mod oidc_cases;

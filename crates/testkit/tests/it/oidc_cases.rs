@@ -9,7 +9,7 @@ use mamis_app::oidc::keys::{self, Alg};
 use mamis_app::oidc::provider::{self, ACCESS_TTL, CODE_TTL, NewClient};
 use mamis_domain::Principal;
 use mamis_store::{AccessStore, OidcStore, RegistryStore, Store, Tx};
-use mamis_testkit::{TestApp, app_test, attr, html};
+use mamis_testkit::{TestApp, app_test, attr, html, texts};
 use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
@@ -678,6 +678,65 @@ async fn concurrent_refresh<S: Store>(t: TestApp<S>) {
 }
 app_test!(concurrent_refresh_reuse_ends_the_chain, concurrent_refresh);
 
+/// More rotating chains than database connections, refreshed all at once, twice: every grant
+/// succeeds. (The token endpoint once read the signing key on a second connection while holding
+/// the write lock; with the pool full of waiting writers that deadlocked until a timeout.)
+async fn many_chains_at_once<S: Store>(t: TestApp<S>) {
+    let (email, password) = setup(&t).await;
+    let creds = (email.as_str(), password.as_str());
+    let (id, secret) = client(&t, confidential_third_party()).await;
+    let c = (id.as_str(), secret.as_deref());
+    let ua = user_agent();
+    let mut chains = Vec::new();
+    for _ in 0..16 {
+        let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid offline_access").await;
+        let r = exchange(&t, c, &code, &verifier).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        chains.push(r.str("refresh_token"));
+    }
+    for round in 0..2 {
+        let results = futures_join_all(chains.iter().map(|rt| refresh(&t, c, rt))).await;
+        chains = results
+            .into_iter()
+            .map(|r| {
+                assert_eq!(r.status, 200, "round {round}: {}", r.body);
+                r.str("refresh_token")
+            })
+            .collect();
+    }
+}
+app_test!(
+    more_chains_than_connections_refresh_at_once,
+    many_chains_at_once
+);
+
+/// Runs futures concurrently on this task and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in fs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
+
 // --------------------------------------------------------------------------- 7. client checks
 
 async fn client_auth<S: Store>(t: TestApp<S>) {
@@ -1150,3 +1209,246 @@ async fn hygiene<S: Store>(t: TestApp<S>) {
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
 }
 app_test!(token_endpoint_hygiene_and_discovery, hygiene);
+
+// ------------------------------------------------------- 13. client administration (office pages)
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in s.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// Logs a staff account in through the pages (password, then TOTP); returns its browser.
+async fn staff_browser<S: Store>(
+    t: &TestApp<S>,
+    (email, password, totp): (&str, &str, &str),
+) -> reqwest::Client {
+    use mamis_domain::identity::totp as rfc6238;
+    let ua = user_agent();
+    let page = ua
+        .get(t.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = attr(&html(&page), "input[name=csrf]", "value").unwrap();
+    let r = ua
+        .post(t.url("/login"))
+        .header("origin", &t.base_url)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/login/totp"), "{to}");
+    let code = rfc6238::code(&base32_decode(totp), rfc6238::step_of(t.app.now()));
+    let r = ua
+        .post(t.url(&to))
+        .header("origin", &t.base_url)
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/office");
+    ua
+}
+
+async fn client_admin<S: Store>(t: TestApp<S>) {
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    keys::ensure(&t.app).await.unwrap();
+    let login = |label: &str| {
+        let a = logins
+            .accounts
+            .iter()
+            .find(|a| a.0.starts_with(label))
+            .unwrap();
+        (a.1.clone(), a.2.clone(), a.3.clone().unwrap_or_default())
+    };
+    let member = login("verified member");
+    let creds = (member.0.as_str(), member.1.as_str());
+    let (id, secret) = client(&t, confidential_third_party()).await;
+    let c = (id.as_str(), secret.as_deref());
+    let ua = user_agent();
+    let (code, verifier) =
+        authorize_code(&t, &ua, creds, &id, "openid profile offline_access").await;
+    let tokens = exchange(&t, c, &code, &verifier).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    let access = tokens.str("access_token");
+    assert_eq!(userinfo(&t, &access).await.0, 200);
+
+    // JMA staff (not admin) may not see the client list
+    let a = login("jma_staff");
+    let staff = staff_browser(&t, (&a.0, &a.1, &a.2)).await;
+    let office = staff
+        .get(t.url("/office"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = html(&office);
+    assert!(attr(&doc, "#office-nav-migration", "href").is_some());
+    assert_eq!(attr(&doc, "#office-nav-clients", "href"), None);
+    let r = staff.get(t.url("/office/clients")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = staff
+        .get(t.url(&format!("/office/clients/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    let a = login("jma_admin");
+    let admin = staff_browser(&t, (&a.0, &a.1, &a.2)).await;
+    let office = admin
+        .get(t.url("/office"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        attr(&html(&office), "#office-nav-clients", "href").as_deref(),
+        Some("/office/clients")
+    );
+    let page = admin
+        .get(t.url("/office/clients"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("/office/clients/{id}")), "{page}");
+    let url = t.url(&format!("/office/clients/{id}"));
+    let page = admin.get(&url).send().await.unwrap().text().await.unwrap();
+    let doc = html(&page);
+    let csrf = attr(&doc, "input[name=csrf]", "value").unwrap();
+    assert_eq!(
+        attr(&doc, "#name", "value").as_deref(),
+        Some("テスト連携サービス")
+    );
+
+    // a redirect URI that is not https (nor loopback) is refused on the form, nothing saved
+    let r = admin
+        .post(&url)
+        .header("origin", &t.base_url)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "改名"),
+            ("redirect_uris", "http://evil.example/cb"),
+            ("alg", "RS256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert_eq!(texts(&html(&page), "#form-error").len(), 1, "{page}");
+    let mut tx = t.app.store.read().await.unwrap();
+    let stored = tx.client(&id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(stored.name, "テスト連携サービス");
+    assert!(!stored.disabled);
+
+    // without the CSRF token the change is refused
+    let r = admin
+        .post(&url)
+        .header("origin", &t.base_url)
+        .form(&[
+            ("name", "x"),
+            ("redirect_uris", REDIRECT),
+            ("disabled", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // disabling: the client's access token stops working at once, and the change is audited
+    let r = admin
+        .post(&url)
+        .header("origin", &t.base_url)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "テスト連携サービス"),
+            ("redirect_uris", &format!("{REDIRECT}\n{REDIRECT2}")),
+            ("alg", "ES256"),
+            ("disabled", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/office/clients");
+    assert_eq!(userinfo(&t, &access).await.0, 401);
+    let refreshed = refresh(&t, c, &tokens.str("refresh_token")).await;
+    assert!(refreshed.status.is_client_error(), "{}", refreshed.body);
+    let mut tx = t.app.store.read().await.unwrap();
+    let stored = tx.client(&id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert!(stored.disabled);
+    assert_eq!(stored.id_token_alg, "ES256");
+    assert_eq!(stored.redirect_uris, [REDIRECT, REDIRECT2]);
+    let mut tx = t.app.store.read().await.unwrap();
+    let rows = mamis_store::AuditStore::audit_rows(&mut tx, 0, 10_000)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let edits: Vec<_> = rows
+        .iter()
+        .filter(|r| r.action == "oidc.client_edit")
+        .collect();
+    assert_eq!(edits.len(), 1, "the refused attempts leave no edit record");
+    assert_eq!(edits[0].target, format!("client:{id}"));
+    assert!(edits[0].actor.starts_with("account:"));
+    let d: Value = serde_json::from_str(&edits[0].details).unwrap();
+    assert_eq!(d["before"]["disabled"], false);
+    assert_eq!(d["after"]["disabled"], true);
+}
+app_test!(
+    jma_admin_disables_a_client_and_its_tokens_stop,
+    client_admin
+);
+
+/// A deployment's configured access-token lifetime is what the token endpoint grants and enforces.
+#[tokio::test]
+async fn configured_access_lifetime_is_used() {
+    let t = mamis_testkit::spawn_sqlite_with(|c| {
+        c.oidc.access = chrono::Duration::seconds(120);
+    })
+    .await;
+    let (email, password) = setup(&t).await;
+    let (id, secret) = client(&t, confidential_third_party()).await;
+    let c = (id.as_str(), secret.as_deref());
+    let ua = user_agent();
+    let (code, verifier) = authorize_code(&t, &ua, (&email, &password), &id, "openid").await;
+    let r = exchange(&t, c, &code, &verifier).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["expires_in"], 120);
+    let access = r.str("access_token");
+    t.clock.advance(chrono::Duration::seconds(119));
+    assert_eq!(userinfo(&t, &access).await.0, 200);
+    t.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(userinfo(&t, &access).await.0, 401);
+}

@@ -1,1 +1,26 @@
-# migration
+# migration: the migration dashboard (verified MAMIS_ID / legacy ID only / neither), CSV, reminder mail
+migration-title = Migration progress: moving to MAMIS_ID
+migration-lead = How far current JMA members have moved from the old user ID (JMA member ID with the birth-date password) to MAMIS_ID, per prefectural and county association.
+migration-day = As of (Japan date)
+migration-node-label = Association code
+migration-node-submit = Show
+migration-your-nodes = Your associations
+migration-overall = Overall
+migration-col-association = Association
+migration-col-verified = Verified MAMIS_ID
+migration-col-legacy = Legacy ID only
+migration-col-neither = Neither
+migration-col-total = Members
+migration-col-share = Share
+migration-prefecture-total = Total
+migration-empty = There are no current JMA members under this association.
+migration-csv = Download the members not yet moved (CSV)
+migration-csv-note = The list says whether each member has a contact e-mail address; please write to those without one by post.
+migration-remind-title = Remind members not yet moved by e-mail
+migration-remind-lead = Members not yet moved who have a contact address on file get a mail in Japanese and English on how to register their MAMIS_ID on My Page, and that the old user ID no longer works after the cut-over. Each member is mailed only once.
+migration-remind-submit = Send reminders
+migration-remind-result = Reminder result
+migration-remind-queued = Mailed now
+migration-remind-without-address = Without a contact address (postal mail needed)
+migration-remind-already = Already reminded, not mailed again
+migration-error-unknown-node = No association has this code. Please check the code.

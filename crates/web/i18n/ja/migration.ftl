@@ -1,1 +1,26 @@
-# migration
+# migration: 移行状況ダッシュボード(MAMIS_ID 確認済み/従来IDのみ/どちらもなし)、CSV、案内メール
+migration-title = 移行状況:MAMIS_ID への移行
+migration-lead = 現在の日医会員が、従来のユーザーID(日医会員IDと生年月日のパスワード)から MAMIS_ID へどこまで移行したかを、都道府県医師会・郡市区等医師会ごとに示します。
+migration-day = 基準日(日本時間)
+migration-node-label = 医師会コード
+migration-node-submit = 表示
+migration-your-nodes = 担当の医師会
+migration-overall = 全体
+migration-col-association = 医師会
+migration-col-verified = MAMIS_ID 確認済み
+migration-col-legacy = 従来IDのみ
+migration-col-neither = どちらもなし
+migration-col-total = 会員数
+migration-col-share = 割合
+migration-prefecture-total = 計
+migration-empty = この医師会の下に、現在の日医会員はいません。
+migration-csv = 未移行の会員の一覧(CSV)をダウンロード
+migration-csv-note = 一覧には連絡先メールの有無の列があります。メールのない会員には郵送でご案内ください。
+migration-remind-title = 未移行の会員に案内メールを送る
+migration-remind-lead = 連絡先メールが登録されている未移行の会員に、マイページでの MAMIS_ID 登録の方法と、切替日以降は従来のユーザーIDが使えないことを日本語と英語でお知らせします。同じ会員には一度だけ送られます。
+migration-remind-submit = 案内メールを送る
+migration-remind-result = 案内メールの結果
+migration-remind-queued = 今回送信したもの
+migration-remind-without-address = 連絡先メールがないもの(郵送が必要)
+migration-remind-already = 案内済みのため今回は送らなかったもの
+migration-error-unknown-node = この医師会コードの医師会は登録されていません。コードを確認してください。
