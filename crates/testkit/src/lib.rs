@@ -247,6 +247,75 @@ macro_rules! app_test {
     };
 }
 
+/// Decodes an RFC 4648 base32 TOTP secret as an authenticator app would (the demo and the
+/// enrolment page show secrets this way).
+pub fn base32_decode(s: &str) -> Vec<u8> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        buffer = (buffer << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// A browser (cookie jar, redirects not followed) logged in as a staff account through `/login`
+/// and `/login/totp`, as a person would; lands on `/office`.
+pub async fn staff_login<S: Store>(
+    t: &TestApp<S>,
+    email: &str,
+    password: &str,
+    totp_secret: &[u8],
+) -> reqwest::Client {
+    use mamis_domain::identity::totp as rfc6238;
+    let ua = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = ua
+        .get(t.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = attr(&html(&page), "input[name=csrf]", "value").unwrap();
+    let post = |path: String, form: Vec<(&'static str, String)>| {
+        ua.post(t.url(&path))
+            .header("origin", &t.base_url)
+            .form(&form)
+            .send()
+    };
+    let r = post(
+        "/login".into(),
+        vec![
+            ("csrf", csrf.clone()),
+            ("email", email.to_owned()),
+            ("password", password.to_owned()),
+            ("next", String::new()),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/login/totp"), "{to}");
+    let code = rfc6238::code(totp_secret, rfc6238::step_of(t.app.now()));
+    let r = post(to, vec![("csrf", csrf), ("code", code)])
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/office");
+    ua
+}
+
 /// Parses an HTML page for assertions on what a person sees.
 pub fn html(text: &str) -> scraper::Html {
     scraper::Html::parse_document(text)

@@ -141,21 +141,6 @@ async fn seed<S: Store>(t: &TestApp<S>) {
     tx.commit().await.unwrap();
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
 fn csrf_of(body: &str) -> String {
     attr(&html(body), "input[name=csrf]", "value").unwrap()
 }
@@ -198,44 +183,14 @@ async fn staff<S: Store>(
     let acc = tx.account_by_email(email).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     let e = totp::begin(&t.app, &acc).unwrap();
-    let secret = base32_decode(&e.secret_base32);
+    let secret = mamis_testkit::base32_decode(&e.secret_base32);
     let code_now = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
     totp::confirm(&t.app, &acc, &e.sealed, &code_now)
         .await
         .unwrap();
     t.clock.advance(Duration::seconds(30));
 
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page);
-    let r = post(
-        t,
-        &client,
-        "/login",
-        &[
-            ("csrf", &csrf),
-            ("email", email),
-            ("password", STAFF_PASSWORD),
-            ("next", ""),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), 303);
-    let to = r.headers()["location"].to_str().unwrap().to_owned();
-    let code_now = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
-    let r = post(t, &client, &to, &[("csrf", &csrf), ("code", &code_now)]).await;
-    assert_eq!(r.status(), 303);
+    let client = mamis_testkit::staff_login(t, email, STAFF_PASSWORD, &secret).await;
     let principal = Principal::Staff {
         account_id: acc.id,
         grants: vec![grant],

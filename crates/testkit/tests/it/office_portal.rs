@@ -224,21 +224,6 @@ app_test!(legacy_login_and_cutover, legacy_login_until_the_cutover);
 
 const STAFF_PASSWORD: &str = "Office-pass-2026-kiri";
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
 async fn account_by_email<S: Store>(t: &TestApp<S>, email: &str) -> Account {
     let mut tx = t.app.store.read().await.unwrap();
     let a = tx.account_by_email(email).await.unwrap().unwrap();
@@ -277,46 +262,13 @@ async fn staff_browser<S: Store>(
         .unwrap();
     let acc = account_by_email(t, email).await;
     let e = totp::begin(&t.app, &acc).unwrap();
-    let secret = base32_decode(&e.secret_base32);
+    let secret = mamis_testkit::base32_decode(&e.secret_base32);
     let code = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
     totp::confirm(&t.app, &acc, &e.sealed, &code).await.unwrap();
     // the next code: each code works once
     t.clock.advance(Duration::seconds(30));
 
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = csrf_of(&page);
-    let r = post(
-        t,
-        &client,
-        "/login",
-        &[
-            ("csrf", &csrf),
-            ("email", email),
-            ("password", STAFF_PASSWORD),
-            ("next", ""),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), 303);
-    let to = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(to.starts_with("/login/totp"), "{to}");
-    let code = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
-    let r = post(t, &client, &to, &[("csrf", &csrf), ("code", &code)]).await;
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/office");
-    client
+    mamis_testkit::staff_login(t, email, STAFF_PASSWORD, &secret).await
 }
 
 /// A doctor registers through the app and fails the automatic match three times; returns the

@@ -1212,65 +1212,6 @@ app_test!(token_endpoint_hygiene_and_discovery, hygiene);
 
 // ------------------------------------------------------- 13. client administration (office pages)
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut buffer, mut bits, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        buffer = (buffer << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    out
-}
-
-/// Logs a staff account in through the pages (password, then TOTP); returns its browser.
-async fn staff_browser<S: Store>(
-    t: &TestApp<S>,
-    (email, password, totp): (&str, &str, &str),
-) -> reqwest::Client {
-    use mamis_domain::identity::totp as rfc6238;
-    let ua = user_agent();
-    let page = ua
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = attr(&html(&page), "input[name=csrf]", "value").unwrap();
-    let r = ua
-        .post(t.url("/login"))
-        .header("origin", &t.base_url)
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let to = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(to.starts_with("/login/totp"), "{to}");
-    let code = rfc6238::code(&base32_decode(totp), rfc6238::step_of(t.app.now()));
-    let r = ua
-        .post(t.url(&to))
-        .header("origin", &t.base_url)
-        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/office");
-    ua
-}
-
 async fn client_admin<S: Store>(t: TestApp<S>) {
     let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
     keys::ensure(&t.app).await.unwrap();
@@ -1296,7 +1237,8 @@ async fn client_admin<S: Store>(t: TestApp<S>) {
 
     // JMA staff (not admin) may not see the client list
     let a = login("jma_staff");
-    let staff = staff_browser(&t, (&a.0, &a.1, &a.2)).await;
+    let staff =
+        mamis_testkit::staff_login(&t, &a.0, &a.1, &mamis_testkit::base32_decode(&a.2)).await;
     let office = staff
         .get(t.url("/office"))
         .send()
@@ -1318,7 +1260,8 @@ async fn client_admin<S: Store>(t: TestApp<S>) {
     assert_eq!(r.status(), 403);
 
     let a = login("jma_admin");
-    let admin = staff_browser(&t, (&a.0, &a.1, &a.2)).await;
+    let admin =
+        mamis_testkit::staff_login(&t, &a.0, &a.1, &mamis_testkit::base32_decode(&a.2)).await;
     let office = admin
         .get(t.url("/office"))
         .send()
