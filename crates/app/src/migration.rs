@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::audit::Entry;
 use crate::authz::require;
+use crate::jobs::{BoxFuture, JobHandler};
 use crate::{App, AppError, jobs, mail};
 
 /// Members read per page when exporting (bounded memory per query, one read snapshot).
@@ -474,6 +475,71 @@ pub async fn remind<S: Store>(
             return Ok(report);
         }
         after = page.last().map(|m| m.doctor_id);
+    }
+}
+
+/// The job kind of a reminder run asked for on the dashboard: a run over a prefecture or the
+/// whole country reads every member and takes longer than a page should wait.
+pub const REMIND_KIND: &str = "migration.remind";
+
+/// Queues a reminder run for `node` (authorised and audited now, run by a worker); the run itself
+/// is [`remind`] and so mails nobody twice, however often it is asked for.
+pub async fn request_remind<S: Store>(
+    app: &App<S>,
+    principal: &Principal,
+    node: &AssociationCode,
+    client_addr: Option<String>,
+) -> Result<(), AppError> {
+    require(principal, Action::EditDoctors, &Target::Association(node))?;
+    let mut tx = app.store.write().await?;
+    known(&mut tx, node).await?;
+    jobs::enqueue(
+        &mut tx,
+        app.now(),
+        REMIND_KIND,
+        serde_json::json!({ "node": node.as_str(), "requested_by": principal.audit_name() }),
+        None,
+    )
+    .await?;
+    let entry = Entry::new(
+        principal,
+        "migration.remind_request",
+        format!("association:{node}"),
+    )
+    .from(client_addr);
+    app.audit(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs a reminder run queued by [`request_remind`].
+pub struct RemindJob;
+
+impl<S: Store> JobHandler<S> for RemindJob {
+    fn kind(&self) -> &'static str {
+        REMIND_KIND
+    }
+
+    fn run<'a>(
+        &'a self,
+        app: &'a App<S>,
+        job: &'a mamis_store::Job,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let node = job
+                .payload
+                .get("node")
+                .and_then(|v| v.as_str())
+                .and_then(|s| AssociationCode::parse(s).ok())
+                .ok_or("payload without a valid association code")?;
+            let who = Principal::Job {
+                kind: REMIND_KIND.into(),
+            };
+            remind(app, &who, &node, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -641,7 +641,10 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     .map_err(|e| anyhow!("{e}"))?;
     let router = mamis_web::router(web);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![Arc::new(mail::SendMail)];
+    let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![
+        Arc::new(mail::SendMail),
+        Arc::new(mamis_app::migration::RemindJob),
+    ];
     let worker = tokio::spawn(Worker::new(app, handlers).run(stop_rx.clone()));
     println!(
         "MAMIS is serving {} (listening on {})",

@@ -201,6 +201,7 @@ impl<S: Store> TestApp<S> {
     /// A worker running the given handlers plus the standard ones.
     pub fn worker(&self, mut handlers: Vec<Arc<dyn JobHandler<S>>>) -> Worker<S> {
         handlers.push(Arc::new(mail::SendMail));
+        handlers.push(Arc::new(mamis_app::migration::RemindJob));
         Worker::new(self.app.clone(), handlers)
     }
 }

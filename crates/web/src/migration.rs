@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use mamis_app::AppError;
-use mamis_app::migration::{self, Dashboard, Progress, RemindReport};
+use mamis_app::migration::{self, Dashboard, Progress};
 use mamis_domain::{AssociationCode, Principal, Scope};
 use mamis_store::Store;
 use serde::Deserialize;
@@ -87,7 +87,8 @@ struct MigrationView<'a> {
     node_input: String,
     grant_nodes: Vec<GrantNode>,
     dash: Option<DashView>,
-    report: Option<RemindReport>,
+    /// A reminder run was just queued.
+    queued: bool,
     error: Option<String>,
 }
 
@@ -200,7 +201,7 @@ async fn render<S: Store>(
     staff: &Principal,
     node: Result<AssociationCode, BadNode>,
     node_input: String,
-    report: Option<RemindReport>,
+    queued: bool,
 ) -> PageResult {
     let cat = &st.shared.catalogues;
     let names = tree_names(st, ctx.lang).await?;
@@ -233,7 +234,7 @@ async fn render<S: Store>(
         node_input,
         grant_nodes,
         dash,
-        report,
+        queued,
         error: bad.as_ref().map(|b| cat.text(ctx.lang, b.key, &[])),
     };
     let mut r = page(view.render()).map(Html::into_response)?;
@@ -270,7 +271,7 @@ pub async fn dashboard<S: Store>(
         Ok(c) => c.to_string(),
         Err(_) => q.node.clone().unwrap_or_default(),
     };
-    render(&st, &ctx, &staff, node, input, None).await
+    render(&st, &ctx, &staff, node, input, false).await
 }
 
 /// The members not yet moved under `?node=` as a CSV download (audited by the use case).
@@ -308,9 +309,8 @@ pub async fn export<S: Store>(
     Ok(r)
 }
 
-/// Sends the reminder mail to the members not yet moved under the posted node, then shows the
-/// dashboard with what was queued, what lacked an address and what was already reminded.
-/// Running it again is harmless: nobody is mailed twice.
+/// Queues the reminder run for the posted node (a worker mails the members not yet moved) and
+/// shows the dashboard saying so. Asking again is harmless: nobody is mailed twice.
 pub async fn remind<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
@@ -320,26 +320,18 @@ pub async fn remind<S: Store>(
 ) -> PageResult {
     let node = match typed(&staff, Some(&f.node))? {
         Ok(node) => node,
-        Err(bad) => return render(&st, &ctx, &staff, Err(bad), f.node, None).await,
+        Err(bad) => return render(&st, &ctx, &staff, Err(bad), f.node, false).await,
     };
-    let report = match migration::remind(&st.app, &staff, &node, origin.client_addr).await {
-        Ok(r) => r,
+    match migration::request_remind(&st.app, &staff, &node, origin.client_addr).await {
+        Ok(()) => {}
         Err(AppError::NotFound) => {
             let bad = BadNode {
                 key: "migration-error-unknown-node",
                 status: StatusCode::NOT_FOUND,
             };
-            return render(&st, &ctx, &staff, Err(bad), f.node, None).await;
+            return render(&st, &ctx, &staff, Err(bad), f.node, false).await;
         }
         Err(e) => return Err(e.into()),
-    };
-    render(
-        &st,
-        &ctx,
-        &staff,
-        Ok(node.clone()),
-        node.to_string(),
-        Some(report),
-    )
-    .await
+    }
+    render(&st, &ctx, &staff, Ok(node.clone()), node.to_string(), true).await
 }
