@@ -647,7 +647,8 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
             "http://127.0.0.1:8766/callback",
         ),
     ] {
-        let (c, secret) = crate::oidc::provider::create_client(
+        let slug = if public { "native-app" } else { "web-service" };
+        let (c, secret) = crate::oidc::provider::create_client_fixed(
             app,
             &system,
             crate::oidc::provider::NewClient {
@@ -660,6 +661,8 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
                 allow_iseki: false,
                 id_token_alg: crate::oidc::keys::Alg::Rs256,
             },
+            &format!("demo-{slug}"),
+            &format!("mamis-demo-{slug}-secret-4b1d2c7e9a"),
         )
         .await?;
         clients.push((what.to_owned(), c.id, secret, redirect.to_owned()));

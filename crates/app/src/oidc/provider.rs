@@ -173,6 +173,27 @@ pub async fn create_client<S: Store>(
     actor: &Principal,
     c: NewClient,
 ) -> Result<(OidcClient, Option<String>), AppError> {
+    register(app, actor, c, None).await
+}
+
+/// Registers a client under a given id and secret: the demo's clients are the same on every
+/// fresh demo database, as its logins are.
+pub(crate) async fn create_client_fixed<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    c: NewClient,
+    id: &str,
+    secret: &str,
+) -> Result<(OidcClient, Option<String>), AppError> {
+    register(app, actor, c, Some((id, secret))).await
+}
+
+async fn register<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    c: NewClient,
+    fixed: Option<(&str, &str)>,
+) -> Result<(OidcClient, Option<String>), AppError> {
     crate::authz::require(
         actor,
         mamis_domain::Action::ManageRoleGrants,
@@ -194,9 +215,13 @@ pub async fn create_client<S: Store>(
     if !unknown.is_empty() {
         return Err(AppError::Conflict(format!("unknown scopes: {unknown:?}")));
     }
-    let (id, _) = new_secret();
-    let id = format!("c_{}", &id[..22]);
-    let secret = (!c.public).then(|| new_secret().0);
+    let (id, secret) = match fixed {
+        Some((id, secret)) => (id.to_owned(), (!c.public).then(|| secret.to_owned())),
+        None => (
+            format!("c_{}", &new_secret().0[..22]),
+            (!c.public).then(|| new_secret().0),
+        ),
+    };
     let mut scopes = if c.scopes.is_empty() {
         SCOPES
             .iter()

@@ -1395,3 +1395,25 @@ async fn configured_access_lifetime_is_used() {
     t.clock.advance(chrono::Duration::seconds(2));
     assert_eq!(userinfo(&t, &access).await.0, 401);
 }
+
+/// The demo's OpenID clients are the same on every fresh demo database, and the printed
+/// credentials are the ones the token endpoint accepts.
+async fn demo_clients<S: Store>(t: TestApp<S>) {
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    keys::ensure(&t.app).await.unwrap();
+    let ids: Vec<&str> = logins.clients.iter().map(|c| c.1.as_str()).collect();
+    assert_eq!(ids, ["demo-web-service", "demo-native-app"]);
+    let web = &logins.clients[0];
+    let secret = web.2.as_deref().unwrap();
+    assert!(
+        logins.clients[1].2.is_none(),
+        "the public client has no secret"
+    );
+    // authenticated: the refusal is about the grant, not the client
+    let r = refresh(&t, (&web.1, Some(secret)), "no-such-token").await;
+    assert_eq!(r.error(), "invalid_grant", "{}", r.body);
+    let r = refresh(&t, (&web.1, Some("wrong-secret")), "no-such-token").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.error(), "invalid_client");
+}
+app_test!(demo_clients_are_stable_and_work, demo_clients);
