@@ -1417,3 +1417,24 @@ async fn demo_clients<S: Store>(t: TestApp<S>) {
     assert_eq!(r.error(), "invalid_client");
 }
 app_test!(demo_clients_are_stable_and_work, demo_clients);
+
+/// Unknown scopes are ignored, not refused: the grant holds the known ones only.
+async fn unknown_scopes<S: Store>(t: TestApp<S>) {
+    let (email, password) = setup(&t).await;
+    let (id, secret) = client(&t, confidential_third_party()).await;
+    let ua = user_agent();
+    let (code, verifier) = authorize_code(
+        &t,
+        &ua,
+        (&email, &password),
+        &id,
+        "openid made_up profile x-legacy",
+    )
+    .await;
+    let r = exchange(&t, (&id, secret.as_deref()), &code, &verifier).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["scope"], "openid profile");
+    let (_, info) = userinfo(&t, &r.str("access_token")).await;
+    assert!(info.unwrap().get("name").is_some(), "profile claims served");
+}
+app_test!(unknown_scopes_are_ignored, unknown_scopes);
