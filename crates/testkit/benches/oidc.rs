@@ -20,11 +20,6 @@ use openidconnect::PkceCodeChallenge;
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 
-fn csrf_of(html: &str) -> String {
-    let i = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    html[i..i + 43].to_owned()
-}
-
 fn param(location: &str, key: &str) -> Option<String> {
     url::Url::parse(location)
         .ok()?
@@ -107,31 +102,8 @@ async fn run<S: Store>(label: &str, t: TestApp<S>, secs: u64, conns: usize) {
     let secret = secret.unwrap();
     let id = client.id.clone();
 
-    let ua = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = ua
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = ua
-        .post(t.url("/login"))
-        .header("origin", &t.base_url)
-        .form(&[
-            ("email", email.as_str()),
-            ("password", password.as_str()),
-            ("csrf", csrf_of(&page).as_str()),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let ua = mamis_testkit::browser();
+    let (r, _) = mamis_testkit::password_login(&t, &ua, &email, &password).await;
     assert_eq!(r.status(), 303);
 
     let mut chains = Vec::new();

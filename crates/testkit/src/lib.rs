@@ -79,14 +79,6 @@ impl<S: Store> Drop for TestApp<S> {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfig)) -> TestApp<S> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -127,7 +119,7 @@ async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfi
         base_url,
         clock,
         app,
-        client: client(),
+        client: browser(),
         shutdown: Some(tx),
         guard: Some(guard),
     }
@@ -265,20 +257,61 @@ pub fn base32_decode(s: &str) -> Vec<u8> {
     out
 }
 
-/// A browser (cookie jar, redirects not followed) logged in as a staff account through `/login`
-/// and `/login/totp`, as a person would; lands on `/office`.
-pub async fn staff_login<S: Store>(
+/// A staff account enrolled as a person would be (the one-time link, a password, TOTP), then
+/// logged in through the pages; returns its browser and its principal for use-case calls.
+/// Moves the clock 30 s so the login's TOTP code is a fresh one.
+pub async fn staff_user<S: Store>(
     t: &TestApp<S>,
     email: &str,
     password: &str,
-    totp_secret: &[u8],
-) -> reqwest::Client {
+    grant: mamis_domain::RoleGrant,
+) -> (reqwest::Client, mamis_domain::Principal) {
+    use mamis_app::identity::{recovery, sessions::Origin, totp};
     use mamis_domain::identity::totp as rfc6238;
-    let ua = reqwest::Client::builder()
+    use mamis_store::{IdentityStore, Tx};
+    let job = mamis_domain::Principal::Job {
+        kind: "test".into(),
+    };
+    let link = recovery::create_staff(&t.app, &job, email, "事務局 担当", grant.clone())
+        .await
+        .unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    recovery::enrol_staff(&t.app, token, password, &Origin::default())
+        .await
+        .unwrap();
+    let mut tx = t.app.store.read().await.unwrap();
+    let acc = tx.account_by_email(email).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    let e = totp::begin(&t.app, &acc).unwrap();
+    let secret = base32_decode(&e.secret_base32);
+    let code = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
+    totp::confirm(&t.app, &acc, &e.sealed, &code).await.unwrap();
+    t.clock.advance(chrono::Duration::seconds(30));
+    let browser = staff_login(t, email, password, &secret).await;
+    let principal = mamis_domain::Principal::Staff {
+        account_id: acc.id,
+        grants: vec![grant],
+    };
+    (browser, principal)
+}
+
+/// A fresh browser: its own cookie jar, redirects not followed (tests read each one).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Submits the login form in `ua` as a person would (the page's CSRF token, no `next`);
+/// returns the form's response and the token, which later forms of the same browser reuse.
+pub async fn password_login<S: Store>(
+    t: &TestApp<S>,
+    ua: &reqwest::Client,
+    email: &str,
+    password: &str,
+) -> (reqwest::Response, String) {
     let page = ua
         .get(t.url("/login"))
         .send()
@@ -288,28 +321,41 @@ pub async fn staff_login<S: Store>(
         .await
         .unwrap();
     let csrf = attr(&html(&page), "input[name=csrf]", "value").unwrap();
-    let post = |path: String, form: Vec<(&'static str, String)>| {
-        ua.post(t.url(&path))
-            .header("origin", &t.base_url)
-            .form(&form)
-            .send()
-    };
-    let r = post(
-        "/login".into(),
-        vec![
-            ("csrf", csrf.clone()),
-            ("email", email.to_owned()),
-            ("password", password.to_owned()),
-            ("next", String::new()),
-        ],
-    )
-    .await
-    .unwrap();
+    let r = ua
+        .post(t.url("/login"))
+        .header("origin", &t.base_url)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+            ("next", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r, csrf)
+}
+
+/// A browser logged in as a staff account through `/login` and `/login/totp`, as a person
+/// would; lands on `/office`.
+pub async fn staff_login<S: Store>(
+    t: &TestApp<S>,
+    email: &str,
+    password: &str,
+    totp_secret: &[u8],
+) -> reqwest::Client {
+    use mamis_domain::identity::totp as rfc6238;
+    let ua = browser();
+    let (r, csrf) = password_login(t, &ua, email, password).await;
     assert_eq!(r.status(), 303);
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with("/login/totp"), "{to}");
     let code = rfc6238::code(totp_secret, rfc6238::step_of(t.app.now()));
-    let r = post(to, vec![("csrf", csrf), ("code", code)])
+    let r = ua
+        .post(t.url(&to))
+        .header("origin", &t.base_url)
+        .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 303);

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::WebState;
 use crate::auth::StaffUser;
-use crate::error::{Failure, PageError};
+use crate::error::PageError;
 use crate::pages::{Chrome, PageCtx, page};
 
 /// The routes of this module.
@@ -110,18 +110,6 @@ fn client_view<'a>(c: Chrome<'a>, cl: &OidcClient, error: Option<String>) -> Cli
     }
 }
 
-async fn find<S: Store>(
-    st: &WebState<S>,
-    who: &mamis_domain::Principal,
-    id: &str,
-) -> Result<OidcClient, PageError> {
-    provider::list_clients(&st.app, who)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or(PageError(Failure::NotFound))
-}
-
 /// `GET /office/clients/{id}`: the edit form.
 pub async fn client_page<S: Store>(
     State(st): State<WebState<S>>,
@@ -129,7 +117,7 @@ pub async fn client_page<S: Store>(
     StaffUser(_, who): StaffUser,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let c = find(&st, &who, &id).await?;
+    let c = provider::client(&st.app, &who, &id).await?;
     Ok(page(client_view(ctx.chrome(&st.shared.catalogues), &c, None).render())?.into_response())
 }
 
@@ -177,7 +165,7 @@ pub async fn client_save<S: Store>(
     match provider::edit_client(&st.app, &who, &id, edit).await {
         Ok(_) => Ok(Redirect::to("/office/clients").into_response()),
         Err(AppError::Conflict(why)) => {
-            let mut c = find(&st, &who, &id).await?;
+            let mut c = provider::client(&st.app, &who, &id).await?;
             c.name = f.name;
             c.redirect_uris = lines(&f.redirect_uris);
             c.post_logout_redirect_uris = lines(&f.post_logout_redirect_uris);

@@ -322,16 +322,19 @@ pub async fn remind<S: Store>(
         Ok(node) => node,
         Err(bad) => return render(&st, &ctx, &staff, Err(bad), f.node, false).await,
     };
-    match migration::request_remind(&st.app, &staff, &node, origin.client_addr).await {
-        Ok(()) => {}
-        Err(AppError::NotFound) => {
-            let bad = BadNode {
-                key: "migration-error-unknown-node",
-                status: StatusCode::NOT_FOUND,
-            };
-            return render(&st, &ctx, &staff, Err(bad), f.node, false).await;
-        }
+    let queued = match migration::request_remind(&st.app, &staff, &node, origin.client_addr).await {
+        Ok(()) => true,
+        // the page says the node is unknown, as the dashboard does
+        Err(AppError::NotFound) => false,
         Err(e) => return Err(e.into()),
-    }
-    render(&st, &ctx, &staff, Ok(node.clone()), node.to_string(), true).await
+    };
+    render(
+        &st,
+        &ctx,
+        &staff,
+        Ok(node.clone()),
+        node.to_string(),
+        queued,
+    )
+    .await
 }

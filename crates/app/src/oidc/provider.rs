@@ -153,6 +153,28 @@ pub struct NewClient {
     pub id_token_alg: Alg,
 }
 
+/// Client administration is the JMA admins' (and the operator's CLI).
+fn require_client_admin(actor: &Principal) -> Result<(), AppError> {
+    crate::authz::require(
+        actor,
+        mamis_domain::Action::ManageRoleGrants,
+        &mamis_domain::Target::System,
+    )
+}
+
+/// What every client must have, whether registered or edited.
+fn check_fields(name: &str, redirects: &[String], post_logout: &[String]) -> Result<(), AppError> {
+    if name.trim().is_empty() || redirects.is_empty() {
+        return Err(AppError::Conflict(
+            "a client needs a name and at least one redirect URI".into(),
+        ));
+    }
+    for u in redirects.iter().chain(post_logout) {
+        check_redirect(u).map_err(AppError::Conflict)?;
+    }
+    Ok(())
+}
+
 fn check_redirect(uri: &str) -> Result<(), String> {
     let u = url::Url::parse(uri).map_err(|_| format!("'{uri}' is not an absolute URL"))?;
     let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
@@ -194,19 +216,8 @@ async fn register<S: Store>(
     c: NewClient,
     fixed: Option<(&str, &str)>,
 ) -> Result<(OidcClient, Option<String>), AppError> {
-    crate::authz::require(
-        actor,
-        mamis_domain::Action::ManageRoleGrants,
-        &mamis_domain::Target::System,
-    )?;
-    if c.name.trim().is_empty() || c.redirect_uris.is_empty() {
-        return Err(AppError::Conflict(
-            "a client needs a name and at least one redirect URI".into(),
-        ));
-    }
-    for u in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
-        check_redirect(u).map_err(AppError::Conflict)?;
-    }
+    require_client_admin(actor)?;
+    check_fields(&c.name, &c.redirect_uris, &c.post_logout_redirect_uris)?;
     let unknown: Vec<&String> = c
         .scopes
         .iter()
@@ -1058,15 +1069,24 @@ pub async fn list_clients<S: Store>(
     app: &App<S>,
     actor: &Principal,
 ) -> Result<Vec<OidcClient>, AppError> {
-    crate::authz::require(
-        actor,
-        mamis_domain::Action::ManageRoleGrants,
-        &mamis_domain::Target::System,
-    )?;
+    require_client_admin(actor)?;
     let mut tx = app.store.read().await?;
     let v = tx.clients().await?;
     tx.rollback().await?;
     Ok(v)
+}
+
+/// One client, for its edit page (JMA admins).
+pub async fn client<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: &str,
+) -> Result<OidcClient, AppError> {
+    require_client_admin(actor)?;
+    let mut tx = app.store.read().await?;
+    let c = tx.client(id).await?;
+    tx.rollback().await?;
+    c.ok_or(AppError::NotFound)
 }
 
 /// What an admin may change about a client.
@@ -1095,19 +1115,8 @@ pub async fn edit_client<S: Store>(
     id: &str,
     e: ClientEdit,
 ) -> Result<OidcClient, AppError> {
-    crate::authz::require(
-        actor,
-        mamis_domain::Action::ManageRoleGrants,
-        &mamis_domain::Target::System,
-    )?;
-    if e.name.trim().is_empty() || e.redirect_uris.is_empty() {
-        return Err(AppError::Conflict(
-            "a client needs a name and at least one redirect URI".into(),
-        ));
-    }
-    for u in e.redirect_uris.iter().chain(&e.post_logout_redirect_uris) {
-        check_redirect(u).map_err(AppError::Conflict)?;
-    }
+    require_client_admin(actor)?;
+    check_fields(&e.name, &e.redirect_uris, &e.post_logout_redirect_uris)?;
     let mut tx = app.store.write().await?;
     let mut c = tx.client(id).await?.ok_or(AppError::NotFound)?;
     let before = (c.disabled, c.first_party, c.allow_iseki);

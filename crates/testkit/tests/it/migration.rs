@@ -1,12 +1,8 @@
 //! The migration dashboard through HTTP as staff see it: counts per county within each staff
 //! member's subtree, the CSV of members not yet moved, and the reminder mail sent once.
 
-use chrono::Duration;
 use mamis_app::AppError;
-use mamis_app::identity::sessions::Origin;
-use mamis_app::identity::{recovery, totp};
 use mamis_app::migration;
-use mamis_domain::identity::totp as rfc6238;
 use mamis_domain::{
     Association, AssociationCode, IsekiNumber, KanaName, MemberClass, MemberId, Membership,
     Principal, Role, RoleGrant, Scope, Sex,
@@ -169,33 +165,7 @@ async fn staff<S: Store>(
     node: &str,
 ) -> (reqwest::Client, Principal) {
     let grant = RoleGrant::new(role, Scope::Association(code(node))).unwrap();
-    let job = Principal::Job {
-        kind: "test".into(),
-    };
-    let link = recovery::create_staff(&t.app, &job, email, "事務局 担当", grant.clone())
-        .await
-        .unwrap();
-    let token = link.split("token=").nth(1).unwrap();
-    recovery::enrol_staff(&t.app, token, STAFF_PASSWORD, &Origin::default())
-        .await
-        .unwrap();
-    let mut tx = t.app.store.read().await.unwrap();
-    let acc = tx.account_by_email(email).await.unwrap().unwrap();
-    tx.rollback().await.unwrap();
-    let e = totp::begin(&t.app, &acc).unwrap();
-    let secret = mamis_testkit::base32_decode(&e.secret_base32);
-    let code_now = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
-    totp::confirm(&t.app, &acc, &e.sealed, &code_now)
-        .await
-        .unwrap();
-    t.clock.advance(Duration::seconds(30));
-
-    let client = mamis_testkit::staff_login(t, email, STAFF_PASSWORD, &secret).await;
-    let principal = Principal::Staff {
-        account_id: acc.id,
-        grants: vec![grant],
-    };
-    (client, principal)
+    mamis_testkit::staff_user(t, email, STAFF_PASSWORD, grant).await
 }
 
 async fn page<S: Store>(t: &TestApp<S>, c: &reqwest::Client, path: &str) -> (u16, String) {

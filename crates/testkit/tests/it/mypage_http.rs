@@ -115,32 +115,8 @@ async fn rotation_and_revocation<S: Store>(t: TestApp<S>) {
     assert_eq!(second.len(), 1);
     assert_ne!(first[0].id_hash, second[0].id_hash, "a new id at login");
     // another device logs in; this one revokes it from the session list
-    let other = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = other
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = attr(&html(&page), "input[name=csrf]", "value").unwrap();
-    let r = other
-        .post(t.url("/login"))
-        .header("origin", &t.base_url)
-        .form(&[
-            ("email", email.as_str()),
-            ("password", password.as_str()),
-            ("csrf", token.as_str()),
-            ("next", ""),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let other = mamis_testkit::browser();
+    let (r, _) = mamis_testkit::password_login(&t, &other, &email, &password).await;
     assert_eq!(r.status(), 303);
     assert_eq!(
         other.get(t.url("/mypage")).send().await.unwrap().status(),

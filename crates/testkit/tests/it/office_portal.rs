@@ -1,10 +1,9 @@
 //! The back office (identity review queue and its actions) and the CME portal with the legacy
 //! login before and after the cut-over, through HTTP as a person sees them.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use mamis_app::identity::sessions::Origin;
-use mamis_app::identity::{legacy, recovery, registration, totp};
-use mamis_domain::identity::totp as rfc6238;
+use mamis_app::identity::{legacy, registration};
 use mamis_domain::{AssociationCode, Principal, Role, RoleGrant, Scope};
 use mamis_store::{AccessStore, Account, IdentityStore, RegistryStore, Store, Tx, Verification};
 use mamis_testkit::{TestApp, app_test, attr, html, texts};
@@ -250,25 +249,9 @@ async fn staff_browser<S: Store>(
         Scope::Association(AssociationCode::parse(node).unwrap()),
     )
     .unwrap();
-    let job = Principal::Job {
-        kind: "test".into(),
-    };
-    let link = recovery::create_staff(&t.app, &job, email, "事務局 担当", grant)
+    mamis_testkit::staff_user(t, email, STAFF_PASSWORD, grant)
         .await
-        .unwrap();
-    let token = link.split("token=").nth(1).unwrap();
-    recovery::enrol_staff(&t.app, token, STAFF_PASSWORD, &Origin::default())
-        .await
-        .unwrap();
-    let acc = account_by_email(t, email).await;
-    let e = totp::begin(&t.app, &acc).unwrap();
-    let secret = mamis_testkit::base32_decode(&e.secret_base32);
-    let code = rfc6238::code(&secret, rfc6238::step_of(t.app.now()));
-    totp::confirm(&t.app, &acc, &e.sealed, &code).await.unwrap();
-    // the next code: each code works once
-    t.clock.advance(Duration::seconds(30));
-
-    mamis_testkit::staff_login(t, email, STAFF_PASSWORD, &secret).await
+        .0
 }
 
 /// A doctor registers through the app and fails the automatic match three times; returns the

@@ -90,14 +90,6 @@ fn param(q: &[(String, String)], k: &str) -> Option<String> {
     q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
 }
 
-fn user_agent() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// The usual authorization request parameters (S256 PKCE, state, nonce, [`REDIRECT`]).
 fn std_params<'a>(
     client_id: &'a str,
@@ -373,7 +365,7 @@ async fn pkce_is_required<S: Store>(t: TestApp<S>) {
     let (email, password) = setup(&t).await;
     let creds = (email.as_str(), password.as_str());
     let (id, _) = client(&t, confidential_third_party()).await;
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     // a live session and consent, so only PKCE stands between the request and a code
     authorize_code(&t, &ua, creds, &id, "openid profile").await;
 
@@ -441,7 +433,7 @@ async fn pkce_mismatch<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid profile").await;
 
     let (_, wrong) = pkce();
@@ -485,7 +477,7 @@ async fn code_replay<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) =
         authorize_code(&t, &ua, creds, &id, "openid profile offline_access").await;
 
@@ -512,7 +504,7 @@ async fn concurrent_code_replay<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) =
         authorize_code(&t, &ua, creds, &id, "openid profile offline_access").await;
     let (a, b) = tokio::join!(
@@ -538,7 +530,7 @@ async fn redirect_uris<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     // with a live session and consent
     let (code0, v0) = authorize_code(&t, &ua, creds, &id, "openid").await;
     assert_eq!(exchange(&t, c, &code0, &v0).await.status, 200);
@@ -599,7 +591,7 @@ async fn expired_code<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
 
     // just inside the lifetime it works
     let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid").await;
@@ -625,7 +617,7 @@ async fn refresh_reuse<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) =
         authorize_code(&t, &ua, creds, &id, "openid profile offline_access").await;
     let first = exchange(&t, c, &code, &verifier).await;
@@ -664,7 +656,7 @@ async fn concurrent_refresh<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid offline_access").await;
     let first = exchange(&t, c, &code, &verifier).await;
     let r0 = first.str("refresh_token");
@@ -686,7 +678,7 @@ async fn many_chains_at_once<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let mut chains = Vec::new();
     for _ in 0..16 {
         let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid offline_access").await;
@@ -744,7 +736,7 @@ async fn client_auth<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let secret = secret.unwrap();
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
 
     // authorize with an unknown client: a page, no redirect
     let (challenge, _) = pkce();
@@ -881,7 +873,7 @@ app_test!(unknown_client_and_bad_client_auth_are_refused, client_auth);
 async fn iseki<S: Store>(t: TestApp<S>) {
     let (email, password) = setup(&t).await;
     let creds = (email.as_str(), password.as_str());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let scope = "openid profile iseki";
 
     let (plain, plain_secret) = client(&t, confidential_third_party()).await;
@@ -965,7 +957,7 @@ app_test!(iseki_number_only_for_allowed_clients, iseki);
 async fn consent<S: Store>(t: TestApp<S>) {
     let (email, password) = setup(&t).await;
     let creds = (email.as_str(), password.as_str());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (third, _) = client(&t, confidential_third_party()).await;
     let (first, _) = client(
         &t,
@@ -989,7 +981,7 @@ async fn consent<S: Store>(t: TestApp<S>) {
         "prompt",
         Some("none"),
     );
-    let r = user_agent()
+    let r = mamis_testkit::browser()
         .get(auth_url(&t, &params))
         .send()
         .await
@@ -1072,7 +1064,7 @@ async fn key_rotation<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
 
     let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid").await;
     let r = exchange(&t, c, &code, &verifier).await;
@@ -1123,7 +1115,7 @@ async fn access_lifetime<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) = authorize_code(&t, &ua, creds, &id, "openid profile").await;
     let r = exchange(&t, c, &code, &verifier).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -1161,7 +1153,7 @@ async fn hygiene<S: Store>(t: TestApp<S>) {
     let creds = (email.as_str(), password.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
 
     let (code, verifier) =
         authorize_code(&t, &ua, creds, &id, "openid profile offline_access").await;
@@ -1227,7 +1219,7 @@ async fn client_admin<S: Store>(t: TestApp<S>) {
     let creds = (member.0.as_str(), member.1.as_str());
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) =
         authorize_code(&t, &ua, creds, &id, "openid profile offline_access").await;
     let tokens = exchange(&t, c, &code, &verifier).await;
@@ -1384,7 +1376,7 @@ async fn configured_access_lifetime_is_used() {
     let (email, password) = setup(&t).await;
     let (id, secret) = client(&t, confidential_third_party()).await;
     let c = (id.as_str(), secret.as_deref());
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) = authorize_code(&t, &ua, (&email, &password), &id, "openid").await;
     let r = exchange(&t, c, &code, &verifier).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -1422,7 +1414,7 @@ app_test!(demo_clients_are_stable_and_work, demo_clients);
 async fn unknown_scopes<S: Store>(t: TestApp<S>) {
     let (email, password) = setup(&t).await;
     let (id, secret) = client(&t, confidential_third_party()).await;
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let (code, verifier) = authorize_code(
         &t,
         &ua,

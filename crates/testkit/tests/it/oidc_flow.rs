@@ -136,14 +136,6 @@ async fn user_agent_authorize<S: Store>(
     panic!("the flow did not reach the client's redirect URI");
 }
 
-fn user_agent() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 async fn independent_client<S: Store>(t: TestApp<S>) {
     let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
     let (_, email, password, _) = logins
@@ -184,7 +176,7 @@ async fn independent_client<S: Store>(t: TestApp<S>) {
         .set_pkce_challenge(challenge)
         .url();
 
-    let ua = user_agent();
+    let ua = mamis_testkit::browser();
     let q = user_agent_authorize(&t, &ua, auth_url.as_str(), &email, &password, true).await;
     assert_eq!(param(&q, "state").as_deref(), Some(state.secret().as_str()));
     assert_eq!(param(&q, "iss").as_deref(), Some(t.base_url.as_str()));

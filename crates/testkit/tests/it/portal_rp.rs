@@ -74,14 +74,6 @@ async fn member<S: Store>(
     (d, email, password)
 }
 
-fn ua() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// Follows redirects by hand (the cookie jar sees every step), filling the login form once.
 async fn portal_login<S: Store>(
     t: &TestApp<S>,
@@ -140,7 +132,7 @@ async fn member_loses_access_within_minutes<S: Store>(t: TestApp<S>) {
     // 23:58 in Japan; the JMA membership ends at midnight
     t.clock.set(at("2026-06-01T23:58:00+09:00"));
     let (_, email, password) = member(&t, 1, Some("2026-06-02"), true).await;
-    let c = ua();
+    let c = mamis_testkit::browser();
     let r = portal_login(&t, &c, "/cme/members/quiz", &email, &password).await;
     assert_eq!(r.status(), 200);
     let page = r.text().await.unwrap();
@@ -186,7 +178,11 @@ async fn unverified_and_anonymous<S: Store>(t: TestApp<S>) {
     mamis_app::demo::seed_demo(&t.app).await.unwrap();
     let (_, email, password) = member(&t, 2, None, false).await;
     // no portal session: sent through the MAMIS_ID login
-    let r = ua().get(t.url("/cme/members/quiz")).send().await.unwrap();
+    let r = mamis_testkit::browser()
+        .get(t.url("/cme/members/quiz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 303);
     assert!(
         r.headers()["location"]
@@ -194,7 +190,7 @@ async fn unverified_and_anonymous<S: Store>(t: TestApp<S>) {
             .unwrap()
             .starts_with("/cme/login")
     );
-    let c = ua();
+    let c = mamis_testkit::browser();
     let r = portal_login(&t, &c, "/cme/members/elearning", &email, &password).await;
     assert_eq!(r.status(), 403);
     let page = r.text().await.unwrap();
@@ -223,7 +219,7 @@ async fn legacy_member_loses_access_next_request<S: Store>(t: TestApp<S>) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let c = ua();
+    let c = mamis_testkit::browser();
     let page = c
         .get(t.url("/cme/login/legacy"))
         .send()
@@ -272,7 +268,7 @@ app_test!(
 
 async fn state_mismatch_refused<S: Store>(t: TestApp<S>) {
     // a callback that was not started by this browser is refused
-    let r = ua()
+    let r = mamis_testkit::browser()
         .get(t.url("/cme/callback?code=abc&state=forged"))
         .send()
         .await
