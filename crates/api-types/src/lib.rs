@@ -90,3 +90,242 @@ pub struct Problem {
     /// The id under which the server logged the request; quote it when reporting a problem.
     pub request_id: String,
 }
+
+// ------------------------------------------------------------------ CME ledger (My Page ①–④)
+//
+// Every amount of units (and of units + codes) is a decimal string with at most one decimal,
+// `"2.5"`, `"-1"`, `"60"`: the ledger counts half-units exactly, and a string keeps clients from
+// turning 0.5 steps into floating-point sums.
+
+/// The doctor a CME summary or ledger belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeDoctor {
+    /// 医籍登録番号 (1–7 digits, no leading zeros); the API paths name doctors by it.
+    #[schema(example = "123456")]
+    pub iseki_number: String,
+    /// 氏 in kanji as registered, for display.
+    #[schema(example = "山田")]
+    pub family_name: String,
+    /// 名 in kanji as registered, for display.
+    #[schema(example = "太郎")]
+    pub given_name: String,
+}
+
+/// Units a source (learning method) contributed in a year, before any method cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeSourceUnits {
+    /// `training`, `e_learning`, `journal_quiz`, `declaration`, `staff_adjustment` or `prior_system`.
+    #[schema(example = "training")]
+    pub source: String,
+    /// Net units of the source in the year (decimal string).
+    #[schema(example = "4.5")]
+    pub units: String,
+}
+
+/// One fiscal year's totals (what the 学習単位取得証 shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeYear {
+    /// 年度: the fiscal year from 1 April of this calendar year to 31 March of the next.
+    #[schema(example = 2025)]
+    pub fiscal_year: i32,
+    /// Units counted for the year, after method caps (decimal string).
+    #[schema(example = "12.5")]
+    pub units: String,
+    /// The distinct curriculum codes earned in the year (net units above zero), ascending.
+    pub codes: Vec<u16>,
+    /// Net units per source, in display order; only sources with entries.
+    pub by_source: Vec<CmeSourceUnits>,
+    /// Units the rules' per-year method caps removed (decimal string, usually `"0"`).
+    #[schema(example = "0")]
+    pub capped: String,
+}
+
+/// A window of consecutive fiscal years as the certificate rule judges it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeWindow {
+    /// First fiscal year.
+    #[schema(example = 2024)]
+    pub from_fiscal_year: i32,
+    /// Last fiscal year.
+    #[schema(example = 2026)]
+    pub to_fiscal_year: i32,
+    /// `certified` (certificate issued or imported), `achieved` (decided, reached the threshold,
+    /// certificate due), `fell_short` (decided, not reached) or `pending` (not decided yet).
+    #[schema(example = "pending")]
+    pub status: String,
+    /// Units counted over the window (decimal string).
+    #[schema(example = "41")]
+    pub units: String,
+    /// Number of distinct codes earned over the window.
+    #[schema(example = 15)]
+    pub codes: u32,
+    /// Units + codes, compared with the threshold (decimal string).
+    #[schema(example = "56")]
+    pub total: String,
+    /// The day the window is (or was) decided, ISO 8601, Japan date.
+    #[schema(example = "2027-12-01")]
+    pub decision_date: String,
+}
+
+/// How the remaining shortfall could be closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeWhatIf {
+    /// One unit in each of this many codes not yet earned in the window…
+    #[schema(example = 2)]
+    pub new_codes: u32,
+    /// …plus these units in any code, when the unearned codes alone are not enough (decimal string).
+    #[schema(example = "0")]
+    pub extra_units: String,
+    /// Or: this many units in codes already earned (decimal string).
+    #[schema(example = "4")]
+    pub units_in_earned_codes: String,
+}
+
+/// The window the next certificate will come from, and why it stands where it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeNextWindow {
+    /// The window and its totals.
+    pub window: CmeWindow,
+    /// Units + codes needed.
+    #[schema(example = 60)]
+    pub threshold: u32,
+    /// Units + codes still missing, `"0"` when reached (decimal string).
+    #[schema(example = "4")]
+    pub shortfall: String,
+    /// Codes of the current catalogue not yet earned in the window, ascending.
+    pub missing_codes: Vec<u16>,
+    /// The cheapest ways to close the gap; absent when the threshold is reached.
+    pub what_if: Option<CmeWhatIf>,
+}
+
+/// A certificate (日医生涯教育認定証) issued in MAMIS or imported from the prior system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeCertificate {
+    /// The printed certificate number.
+    #[schema(example = "CME-2021-004512")]
+    pub number: String,
+    /// First fiscal year of the window it consumed.
+    pub from_fiscal_year: i32,
+    /// Last fiscal year of the window it consumed.
+    pub to_fiscal_year: i32,
+    /// The issue date printed on it, ISO 8601.
+    #[schema(example = "2022-12-01")]
+    pub issued_on: String,
+    /// `mamis` or `prior_system`.
+    pub origin: String,
+}
+
+/// A doctor's CME standing as of today (Japan date): My Page ① as data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeSummary {
+    /// The doctor.
+    pub doctor: CmeDoctor,
+    /// The day the standing was computed for, ISO 8601, Japan date.
+    #[schema(example = "2026-06-01")]
+    pub as_of: String,
+    /// The programme (`jma_cme`).
+    #[schema(example = "jma_cme")]
+    pub programme: String,
+    /// The rules-file version applied.
+    pub rules_version: String,
+    /// Units + codes a window needs for a certificate.
+    #[schema(example = 60)]
+    pub threshold: u32,
+    /// Whether the doctor is an active JMA member today (e-learning and the journal quiz are
+    /// members-only methods).
+    pub jma_member: bool,
+    /// Per fiscal year totals, newest first.
+    pub years: Vec<CmeYear>,
+    /// Windows in decision order: certified, achieved and fell-short ones, then pending ones.
+    pub windows: Vec<CmeWindow>,
+    /// The window the next certificate will come from.
+    pub next_window: Option<CmeNextWindow>,
+    /// Certificates, oldest first.
+    pub certificates: Vec<CmeCertificate>,
+}
+
+/// One ledger entry. Entries are never edited: a correction is a reversal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeEntry {
+    /// The entry's id (a reversal names it in `reverses`).
+    #[schema(example = "0b8f2f7e-3c1d-4f38-9a55-7f0c2d3e4a10")]
+    pub id: String,
+    /// The day of the learning (for a reversal: the day it was reversed), ISO 8601, Japan date.
+    #[schema(example = "2025-06-14")]
+    pub date: String,
+    /// The fiscal year the credit counts in (a reversal keeps its target's).
+    #[schema(example = 2025)]
+    pub fiscal_year: i32,
+    /// `training`, `e_learning`, `journal_quiz`, `declaration`, `staff_adjustment` or `prior_system`.
+    #[schema(example = "training")]
+    pub source: String,
+    /// The curriculum code (0–83 in the current catalogue).
+    #[schema(example = 12)]
+    pub code: u16,
+    /// Signed units (decimal string): negative for reversals.
+    #[schema(example = "1.5")]
+    pub units: String,
+    /// What is credited; the same key from any channel means the same learning.
+    pub origin_key: String,
+    /// 0 for the first credit of an origin key; a re-credit after a reversal takes the next.
+    pub generation: i32,
+    /// The entry this one reverses, when it is a reversal.
+    pub reverses: Option<String>,
+    /// The reversal that cancels this entry, when there is one.
+    pub reversed_by: Option<String>,
+    /// A title or reason shown with the entry (session title, adjustment reason).
+    pub note: Option<String>,
+    /// Who or what wrote it (`account:…`, `api_token:…`, `job:…`, `import:…`).
+    pub created_by: String,
+    /// When it was written, RFC 3339 UTC.
+    #[schema(example = "2025-06-14T09:30:00Z")]
+    pub created_at: String,
+}
+
+/// A doctor's ledger entries, oldest first, after the request's filters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeLedger {
+    /// The doctor.
+    pub doctor: CmeDoctor,
+    /// The entries that pass the filters, in (date, written) order.
+    pub entries: Vec<CmeEntry>,
+}
+
+/// Units as sent by a client: a decimal string (`"1.5"`) or a JSON number (`1.5`); a multiple of
+/// 0.5 between -100 and 100, not zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum CmeUnitsInput {
+    /// `"1.5"`, `"-2"`.
+    Text(String),
+    /// `1.5`, `-2`.
+    Number(f64),
+}
+
+/// A staff adjustment: a signed amount for one date and code, with its reason. Unknown fields
+/// are refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CmeAdjustmentRequest {
+    /// The day of the corrected learning, ISO 8601 (not in the future); its fiscal year is the
+    /// one credited.
+    #[schema(example = "2025-06-01")]
+    pub date: String,
+    /// A curriculum code of the current catalogue (0–83).
+    #[schema(example = 12)]
+    pub code: u16,
+    /// Signed amount of units.
+    pub units: CmeUnitsInput,
+    /// Why (1–500 characters); shown to the doctor and kept in the audit record.
+    #[schema(example = "研修会の出席記録の漏れを補正")]
+    pub reason: String,
+}
+
+/// Reverses an entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CmeReversalRequest {
+    /// Why (1–500 characters); shown to the doctor and kept in the audit record.
+    #[schema(example = "重複登録の取消")]
+    pub reason: String,
+}

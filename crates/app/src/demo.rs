@@ -9,8 +9,8 @@ use mamis_domain::{
     Organisation, Principal, Role, RoleGrant, Scope, Sex, Timestamp,
 };
 use mamis_store::{
-    AccessStore, Account, AccountKind, Doctor, IdentityClaim, IdentityStore, LegacyCredential,
-    RegistryStore, Store, Tx, Verification,
+    AccessStore, Account, AccountKind, Doctor, IdentityClaim, IdentityStore, LedgerStore,
+    LegacyCredential, RegistryStore, Store, Tx, Verification,
 };
 
 use crate::identity::totp;
@@ -353,6 +353,77 @@ pub async fn generate_national<S: Store>(
     Ok(())
 }
 
+/// Adds `per_doctor` synthetic CME ledger entries (FY2020–FY2026; prior-system before FY2025,
+/// training, e-learning and journal quiz after) to every doctor of the registry, for load tests
+/// and the My Page benchmark. Same seed and registry, same entries. `progress` gets the doctors
+/// done so far.
+pub async fn generate_ledger<S: Store>(
+    store: &S,
+    per_doctor: u32,
+    seed: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, AppError> {
+    use mamis_domain::{FiscalYear, HalfUnits, LedgerEntry, Programme, Source};
+    const PAGE: u32 = 5_000;
+    let rules = mamis_domain::rules::Rules::embedded(Programme::JmaCme);
+    let mut rng = Rng::new(seed ^ 0x5EED_1ED6);
+    let created_at = fixed_created_at();
+    let (mut after, mut done, mut written) = (None, 0u64, 0u64);
+    loop {
+        let mut tx = store.read().await?;
+        let page = tx.doctors_page(after, PAGE).await?;
+        tx.rollback().await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let mut entries = Vec::with_capacity(page.len() * per_doctor as usize);
+        for d in &page {
+            for k in 0..per_doctor {
+                let fy = FiscalYear::of_date(
+                    NaiveDate::from_ymd_opt(2020 + rng.below(7) as i32, 4, 1).unwrap_or_default(),
+                );
+                let date = fy.first_day() + chrono::Days::new(rng.below(365));
+                let source = if fy < rules.mamis_start {
+                    Source::PriorSystem
+                } else {
+                    *rng.pick(&[
+                        Source::Training,
+                        Source::Training,
+                        Source::Training,
+                        Source::ELearning,
+                        Source::ELearning,
+                        Source::JournalQuiz,
+                    ])
+                };
+                entries.push(LedgerEntry {
+                    id: rng.uuid(),
+                    doctor: d.id,
+                    programme: Programme::JmaCme,
+                    fiscal_year: fy,
+                    date,
+                    source,
+                    catalogue_version: rules.catalogue_version.clone(),
+                    code: rng.below(84) as u16,
+                    half_units: HalfUnits::new(1 + rng.below(4) as i64),
+                    origin_key: format!("gen{k}:{}", d.id.simple()),
+                    generation: 0,
+                    reverses: None,
+                    rules_version: rules.version.clone(),
+                    created_by: "job:demo".into(),
+                    created_at,
+                    note: None,
+                });
+            }
+        }
+        let mut tx = store.write().await?;
+        tx.insert_ledger_entries(&entries).await?;
+        tx.commit().await?;
+        done += page.len() as u64;
+        written += entries.len() as u64;
+        progress(done);
+    }
+    Ok(written)
+}
+
 /// SHA-256 over the registry's content in a canonical order: two databases with the same hash
 /// hold the same associations, doctors and memberships, whatever the backend.
 pub async fn content_hash<S: Store>(store: &S) -> Result<String, AppError> {
@@ -553,6 +624,11 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .filter(|d| d.member_id.is_some())
         .nth(1)
         .ok_or(AppError::Internal("no second demo member".into()))?;
+    let with_history = ds
+        .iter()
+        .filter(|d| d.member_id.is_some())
+        .nth(2)
+        .ok_or(AppError::Internal("no third demo member".into()))?;
     let doctors = [
         (
             "verified member",
@@ -571,6 +647,12 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
             "unverified@demo.mamis.jp",
             None,
             Verification::Review,
+        ),
+        (
+            "verified member with prior-system CME history",
+            "history@demo.mamis.jp",
+            Some(with_history),
+            Verification::Verified,
         ),
     ];
     for (i, (who, email, doctor, v)) in doctors.iter().enumerate() {
@@ -602,6 +684,7 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         }
         accounts.push(((*who).to_owned(), (*email).to_owned(), password, None));
     }
+    seed_demo_ledger(&mut tx, member, non_member, with_history, now).await?;
     let mut legacy = Vec::new();
     if let Some(m) = &legacy_only.member_id {
         tx.upsert_legacy_credentials(&[LegacyCredential {
@@ -673,6 +756,171 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         legacy,
         clients,
     }))
+}
+
+/// Seven fiscal years (FY2020–FY2026) of CME credits for the demo doctors: the member reaches 60
+/// in FY2023–2025 (prior-system years plus training, e-learning and journal quiz in MAMIS), the
+/// non-member stands at 56 in FY2024–2026 (4 short), and the third doctor has prior-system
+/// history with an imported certificate for FY2019–2021.
+async fn seed_demo_ledger<T: Tx>(
+    tx: &mut T,
+    member: &Doctor,
+    non_member: &Doctor,
+    history: &Doctor,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    use crate::cme::NewCredit;
+    use mamis_domain::{FiscalYear, HalfUnits, Source};
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+    let mut credits = Vec::new();
+    // Prior-system years: one line per (year, code), dated the year's last day, as imported.
+    let mut prior = |d: &Doctor, fy: i32, codes: std::ops::RangeInclusive<u16>, half: i64| {
+        for code in codes {
+            credits.push(NewCredit {
+                doctor: d.id,
+                date: FiscalYear::of_date(day(fy, 4, 1)).last_day(),
+                source: Source::PriorSystem,
+                code,
+                half_units: HalfUnits::new(half),
+                origin_key: format!("prior:{}:{fy}:{code}", d.iseki),
+                note: None,
+            });
+        }
+    };
+    prior(member, 2020, 1..=5, 4);
+    prior(member, 2021, 6..=8, 4);
+    prior(member, 2022, 9..=10, 2);
+    prior(member, 2023, 11..=18, 4);
+    prior(member, 2024, 19..=26, 4);
+    prior(non_member, 2024, 50..=55, 7);
+    prior(history, 2019, 1..=10, 4);
+    prior(history, 2020, 11..=20, 4);
+    prior(history, 2021, 21..=30, 4);
+    prior(history, 2022, 1..=6, 4);
+    prior(history, 2023, 7..=12, 4);
+    prior(history, 2024, 13..=16, 3);
+
+    // Training sessions in MAMIS: (date, title, [(code, minutes)]), each talk its own credit.
+    type Session<'a> = (NaiveDate, &'a str, &'a [(u16, u32)]);
+    let sessions: [Session; 6] = [
+        (
+            day(2025, 6, 14),
+            "千代田区医師会 学術講演会「高血圧診療の最新動向」",
+            &[(27, 60), (28, 60)],
+        ),
+        (
+            day(2025, 10, 4),
+            "東京都医師会 生涯教育講座「在宅医療と地域連携」",
+            &[(29, 60), (30, 60)],
+        ),
+        (
+            day(2025, 11, 8),
+            "港区医師会 学術講演会「糖尿病と脂質異常症」",
+            &[(56, 120), (57, 120), (58, 120), (59, 120), (60, 120)],
+        ),
+        (
+            day(2026, 5, 23),
+            "千代田区医師会 学術講演会「感染症のトピックス」",
+            &[(41, 60), (42, 60)],
+        ),
+        (
+            day(2026, 9, 12),
+            "港区医師会 症例検討会「腎疾患」",
+            &[(61, 150), (62, 150)],
+        ),
+        (
+            day(2026, 10, 17),
+            "港区医師会 学術講演会「がん検診と緩和ケア」",
+            &[(63, 150), (64, 150)],
+        ),
+    ];
+    let rules = mamis_domain::rules::Rules::embedded(crate::cme::PROGRAMME);
+    for (n, (date, title, talks)) in sessions.iter().enumerate() {
+        let attendee = if talks.iter().any(|(c, _)| *c >= 56) {
+            non_member
+        } else {
+            member
+        };
+        for (part, (code, minutes)) in talks.iter().enumerate() {
+            credits.push(NewCredit {
+                doctor: attendee.id,
+                date: *date,
+                source: Source::Training,
+                code: *code,
+                half_units: rules.half_units_for_minutes(*minutes),
+                origin_key: format!("training:demo-{n}-{part}:{}", attendee.id),
+                note: Some((*title).to_owned()),
+            });
+        }
+    }
+    // e-learning (1 unit per content) and journal quiz (1 unit per issue) for the members.
+    let online: [(&Doctor, Source, NaiveDate, u16); 15] = [
+        (member, Source::ELearning, day(2025, 5, 2), 31),
+        (member, Source::ELearning, day(2025, 7, 19), 32),
+        (member, Source::ELearning, day(2025, 8, 30), 33),
+        (member, Source::ELearning, day(2025, 12, 6), 34),
+        (member, Source::ELearning, day(2026, 1, 17), 35),
+        (member, Source::ELearning, day(2026, 2, 21), 36),
+        (member, Source::JournalQuiz, day(2025, 6, 1), 37),
+        (member, Source::JournalQuiz, day(2025, 9, 1), 38),
+        (member, Source::JournalQuiz, day(2025, 12, 1), 39),
+        (member, Source::JournalQuiz, day(2026, 3, 1), 40),
+        (member, Source::ELearning, day(2026, 7, 11), 43),
+        (history, Source::ELearning, day(2025, 7, 5), 19),
+        (history, Source::ELearning, day(2025, 9, 27), 20),
+        (history, Source::JournalQuiz, day(2026, 6, 1), 23),
+        (history, Source::JournalQuiz, day(2026, 9, 1), 24),
+    ];
+    for (d, source, date, code) in online {
+        let (kind, title) = match source {
+            Source::JournalQuiz => (
+                "quiz",
+                format!(
+                    "日本医師会雑誌 {}年{}月号 問題解答",
+                    date.year(),
+                    date.month()
+                ),
+            ),
+            _ => ("elearning", format!("日医e-ラーニング コンテンツ CC{code}")),
+        };
+        credits.push(NewCredit {
+            doctor: d.id,
+            date,
+            source,
+            code,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("{kind}:demo-{code}:{}", d.id),
+            note: Some(title),
+        });
+    }
+    for (date, code) in [(day(2025, 6, 21), 17), (day(2025, 6, 21), 18)] {
+        credits.push(NewCredit {
+            doctor: history.id,
+            date,
+            source: Source::Training,
+            code,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("training:demo-h-{code}:{}", history.id),
+            note: Some("中央区医師会 学術講演会「認知症の早期診断」".to_owned()),
+        });
+    }
+    crate::cme::credit(tx, &credits, "job:demo", now).await?;
+    tx.insert_certificates(&[mamis_store::CertificateRecord {
+        id: Uuid::from_u128(0xD0_3000),
+        number: "CME-2021-004512".into(),
+        doctor: history.id,
+        programme: crate::cme::PROGRAMME,
+        from_fy: FiscalYear::of_date(day(2019, 4, 1)),
+        to_fy: FiscalYear::of_date(day(2021, 4, 1)),
+        issued_on: day(2022, 12, 1),
+        origin: "prior_system".into(),
+        created_at: now,
+    }])
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod cme;
 pub mod demo;
 mod error;
 pub mod identity;

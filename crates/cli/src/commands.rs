@@ -18,7 +18,10 @@ use mamis_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 
 use crate::config::{self, Config, DbKind, Overrides};
-use crate::{AuditCmd, Cli, ClientCmd, Cmd, KeysCmd, LegacyCmd, MailCmd, StaffCmd, TokenCmd};
+use crate::{
+    AuditCmd, CertificatesCmd, Cli, ClientCmd, Cmd, KeysCmd, LedgerCmd, LegacyCmd, MailCmd,
+    StaffCmd, TokenCmd,
+};
 
 fn env_vars() -> Vec<(String, String)> {
     std::env::vars()
@@ -232,7 +235,11 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Config | Cmd::Openapi => Ok(ExitCode::SUCCESS),
-        Cmd::Demo { doctors, seed } => generate(store, cfg, doctors, seed).await,
+        Cmd::Demo {
+            doctors,
+            seed,
+            ledger_entries,
+        } => generate(store, cfg, doctors, seed, ledger_entries).await,
         Cmd::Token { cmd } => {
             let (sk, ak) = keys(cfg, false)?;
             let app = app_for(store, cfg, sk, ak)?;
@@ -298,6 +305,31 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Cmd::Ledger {
+            cmd: LedgerCmd::ImportHistory { file },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let r = mamis_app::cme::history::import_ledger_history(&app, &cli_principal(), &bytes)
+                .await
+                .map_err(|e| anyhow!("cannot import {}: {e}", file.display()))?;
+            Ok(history_report(&r, &file, "ledger entries"))
+        }
+        Cmd::Certificates {
+            cmd: CertificatesCmd::ImportHistory { file },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let r =
+                mamis_app::cme::history::import_certificate_history(&app, &cli_principal(), &bytes)
+                    .await
+                    .map_err(|e| anyhow!("cannot import {}: {e}", file.display()))?;
+            Ok(history_report(&r, &file, "certificates"))
         }
         Cmd::Client { cmd } => {
             let (sk, ak) = keys(cfg, false)?;
@@ -451,6 +483,46 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
     }
 }
 
+/// Prints a history import's report; exit 2 when the file was refused (nothing was written).
+fn history_report(
+    r: &mamis_app::cme::history::HistoryReport,
+    file: &std::path::Path,
+    what: &str,
+) -> ExitCode {
+    let encoding = if r.encoding.is_empty() {
+        "encoding unknown"
+    } else {
+        r.encoding
+    };
+    println!(
+        "{}: {} lines read ({encoding}), {} {what} written, {} unchanged",
+        file.display(),
+        r.rows,
+        r.written,
+        r.unchanged
+    );
+    for p in &r.problems {
+        match (p.line, &p.column) {
+            (0, _) => println!("file: {}", p.message),
+            (line, Some(column)) => println!("line {line} ({column}): {}", p.message),
+            (line, None) => println!("line {line}: {}", p.message),
+        }
+    }
+    let kept = r.problems.len() as u64;
+    if r.total_problems > kept {
+        println!("… and {} more problems", r.total_problems - kept);
+    }
+    if r.applied() {
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "nothing was imported: {} problem(s); correct the file and run the import again",
+            r.total_problems
+        );
+        ExitCode::from(2)
+    }
+}
+
 async fn token<S: Store>(app: App<S>, cmd: TokenCmd) -> anyhow::Result<ExitCode> {
     let actor = cli_principal();
     match cmd {
@@ -518,10 +590,14 @@ async fn generate<S: Store>(
     cfg: &Config,
     doctors: u64,
     seed: u64,
+    ledger_entries: u32,
 ) -> anyhow::Result<ExitCode> {
     if let Some(path) = cfg.sqlite_path() {
-        // Measured: about 1.2 KB per doctor with memberships and indexes; double it for the WAL.
-        let needed = doctors.saturating_mul(2_500).saturating_add(64 << 20);
+        // Measured: about 1.2 KB per doctor with memberships and indexes, and about 0.25 KB per
+        // ledger entry with its indexes; double it for the WAL.
+        let needed = doctors
+            .saturating_mul(2_500 + 500 * u64::from(ledger_entries))
+            .saturating_add(64 << 20);
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -551,6 +627,22 @@ async fn generate<S: Store>(
     .map_err(|e| anyhow!("{e}"))?;
     if tty {
         eprintln!();
+    }
+    if ledger_entries > 0 {
+        let written = demo::generate_ledger(&store, ledger_entries, seed, |done| {
+            if tty {
+                let pct = done * 100 / doctors.max(1);
+                let bar = "#".repeat(usize::try_from(pct / 4).unwrap_or(0));
+                eprint!("\r[{bar:<25}] ledger of {done}/{doctors} doctors ({pct}%)");
+                let _ = std::io::stderr().flush();
+            }
+        })
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+        if tty {
+            eprintln!();
+        }
+        println!("wrote {written} ledger entries");
     }
     let generated = started.elapsed();
     let hash = demo::content_hash(&store).await?;

@@ -49,6 +49,9 @@ enum Cmd {
         /// The same seed gives identical content.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// CME ledger entries per doctor (FY2020–FY2026); 88 gives about 30 million nationally.
+        #[arg(long, default_value_t = 0)]
+        ledger_entries: u32,
     },
     /// API tokens for associations' systems.
     Token {
@@ -64,6 +67,16 @@ enum Cmd {
     Legacy {
         #[command(subcommand)]
         cmd: LegacyCmd,
+    },
+    /// The CME ledger (生涯教育の記録).
+    Ledger {
+        #[command(subcommand)]
+        cmd: LedgerCmd,
+    },
+    /// CME certificates (日医生涯教育認定証).
+    Certificates {
+        #[command(subcommand)]
+        cmd: CertificatesCmd,
     },
     /// Relying parties of the OpenID Provider.
     Client {
@@ -137,6 +150,26 @@ enum StaffCmd {
 enum LegacyCmd {
     /// Import `member_id,birth_date[,password_hash]` (UTF-8 or CP932); all or nothing.
     Import {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerCmd {
+    /// Import credits from before MAMIS (医籍登録番号, 年度, カリキュラムコード, 単位 or 半単位;
+    /// UTF-8 or CP932) as prior-system entries; all or nothing.
+    ImportHistory {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertificatesCmd {
+    /// Import certificates issued before MAMIS (証書番号, 医籍登録番号, 開始年度, 終了年度,
+    /// 発行日; UTF-8 or CP932); their fiscal years are consumed. All or nothing.
+    ImportHistory {
         /// The CSV file.
         file: PathBuf,
     },

@@ -126,11 +126,13 @@ pub enum Action {
     VerifyIdentity,
     /// Suspend and reactivate accounts (and suspend bindings) of doctors in scope.
     SuspendAccounts,
+    /// Add staff adjustments to, and reverse entries of, the CME ledger of doctors in scope.
+    EditCredits,
 }
 
 impl Action {
     /// Every action (for exhaustive tests of the rule table).
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Self::ViewAssociations,
         Self::ViewDoctors,
         Self::EditDoctors,
@@ -140,6 +142,7 @@ impl Action {
         Self::EditCatalogue,
         Self::VerifyIdentity,
         Self::SuspendAccounts,
+        Self::EditCredits,
     ];
 }
 
@@ -164,12 +167,13 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
         (
             JmaStaff,
             ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit
-            | VerifyIdentity | SuspendAccounts,
+            | VerifyIdentity | SuspendAccounts | EditCredits,
         ) => National,
         (JmaStaff, ManageApiTokens | ManageRoleGrants) => Denied,
         (
             PrefectureStaff | CountyStaff,
-            ViewAssociations | ViewDoctors | EditDoctors | VerifyIdentity | SuspendAccounts,
+            ViewAssociations | ViewDoctors | EditDoctors | VerifyIdentity | SuspendAccounts
+            | EditCredits,
         ) => Subtree,
         (
             PrefectureStaff | CountyStaff,

@@ -6,7 +6,9 @@ pub mod authz;
 pub mod curriculum;
 pub mod identity;
 pub mod ids;
+pub mod ledger;
 pub mod membership;
+pub mod rules;
 pub mod time;
 pub mod units;
 
@@ -15,6 +17,7 @@ pub use authz::{Action, Principal, Role, RoleGrant, Scope, Target};
 pub use curriculum::{Catalogue, CurriculumCode};
 pub use identity::Email;
 pub use ids::{IsekiNumber, KanaName, MemberId, Sex};
+pub use ledger::{LedgerEntry, Programme, Source};
 pub use membership::{MemberClass, Membership, scope_nodes};
 pub use time::{Clock, FiscalYear, SystemClock, Timestamp};
 pub use units::HalfUnits;
@@ -69,4 +72,13 @@ pub enum DomainError {
     /// The active memberships would not nest county ⊂ prefecture ⊂ JMA, or hold one tier twice.
     #[error("memberships must nest: county, then prefecture, then JMA")]
     MembershipNesting,
+    /// A programme name that no rules file defines; carries the name given.
+    #[error("unknown credit programme {0}")]
+    UnknownProgramme(String),
+    /// A ledger source other than the six known channels; carries the name given.
+    #[error("unknown ledger source {0}")]
+    UnknownSource(String),
+    /// A rules file is malformed or inconsistent (a data defect, not user input); says what.
+    #[error("rules file: {0}")]
+    Rules(String),
 }

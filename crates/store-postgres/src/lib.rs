@@ -7,6 +7,7 @@
 
 mod convert;
 mod identity;
+mod ledger;
 mod oidc;
 mod store;
 pub mod testdb;

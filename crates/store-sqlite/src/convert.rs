@@ -61,6 +61,16 @@ fn constraint_name(message: &str) -> String {
         "oidc_codes.code_hash" => "oidc_codes_pkey",
         "oidc_tokens.token_hash" => "oidc_tokens_pkey",
         "organisations.id" => "organisations_pkey",
+        "ledger_entries.id" => "ledger_entries_pkey",
+        "ledger_entries.programme, ledger_entries.origin_key, ledger_entries.generation" => {
+            "ledger_origin_key"
+        }
+        "ledger_entries.reverses_entry" => "ledger_reverses_key",
+        "certificates.id" => "certificates_pkey",
+        "certificates.number" => "certificates_number_key",
+        "certificates.doctor_id, certificates.programme, certificates.from_fy" => {
+            "certificates_window_key"
+        }
         "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
             "memberships_pkey"
         }

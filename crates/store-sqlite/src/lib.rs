@@ -5,6 +5,7 @@
 
 mod convert;
 mod identity;
+mod ledger;
 mod oidc;
 mod store;
 

@@ -35,7 +35,10 @@ macro_rules! conformance_suite {
             sessions_and_portal_sessions, throttle_admissions_are_serialised,
             legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired,
             oidc_clients_round_trip, oidc_codes_work_once_and_reuse_is_visible,
-            oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered, migration_progress_per_county);
+            oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered, migration_progress_per_county,
+            ledger_round_trips_in_date_order, ledger_origin_key_is_never_stored_twice,
+            ledger_reversal_is_single_and_seen_by_origin, ledger_refuses_unknown_codes_and_doctors,
+            certificates_round_trip_and_conflict);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1749,4 +1752,497 @@ pub async fn migration_progress_per_county<S: Store>(s: S) {
         [sample_doctor(8).id]
     );
     tx.rollback().await.unwrap();
+}
+
+/// A first-generation training credit for `doctor` under `origin_key`, with fixed fields, for the
+/// ledger cases and the backends' own ledger tests.
+pub fn sample_entry(doctor: Uuid, origin_key: &str) -> LedgerEntry {
+    LedgerEntry {
+        id: Uuid::new_v4(),
+        doctor,
+        programme: Programme::JmaCme,
+        fiscal_year: FiscalYear::new(2026).unwrap(),
+        date: day("2026-06-01"),
+        source: Source::Training,
+        catalogue_version: CURRENT_VERSION.into(),
+        code: 10,
+        half_units: HalfUnits::new(2),
+        origin_key: origin_key.into(),
+        generation: 0,
+        reverses: None,
+        rules_version: "jma_cme-2026.1".into(),
+        created_by: "job:ledger-test".into(),
+        created_at: t("2026-06-01T09:00:00.123456Z"),
+        note: Some("研修会「感染対策」".into()),
+    }
+}
+
+/// An id that sorts by `n` both as bytes (PostgreSQL) and as text (SQLite).
+fn ordered_id(n: u8) -> Uuid {
+    Uuid::from_u128((u128::from(n) << 120) | 0xabc)
+}
+
+async fn ledger_doctors<S: Store>(s: &S, ns: &[u32]) -> Vec<Uuid> {
+    let ds: Vec<_> = ns.iter().map(|n| sample_doctor(*n)).collect();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctors(&ds).await.unwrap();
+    tx.commit().await.unwrap();
+    ds.iter().map(|d| d.id).collect()
+}
+
+/// Entries read back field for field (microseconds, notes, negative units, reversals), a
+/// doctor's ledger in (date, created_at, id) order, and the count of all entries.
+pub async fn ledger_round_trips_in_date_order<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2]).await;
+    let (d, other) = (ids[0], ids[1]);
+    let at = t("2026-07-01T08:00:00.000001Z");
+    let later = t("2026-07-01T08:00:00.789012Z");
+    let on = |n: u8, key: &str, date: &str, created_at: Timestamp| LedgerEntry {
+        id: ordered_id(n),
+        date: day(date),
+        created_at,
+        ..sample_entry(d, key)
+    };
+    let adjustment = LedgerEntry {
+        source: Source::StaffAdjustment,
+        code: 0,
+        half_units: HalfUnits::new(-3),
+        note: None,
+        created_by: "account:staff".into(),
+        ..on(9, "adjust-1", "2026-05-01", later)
+    };
+    let prior = LedgerEntry {
+        fiscal_year: FiscalYear::new(2025).unwrap(),
+        source: Source::PriorSystem,
+        code: 83,
+        half_units: HalfUnits::new(7),
+        ..on(8, "prior-1", "2026-03-31", at)
+    };
+    let early = on(7, "item-early", "2026-07-01", at);
+    let (x, y, z) = (
+        on(3, "item-x", "2026-07-01", later),
+        on(5, "item-y", "2026-07-01", later),
+        on(10, "item-z", "2026-07-01", later),
+    );
+    let reversal = x.reversal(
+        ordered_id(1),
+        day("2026-08-01"),
+        "account:staff".into(),
+        t("2026-08-01T00:00:00.5Z"),
+        Some("出席の取消".into()),
+    );
+    let elsewhere = sample_entry(other, "item-other");
+    let expected = vec![
+        prior.clone(),
+        adjustment.clone(),
+        early.clone(),
+        x.clone(),
+        y.clone(),
+        z.clone(),
+        reversal.clone(),
+    ];
+    let mut tx = s.write().await.unwrap();
+    // inserted out of order, the reversal after its target in the same call
+    tx.insert_ledger_entries(&[
+        z.clone(),
+        early,
+        elsewhere.clone(),
+        x,
+        reversal,
+        adjustment,
+        y,
+        prior,
+    ])
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.ledger_of(d, Programme::JmaCme).await.unwrap(), expected);
+    assert_eq!(
+        tx.ledger_of(other, Programme::JmaCme).await.unwrap(),
+        std::slice::from_ref(&elsewhere)
+    );
+    for e in expected.iter().chain([&elsewhere]) {
+        assert_eq!(tx.ledger_entry(e.id).await.unwrap().as_ref(), Some(e));
+    }
+    assert!(tx.ledger_entry(Uuid::new_v4()).await.unwrap().is_none());
+    assert!(
+        tx.ledger_of(sample_doctor(3).id, Programme::JmaCme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(tx.count_ledger_entries().await.unwrap(), 8);
+    tx.insert_ledger_entries(&[]).await.unwrap();
+    assert_eq!(tx.count_ledger_entries().await.unwrap(), 8);
+}
+
+/// One (programme, origin key, generation) is stored once: a batch repeating a stored key, or
+/// repeating a key within itself, wherever the repeat sits (first row, last row, a later chunk),
+/// is a conflict on `ledger_origin_key`, and rolling back keeps nothing of the batch. The cases
+/// are pseudo-random but fixed (proptest's deterministic runner), so a failure reproduces.
+pub async fn ledger_origin_key_is_never_stored_twice<S: Store>(s: S) {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    let d = ledger_doctors(&s, &[1]).await[0];
+    // stored: keys stored-0..7, generations 0..2 of each
+    let stored: Vec<_> = (0..8)
+        .flat_map(|k| {
+            (0..3).map(move |g| LedgerEntry {
+                generation: g,
+                ..sample_entry(d, &format!("stored-{k}"))
+            })
+        })
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_ledger_entries(&stored).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // (stored key, generation, batch length, repeat within the batch?, position of the repeat);
+    // batches of up to 4,500 rows span up to three of SQLite's 2,000-row statements
+    let cases = (
+        0u32..8,
+        0i32..3,
+        1usize..4_500,
+        proptest::bool::ANY,
+        0usize..4_500,
+    );
+    let mut runner = TestRunner::deterministic();
+    for case in 0..24 {
+        let (k, g, len, within, pos) = cases.new_tree(&mut runner).unwrap().current();
+        // the extremes first: the very first and the very last row of a batch
+        let pos = match case {
+            0 => 0,
+            1 => len - 1,
+            _ => pos % len,
+        };
+        let mut batch: Vec<_> = (0..len)
+            .map(|j| sample_entry(d, &format!("case{case}-{j}")))
+            .collect();
+        let what = if within && len > 1 {
+            let other = if pos == 0 { len - 1 } else { pos / 2 };
+            batch[pos].origin_key = batch[other].origin_key.clone();
+            format!("row {pos} repeats row {other}")
+        } else {
+            batch[pos].origin_key = format!("stored-{k}");
+            batch[pos].generation = g;
+            format!("row {pos} repeats stored-{k}/{g}")
+        };
+        let mut tx = s.write().await.unwrap();
+        let err = tx.insert_ledger_entries(&batch).await.unwrap_err();
+        assert!(
+            err.is_conflict_on("ledger_origin_key"),
+            "case {case} ({len} rows, {what}): {err:?}"
+        );
+        tx.rollback().await.unwrap();
+
+        let mut tx = s.read().await.unwrap();
+        assert_eq!(
+            tx.count_ledger_entries().await.unwrap(),
+            24,
+            "case {case} ({len} rows, {what}) left rows behind"
+        );
+        assert!(tx.ledger_entry(batch[0].id).await.unwrap().is_none());
+        tx.rollback().await.unwrap();
+    }
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.ledger_of(d, Programme::JmaCme).await.unwrap().len(), 24);
+}
+
+/// An entry is reversed at most once (`ledger_reverses_key`); looking up origin keys returns
+/// every generation, says which are reversed, ignores repeated and unknown keys and keeps
+/// (origin key, generation) order however many keys are asked for.
+pub async fn ledger_reversal_is_single_and_seen_by_origin<S: Store>(s: S) {
+    let d = ledger_doctors(&s, &[1]).await[0];
+    let first = sample_entry(d, "item-1");
+    let other = sample_entry(d, "item-2");
+    let undo = |e: &LedgerEntry| {
+        e.reversal(
+            Uuid::new_v4(),
+            day("2026-06-02"),
+            "account:staff".into(),
+            t("2026-06-02T00:00:00Z"),
+            Some("出席の取消".into()),
+        )
+    };
+    let reversal = undo(&first);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_ledger_entries(&[first.clone(), other.clone(), reversal.clone()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // a second reversal of the same entry, even under another origin key or generation
+    for again in [
+        LedgerEntry {
+            generation: 1,
+            ..undo(&first)
+        },
+        LedgerEntry {
+            origin_key: "reverse:again".into(),
+            ..undo(&first)
+        },
+    ] {
+        let mut tx = s.write().await.unwrap();
+        let err = tx.insert_ledger_entries(&[again]).await.unwrap_err();
+        assert!(err.is_conflict_on("ledger_reverses_key"), "{err:?}");
+        tx.rollback().await.unwrap();
+    }
+    // two reversals of one entry in one call
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .insert_ledger_entries(&[
+            undo(&other),
+            LedgerEntry {
+                generation: 1,
+                ..undo(&other)
+            },
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("ledger_reverses_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    // re-credited after the reversal: the next generation
+    let again = LedgerEntry {
+        generation: 1,
+        date: day("2026-06-03"),
+        ..sample_entry(d, "item-1")
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_ledger_entries(std::slice::from_ref(&again))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let seen = |v: Vec<OriginEntry>| {
+        v.into_iter()
+            .map(|o| (o.entry, o.reversed))
+            .collect::<Vec<_>>()
+    };
+    let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        seen(
+            tx.ledger_by_origin(
+                Programme::JmaCme,
+                &keys(&["item-2", "item-1", "missing", "item-1"])
+            )
+            .await
+            .unwrap()
+        ),
+        [(first, true), (again, false), (other, false)]
+    );
+    assert_eq!(
+        seen(
+            tx.ledger_by_origin(
+                Programme::JmaCme,
+                std::slice::from_ref(&reversal.origin_key)
+            )
+            .await
+            .unwrap()
+        ),
+        [(reversal, false)]
+    );
+    assert!(
+        tx.ledger_by_origin(Programme::JmaCme, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.rollback().await.unwrap();
+
+    // many keys at once (more than one bound list on SQLite), asked in reverse order
+    let many: Vec<_> = (0..1_500)
+        .map(|n| sample_entry(d, &format!("many-{n:04}")))
+        .collect();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_ledger_entries(&many).await.unwrap();
+    tx.commit().await.unwrap();
+    let asked: Vec<_> = (0..2_500).rev().map(|n| format!("many-{n:04}")).collect();
+    let mut tx = s.read().await.unwrap();
+    let found = tx
+        .ledger_by_origin(Programme::JmaCme, &asked)
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|o| o.entry.id).collect::<Vec<_>>(),
+        many.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    assert!(found.iter().all(|o| !o.reversed));
+}
+
+/// A ledger entry must name a curriculum code of a stored catalogue, a stored doctor and, if a
+/// reversal, a stored entry; otherwise it is a `foreign_key` conflict.
+pub async fn ledger_refuses_unknown_codes_and_doctors<S: Store>(s: S) {
+    let d = ledger_doctors(&s, &[1]).await[0];
+    let refused = [
+        LedgerEntry {
+            code: 84,
+            ..sample_entry(d, "code-84")
+        },
+        LedgerEntry {
+            catalogue_version: "1999".into(),
+            ..sample_entry(d, "old-catalogue")
+        },
+        sample_entry(sample_doctor(2).id, "no-doctor"),
+        LedgerEntry {
+            reverses: Some(Uuid::new_v4()),
+            ..sample_entry(d, "reverse:nothing")
+        },
+    ];
+    for e in refused {
+        let mut tx = s.write().await.unwrap();
+        let err = tx.insert_ledger_entries(&[e]).await.unwrap_err();
+        assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+        tx.rollback().await.unwrap();
+    }
+    let mut tx = s.write().await.unwrap();
+    let last = LedgerEntry {
+        code: 83,
+        ..sample_entry(d, "code-83")
+    };
+    tx.insert_ledger_entries(std::slice::from_ref(&last))
+        .await
+        .unwrap();
+    assert_eq!(tx.ledger_entry(last.id).await.unwrap(), Some(last));
+    assert_eq!(tx.count_ledger_entries().await.unwrap(), 1);
+}
+
+fn certificate(number: &str, doctor: Uuid, from: i32, to: i32) -> CertificateRecord {
+    CertificateRecord {
+        id: Uuid::new_v4(),
+        number: number.into(),
+        doctor,
+        programme: Programme::JmaCme,
+        from_fy: FiscalYear::new(from).unwrap(),
+        to_fy: FiscalYear::new(to).unwrap(),
+        issued_on: day(&format!("{}-05-15", to + 1)),
+        origin: "mamis".into(),
+        created_at: t("2026-05-15T01:02:03.456789Z"),
+    }
+}
+
+/// Certificates read back field for field, a doctor's oldest window first; a number is used once,
+/// and a doctor and programme have one certificate per starting fiscal year.
+pub async fn certificates_round_trip_and_conflict<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2]).await;
+    let (d, other) = (ids[0], ids[1]);
+    let old = CertificateRecord {
+        origin: "prior_system".into(),
+        ..certificate("JMA-2023-000001", d, 2020, 2022)
+    };
+    let new = certificate("JMA-2026-000001", d, 2023, 2025);
+    let theirs = certificate("JMA-2026-000002", other, 2023, 2025);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_certificates(&[new.clone(), theirs.clone(), old.clone()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.certificates_of(d, Programme::JmaCme).await.unwrap(),
+        [old.clone(), new.clone()]
+    );
+    assert_eq!(
+        tx.certificates_of(other, Programme::JmaCme).await.unwrap(),
+        std::slice::from_ref(&theirs)
+    );
+    assert!(
+        tx.certificates_of(sample_doctor(3).id, Programme::JmaCme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        tx.certificate_by_number("JMA-2026-000002").await.unwrap(),
+        Some(theirs)
+    );
+    assert_eq!(
+        tx.certificate_by_number("JMA-2023-000001").await.unwrap(),
+        Some(old)
+    );
+    assert!(
+        tx.certificate_by_number("JMA-2026-000003")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.rollback().await.unwrap();
+
+    let refused = [
+        // the number again, for another window and doctor
+        (
+            certificate("JMA-2026-000001", other, 2026, 2028),
+            "certificates_number_key",
+        ),
+        // a second certificate starting in the same fiscal year
+        (
+            certificate("JMA-2026-000009", d, 2023, 2023),
+            "certificates_window_key",
+        ),
+        (
+            certificate("JMA-2026-000010", sample_doctor(3).id, 2023, 2025),
+            "foreign_key",
+        ),
+    ];
+    for (c, constraint) in refused {
+        let mut tx = s.write().await.unwrap();
+        let err = tx.insert_certificates(&[c]).await.unwrap_err();
+        assert!(err.is_conflict_on(constraint), "{constraint}: {err:?}");
+        tx.rollback().await.unwrap();
+    }
+    // two certificates of one window in one call
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .insert_certificates(&[
+            certificate("JMA-2029-000001", d, 2026, 2028),
+            certificate("JMA-2029-000002", d, 2026, 2028),
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("certificates_window_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+    // a window ending before it starts
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.insert_certificates(&[certificate("JMA-2029-000003", d, 2028, 2027)])
+            .await
+            .is_err()
+    );
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.certificates_of(d, Programme::JmaCme)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// `doctors` sample doctors and `per_doctor` entries of each, doctor after doctor with dates
+/// spread over fiscal years 2016–2025: input for the backends' timings of the bulk insert.
+pub fn bulk_ledger(doctors: u32, per_doctor: u32) -> (Vec<crate::Doctor>, Vec<LedgerEntry>) {
+    let ds: Vec<_> = (0..doctors).map(sample_doctor).collect();
+    let first = day("2016-04-01");
+    let entries = ds
+        .iter()
+        .flat_map(|d| {
+            (0..per_doctor).map(move |i| {
+                let date = first + Duration::days(i64::from(i * 37 % 3_650));
+                LedgerEntry {
+                    fiscal_year: FiscalYear::of_date(date),
+                    date,
+                    code: u16::try_from(i % 84).unwrap(),
+                    ..sample_entry(d.id, &format!("bulk:{}:{i}", d.id))
+                }
+            })
+        })
+        .collect();
+    (ds, entries)
 }

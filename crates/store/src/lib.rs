@@ -64,6 +64,7 @@ pub trait Tx:
     + OutboxStore
     + AuditStore
     + CatalogueStore
+    + LedgerStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
@@ -578,4 +579,52 @@ pub trait OidcStore {
     ) -> impl Future<Output = StoreResult<Option<Consent>>> + Send;
     /// Records or replaces a consent.
     fn put_consent(&mut self, c: &Consent) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// The CME ledger (append-only) and the certificates that consume its fiscal years.
+pub trait LedgerStore {
+    /// Appends entries in one statement per chunk. A second entry with the same (programme,
+    /// origin key, generation), or a second reversal of one entry, is a `Conflict` and nothing of
+    /// the call is kept.
+    fn insert_ledger_entries(
+        &mut self,
+        entries: &[mamis_domain::LedgerEntry],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One entry.
+    fn ledger_entry(
+        &mut self,
+        id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<mamis_domain::LedgerEntry>>> + Send;
+    /// A doctor's entries of one programme in (date, created_at, id) order.
+    fn ledger_of(
+        &mut self,
+        doctor: Uuid,
+        programme: mamis_domain::Programme,
+    ) -> impl Future<Output = StoreResult<Vec<mamis_domain::LedgerEntry>>> + Send;
+    /// Every generation of the entries with these origin keys, each with whether it is
+    /// reversed, in (origin key, generation) order.
+    fn ledger_by_origin(
+        &mut self,
+        programme: mamis_domain::Programme,
+        keys: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<OriginEntry>>> + Send;
+    /// How many entries the ledger holds (demo checks and benchmarks).
+    fn count_ledger_entries(&mut self) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Records certificates; a duplicate number or a second certificate of a doctor and
+    /// programme starting in the same fiscal year is a `Conflict`.
+    fn insert_certificates(
+        &mut self,
+        certificates: &[CertificateRecord],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A doctor's certificates of one programme, oldest window first.
+    fn certificates_of(
+        &mut self,
+        doctor: Uuid,
+        programme: mamis_domain::Programme,
+    ) -> impl Future<Output = StoreResult<Vec<CertificateRecord>>> + Send;
+    /// The certificate with this number.
+    fn certificate_by_number(
+        &mut self,
+        number: &str,
+    ) -> impl Future<Output = StoreResult<Option<CertificateRecord>>> + Send;
 }

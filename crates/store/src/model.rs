@@ -702,3 +702,36 @@ pub struct UnmovedMember {
     /// Whether an unretired legacy credential exists (legacy only) or not (neither).
     pub legacy: bool,
 }
+
+/// A certificate (日医生涯教育認定証) as the register holds it: issued by MAMIS or imported from
+/// the system before it. Its fiscal years are consumed: no later window may use them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRecord {
+    /// Internal key.
+    pub id: Uuid,
+    /// The printed certificate number, unique across programmes.
+    pub number: String,
+    /// The holder.
+    pub doctor: Uuid,
+    /// The programme whose rules decided it.
+    pub programme: mamis_domain::Programme,
+    /// First fiscal year of the window it consumes.
+    pub from_fy: mamis_domain::FiscalYear,
+    /// Last fiscal year of the window it consumes.
+    pub to_fy: mamis_domain::FiscalYear,
+    /// The date printed as its issue date (Japan date).
+    pub issued_on: NaiveDate,
+    /// Where it came from: `mamis` or `prior_system`.
+    pub origin: String,
+    /// When the record was written.
+    pub created_at: Timestamp,
+}
+
+/// A ledger entry together with whether a reversal already cancels it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginEntry {
+    /// The entry.
+    pub entry: mamis_domain::LedgerEntry,
+    /// Whether some entry reverses it.
+    pub reversed: bool,
+}

@@ -79,7 +79,11 @@ impl<S: Store> Drop for TestApp<S> {
     }
 }
 
-async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfig)) -> TestApp<S> {
+async fn start<S: Store>(
+    store: S,
+    guard: Option<Guard>,
+    edit: impl FnOnce(&mut AppConfig),
+) -> TestApp<S> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base_url = format!("http://{addr}");
@@ -121,7 +125,7 @@ async fn start<S: Store>(store: S, guard: Guard, edit: impl FnOnce(&mut AppConfi
         app,
         client: browser(),
         shutdown: Some(tx),
-        guard: Some(guard),
+        guard,
     }
 }
 
@@ -133,7 +137,7 @@ pub async fn spawn_sqlite() -> TestApp<SqliteStore> {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    start(store, Guard::Dir(dir), |_| {}).await
+    start(store, Some(Guard::Dir(dir)), |_| {}).await
 }
 
 /// A server on a fresh SQLite file with adjusted settings (benchmarks: production hashing cost).
@@ -144,7 +148,7 @@ pub async fn spawn_sqlite_with(edit: impl FnOnce(&mut AppConfig)) -> TestApp<Sql
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    start(store, Guard::Dir(dir), edit).await
+    start(store, Some(Guard::Dir(dir)), edit).await
 }
 
 /// A server on a fresh PostgreSQL database cloned from the migrated template; `None` (reported
@@ -156,7 +160,13 @@ pub async fn spawn_postgres() -> Option<TestApp<PgStore>> {
         Err(e) => panic!("{e}"),
     };
     let store = db.store.clone();
-    Some(start(store, Guard::Pg(db), |_| {}).await)
+    Some(start(store, Some(Guard::Pg(db)), |_| {}).await)
+}
+
+/// A server on an existing, already migrated database that it leaves in place when dropped
+/// (benchmarks on a data set loaded once by `mamis demo`).
+pub async fn spawn_on<S: Store>(store: S) -> TestApp<S> {
+    start(store, None, |_| {}).await
 }
 
 impl<S: Store> TestApp<S> {

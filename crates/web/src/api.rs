@@ -10,7 +10,7 @@ use mamis_app::{registry, tokens};
 use mamis_domain::{Association, AssociationCode, Principal, Scope};
 use mamis_store::Store;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use crate::WebState;
 use crate::client_addr::ClientAddr;
@@ -20,8 +20,17 @@ use crate::error::{ApiError, Failure};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MAMIS API", version = "1", description = "JSON API of MAMIS for medical associations' systems. Authenticate with `Authorization: Bearer <API token>` (created with `mamis token create`)."),
-    paths(associations, association, members),
-    components(schemas(dto::Association, dto::AssociationDetail, dto::Member, dto::MembersPage, dto::Problem)),
+    paths(
+        associations, association, members,
+        crate::cme_api::my_summary, crate::cme_api::my_ledger, crate::cme_api::doctor_summary,
+        crate::cme_api::doctor_ledger, crate::cme_api::adjust, crate::cme_api::reverse,
+    ),
+    components(schemas(
+        dto::Association, dto::AssociationDetail, dto::Member, dto::MembersPage, dto::Problem,
+        dto::CmeSummary, dto::CmeDoctor, dto::CmeYear, dto::CmeSourceUnits, dto::CmeWindow,
+        dto::CmeNextWindow, dto::CmeWhatIf, dto::CmeCertificate, dto::CmeLedger, dto::CmeEntry,
+        dto::CmeAdjustmentRequest, dto::CmeUnitsInput, dto::CmeReversalRequest,
+    )),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -34,6 +43,11 @@ impl utoipa::Modify for BearerAuth {
             c.add_security_scheme(
                 "bearer",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+            // The `/api/v1/me/…` reads use the My Page login (`__Host-mamis_session` over https).
+            c.add_security_scheme(
+                "session",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("mamis_session"))),
             );
         }
     }
@@ -54,7 +68,11 @@ pub async fn openapi() -> impl IntoResponse {
     }
 }
 
-async fn principal<S: Store>(st: &WebState<S>, headers: &HeaderMap) -> Result<Principal, ApiError> {
+/// The API token's principal: 401 when the bearer token is missing, unknown or revoked.
+pub(crate) async fn principal<S: Store>(
+    st: &WebState<S>,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mamis_app::AppError;
+use mamis_app::cme::{CreditError, CreditInputError};
 use mamis_store::Store;
 
 use crate::WebState;
@@ -26,6 +27,9 @@ pub enum Failure {
     Unavailable,
     Internal,
     Csrf,
+    /// The wrapped failure, with a message key saying specifically why (a 401 for a missing
+    /// My Page login, a 409 for an entry already reversed) where the generic text would mislead.
+    Because(Box<Failure>, &'static str),
 }
 
 impl Failure {
@@ -38,6 +42,7 @@ impl Failure {
             Failure::Conflict => StatusCode::CONFLICT,
             Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Failure::Because(f, _) => f.status(),
         }
     }
 
@@ -51,6 +56,7 @@ impl Failure {
             Failure::Unavailable => "unavailable",
             Failure::Internal => "internal",
             Failure::Csrf => "csrf",
+            Failure::Because(f, _) => f.slug(),
         }
     }
 }
@@ -71,6 +77,19 @@ impl From<AppError> for Failure {
                 tracing::error!(error = %m, "internal error");
                 Failure::Internal
             }
+        }
+    }
+}
+
+impl From<CreditError> for Failure {
+    fn from(e: CreditError) -> Self {
+        match e {
+            CreditError::App(a) => a.into(),
+            CreditError::Input(i @ CreditInputError::AlreadyReversed) => Failure::Because(
+                Box::new(Failure::Conflict),
+                crate::cme_api::credit_input_key(i),
+            ),
+            CreditError::Input(i) => Failure::BadRequest(crate::cme_api::credit_input_key(i)),
         }
     }
 }
@@ -99,6 +118,12 @@ impl From<AppError> for PageError {
 }
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl From<CreditError> for ApiError {
+    fn from(e: CreditError) -> Self {
         Self(e.into())
     }
 }
@@ -173,7 +198,7 @@ pub async fn render<S: Store>(State(st): State<WebState<S>>, req: Request, next:
         Flavour::Page => {
             let key = failure.slug();
             let body = match &failure {
-                Failure::BadRequest(k) => cat.text(lang, k, &[]),
+                Failure::BadRequest(k) | Failure::Because(_, k) => cat.text(lang, k, &[]),
                 _ => cat.text(
                     lang,
                     &format!("error-{key}-body"),
@@ -210,6 +235,7 @@ fn problem<S: Store>(st: &WebState<S>, lang: Lang, f: &Failure, request_id: &str
             cat.text(lang, "problem-bad-request", &[("detail", &d)])
         }
         Failure::Csrf => cat.text(lang, "error-csrf-body", &[]),
+        Failure::Because(_, k) => cat.text(lang, k, &[]),
         other => cat.text(
             lang,
             &format!("problem-{}", other.slug()),

@@ -54,12 +54,13 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/oidc.ftl")),
             include_str!(concat!("../i18n/", $lang, "/admin.ftl")),
             include_str!(concat!("../i18n/", $lang, "/migration.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/mycme.ftl")),
         ]
     };
 }
 
-pub(crate) const JA: [&str; 7] = catalogue!("ja");
-pub(crate) const EN: [&str; 7] = catalogue!("en");
+pub(crate) const JA: [&str; 8] = catalogue!("ja");
+pub(crate) const EN: [&str; 8] = catalogue!("en");
 
 /// Both catalogues, parsed once at start-up.
 pub struct Catalogues {
@@ -181,6 +182,22 @@ mod tests {
                     ("hours", "2"),
                     ("prefecture", "東京都医師会"),
                     ("client", "RP"),
+                    // mycme
+                    ("year", "2025"),
+                    ("from", "2024"),
+                    ("to", "2026"),
+                    ("range", "2024年度〜2026年度"),
+                    ("units", "41"),
+                    ("codes", "15"),
+                    ("total", "56"),
+                    ("threshold", "60"),
+                    ("shortfall", "4"),
+                    ("only", "4"),
+                    ("extra", "1"),
+                    ("pct", "93"),
+                    ("date", "2026年12月1日"),
+                    ("name", "山田 太郎"),
+                    ("iseki", "123456"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");

@@ -5,6 +5,8 @@ mod admin;
 mod api;
 mod auth;
 mod client_addr;
+mod cme;
+mod cme_api;
 mod csrf;
 mod error;
 pub mod i18n;
@@ -208,6 +210,8 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(api)
         .merge(admin::routes::<S>())
         .merge(migration::routes::<S>())
+        .merge(cme::routes::<S>())
+        .merge(cme_api::routes::<S>())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -832,6 +832,7 @@ struct MyPageView<'a> {
     verified: bool,
     email: String,
     totp: bool,
+    cme: Option<crate::cme::CmeCard>,
 }
 
 /// My Page: where the doctor stands, and the account settings. Registration steps come first.
@@ -856,9 +857,11 @@ pub async fn mypage<S: Store>(
         Verification::Suspended => ("mypage-status-suspended", "suspended"),
         Verification::Unverified => ("mypage-status-unverified", "unverified"),
     };
+    let cme = crate::cme::mypage_card(&st, ctx.lang, &u).await?;
     let cat = &st.shared.catalogues;
     let view = MyPageView {
         c: ctx.chrome(cat),
+        cme,
         status: cat.text(ctx.lang, key, &[]),
         status_class: class,
         verified: a.verification == Verification::Verified,

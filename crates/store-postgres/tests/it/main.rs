@@ -269,3 +269,111 @@ mod bulk {
         assert_eq!(tx.count_doctors().await.unwrap(), 340_000);
     }
 }
+
+/// What the conformance suite cannot reach through the store: the schema's own refusals, stored
+/// rows that no longer parse, and a timing of the bulk ledger insert.
+mod ledger {
+    use super::fixture::postgres;
+    use mamis_store::conformance::{bulk_ledger, sample_doctor, sample_entry};
+    use mamis_store::{LedgerStore, RegistryStore, Store, StoreError, Tx};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ledger_entries_refuse_update_delete_and_truncate() {
+        let Some(fx) = postgres().await else { return };
+        let s = &fx.db.store;
+        let d = sample_doctor(1);
+        let e = sample_entry(d.id, "item-1");
+        let mut tx = s.write().await.unwrap();
+        tx.insert_doctor(&d).await.unwrap();
+        tx.insert_ledger_entries(std::slice::from_ref(&e))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        for sql in [
+            "UPDATE ledger_entries SET half_units = 99",
+            "UPDATE ledger_entries SET note = NULL WHERE id = (SELECT id FROM ledger_entries)",
+            "DELETE FROM ledger_entries",
+            "TRUNCATE ledger_entries",
+        ] {
+            let err = sqlx::query(sql).execute(s.pool()).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        let mut tx = s.read().await.unwrap();
+        assert_eq!(tx.ledger_entry(e.id).await.unwrap(), Some(e));
+        assert_eq!(tx.count_ledger_entries().await.unwrap(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stored_entry_that_no_longer_parses_is_corrupt() {
+        let Some(fx) = postgres().await else { return };
+        let s = &fx.db.store;
+        let d = sample_doctor(1);
+        let e = sample_entry(d.id, "item-1");
+        let mut tx = s.write().await.unwrap();
+        tx.insert_doctor(&d).await.unwrap();
+        tx.insert_ledger_entries(std::slice::from_ref(&e))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let mut bad = Vec::new();
+        for (programme, fiscal_year) in [("sangyoui", 2026), ("jma_cme", 1800)] {
+            let id = uuid::Uuid::new_v4();
+            sqlx::query(
+                "INSERT INTO ledger_entries (id, doctor_id, programme, fiscal_year, entry_date, \
+                 source, catalogue_version, code, half_units, origin_key, generation, \
+                 rules_version, created_by, created_at) \
+                 SELECT $1, doctor_id, $2, $3, entry_date, source, catalogue_version, code, \
+                 half_units, $1::text, generation, rules_version, created_by, created_at \
+                 FROM ledger_entries WHERE id = $4",
+            )
+            .bind(id)
+            .bind(programme)
+            .bind(fiscal_year)
+            .bind(e.id)
+            .execute(s.pool())
+            .await
+            .unwrap();
+            bad.push(id);
+        }
+        let mut tx = s.read().await.unwrap();
+        for id in bad {
+            let err = tx.ledger_entry(id).await.unwrap_err();
+            assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+        }
+    }
+
+    /// `cargo test -p mamis-store-postgres --release -- --ignored --nocapture ledger`
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "slow: times a 200,000-entry ledger insert"]
+    async fn insert_200k_ledger_entries() {
+        let Some(fx) = postgres().await else { return };
+        let s = &fx.db.store;
+        let (ds, entries) = bulk_ledger(2_000, 100);
+        let mut tx = s.write().await.unwrap();
+        tx.insert_doctors(&ds).await.unwrap();
+        tx.commit().await.unwrap();
+        let started = std::time::Instant::now();
+        let mut tx = s.write().await.unwrap();
+        tx.insert_ledger_entries(&entries).await.unwrap();
+        tx.commit().await.unwrap();
+        let took = started.elapsed();
+        eprintln!(
+            "postgres: inserted {} ledger entries in {took:?} ({:.0}/s)",
+            entries.len(),
+            entries.len() as f64 / took.as_secs_f64()
+        );
+        let mut tx = s.read().await.unwrap();
+        assert_eq!(tx.count_ledger_entries().await.unwrap(), 200_000);
+        let started = std::time::Instant::now();
+        let mine = tx
+            .ledger_of(ds[1_000].id, mamis_domain::Programme::JmaCme)
+            .await
+            .unwrap();
+        eprintln!(
+            "postgres: one doctor's {} entries in {:?}",
+            mine.len(),
+            started.elapsed()
+        );
+    }
+}

@@ -602,3 +602,95 @@ async fn legacy_login_until_the_cut_over() {
     );
     b.close().await;
 }
+
+/// My Page ① and ④ of the demo non-member, who stands at 56 of 60 in FY2024–2026: the gauge,
+/// the explanation with its what-if, the code grid and the record lists, in Chromium.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn my_page_cme_status_and_records() {
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    t.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00+09:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let (_, email, password, _) = logins
+        .accounts
+        .iter()
+        .find(|a| a.0 == "verified non-member")
+        .unwrap()
+        .clone();
+    let b = Browser::start().await;
+    let c = &b.client;
+    c.goto(&t.url("/login")).await.unwrap();
+    fill(c, "email", &email).await;
+    fill(c, "password", &password).await;
+    click(c, "login-submit").await;
+    c.wait()
+        .for_element(Locator::Id("verification-status"))
+        .await
+        .unwrap();
+
+    // ① status: the gauge says 56 of 60, the explanation names the window and the gap.
+    c.goto(&t.url("/mypage/cme")).await.unwrap();
+    let gauge = c.find(Locator::Css("svg#cme-gauge")).await.unwrap();
+    let label = gauge.attr("aria-label").await.unwrap().unwrap_or_default();
+    assert!(label.contains("56") && label.contains("60"), "{label}");
+    let explanation = c
+        .find(Locator::Id("cme-explanation"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in ["2024", "2026", "56", "4"] {
+        assert!(explanation.contains(needle), "{needle} in {explanation}");
+    }
+    let cells = c
+        .find_all(Locator::Css("#cme-code-grid .cc"))
+        .await
+        .unwrap();
+    assert_eq!(cells.len(), 84);
+    let earned = c
+        .find_all(Locator::Css("#cme-code-grid .cc.earned"))
+        .await
+        .unwrap();
+    assert_eq!(
+        earned.len(),
+        15,
+        "six prior-system, five and four training codes"
+    );
+
+    // ④ records: every entry listed, then filtered to FY2026 by the form.
+    c.goto(&t.url("/mypage/cme/records")).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("#cme-records tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 15);
+    let years = c
+        .find(Locator::Id("cme-years"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(years.contains("2024") && years.contains("2026"), "{years}");
+    assert_eq!(
+        c.find_all(Locator::Css("#cme-code-grid .cc.earned"))
+            .await
+            .unwrap()
+            .len(),
+        15
+    );
+    c.goto(&t.url("/mypage/cme/records?fy=2026")).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("#cme-records tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    b.close().await;
+}

@@ -51,3 +51,93 @@ app_test!(
     demo_data_is_seeded_once_and_its_logins_work,
     demo_seeds_once
 );
+
+/// The demo's CME ledger shows what the README promises: the member's FY2023–2025 window
+/// reaches 60, the non-member stands 4 short in FY2024–2026, and the third doctor's imported
+/// certificate consumes FY2019–2021; the national generator writes the entries it is asked for.
+async fn demo_cme_standings<S: Store>(t: TestApp<S>) {
+    use mamis_app::cme;
+    use mamis_domain::rules::WindowStatus;
+    use mamis_domain::{Principal, Source};
+    use mamis_store::{AccessStore, LedgerStore, Tx};
+    t.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00+09:00")
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let standing = |id: u128| {
+        let app = t.app.clone();
+        async move {
+            let mut tx = app.store.read().await.unwrap();
+            let acc = tx
+                .account(uuid::Uuid::from_u128(id))
+                .await
+                .unwrap()
+                .unwrap();
+            tx.rollback().await.unwrap();
+            let who = Principal::Doctor {
+                account_id: acc.id,
+                doctor_id: acc.doctor_id,
+            };
+            cme::summary(&app, &who, acc.doctor_id.unwrap(), None)
+                .await
+                .unwrap()
+        }
+    };
+    let rules = mamis_domain::rules::Rules::embedded(cme::PROGRAMME);
+
+    let member = standing(0xD0_2000).await;
+    let years: Vec<i32> = member.standing.years.keys().map(|y| y.year()).collect();
+    assert_eq!(
+        years,
+        (2020..=2026).collect::<Vec<_>>(),
+        "seven fiscal years"
+    );
+    let next = member.standing.next_window().unwrap();
+    assert_eq!((next.from.year(), next.to.year()), (2023, 2025));
+    assert_eq!(next.total_half(), 2 * 76);
+    assert!(next.reaches(rules));
+    for s in [Source::Training, Source::ELearning, Source::JournalQuiz] {
+        assert!(member.entries.iter().any(|e| e.source == s), "{s}");
+    }
+    assert!(member.jma_member);
+
+    let non_member = standing(0xD0_2001).await;
+    let x = non_member.standing.next_window().unwrap().explain(rules);
+    assert_eq!((x.from.year(), x.to.year()), (2024, 2026));
+    assert_eq!(
+        (x.total_half, x.shortfall_half),
+        (112, 8),
+        "56 of 60, 4 short"
+    );
+    assert!(!non_member.jma_member);
+
+    let history = standing(0xD0_2003).await;
+    let w = &history.standing.windows[0];
+    assert_eq!(
+        (w.from.year(), w.to.year(), w.status),
+        (2019, 2021, WindowStatus::Certified)
+    );
+    assert_eq!(history.certificates.len(), 1);
+    assert!(
+        history
+            .entries
+            .iter()
+            .any(|e| e.source == Source::PriorSystem)
+    );
+
+    // the national generator: 200 doctors × 5 entries
+    let other = mamis_testkit::spawn_sqlite().await;
+    demo::generate_national(&other.app.store, 200, 3, |_| {})
+        .await
+        .unwrap();
+    let n = demo::generate_ledger(&other.app.store, 5, 3, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(n, 1_000);
+    let mut tx = other.app.store.read().await.unwrap();
+    assert_eq!(tx.count_ledger_entries().await.unwrap(), 1_000);
+    tx.rollback().await.unwrap();
+}
+app_test!(demo_cme_ledger_tells_three_stories, demo_cme_standings);

@@ -5,6 +5,8 @@
 mod api;
 mod audit;
 mod browser;
+mod cme_history;
+mod cme_http;
 mod demo;
 mod identity;
 mod jobs;
