@@ -9,8 +9,8 @@ use mamis_domain::{
     Organisation, Principal, Role, RoleGrant, Scope, Sex, Timestamp,
 };
 use mamis_store::{
-    AccessStore, Account, AccountKind, Doctor, IdentityClaim, IdentityStore, LedgerStore,
-    LegacyCredential, RegistryStore, Store, Tx, Verification,
+    AccessStore, Account, AccountKind, CertificateStore, Doctor, IdentityClaim, IdentityStore,
+    LedgerStore, LegacyCredential, RegistryStore, Store, Tx, Verification,
 };
 
 use crate::identity::totp;
@@ -473,6 +473,8 @@ pub struct DemoLogins {
     pub legacy: Vec<(String, String, String)>,
     /// OpenID clients to try the provider with: (what, client_id, secret if confidential, redirect URI).
     pub clients: Vec<(String, String, Option<String>, String)>,
+    /// Certificates to check on the public verification page: (what, verification URL).
+    pub certificates: Vec<(String, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -684,7 +686,12 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         }
         accounts.push(((*who).to_owned(), (*email).to_owned(), password, None));
     }
-    seed_demo_ledger(&mut tx, member, non_member, with_history, now).await?;
+    let revoked = ds
+        .iter()
+        .filter(|d| d.member_id.is_some())
+        .nth(3)
+        .ok_or(AppError::Internal("no fourth demo member".into()))?;
+    seed_demo_ledger(&mut tx, member, non_member, with_history, revoked, now).await?;
     let mut legacy = Vec::new();
     if let Some(m) = &legacy_only.member_id {
         tx.upsert_legacy_credentials(&[LegacyCredential {
@@ -750,12 +757,63 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .await?;
         clients.push((what.to_owned(), c.id, secret, redirect.to_owned()));
     }
+    let certificates = demo_certificates(app, &system, revoked.id).await?;
     Ok(Some(DemoLogins {
         api_tokens,
         accounts,
         legacy,
         clients,
+        certificates,
     }))
+}
+
+/// Decides the windows ending in FY2025 as an operator would once that year has closed (the
+/// member's and the fourth member's certificates), then revokes the fourth member's; returns
+/// both verification URLs for the console.
+async fn demo_certificates<S: Store>(
+    app: &App<S>,
+    system: &Principal,
+    revoked: Uuid,
+) -> Result<Vec<(String, String)>, AppError> {
+    use crate::cme::{PROGRAMME, certificates, documents};
+    let fy = mamis_domain::rules::Rules::embedded(PROGRAMME).mamis_start;
+    certificates::decide(app, system, fy, |_, _| std::ops::ControlFlow::Continue(())).await?;
+    let mut tx = app.store.read().await?;
+    let mut issued = Vec::new();
+    let mut after = None;
+    loop {
+        let page = tx.doctors_page(after, 100).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let ids: Vec<Uuid> = page.iter().map(|d| d.id).collect();
+        issued.extend(tx.certificates_of_doctors(PROGRAMME, &ids).await?);
+    }
+    tx.rollback().await?;
+    let mut out = Vec::new();
+    for c in issued.iter().filter(|c| c.origin == "mamis") {
+        let Some(code) = &c.verification_code else {
+            continue;
+        };
+        let what = if c.doctor == revoked {
+            certificates::revoke(
+                app,
+                system,
+                &c.number,
+                "error",
+                "同一研修会の出席が二重に登録されていたため / attendance was recorded twice",
+                None,
+            )
+            .await?;
+            "revoked certificate"
+        } else {
+            "issued certificate (verified member)"
+        };
+        out.push((
+            format!("{what} {}", c.number),
+            documents::verify_url(&app.config.base_url, &c.number, code),
+        ));
+    }
+    Ok(out)
 }
 
 /// Seven fiscal years (FY2020–FY2026) of CME credits for the demo doctors: the member reaches 60
@@ -767,6 +825,7 @@ async fn seed_demo_ledger<T: Tx>(
     member: &Doctor,
     non_member: &Doctor,
     history: &Doctor,
+    revoked: &Doctor,
     now: Timestamp,
 ) -> Result<(), AppError> {
     use crate::cme::NewCredit;
@@ -802,6 +861,9 @@ async fn seed_demo_ledger<T: Tx>(
     prior(history, 2022, 1..=6, 4);
     prior(history, 2023, 7..=12, 4);
     prior(history, 2024, 13..=16, 3);
+    // a fourth member reaches 60 in FY2023–2025 too; that certificate is revoked below
+    prior(revoked, 2023, 40..=49, 4);
+    prior(revoked, 2024, 50..=59, 4);
 
     // Training sessions in MAMIS: (date, title, [(code, minutes)]), each talk its own credit.
     type Session<'a> = (NaiveDate, &'a str, &'a [(u16, u32)]);
@@ -907,6 +969,17 @@ async fn seed_demo_ledger<T: Tx>(
             note: Some("中央区医師会 学術講演会「認知症の早期診断」".to_owned()),
         });
     }
+    for code in 60..=64 {
+        credits.push(NewCredit {
+            doctor: revoked.id,
+            date: day(2025, 9, 6),
+            source: Source::Training,
+            code,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("training:demo-r-{code}:{}", revoked.id),
+            note: Some("千代田区医師会 生涯教育講座「総合診療」".to_owned()),
+        });
+    }
     crate::cme::credit(tx, &credits, "job:demo", now).await?;
     tx.insert_certificates(&[mamis_store::CertificateRecord {
         id: Uuid::from_u128(0xD0_3000),
@@ -918,6 +991,10 @@ async fn seed_demo_ledger<T: Tx>(
         issued_on: day(2022, 12, 1),
         origin: "prior_system".into(),
         created_at: now,
+        verification_code: None,
+        valid_until: None,
+        counted: None,
+        revocation: None,
     }])
     .await?;
     Ok(())

@@ -319,6 +319,37 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             Ok(history_report(&r, &file, "ledger entries"))
         }
         Cmd::Certificates {
+            cmd: CertificatesCmd::Issue { fiscal_year },
+        } => {
+            let fy = mamis_domain::FiscalYear::new(fiscal_year).map_err(|e| anyhow!("{e}"))?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let tty = std::io::stderr().is_terminal();
+            let started = Instant::now();
+            let r =
+                mamis_app::cme::certificates::decide(&app, &cli_principal(), fy, |done, all| {
+                    if tty {
+                        let pct = done * 100 / all.max(1);
+                        let bar = "#".repeat(usize::try_from(pct / 4).unwrap_or(0));
+                        eprint!("\r[{bar:<25}] {done}/{all} doctors ({pct}%)");
+                        let _ = std::io::stderr().flush();
+                    }
+                    std::ops::ControlFlow::Continue(())
+                })
+                .await
+                .map_err(|e| anyhow!("cannot decide FY{fiscal_year}: {e}"))?;
+            if tty {
+                eprintln!();
+            }
+            println!(
+                "FY{fiscal_year}: {} doctors looked at, {} certificates issued in {:.1} s",
+                r.doctors,
+                r.issued,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Certificates {
             cmd: CertificatesCmd::ImportHistory { file },
         } => {
             let bytes =
@@ -674,6 +705,9 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     mamis_app::portal::rp::ensure_client(&app)
         .await
         .map_err(|e| anyhow!("cannot register the CME portal client: {e}"))?;
+    mamis_app::cme::certificates::schedule(&app)
+        .await
+        .map_err(|e| anyhow!("cannot schedule the certificate decisions: {e}"))?;
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {
@@ -707,6 +741,10 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                         .unwrap_or_default();
                     println!("  {what:<40} client_id {id}{secret}  redirect {redirect}");
                 }
+                println!("Certificates on the public verification page (no login):");
+                for (what, url) in &logins.certificates {
+                    println!("  {what:<48} {url}");
+                }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");
@@ -736,6 +774,7 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![
         Arc::new(mail::SendMail),
         Arc::new(mamis_app::migration::RemindJob),
+        Arc::new(mamis_app::cme::certificates::DecideJob),
     ];
     let worker = tokio::spawn(Worker::new(app, handlers).run(stop_rx.clone()));
     println!(

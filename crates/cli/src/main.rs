@@ -167,6 +167,13 @@ enum LedgerCmd {
 
 #[derive(Debug, Subcommand)]
 enum CertificatesCmd {
+    /// Decide the windows ending in a closed fiscal year now (instead of waiting for the decision
+    /// date) and issue the certificates due; safe to interrupt and run again.
+    Issue {
+        /// The last fiscal year of the windows to decide (e.g. 2025 for FY2023–2025).
+        #[arg(long)]
+        fiscal_year: i32,
+    },
     /// Import certificates issued before MAMIS (証書番号, 医籍登録番号, 開始年度, 終了年度,
     /// 発行日; UTF-8 or CP932); their fiscal years are consumed. All or nothing.
     ImportHistory {

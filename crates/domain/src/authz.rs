@@ -128,11 +128,13 @@ pub enum Action {
     SuspendAccounts,
     /// Add staff adjustments to, and reverse entries of, the CME ledger of doctors in scope.
     EditCredits,
+    /// Run certificate decisions and revoke certificates (JMA only: the JMA issues them).
+    ManageCertificates,
 }
 
 impl Action {
     /// Every action (for exhaustive tests of the rule table).
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Self::ViewAssociations,
         Self::ViewDoctors,
         Self::EditDoctors,
@@ -143,6 +145,7 @@ impl Action {
         Self::VerifyIdentity,
         Self::SuspendAccounts,
         Self::EditCredits,
+        Self::ManageCertificates,
     ];
 }
 
@@ -167,7 +170,7 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
         (
             JmaStaff,
             ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit
-            | VerifyIdentity | SuspendAccounts | EditCredits,
+            | VerifyIdentity | SuspendAccounts | EditCredits | ManageCertificates,
         ) => National,
         (JmaStaff, ManageApiTokens | ManageRoleGrants) => Denied,
         (
@@ -177,7 +180,7 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
         ) => Subtree,
         (
             PrefectureStaff | CountyStaff,
-            ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue,
+            ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue | ManageCertificates,
         ) => Denied,
         (Organiser, ViewAssociations) => National,
         (Organiser, _) => Denied,

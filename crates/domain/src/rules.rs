@@ -426,9 +426,21 @@ impl Standing {
         issued: &[(FiscalYear, FiscalYear)],
         today: NaiveDate,
     ) -> Self {
+        Self::compute_as_of(rules, entries, issued, today, rules.decided_through(today))
+    }
+
+    /// As [`Standing::compute`], with windows ending up to `decided_through` decided whatever
+    /// the date: an operator's decision run for a closed fiscal year before its decision date.
+    pub fn compute_as_of(
+        rules: &Rules,
+        entries: &[LedgerEntry],
+        issued: &[(FiscalYear, FiscalYear)],
+        today: NaiveDate,
+        decided_through: FiscalYear,
+    ) -> Self {
         let years = year_totals(rules, entries);
         let current_fy = FiscalYear::of_date(today);
-        let decided_through = rules.decided_through(today);
+        let decided_through = decided_through.min(current_fy.prev());
         let mut issued: Vec<(FiscalYear, FiscalYear)> = issued.to_vec();
         issued.sort();
         let first = [years.keys().next().copied(), issued.first().map(|c| c.0)]

@@ -8,6 +8,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::PgTx;
+use crate::certificates::{counted, revocation};
 use crate::convert::*;
 use crate::store::BULK_ROWS;
 
@@ -18,12 +19,16 @@ macro_rules! entry_cols {
          note"
     };
 }
+pub(crate) use entry_cols;
 
 macro_rules! certificate_cols {
     () => {
-        "id, number, doctor_id, programme, from_fy, to_fy, issued_on, origin, created_at"
+        "id, number, doctor_id, programme, from_fy, to_fy, issued_on, origin, created_at, \
+         verification_code, valid_until, counted_half_units, counted_codes, revoked_at, \
+         revoked_category, revoked_reason, revoked_by"
     };
 }
+pub(crate) use certificate_cols;
 
 // Entries travel as one array per column: the statement has 16 parameters whatever the chunk's
 // size, so every chunk runs the same prepared statement, with no per-row placeholder to parse.
@@ -75,11 +80,11 @@ impl<'a> EntryColumns<'a> {
     }
 }
 
-fn fiscal_year(r: &PgRow, name: &'static str) -> StoreResult<FiscalYear> {
+pub(crate) fn fiscal_year(r: &PgRow, name: &'static str) -> StoreResult<FiscalYear> {
     FiscalYear::new(col(r, name)?).map_err(corrupt(name))
 }
 
-fn entry_row(r: &PgRow) -> StoreResult<LedgerEntry> {
+pub(crate) fn entry_row(r: &PgRow) -> StoreResult<LedgerEntry> {
     Ok(LedgerEntry {
         id: col(r, "id")?,
         doctor: col(r, "doctor_id")?,
@@ -100,7 +105,7 @@ fn entry_row(r: &PgRow) -> StoreResult<LedgerEntry> {
     })
 }
 
-fn certificate_row(r: &PgRow) -> StoreResult<CertificateRecord> {
+pub(crate) fn certificate_row(r: &PgRow) -> StoreResult<CertificateRecord> {
     Ok(CertificateRecord {
         id: col(r, "id")?,
         number: col(r, "number")?,
@@ -111,6 +116,10 @@ fn certificate_row(r: &PgRow) -> StoreResult<CertificateRecord> {
         issued_on: col(r, "issued_on")?,
         origin: col(r, "origin")?,
         created_at: col(r, "created_at")?,
+        verification_code: col(r, "verification_code")?,
+        valid_until: col(r, "valid_until")?,
+        counted: counted(r)?,
+        revocation: revocation(r)?,
     })
 }
 
@@ -240,7 +249,16 @@ impl LedgerStore for PgTx {
                     .push_bind(c.to_fy.year())
                     .push_bind(c.issued_on)
                     .push_bind(c.origin.as_str())
-                    .push_bind(c.created_at);
+                    .push_bind(c.created_at)
+                    .push_bind(c.verification_code.as_deref())
+                    .push_bind(c.valid_until)
+                    .push_bind(c.counted.map(|(units, _)| units.get()))
+                    // int8 into the integer column: an assignment cast, checked by the server.
+                    .push_bind(c.counted.map(|(_, codes)| i64::from(codes)))
+                    .push_bind(c.revocation.as_ref().map(|v| v.at))
+                    .push_bind(c.revocation.as_ref().map(|v| v.category.as_str()))
+                    .push_bind(c.revocation.as_ref().map(|v| v.reason.as_str()))
+                    .push_bind(c.revocation.as_ref().map(|v| v.by.as_str()));
             });
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }

@@ -71,6 +71,15 @@ fn constraint_name(message: &str) -> String {
         "certificates.doctor_id, certificates.programme, certificates.from_fy" => {
             "certificates_window_key"
         }
+        "cme_documents.id" => "cme_documents_pkey",
+        "cme_documents.number" => "cme_documents_number_key",
+        "cme_documents.doctor_id, cme_documents.kind, cme_documents.content_key" => {
+            "cme_documents_content_key"
+        }
+        "number_series.series, number_series.year" => "number_series_pkey",
+        "certificate_runs.programme, certificate_runs.fiscal_year" => "certificate_runs_pkey",
+        "certificate_reviews.id" => "certificate_reviews_pkey",
+        "certificate_reviews.certificate_id" => "certificate_reviews_open_key",
         "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
             "memberships_pkey"
         }

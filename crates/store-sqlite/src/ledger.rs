@@ -7,6 +7,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::Uuid;
 
 use crate::SqliteTx;
+use crate::certificates::{counted, revocation};
 use crate::convert::*;
 
 macro_rules! entry_cols {
@@ -16,12 +17,16 @@ macro_rules! entry_cols {
          note"
     };
 }
+pub(crate) use entry_cols;
 
 macro_rules! certificate_cols {
     () => {
-        "id, number, doctor_id, programme, from_fy, to_fy, issued_on, origin, created_at"
+        "id, number, doctor_id, programme, from_fy, to_fy, issued_on, origin, created_at, \
+         verification_code, valid_until, counted_half_units, counted_codes, revoked_at, \
+         revoked_category, revoked_reason, revoked_by"
     };
 }
+pub(crate) use certificate_cols;
 
 // 16 parameters a row: 2,000 rows stay below SQLite's 32,766 bound parameters a statement, and
 // every full chunk reuses one cached prepared statement.
@@ -30,15 +35,15 @@ const ENTRY_ROWS: usize = 2_000;
 // Origin keys bound into one `IN (...)` list.
 const KEY_CHUNK: usize = 1_000;
 
-// 9 parameters a row.
-const CERTIFICATE_ROWS: usize = 2_000;
+// 17 parameters a row: 1,900 rows stay below SQLite's 32,766 bound parameters a statement.
+const CERTIFICATE_ROWS: usize = 1_900;
 
-fn fiscal_year(v: i64) -> StoreResult<FiscalYear> {
+pub(crate) fn fiscal_year(v: i64) -> StoreResult<FiscalYear> {
     let year = i32::try_from(v).map_err(corrupt("fiscal year"))?;
     FiscalYear::new(year).map_err(corrupt("fiscal year"))
 }
 
-fn entry_row(r: &SqliteRow) -> StoreResult<LedgerEntry> {
+pub(crate) fn entry_row(r: &SqliteRow) -> StoreResult<LedgerEntry> {
     Ok(LedgerEntry {
         id: uuid(r.get("id"))?,
         doctor: uuid(r.get("doctor_id"))?,
@@ -62,7 +67,7 @@ fn entry_row(r: &SqliteRow) -> StoreResult<LedgerEntry> {
     })
 }
 
-fn certificate_row(r: &SqliteRow) -> StoreResult<CertificateRecord> {
+pub(crate) fn certificate_row(r: &SqliteRow) -> StoreResult<CertificateRecord> {
     Ok(CertificateRecord {
         id: uuid(r.get("id"))?,
         number: r.get("number"),
@@ -73,6 +78,13 @@ fn certificate_row(r: &SqliteRow) -> StoreResult<CertificateRecord> {
         issued_on: date(r.get("issued_on"))?,
         origin: r.get("origin"),
         created_at: from_micros(r.get("created_at"))?,
+        verification_code: r.get("verification_code"),
+        valid_until: r
+            .get::<Option<&str>, _>("valid_until")
+            .map(date)
+            .transpose()?,
+        counted: counted(r)?,
+        revocation: revocation(r)?,
     })
 }
 
@@ -201,7 +213,15 @@ impl LedgerStore for SqliteTx {
                     .push_bind(c.to_fy.year())
                     .push_bind(c.issued_on.to_string())
                     .push_bind(c.origin.as_str())
-                    .push_bind(micros(c.created_at));
+                    .push_bind(micros(c.created_at))
+                    .push_bind(c.verification_code.as_deref())
+                    .push_bind(c.valid_until.map(|d| d.to_string()))
+                    .push_bind(c.counted.map(|(units, _)| units.get()))
+                    .push_bind(c.counted.map(|(_, codes)| i64::from(codes)))
+                    .push_bind(c.revocation.as_ref().map(|v| micros(v.at)))
+                    .push_bind(c.revocation.as_ref().map(|v| v.category.as_str()))
+                    .push_bind(c.revocation.as_ref().map(|v| v.reason.as_str()))
+                    .push_bind(c.revocation.as_ref().map(|v| v.by.as_str()));
             });
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }

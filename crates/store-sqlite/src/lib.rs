@@ -3,6 +3,7 @@
 //! WAL mode, foreign keys on, writers start with `BEGIN IMMEDIATE` so they queue rather than
 //! fail when upgrading a read lock. Several `mamis serve` processes must use PostgreSQL instead.
 
+mod certificates;
 mod convert;
 mod identity;
 mod ledger;

@@ -38,7 +38,10 @@ macro_rules! conformance_suite {
             oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered, migration_progress_per_county,
             ledger_round_trips_in_date_order, ledger_origin_key_is_never_stored_twice,
             ledger_reversal_is_single_and_seen_by_origin, ledger_refuses_unknown_codes_and_doctors,
-            certificates_round_trip_and_conflict);
+            certificates_round_trip_and_conflict, certificates_keep_decision_and_revocation,
+            number_series_count_per_series_and_year, number_series_lock_serialises_writers,
+            ledger_and_certificates_of_many_doctors, documents_round_trip_and_conflict,
+            certificate_runs_are_replaced, certificate_reviews_open_once_per_certificate);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -2122,6 +2125,10 @@ fn certificate(number: &str, doctor: Uuid, from: i32, to: i32) -> CertificateRec
         issued_on: day(&format!("{}-05-15", to + 1)),
         origin: "mamis".into(),
         created_at: t("2026-05-15T01:02:03.456789Z"),
+        verification_code: Some(format!("K7Q2M9XW4RTP6VHC{from}")),
+        valid_until: Some(day(&format!("{}-03-31", to + 4))),
+        counted: Some((HalfUnits::new(121), 17)),
+        revocation: None,
     }
 }
 
@@ -2132,6 +2139,9 @@ pub async fn certificates_round_trip_and_conflict<S: Store>(s: S) {
     let (d, other) = (ids[0], ids[1]);
     let old = CertificateRecord {
         origin: "prior_system".into(),
+        verification_code: None,
+        valid_until: None,
+        counted: None,
         ..certificate("JMA-2023-000001", d, 2020, 2022)
     };
     let new = certificate("JMA-2026-000001", d, 2023, 2025);
@@ -2223,6 +2233,524 @@ pub async fn certificates_round_trip_and_conflict<S: Store>(s: S) {
             .len(),
         2
     );
+}
+
+fn revocation(at: &str, category: &str) -> Revocation {
+    Revocation {
+        at: t(at),
+        category: category.into(),
+        reason: format!("{category}: 出席記録の誤り"),
+        by: "account:00000000-0000-0000-0000-0000000000aa".into(),
+    }
+}
+
+/// A certificate keeps what its decision counted, its code and validity (each `Some` or `None`)
+/// and a revocation: revoked once, then never again, and an unknown number revokes nothing.
+pub async fn certificates_keep_decision_and_revocation<S: Store>(s: S) {
+    let d = ledger_doctors(&s, &[1]).await[0];
+    let decided = CertificateRecord {
+        counted: Some((HalfUnits::new(0), 0)),
+        ..certificate("JMA-2026-000001", d, 2023, 2025)
+    };
+    let bare = CertificateRecord {
+        origin: "prior_system".into(),
+        verification_code: None,
+        valid_until: None,
+        counted: None,
+        ..certificate("JMA-2020-000001", d, 2017, 2019)
+    };
+    let mixed = CertificateRecord {
+        valid_until: None,
+        counted: Some((HalfUnits::new(-5), 84)),
+        ..certificate("JMA-2023-000001", d, 2020, 2022)
+    };
+    let imported_revoked = CertificateRecord {
+        verification_code: None,
+        revocation: Some(revocation("2019-01-01T00:00:00Z", "other")),
+        ..certificate("JMA-2029-000001", d, 2026, 2028)
+    };
+    let all = [
+        decided.clone(),
+        bare.clone(),
+        mixed.clone(),
+        imported_revoked.clone(),
+    ];
+    let mut tx = s.write().await.unwrap();
+    tx.insert_certificates(&all).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    for c in &all {
+        assert_eq!(
+            tx.certificate_by_number(&c.number).await.unwrap().as_ref(),
+            Some(c)
+        );
+    }
+    tx.rollback().await.unwrap();
+
+    let first = revocation("2026-09-01T10:00:00.123456Z", "error");
+    let second = revocation("2026-09-02T10:00:00Z", "fraud");
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.revoke_certificate(&decided.number, &first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.revoke_certificate(&decided.number, &second)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.revoke_certificate("JMA-2026-999999", &first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.revoke_certificate(&imported_revoked.number, &second)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let revoked = CertificateRecord {
+        revocation: Some(first),
+        ..decided
+    };
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.certificate_by_number(&revoked.number).await.unwrap(),
+        Some(revoked.clone())
+    );
+    assert_eq!(
+        tx.certificates_of(d, Programme::JmaCme).await.unwrap(),
+        [bare, mixed, revoked, imported_revoked]
+    );
+}
+
+/// A new series starts at 1; the stored next number is what the next lock returns; every
+/// (series, year) counts on its own, and a rolled-back number is not kept.
+pub async fn number_series_count_per_series_and_year<S: Store>(s: S) {
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 1);
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 1);
+    tx.set_next_number("JMA", 2026, 5).await.unwrap();
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 5);
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 5);
+    assert_eq!(tx.lock_number_series("JMA", 2027).await.unwrap(), 1);
+    assert_eq!(tx.lock_number_series("DOC", 2026).await.unwrap(), 1);
+    tx.set_next_number("DOC", 2026, 1_000_000).await.unwrap();
+    tx.set_next_number("JMA", 2027, 2).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 5);
+    tx.set_next_number("JMA", 2026, 50).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 5);
+    assert_eq!(tx.lock_number_series("JMA", 2027).await.unwrap(), 2);
+    assert_eq!(tx.lock_number_series("DOC", 2026).await.unwrap(), 1_000_000);
+    tx.commit().await.unwrap();
+
+    // numbers start at 1
+    let mut tx = s.write().await.unwrap();
+    assert!(tx.set_next_number("JMA", 2026, 0).await.is_err());
+    tx.rollback().await.unwrap();
+}
+
+/// Two writers numbering one series at once get consecutive numbers: the second waits for the
+/// first's lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the row lock) and reads what it stored.
+/// Run twice: on a series neither sees yet (both try to create it), then on an existing one.
+pub async fn number_series_lock_serialises_writers<S: Store>(s: S) {
+    for (round, expected) in [(0, [1, 2]), (1, [3, 4])] {
+        let writers: Vec<_> = (0..2)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let mut tx = s.write().await.unwrap();
+                    let n = tx.lock_number_series("JMA", 2026).await.unwrap();
+                    // Hold the lock while "issuing", so the other writer really has to wait.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tx.set_next_number("JMA", 2026, n + 1).await.unwrap();
+                    tx.commit().await.unwrap();
+                    n
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        for w in writers {
+            got.push(w.await.unwrap());
+        }
+        got.sort_unstable();
+        assert_eq!(got, expected, "round {round}");
+    }
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.lock_number_series("JMA", 2026).await.unwrap(), 5);
+    tx.rollback().await.unwrap();
+}
+
+/// The ledgers and certificates of many doctors in one call equal each doctor's own, in doctor
+/// order, across the 1,000-doctor chunks, whatever order (and repeats) the ids are asked in.
+pub async fn ledger_and_certificates_of_many_doctors<S: Store>(s: S) {
+    let ds: Vec<_> = (0..1_500).map(sample_doctor).collect();
+    // sample_doctor ids sort by n, so 999 | 1000 straddle the first chunk boundary
+    let with_rows = [0u32, 1, 998, 999, 1000, 1001, 1499];
+    let mut entries = Vec::new();
+    let mut certificates = Vec::new();
+    for &n in &with_rows {
+        let d = ds[n as usize].id;
+        for i in 0..6u32 {
+            // dates descending, and two entries a day with different creation instants
+            entries.push(LedgerEntry {
+                date: day("2026-06-30") - Duration::days(i64::from(i / 2)),
+                created_at: t("2026-07-01T00:00:00Z") - Duration::microseconds(i64::from(i)),
+                ..sample_entry(d, &format!("many-{n}-{i}"))
+            });
+        }
+        if n % 2 == 1 {
+            certificates.push(certificate(&format!("JMA-2026-{n:06}"), d, 2023, 2025));
+            certificates.push(certificate(&format!("JMA-2023-{n:06}"), d, 2020, 2022));
+        }
+    }
+    entries.reverse();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctors(&ds).await.unwrap();
+    tx.insert_ledger_entries(&entries).await.unwrap();
+    tx.insert_certificates(&certificates).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let mut expected_entries = Vec::new();
+    let mut expected_certificates = Vec::new();
+    for d in &ds {
+        expected_entries.extend(tx.ledger_of(d.id, Programme::JmaCme).await.unwrap());
+        expected_certificates.extend(tx.certificates_of(d.id, Programme::JmaCme).await.unwrap());
+    }
+    assert_eq!(expected_entries.len(), 42);
+    assert_eq!(expected_certificates.len(), 8);
+    let mut asked: Vec<_> = ds.iter().rev().map(|d| d.id).collect();
+    asked.extend([ds[999].id, ds[0].id, Uuid::new_v4()]);
+    let got = tx
+        .ledger_of_doctors(Programme::JmaCme, &asked)
+        .await
+        .unwrap();
+    assert_eq!(got, expected_entries);
+    let got = tx
+        .certificates_of_doctors(Programme::JmaCme, &asked)
+        .await
+        .unwrap();
+    assert_eq!(got, expected_certificates);
+
+    // a few doctors only, one past the others' chunk
+    let few = [ds[1001].id, ds[1].id];
+    let own = |d: Uuid| {
+        expected_entries
+            .iter()
+            .filter(|e| e.doctor == d)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        tx.ledger_of_doctors(Programme::JmaCme, &few).await.unwrap(),
+        [own(ds[1].id), own(ds[1001].id)].concat()
+    );
+    assert!(
+        tx.ledger_of_doctors(Programme::JmaCme, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        tx.certificates_of_doctors(Programme::JmaCme, &[ds[2].id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn document(number: &str, doctor: Uuid, kind: &str, key: &str, at: &str) -> DocumentRecord {
+    DocumentRecord {
+        id: Uuid::new_v4(),
+        number: number.into(),
+        kind: kind.into(),
+        doctor,
+        programme: Programme::JmaCme,
+        content: format!(r#"{{"kind":"{kind}","units":"12.5","key":"{key}"}}"#),
+        content_key: key.into(),
+        verification_code: "M3D5Q8K2R7T4V9W6X1Y0".into(),
+        issued_on: day("2026-05-20"),
+        revocation: None,
+        created_at: t(at),
+    }
+}
+
+/// Documents read back field for field and by (doctor, kind, content key), newest first; a
+/// number and a doctor's (kind, content key) are each used once; a document is revoked once.
+pub async fn documents_round_trip_and_conflict<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2]).await;
+    let (d, other) = (ids[0], ids[1]);
+    let at = "2026-05-20T03:00:00.000001Z";
+    let units = document("DOC-2026-000001", d, "annual_units", "k1", at);
+    // the same key under another kind, and for another doctor
+    let attendance = document("DOC-2026-000002", d, "attendance", "k1", at);
+    let theirs = document("DOC-2026-000003", other, "annual_units", "k1", at);
+    let newer = DocumentRecord {
+        revocation: Some(revocation("2026-05-21T00:00:00Z", "holder_request")),
+        ..document(
+            "DOC-2026-000004",
+            d,
+            "annual_units",
+            "k2",
+            "2026-05-20T03:00:00.000002Z",
+        )
+    };
+    let mut tx = s.write().await.unwrap();
+    for doc in [&attendance, &newer, &units, &theirs] {
+        tx.insert_document(doc).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    for doc in [&units, &attendance, &theirs, &newer] {
+        assert_eq!(
+            tx.document_by_number(&doc.number).await.unwrap().as_ref(),
+            Some(doc)
+        );
+    }
+    assert!(
+        tx.document_by_number("DOC-2026-000009")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        tx.document_by_key(d, "annual_units", "k1").await.unwrap(),
+        Some(units.clone())
+    );
+    assert_eq!(
+        tx.document_by_key(other, "annual_units", "k1")
+            .await
+            .unwrap(),
+        Some(theirs.clone())
+    );
+    assert!(
+        tx.document_by_key(other, "attendance", "k1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // newest first; at one instant, the higher number first
+    assert_eq!(
+        tx.documents_of(d).await.unwrap(),
+        [newer.clone(), attendance.clone(), units.clone()]
+    );
+    assert!(
+        tx.documents_of(sample_doctor(3).id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.rollback().await.unwrap();
+
+    let refused = [
+        (
+            document("DOC-2026-000001", other, "attendance", "k9", at),
+            "cme_documents_number_key",
+        ),
+        (
+            document("DOC-2026-000010", d, "annual_units", "k1", at),
+            "cme_documents_content_key",
+        ),
+        (
+            document(
+                "DOC-2026-000011",
+                sample_doctor(3).id,
+                "attendance",
+                "k1",
+                at,
+            ),
+            "foreign_key",
+        ),
+    ];
+    for (doc, constraint) in refused {
+        let mut tx = s.write().await.unwrap();
+        let err = tx.insert_document(&doc).await.unwrap_err();
+        assert!(err.is_conflict_on(constraint), "{constraint}: {err:?}");
+        tx.rollback().await.unwrap();
+    }
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.insert_document(&document("DOC-2026-000012", d, "receipt", "k5", at))
+            .await
+            .is_err(),
+        "an unknown kind"
+    );
+    tx.rollback().await.unwrap();
+
+    let first = revocation("2026-06-01T00:00:00Z", "error");
+    let mut tx = s.write().await.unwrap();
+    assert!(tx.revoke_document(&units.number, &first).await.unwrap());
+    assert!(!tx.revoke_document(&units.number, &first).await.unwrap());
+    assert!(!tx.revoke_document(&newer.number, &first).await.unwrap());
+    assert!(!tx.revoke_document("DOC-2026-000009", &first).await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.document_by_number(&units.number).await.unwrap(),
+        Some(DocumentRecord {
+            revocation: Some(first),
+            ..units
+        })
+    );
+    assert_eq!(
+        tx.document_by_number(&newer.number).await.unwrap(),
+        Some(newer)
+    );
+}
+
+/// A decision run's row is stored per (programme, fiscal year) and replaced whole.
+pub async fn certificate_runs_are_replaced<S: Store>(s: S) {
+    let fy = |y| FiscalYear::new(y).unwrap();
+    let started = CertificateRun {
+        programme: Programme::JmaCme,
+        fiscal_year: fy(2025),
+        started_at: t("2026-04-01T00:00:00.000001Z"),
+        completed_at: None,
+        issued: 0,
+    };
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.certificate_run(Programme::JmaCme, fy(2025))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tx.put_certificate_run(&started).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let done = CertificateRun {
+        started_at: t("2026-04-02T00:00:00Z"),
+        completed_at: Some(t("2026-04-02T01:30:00.654321Z")),
+        issued: 123_456,
+        ..started.clone()
+    };
+    let next = CertificateRun {
+        fiscal_year: fy(2026),
+        ..started.clone()
+    };
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.certificate_run(Programme::JmaCme, fy(2025))
+            .await
+            .unwrap(),
+        Some(started)
+    );
+    tx.put_certificate_run(&done).await.unwrap();
+    tx.put_certificate_run(&next).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.certificate_run(Programme::JmaCme, fy(2025))
+            .await
+            .unwrap(),
+        Some(done)
+    );
+    assert_eq!(
+        tx.certificate_run(Programme::JmaCme, fy(2026))
+            .await
+            .unwrap(),
+        Some(next)
+    );
+    assert!(
+        tx.certificate_run(Programme::JmaCme, fy(2024))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A certificate has at most one open review item: a second open is refused as `false`, without
+/// spoiling the transaction, whose other writes commit; the open list is oldest first.
+pub async fn certificate_reviews_open_once_per_certificate<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2]).await;
+    let (d, other) = (ids[0], ids[1]);
+    let mine = certificate("JMA-2026-000001", d, 2023, 2025);
+    let theirs = certificate("JMA-2026-000002", other, 2023, 2025);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_certificates(&[mine.clone(), theirs.clone()])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let review = |c: &CertificateRecord, at: &str| CertificateReview {
+        id: Uuid::new_v4(),
+        certificate: c.id,
+        number: c.number.clone(),
+        doctor: c.doctor,
+        opened_at: t(at),
+        reason: "窓口の合計 48 単位（発行時 52 単位）".into(),
+        resolved_at: None,
+    };
+    let first = review(&mine, "2026-07-01T00:00:00.000002Z");
+    let again = review(&mine, "2026-07-02T00:00:00Z");
+    let earlier = review(&theirs, "2026-07-01T00:00:00.000001Z");
+    let closed = CertificateReview {
+        resolved_at: Some(t("2026-06-15T00:00:00Z")),
+        ..review(&mine, "2026-06-01T00:00:00Z")
+    };
+    let later = certificate("JMA-2029-000001", d, 2026, 2028);
+    let mut tx = s.write().await.unwrap();
+    assert!(tx.open_certificate_review(&first).await.unwrap());
+    assert!(!tx.open_certificate_review(&again).await.unwrap());
+    // the transaction goes on: more writes after the refusal, then commit
+    assert!(tx.open_certificate_review(&earlier).await.unwrap());
+    assert!(tx.open_certificate_review(&closed).await.unwrap());
+    tx.insert_certificates(std::slice::from_ref(&later))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.open_certificate_reviews(10).await.unwrap(),
+        [earlier.clone(), first.clone()]
+    );
+    assert_eq!(tx.open_certificate_reviews(1).await.unwrap(), [earlier]);
+    assert_eq!(
+        tx.certificate_by_number(&later.number).await.unwrap(),
+        Some(later.clone())
+    );
+    // still refused in a later transaction
+    assert!(
+        !tx.open_certificate_review(&review(&mine, "2026-08-01T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        tx.open_certificate_review(&review(&later, "2026-08-01T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.open_certificate_reviews(10).await.unwrap().len(), 3);
+    tx.rollback().await.unwrap();
+
+    let unknown = CertificateRecord {
+        id: Uuid::new_v4(),
+        ..mine
+    };
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .open_certificate_review(&review(&unknown, "2026-08-01T00:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
 }
 
 /// `doctors` sample doctors and `per_doctor` entries of each, doctor after doctor with dates

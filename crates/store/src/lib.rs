@@ -65,6 +65,7 @@ pub trait Tx:
     + AuditStore
     + CatalogueStore
     + LedgerStore
+    + CertificateStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
@@ -627,4 +628,91 @@ pub trait LedgerStore {
         &mut self,
         number: &str,
     ) -> impl Future<Output = StoreResult<Option<CertificateRecord>>> + Send;
+}
+
+/// Certificate numbers, issued documents, decision runs, revocations and review items.
+pub trait CertificateStore {
+    /// Locks the number series `series` of calendar year `year` until the transaction ends and
+    /// returns its next number (1 for a new series). Holding the lock while inserting, then
+    /// [`CertificateStore::set_next_number`], gives gap-free numbers across servers.
+    fn lock_number_series(
+        &mut self,
+        series: &str,
+        year: i32,
+    ) -> impl Future<Output = StoreResult<i64>> + Send;
+    /// Stores the next number of a series locked in this transaction.
+    fn set_next_number(
+        &mut self,
+        series: &str,
+        year: i32,
+        next: i64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The ledgers of many doctors in one read, in (doctor, date, created_at, id) order.
+    fn ledger_of_doctors(
+        &mut self,
+        programme: mamis_domain::Programme,
+        doctors: &[Uuid],
+    ) -> impl Future<Output = StoreResult<Vec<mamis_domain::LedgerEntry>>> + Send;
+    /// The certificates of many doctors, in (doctor, from_fy) order.
+    fn certificates_of_doctors(
+        &mut self,
+        programme: mamis_domain::Programme,
+        doctors: &[Uuid],
+    ) -> impl Future<Output = StoreResult<Vec<CertificateRecord>>> + Send;
+    /// Revokes a certificate; false when it does not exist or is already revoked.
+    fn revoke_certificate(
+        &mut self,
+        number: &str,
+        revocation: &Revocation,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Records a printed document; a second one with the same (doctor, kind, content key) or
+    /// number is a `Conflict` (`cme_documents_content_key`, `cme_documents_number_key`).
+    fn insert_document(
+        &mut self,
+        d: &DocumentRecord,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The document with this number.
+    fn document_by_number(
+        &mut self,
+        number: &str,
+    ) -> impl Future<Output = StoreResult<Option<DocumentRecord>>> + Send;
+    /// The document of a doctor with this kind and content key.
+    fn document_by_key(
+        &mut self,
+        doctor: Uuid,
+        kind: &str,
+        content_key: &str,
+    ) -> impl Future<Output = StoreResult<Option<DocumentRecord>>> + Send;
+    /// A doctor's documents, newest first.
+    fn documents_of(
+        &mut self,
+        doctor: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<DocumentRecord>>> + Send;
+    /// Revokes a document; false when it does not exist or is already revoked.
+    fn revoke_document(
+        &mut self,
+        number: &str,
+        revocation: &Revocation,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The decision run of a programme's windows ending in `fiscal_year`.
+    fn certificate_run(
+        &mut self,
+        programme: mamis_domain::Programme,
+        fiscal_year: mamis_domain::FiscalYear,
+    ) -> impl Future<Output = StoreResult<Option<CertificateRun>>> + Send;
+    /// Inserts or replaces a decision run's row.
+    fn put_certificate_run(
+        &mut self,
+        run: &CertificateRun,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Opens a review item; false (nothing written) when the certificate already has an open one.
+    fn open_certificate_review(
+        &mut self,
+        review: &CertificateReview,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Open review items, oldest first.
+    fn open_certificate_reviews(
+        &mut self,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<CertificateReview>>> + Send;
 }

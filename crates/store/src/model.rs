@@ -725,6 +725,92 @@ pub struct CertificateRecord {
     pub origin: String,
     /// When the record was written.
     pub created_at: Timestamp,
+    /// The 80-bit random code printed with the number (base32); without it the public
+    /// verification page answers "not found". `None` for prior-system certificates.
+    pub verification_code: Option<String>,
+    /// Last day of validity; `None` for prior-system certificates.
+    pub valid_until: Option<NaiveDate>,
+    /// Units and distinct codes counted when the window was decided (what the PDF prints);
+    /// later ledger changes never alter them.
+    pub counted: Option<(mamis_domain::HalfUnits, u32)>,
+    /// Set once staff revoke the certificate.
+    pub revocation: Option<Revocation>,
+}
+
+/// Why and when staff revoked a certificate or document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// When.
+    pub at: Timestamp,
+    /// The reason category shown publicly (`error`, `fraud`, `holder_request`, `other`).
+    pub category: String,
+    /// The staff member's words, kept for the record and the holder's mail.
+    pub reason: String,
+    /// Who (`account:…`).
+    pub by: String,
+}
+
+/// A printed document other than the 認定証: 学習単位取得証 or 受講証明書. Each download with the
+/// same content reuses its number; different content gets a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    /// Internal key.
+    pub id: Uuid,
+    /// The printed number, unique.
+    pub number: String,
+    /// `annual_units` (学習単位取得証) or `attendance` (受講証明書).
+    pub kind: String,
+    /// The holder.
+    pub doctor: Uuid,
+    /// The programme.
+    pub programme: mamis_domain::Programme,
+    /// What was printed, as JSON text (byte-exact, so the PDF can be rebuilt identically).
+    pub content: String,
+    /// SHA-256 of the content: the same content for the same doctor and kind reuses the record.
+    pub content_key: String,
+    /// The 80-bit random code printed with the number (base32).
+    pub verification_code: String,
+    /// The printed issue date.
+    pub issued_on: NaiveDate,
+    /// Set once staff revoke it.
+    pub revocation: Option<Revocation>,
+    /// When the record was written.
+    pub created_at: Timestamp,
+}
+
+/// A decision run for the windows ending in one fiscal year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateRun {
+    /// The programme.
+    pub programme: mamis_domain::Programme,
+    /// The last fiscal year of the windows decided.
+    pub fiscal_year: mamis_domain::FiscalYear,
+    /// When the first run started.
+    pub started_at: Timestamp,
+    /// When a run went through every doctor; windows ending in the next year wait for this.
+    pub completed_at: Option<Timestamp>,
+    /// Certificates issued by the runs so far.
+    pub issued: u64,
+}
+
+/// A staff review item: a ledger change would push an issued certificate's window below the
+/// threshold. The certificate stands; staff decide whether to revoke it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateReview {
+    /// Internal key.
+    pub id: Uuid,
+    /// The certificate concerned.
+    pub certificate: Uuid,
+    /// Its number (for the list).
+    pub number: String,
+    /// The holder.
+    pub doctor: Uuid,
+    /// When it was opened.
+    pub opened_at: Timestamp,
+    /// What changed, in words for staff (window total now and at issue).
+    pub reason: String,
+    /// When staff closed it.
+    pub resolved_at: Option<Timestamp>,
 }
 
 /// A ledger entry together with whether a reversal already cancels it.

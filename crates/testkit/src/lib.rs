@@ -204,6 +204,7 @@ impl<S: Store> TestApp<S> {
     pub fn worker(&self, mut handlers: Vec<Arc<dyn JobHandler<S>>>) -> Worker<S> {
         handlers.push(Arc::new(mail::SendMail));
         handlers.push(Arc::new(mamis_app::migration::RemindJob));
+        handlers.push(Arc::new(mamis_app::cme::certificates::DecideJob));
         Worker::new(self.app.clone(), handlers)
     }
 }

@@ -100,14 +100,14 @@ pub(crate) async fn own_summary<S: Store>(
 // ---------------------------------------------------------------- formatting
 
 /// Words and numbers of one page language.
-struct Fmt<'a> {
+pub(crate) struct Fmt<'a> {
     cat: &'a Catalogues,
     lang: Lang,
     names: HashMap<(String, u16), (String, String)>,
 }
 
 impl<'a> Fmt<'a> {
-    fn new(cat: &'a Catalogues, lang: Lang) -> Self {
+    pub(crate) fn new(cat: &'a Catalogues, lang: Lang) -> Self {
         let names = Catalogue::embedded()
             .all_entries()
             .map(|e| {
@@ -120,15 +120,15 @@ impl<'a> Fmt<'a> {
         Self { cat, lang, names }
     }
 
-    fn t(&self, key: &str, args: &[(&str, &str)]) -> String {
+    pub(crate) fn t(&self, key: &str, args: &[(&str, &str)]) -> String {
         self.cat.text(self.lang, key, args)
     }
 
-    fn fy(&self, fy: FiscalYear) -> String {
+    pub(crate) fn fy(&self, fy: FiscalYear) -> String {
         self.t("mycme-fy", &[("year", &fy.year().to_string())])
     }
 
-    fn range(&self, from: FiscalYear, to: FiscalYear) -> String {
+    pub(crate) fn range(&self, from: FiscalYear, to: FiscalYear) -> String {
         self.t(
             "mycme-fy-range",
             &[
@@ -139,7 +139,7 @@ impl<'a> Fmt<'a> {
     }
 
     /// Japan format in Japanese (2026年12月1日), month name in English.
-    fn date(&self, d: NaiveDate) -> String {
+    pub(crate) fn date(&self, d: NaiveDate) -> String {
         match self.lang {
             Lang::Ja => d.format("%Y年%-m月%-d日").to_string(),
             Lang::En => d.format("%B %-d, %Y").to_string(),
@@ -182,19 +182,20 @@ fn half(n: i64) -> String {
 
 // ---------------------------------------------------------------- views
 
-/// A link of the navigation between ①–④.
-struct NavItem {
-    href: &'static str,
-    label: String,
-    current: bool,
+/// A link of the navigation between ①–⑤.
+pub(crate) struct NavItem {
+    pub(crate) href: &'static str,
+    pub(crate) label: String,
+    pub(crate) current: bool,
 }
 
-fn nav(f: &Fmt<'_>, current: &str) -> Vec<NavItem> {
+pub(crate) fn nav(f: &Fmt<'_>, current: &str) -> Vec<NavItem> {
     [
         ("/mypage/cme", "mycme-status-title"),
         ("/mypage/cme/training", "mycme-training-title"),
         ("/mypage/cme/learning", "mycme-learning-title"),
         ("/mypage/cme/records", "mycme-records-title"),
+        ("/mypage/cme/documents", "certificates-documents-title"),
     ]
     .into_iter()
     .map(|(href, key)| NavItem {
@@ -427,7 +428,7 @@ fn sum(entries: &[&LedgerEntry]) -> String {
 
 // ---------------------------------------------------------------- the pages
 
-fn html(r: Result<Html<String>, PageError>) -> PageResult {
+pub(crate) fn html(r: Result<Html<String>, PageError>) -> PageResult {
     r.map(IntoResponse::into_response)
 }
 
@@ -441,7 +442,7 @@ struct NoticeView<'a> {
 }
 
 /// Accounts that are not a verified doctor's see why, not data.
-fn unverified<S: Store>(st: &WebState<S>, ctx: &PageCtx) -> PageResult {
+pub(crate) fn unverified<S: Store>(st: &WebState<S>, ctx: &PageCtx) -> PageResult {
     let cat = &st.shared.catalogues;
     let view = NoticeView {
         c: ctx.chrome(cat),

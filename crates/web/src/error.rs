@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mamis_app::AppError;
+use mamis_app::cme::documents::DocumentError;
 use mamis_app::cme::{CreditError, CreditInputError};
 use mamis_store::Store;
 
@@ -94,6 +95,30 @@ impl From<CreditError> for Failure {
     }
 }
 
+impl From<DocumentError> for Failure {
+    fn from(e: DocumentError) -> Self {
+        match e {
+            DocumentError::App(a) => a.into(),
+            DocumentError::NothingToPrint => {
+                Failure::Because(Box::new(Failure::NotFound), "certificates-error-nothing")
+            }
+            DocumentError::PriorSystem => Failure::Because(
+                Box::new(Failure::NotFound),
+                "certificates-error-prior-system",
+            ),
+            DocumentError::YearNotClosed => {
+                Failure::BadRequest("certificates-error-year-not-closed")
+            }
+            DocumentError::FuturePeriod => Failure::BadRequest("certificates-error-future"),
+            DocumentError::ReversedPeriod => Failure::BadRequest("certificates-error-reversed"),
+            DocumentError::Pdf(m) => {
+                tracing::error!(error = %m, "pdf rendering");
+                Failure::Internal
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Flavour {
     Page,
@@ -118,6 +143,12 @@ impl From<AppError> for PageError {
 }
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
+        Self(e.into())
+    }
+}
+
+impl From<DocumentError> for PageError {
+    fn from(e: DocumentError) -> Self {
         Self(e.into())
     }
 }

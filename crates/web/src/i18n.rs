@@ -55,12 +55,13 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/admin.ftl")),
             include_str!(concat!("../i18n/", $lang, "/migration.ftl")),
             include_str!(concat!("../i18n/", $lang, "/mycme.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/certificates.ftl")),
         ]
     };
 }
 
-pub(crate) const JA: [&str; 8] = catalogue!("ja");
-pub(crate) const EN: [&str; 8] = catalogue!("en");
+pub(crate) const JA: [&str; 9] = catalogue!("ja");
+pub(crate) const EN: [&str; 9] = catalogue!("en");
 
 /// Both catalogues, parsed once at start-up.
 pub struct Catalogues {
@@ -198,6 +199,9 @@ mod tests {
                     ("date", "2026年12月1日"),
                     ("name", "山田 太郎"),
                     ("iseki", "123456"),
+                    // certificates
+                    ("number", "N2026-000001"),
+                    ("seconds", "2"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");

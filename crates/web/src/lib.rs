@@ -4,6 +4,7 @@
 mod admin;
 mod api;
 mod auth;
+mod certificates;
 mod client_addr;
 mod cme;
 mod cme_api;
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub https: bool,
     /// The CME portal's HTTP client for talking to the provider (as any relying party would).
     pub http: reqwest::Client,
+    /// Per-address lookups of the public certificate verification page.
+    pub verify_limit: certificates::VerifyLimiter,
 }
 
 /// What every handler can reach: the app context and the web layer's shared parts.
@@ -83,6 +86,7 @@ impl<S: Store> WebState<S> {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?,
+            verify_limit: certificates::VerifyLimiter::default(),
         };
         Ok(Self {
             app,
@@ -212,6 +216,7 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(migration::routes::<S>())
         .merge(cme::routes::<S>())
         .merge(cme_api::routes::<S>())
+        .merge(certificates::routes::<S>())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -73,6 +73,8 @@ struct OfficeView<'a> {
     error: Option<String>,
     /// Whether the client administration link is shown (JMA admins).
     admin: bool,
+    /// Whether the certificate revocation link is shown (JMA staff and admins).
+    certificates: bool,
 }
 
 /// The association nodes of the staff member's grants, without nodes another grant already
@@ -206,6 +208,12 @@ async fn render<S: Store>(
         admin: mamis_app::authz::require(
             staff,
             mamis_domain::Action::ManageRoleGrants,
+            &mamis_domain::Target::System,
+        )
+        .is_ok(),
+        certificates: mamis_app::authz::require(
+            staff,
+            mamis_domain::Action::ManageCertificates,
             &mamis_domain::Target::System,
         )
         .is_ok(),

@@ -1134,6 +1134,10 @@ impl CertificateRun<'_> {
             issued_on: row.issued_on,
             origin: ORIGIN.to_owned(),
             created_at: self.ctx.now,
+            verification_code: None,
+            valid_until: None,
+            counted: None,
+            revocation: None,
         })))
     }
 

@@ -2,6 +2,8 @@
 //! itself, staff adjustments and reversals, and the one crediting path every channel uses so a
 //! learning is credited once. Rules come from the embedded rules file ([`mamis_domain::rules`]).
 
+pub mod certificates;
+pub mod documents;
 pub mod history;
 
 use chrono::NaiveDate;
@@ -280,6 +282,9 @@ pub async fn adjust<S: Store>(
     };
     tx.insert_ledger_entries(std::slice::from_ref(&entry))
         .await?;
+    if !entry.half_units.is_positive() {
+        certificates::review_after_change(&mut tx, doctor, now).await?;
+    }
     app.audit(
         &mut tx,
         Entry::new(who, "cme.adjust", format!("doctor:{doctor}"))
@@ -327,6 +332,7 @@ pub async fn reverse<S: Store>(
         }
         r => r?,
     }
+    certificates::review_after_change(&mut tx, d.id, now).await?;
     app.audit(
         &mut tx,
         Entry::new(who, "cme.reverse", format!("doctor:{}", d.id))

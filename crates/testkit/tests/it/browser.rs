@@ -672,13 +672,18 @@ async fn my_page_cme_status_and_records() {
         .unwrap();
     assert_eq!(rows.len(), 15);
     let years = c
-        .find(Locator::Id("cme-years"))
+        .find(Locator::Id("cme-record-years"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
     assert!(years.contains("2024") && years.contains("2026"), "{years}");
+    let per_code = c
+        .find_all(Locator::Css("#cme-record-codes tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(per_code.len(), 15, "one total per earned code");
     assert_eq!(
         c.find_all(Locator::Css("#cme-code-grid .cc.earned"))
             .await

@@ -34,6 +34,17 @@ app_test!(national_data_is_reproducible, same_seed_same_content);
 async fn demo_seeds_once<S: Store>(t: TestApp<S>) {
     let logins = demo::seed_demo(&t.app).await.unwrap().unwrap();
     assert_eq!(logins.api_tokens.len(), 3);
+    // one issued and one revoked certificate, each with its verification URL
+    assert_eq!(logins.certificates.len(), 2);
+    assert!(logins.certificates.iter().all(|(_, url)| {
+        url.starts_with(&format!("{}/verify/N2026-", t.base_url)) && url.contains("?c=")
+    }));
+    assert!(
+        logins
+            .certificates
+            .iter()
+            .any(|(w, _)| w.starts_with("revoked"))
+    );
     assert!(
         demo::seed_demo(&t.app).await.unwrap().is_none(),
         "a second start adds nothing"
@@ -94,10 +105,19 @@ async fn demo_cme_standings<S: Store>(t: TestApp<S>) {
         (2020..=2026).collect::<Vec<_>>(),
         "seven fiscal years"
     );
+    // FY2023–2025 reached 76 and was decided by the demo's operator run: certified, and the
+    // next window starts in FY2026
+    let certified = member
+        .standing
+        .windows
+        .iter()
+        .find(|w| w.status == WindowStatus::Certified)
+        .unwrap();
+    assert_eq!((certified.from.year(), certified.to.year()), (2023, 2025));
+    assert_eq!(certified.total_half(), 2 * 76);
+    assert!(certified.reaches(rules));
     let next = member.standing.next_window().unwrap();
-    assert_eq!((next.from.year(), next.to.year()), (2023, 2025));
-    assert_eq!(next.total_half(), 2 * 76);
-    assert!(next.reaches(rules));
+    assert_eq!((next.from.year(), next.to.year()), (2026, 2028));
     for s in [Source::Training, Source::ELearning, Source::JournalQuiz] {
         assert!(member.entries.iter().any(|e| e.source == s), "{s}");
     }
@@ -127,6 +147,16 @@ async fn demo_cme_standings<S: Store>(t: TestApp<S>) {
             .any(|e| e.source == Source::PriorSystem)
     );
 
+    // the demo's certificates: the member's FY2023–2025 window issued, a fourth member's revoked
+    let logins_again = demo::seed_demo(&t.app).await.unwrap();
+    assert!(logins_again.is_none());
+    let member_certs = &member_after(&t).await;
+    assert_eq!(member_certs.len(), 1);
+    assert_eq!(
+        (member_certs[0].from_fy.year(), member_certs[0].to_fy.year()),
+        (2023, 2025)
+    );
+
     // the national generator: 200 doctors × 5 entries
     let other = mamis_testkit::spawn_sqlite().await;
     demo::generate_national(&other.app.store, 200, 3, |_| {})
@@ -141,3 +171,19 @@ async fn demo_cme_standings<S: Store>(t: TestApp<S>) {
     tx.rollback().await.unwrap();
 }
 app_test!(demo_cme_ledger_tells_three_stories, demo_cme_standings);
+
+async fn member_after<S: Store>(t: &TestApp<S>) -> Vec<mamis_store::CertificateRecord> {
+    use mamis_store::{AccessStore, LedgerStore, Tx};
+    let mut tx = t.app.store.read().await.unwrap();
+    let acc = tx
+        .account(uuid::Uuid::from_u128(0xD0_2000))
+        .await
+        .unwrap()
+        .unwrap();
+    let v = tx
+        .certificates_of(acc.doctor_id.unwrap(), mamis_app::cme::PROGRAMME)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    v
+}

@@ -5,6 +5,8 @@
 mod api;
 mod audit;
 mod browser;
+mod certificates;
+mod certificates_http;
 mod cme_history;
 mod cme_http;
 mod demo;

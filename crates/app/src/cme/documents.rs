@@ -1,0 +1,359 @@
+//! My Page ⑤: the printable PDFs — 日医生涯教育認定証 (per issued certificate), 学習単位取得証 (per
+//! closed fiscal year) and 受講証明書 (a chosen past period; journal-quiz credits excluded). Each
+//! carries a number and a verification code; the same content for the same doctor reuses its
+//! number, so downloading twice gives the same document.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use mamis_domain::curriculum::Catalogue;
+use mamis_domain::rules::{Rules, year_totals};
+use mamis_domain::time::japan_date;
+use mamis_domain::{Action, FiscalYear, LedgerEntry, Principal, Source};
+use mamis_store::{
+    CertificateStore, Doctor, DocumentRecord, LedgerStore, RegistryStore, Store, Tx,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::certificates::{Period, format_number, new_verification_code};
+use super::{PROGRAMME, authorize};
+use crate::audit::Entry;
+use crate::{App, AppError};
+
+/// Number series of the 学習単位取得証: `U2026-000001`.
+pub const SERIES_ANNUAL: &str = "U";
+/// Number series of the 受講証明書: `A2026-000001`.
+pub const SERIES_ATTENDANCE: &str = "A";
+/// The issuer printed on every document.
+pub const ISSUER: &str = "公益社団法人 日本医師会";
+
+/// Why a document cannot be printed; each maps to one message on My Page.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The fiscal year has not ended, so its 学習単位取得証 cannot be issued yet.
+    #[error("the fiscal year has not ended")]
+    YearNotClosed,
+    /// Nothing was recorded for what was asked.
+    #[error("nothing is recorded for that")]
+    NothingToPrint,
+    /// The period ends in the future (only past attendance can be certified).
+    #[error("the period must not end in the future")]
+    FuturePeriod,
+    /// The period starts after it ends.
+    #[error("the period starts after it ends")]
+    ReversedPeriod,
+    /// The certificate was imported from the prior system and has no MAMIS print.
+    #[error("this certificate was issued on paper by the prior system")]
+    PriorSystem,
+    /// The PDF could not be produced (a defect; logged).
+    #[error("pdf: {0}")]
+    Pdf(String),
+    /// Authorization, storage and the rest.
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl From<mamis_store::StoreError> for DocumentError {
+    fn from(e: mamis_store::StoreError) -> Self {
+        Self::App(e.into())
+    }
+}
+
+/// A rendered document.
+#[derive(Debug, Clone)]
+pub struct Printed {
+    /// The printed number.
+    pub number: String,
+    /// A file name for the download.
+    pub filename: String,
+    /// The PDF.
+    pub pdf: Vec<u8>,
+}
+
+/// The public verification URL printed as the QR code.
+pub fn verify_url(base: &url::Url, number: &str, code: &str) -> String {
+    let mut u = base.clone();
+    u.set_path(&format!("{}verify/{number}", base.path()));
+    u.set_query(Some(&format!("c={code}")));
+    u.to_string()
+}
+
+/// The period a stored document covers (for the verification page).
+pub fn period_of(kind: &str, content: &Value) -> Option<Period> {
+    match kind {
+        "annual_units" => {
+            let y = i32::try_from(content.get("fiscal_year")?.as_i64()?).ok()?;
+            let fy = FiscalYear::new(y).ok()?;
+            Some(Period::Years(fy, fy))
+        }
+        "attendance" => {
+            let d = |k: &str| content.get(k)?.as_str()?.parse::<NaiveDate>().ok();
+            Some(Period::Dates(d("from")?, d("to")?))
+        }
+        _ => None,
+    }
+}
+
+fn holder(d: &Doctor) -> mamis_pdf::Holder {
+    mamis_pdf::Holder {
+        name: format!("{} {}", d.family_name, d.given_name),
+        kana: format!("{} {}", d.family_kana, d.given_kana),
+        iseki: d.iseki.to_string(),
+    }
+}
+
+fn code_name(rules: &Rules, code: u16) -> String {
+    Catalogue::embedded()
+        .entries(&rules.catalogue_version)
+        .find(|e| e.number == code)
+        .map(|e| e.name_ja.clone())
+        .unwrap_or_default()
+}
+
+fn render(c: &mamis_pdf::Certificate) -> Result<Vec<u8>, DocumentError> {
+    mamis_pdf::render(c).map_err(|e| DocumentError::Pdf(e.to_string()))
+}
+
+/// The PDF of an issued 日医生涯教育認定証.
+pub async fn certificate_pdf<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    number: &str,
+) -> Result<Printed, DocumentError> {
+    let today = japan_date(app.now());
+    let mut tx = app.store.read().await?;
+    let c = tx
+        .certificate_by_number(number)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let d = tx.doctor(c.doctor).await?.ok_or(AppError::NotFound)?;
+    authorize(&mut tx, who, &d, Action::ViewDoctors, today).await?;
+    tx.rollback().await?;
+    let (Some(code), Some(valid_until), Some((half_units, codes))) =
+        (&c.verification_code, c.valid_until, c.counted)
+    else {
+        return Err(DocumentError::PriorSystem);
+    };
+    let pdf = render(&mamis_pdf::Certificate {
+        number: c.number.clone(),
+        issued_on: c.issued_on,
+        issuer: ISSUER.into(),
+        verify_url: verify_url(&app.config.base_url, &c.number, code),
+        holder: holder(&d),
+        document: mamis_pdf::Document::CmeCertificate {
+            from_fy: c.from_fy.year(),
+            to_fy: c.to_fy.year(),
+            half_units: half_units.get(),
+            codes,
+            valid_until,
+        },
+    })?;
+    Ok(Printed {
+        filename: format!("{}.pdf", c.number),
+        number: c.number,
+        pdf,
+    })
+}
+
+/// Finds the document with this content or records a new one (numbered under the series lock).
+async fn record<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    doctor: Uuid,
+    kind: &str,
+    series: &str,
+    content: &Value,
+) -> Result<DocumentRecord, DocumentError> {
+    let now = app.now();
+    let today = japan_date(now);
+    let text = content.to_string();
+    let key = hex::encode(Sha256::digest(text.as_bytes()));
+    let mut tx = app.store.write().await?;
+    if let Some(d) = tx.document_by_key(doctor, kind, &key).await? {
+        tx.rollback().await?;
+        return Ok(d);
+    }
+    let year = chrono::Datelike::year(&today);
+    let n = tx.lock_number_series(series, year).await?;
+    let d = DocumentRecord {
+        id: Uuid::new_v4(),
+        number: format_number(series, year, n),
+        kind: kind.to_owned(),
+        doctor,
+        programme: PROGRAMME,
+        content: text,
+        content_key: key,
+        verification_code: new_verification_code(),
+        issued_on: today,
+        revocation: None,
+        created_at: now,
+    };
+    tx.insert_document(&d).await?;
+    tx.set_next_number(series, year, n + 1).await?;
+    app.audit(
+        &mut tx,
+        Entry::new(who, "document.issue", format!("doctor:{doctor}"))
+            .details(json!({ "number": d.number, "kind": kind })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+/// The 学習単位取得証 of a closed fiscal year.
+pub async fn annual_units_pdf<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    doctor: Uuid,
+    fiscal_year: FiscalYear,
+) -> Result<Printed, DocumentError> {
+    let rules = Rules::embedded(PROGRAMME);
+    let today = japan_date(app.now());
+    if fiscal_year >= FiscalYear::of_date(today) {
+        return Err(DocumentError::YearNotClosed);
+    }
+    let mut tx = app.store.read().await?;
+    let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
+    authorize(&mut tx, who, &d, Action::ViewDoctors, today).await?;
+    let entries = tx.ledger_of(doctor, PROGRAMME).await?;
+    tx.rollback().await?;
+    let years = year_totals(rules, &entries);
+    let y = years
+        .get(&fiscal_year)
+        .filter(|y| y.half_units.is_positive())
+        .ok_or(DocumentError::NothingToPrint)?;
+    let codes: Vec<Value> = y
+        .per_code
+        .iter()
+        .map(|(c, h)| json!([c, h.get()]))
+        .collect();
+    let content = json!({
+        "fiscal_year": fiscal_year.year(),
+        "half_units": y.half_units.get(),
+        "codes": codes,
+    });
+    let rec = record(app, who, doctor, "annual_units", SERIES_ANNUAL, &content).await?;
+    let pdf = render(&mamis_pdf::Certificate {
+        number: rec.number.clone(),
+        issued_on: rec.issued_on,
+        issuer: ISSUER.into(),
+        verify_url: verify_url(&app.config.base_url, &rec.number, &rec.verification_code),
+        holder: holder(&d),
+        document: mamis_pdf::Document::AnnualUnits {
+            fiscal_year: fiscal_year.year(),
+            half_units: y.half_units.get(),
+            codes: y
+                .per_code
+                .iter()
+                .map(|(c, h)| mamis_pdf::CodeLine {
+                    code: *c,
+                    name: code_name(rules, *c),
+                    half_units: h.get(),
+                })
+                .collect(),
+        },
+    })?;
+    Ok(Printed {
+        filename: format!("{}.pdf", rec.number),
+        number: rec.number,
+        pdf,
+    })
+}
+
+/// The entries a 受講証明書 attests: training and e-learning (or e-learning only) dated within
+/// the period, without reversed entries or reversals; journal-quiz credits never.
+pub fn attendance_lines(
+    entries: &[LedgerEntry],
+    from: NaiveDate,
+    to: NaiveDate,
+    elearning_only: bool,
+) -> Vec<&LedgerEntry> {
+    let reversed: HashSet<Uuid> = entries.iter().filter_map(|e| e.reverses).collect();
+    entries
+        .iter()
+        .filter(|e| !e.is_reversal() && !reversed.contains(&e.id))
+        .filter(|e| match e.source {
+            Source::ELearning => true,
+            Source::Training => !elearning_only,
+            _ => false,
+        })
+        .filter(|e| from <= e.date && e.date <= to)
+        .collect()
+}
+
+/// A 受講証明書 for a past period.
+pub async fn attendance_pdf<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    doctor: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+    elearning_only: bool,
+) -> Result<Printed, DocumentError> {
+    let rules = Rules::embedded(PROGRAMME);
+    let today = japan_date(app.now());
+    if to > today {
+        return Err(DocumentError::FuturePeriod);
+    }
+    if from > to {
+        return Err(DocumentError::ReversedPeriod);
+    }
+    let mut tx = app.store.read().await?;
+    let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
+    authorize(&mut tx, who, &d, Action::ViewDoctors, today).await?;
+    let entries = tx.ledger_of(doctor, PROGRAMME).await?;
+    tx.rollback().await?;
+    let lines = attendance_lines(&entries, from, to, elearning_only);
+    if lines.is_empty() {
+        return Err(DocumentError::NothingToPrint);
+    }
+    let label = |s: Source| match s {
+        Source::ELearning => "日医e-ラーニング",
+        _ => "研修会",
+    };
+    let content = json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "elearning_only": elearning_only,
+        "lines": lines.iter().map(|e| json!({
+            "date": e.date.to_string(),
+            "title": e.note.clone().unwrap_or_default(),
+            "source": e.source.as_str(),
+            "code": e.code,
+            "half_units": e.half_units.get(),
+        })).collect::<Vec<_>>(),
+    });
+    let rec = record(app, who, doctor, "attendance", SERIES_ATTENDANCE, &content).await?;
+    let pdf = render(&mamis_pdf::Certificate {
+        number: rec.number.clone(),
+        issued_on: rec.issued_on,
+        issuer: ISSUER.into(),
+        verify_url: verify_url(&app.config.base_url, &rec.number, &rec.verification_code),
+        holder: holder(&d),
+        document: mamis_pdf::Document::Attendance {
+            from,
+            to,
+            elearning_only,
+            lines: lines
+                .iter()
+                .map(|e| mamis_pdf::AttendanceLine {
+                    date: e.date,
+                    title: e
+                        .note
+                        .clone()
+                        .unwrap_or_else(|| format!("CC{} {}", e.code, code_name(rules, e.code))),
+                    source_label: label(e.source).into(),
+                    code: e.code,
+                    half_units: e.half_units.get(),
+                })
+                .collect(),
+        },
+    })?;
+    Ok(Printed {
+        filename: format!("{}.pdf", rec.number),
+        number: rec.number,
+        pdf,
+    })
+}
