@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p mamis-testkit --bench cme`
 //! - `MAMIS_BENCH_SQLITE_URL` / `MAMIS_BENCH_PG_URL`: an existing database loaded with
-//!   `mamis demo --doctors 340000 --ledger-entries 88` (about 30 million entries); without them
+//!   `mamis demo --doctors 340000 --ledger-entries 88` (about 30 million entries; migrated to
+//!   the current schema first); without them
 //!   `MAMIS_BENCH_DOCTORS` doctors (default 20,000) × 88 entries are generated into fresh ones.
 //! - `MAMIS_BENCH_SECS` (default 10) per backend, `MAMIS_BENCH_CONNS` concurrent readers (4).
 
@@ -157,6 +158,7 @@ async fn main() {
     match std::env::var("MAMIS_BENCH_PG_URL") {
         Ok(url) => {
             let store = mamis_store_postgres::PgStore::connect(&url).await.unwrap();
+            store.migrate().await.unwrap();
             run(
                 "postgres",
                 mamis_testkit::spawn_on(store).await,

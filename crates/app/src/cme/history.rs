@@ -473,6 +473,23 @@ struct Context {
     today: NaiveDate,
 }
 
+impl Context {
+    /// Checks that `who` may import national history (the JMA's register) and fixes the instant.
+    fn for_import<S: Store>(app: &App<S>, who: &Principal) -> Result<Self, AppError> {
+        require(
+            who,
+            Action::EditCredits,
+            &Target::Association(&AssociationCode::jma()),
+        )?;
+        let now = app.now();
+        Ok(Self {
+            rules: Rules::embedded(PROGRAMME),
+            now,
+            today: japan_date(now),
+        })
+    }
+}
+
 /// The doctor with this 医籍登録番号, looked up once per import.
 async fn doctor_of<T: RegistryStore + Send>(
     tx: &mut T,
@@ -793,17 +810,7 @@ pub async fn import_ledger_history<S: Store>(
     who: &Principal,
     bytes: &[u8],
 ) -> Result<HistoryReport, AppError> {
-    require(
-        who,
-        Action::EditCredits,
-        &Target::Association(&AssociationCode::jma()),
-    )?;
-    let now = app.now();
-    let ctx = Context {
-        rules: Rules::embedded(PROGRAMME),
-        now,
-        today: japan_date(now),
-    };
+    let ctx = Context::for_import(app, who)?;
     let mut report = HistoryReport::default();
     let Some(text) = decode(bytes, &mut report) else {
         return Ok(report);
@@ -865,6 +872,27 @@ pub async fn import_ledger_history<S: Store>(
         }
     }
     run.flush(&mut tx, &mut report).await?;
+    finish(
+        app,
+        tx,
+        who,
+        report,
+        "cme.import_history",
+        format!("ledger:{PROGRAMME}"),
+    )
+    .await
+}
+
+/// Ends an import: a refused file rolls everything back; an accepted one is audited with its
+/// counts and committed.
+async fn finish<S: Store>(
+    app: &App<S>,
+    mut tx: S::Tx,
+    who: &Principal,
+    mut report: HistoryReport,
+    action: &str,
+    target: String,
+) -> Result<HistoryReport, AppError> {
     if !report.applied() {
         tx.rollback().await?;
         report.written = 0;
@@ -872,7 +900,7 @@ pub async fn import_ledger_history<S: Store>(
     }
     app.audit(
         &mut tx,
-        Entry::new(who, "cme.import_history", format!("ledger:{PROGRAMME}")).details(json!({
+        Entry::new(who, action, target).details(json!({
             "rows": report.rows, "written": report.written, "unchanged": report.unchanged,
             "encoding": report.encoding,
         })),
@@ -1164,17 +1192,7 @@ pub async fn import_certificate_history<S: Store>(
     who: &Principal,
     bytes: &[u8],
 ) -> Result<HistoryReport, AppError> {
-    require(
-        who,
-        Action::EditCredits,
-        &Target::Association(&AssociationCode::jma()),
-    )?;
-    let now = app.now();
-    let ctx = Context {
-        rules: Rules::embedded(PROGRAMME),
-        now,
-        today: japan_date(now),
-    };
+    let ctx = Context::for_import(app, who)?;
     let mut report = HistoryReport::default();
     let Some(text) = decode(bytes, &mut report) else {
         return Ok(report);
@@ -1229,26 +1247,15 @@ pub async fn import_certificate_history<S: Store>(
         }
     }
     run.flush(&mut tx, &mut report).await?;
-    if !report.applied() {
-        tx.rollback().await?;
-        report.written = 0;
-        return Ok(report);
-    }
-    app.audit(
-        &mut tx,
-        Entry::new(
-            who,
-            "certificates.import_history",
-            format!("certificates:{PROGRAMME}"),
-        )
-        .details(json!({
-            "rows": report.rows, "written": report.written, "unchanged": report.unchanged,
-            "encoding": report.encoding,
-        })),
+    finish(
+        app,
+        tx,
+        who,
+        report,
+        "certificates.import_history",
+        format!("certificates:{PROGRAMME}"),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(report)
+    .await
 }
 
 #[cfg(test)]
