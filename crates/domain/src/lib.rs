@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod membership;
 pub mod rules;
 pub mod time;
+pub mod training;
 pub mod units;
 
 pub use association::{Association, AssociationCode, AssociationLevel, Organisation};
@@ -81,4 +82,65 @@ pub enum DomainError {
     /// A rules file is malformed or inconsistent (a data defect, not user input); says what.
     #[error("rules file: {0}")]
     Rules(String),
+    /// A session or programme item title is empty or longer than 200 characters.
+    #[error("enter a title of 1–200 characters")]
+    TrainingTitle,
+    /// An in-person or hybrid session has no place named, or a name over 200 characters.
+    #[error("enter the venue's name or address (1–200 characters), or choose online")]
+    VenuePlace,
+    /// The session's end is not after its start.
+    #[error("the session must end after it starts: check the end date and time")]
+    SessionTimes,
+    /// An expected headcount of zero was given; leave it empty when unknown.
+    #[error("the expected headcount must be at least 1, or left empty")]
+    ExpectedHeadcount,
+    /// A programme item is shorter than a minute or longer than a day; carries the minutes given.
+    #[error("a programme item lasts 1 to 1440 minutes, not {0}: split longer ones")]
+    ItemMinutes(u32),
+    /// A credit item names no curriculum code.
+    #[error(
+        "choose a curriculum code for this item, or mark it as a greeting, break or product introduction"
+    )]
+    ItemWithoutCode,
+    /// A part of a split item is not a positive multiple of the unit step (30 minutes).
+    #[error("each part of a split item must be a multiple of {step} minutes; {minutes} is not")]
+    SplitPartMinutes {
+        /// The part's minutes as given.
+        minutes: u32,
+        /// The step the rules grant units in.
+        step: u32,
+    },
+    /// The parts of an item do not add up to the item's length.
+    #[error("the code parts add up to {parts} minutes but the item lasts {item}: make them equal")]
+    SplitPartsSum {
+        /// The sum of the parts' minutes.
+        parts: u64,
+        /// The item's minutes.
+        item: u32,
+    },
+    /// One item lists a curriculum code twice; carries the code.
+    #[error("curriculum code {0} appears twice in one item: merge its parts")]
+    DuplicateItemCode(u16),
+    /// A programme item starts before the session or ends after it; carries its 1-based position.
+    #[error("item {item} lies outside the session's start and end: move it or extend the session")]
+    ItemOutsideSession {
+        /// The item's position in the programme, from 1.
+        item: usize,
+    },
+    /// Two programme items overlap; parallel tracks are registered as separate sessions.
+    #[error(
+        "items {first} and {second} overlap: adjust their times, or register parallel tracks as separate sessions"
+    )]
+    ItemsOverlap {
+        /// The earlier-listed item's position, from 1.
+        first: usize,
+        /// The later-listed item's position, from 1.
+        second: usize,
+    },
+    /// A slot kind other than greeting, ceremony, break, product introduction or other.
+    #[error("unknown non-credit slot kind {0}")]
+    UnknownNonCreditKind(String),
+    /// A stored attendance record is inconsistent (a data defect, not user input); says what.
+    #[error("attendance record: {0}")]
+    Presence(String),
 }
