@@ -251,7 +251,7 @@ async fn my_page_shows_the_ledger<S: Store>(t: TestApp<S>) {
         texts(&doc, "#mypage-cme-summary"),
         ["認定に向けた期間 2024年度〜2026年度：56 / 60"]
     );
-    assert_eq!(texts(&doc, "#mypage-cme a").len(), 4);
+    assert_eq!(texts(&doc, "#mypage-cme a").len(), 5, "①–④ and ⑤");
 
     // ① the gauge, the explanation, the what-if and the grid
     let (status, doc) = get(&t, &a, "/mypage/cme").await;

@@ -68,7 +68,6 @@ mypage-status-unverified = Identity not yet confirmed
 mypage-status-suspended = Identity confirmation suspended (your association is checking)
 mypage-unverified-note = Until your identity is confirmed, credits are not recorded and members' content is not available.
 mypage-credits-title = Your credits
-mypage-credits-pending = The pages for credits, attendance and certificates are coming soon.
 mypage-account-title = Account
 mypage-sessions-link = Devices logged in
 mypage-password-link = Change password

@@ -68,7 +68,6 @@ mypage-status-unverified = 本人確認が済んでいません
 mypage-status-suspended = 本人確認が一時停止されています(医師会が確認しています)
 mypage-unverified-note = 本人確認が済むまで、単位の記録や会員向けの内容は利用できません。
 mypage-credits-title = 単位の取得状況
-mypage-credits-pending = 単位・受講記録・認定証の画面は準備中です。
 mypage-account-title = アカウント
 mypage-sessions-link = ログイン中の端末
 mypage-password-link = パスワードの変更
