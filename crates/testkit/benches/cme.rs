@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use mamis_app::cme;
 use mamis_domain::Principal;
 use mamis_store::{
-    AccessStore, Account, AccountKind, LedgerStore, RegistryStore, Store, Tx, Verification,
+    AccessStore, Account, AccountKind, IdentityStore, LedgerStore, RegistryStore, Store, Tx,
+    Verification,
 };
 use mamis_testkit::TestApp;
 use uuid::Uuid;
@@ -50,6 +51,17 @@ async fn sample_accounts<S: Store>(t: &TestApp<S>) -> Vec<(Principal, Uuid)> {
     let mut out = Vec::new();
     let mut tx = t.app.store.write().await.unwrap();
     for d in picked {
+        // a data set used before keeps the accounts bound then
+        if let Some(a) = tx.verified_account_of(d).await.unwrap() {
+            out.push((
+                Principal::Doctor {
+                    account_id: a.id,
+                    doctor_id: Some(d),
+                },
+                d,
+            ));
+            continue;
+        }
         let id = Uuid::new_v4();
         let mut acc = Account::new(
             id,
