@@ -12,5 +12,6 @@ mod ledger;
 mod oidc;
 mod store;
 pub mod testdb;
+mod training;
 
 pub use store::{PgStore, PgTx};

@@ -80,6 +80,18 @@ fn constraint_name(message: &str) -> String {
         "certificate_runs.programme, certificate_runs.fiscal_year" => "certificate_runs_pkey",
         "certificate_reviews.id" => "certificate_reviews_pkey",
         "certificate_reviews.certificate_id" => "certificate_reviews_open_key",
+        "training_sessions.id" => "training_sessions_pkey",
+        "training_sessions.approval_number" => "training_sessions_approval_number_key",
+        "training_items.id" => "training_items_pkey",
+        "training_items.session_id, training_items.position" => "training_items_position_key",
+        "training_item_parts.item_id, training_item_parts.part" => "training_item_parts_pkey",
+        "pending_attendance.id" => "pending_attendance_pkey",
+        "pending_attendance.session_id, pending_attendance.iseki_number" => {
+            "pending_attendance_key"
+        }
+        "training_presence.id" => "training_presence_pkey",
+        // An index on an expression is reported by its name, not its columns.
+        "index 'presence_open_key'" => "presence_open_key",
         "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
             "memberships_pkey"
         }

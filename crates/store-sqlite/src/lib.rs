@@ -9,5 +9,6 @@ mod identity;
 mod ledger;
 mod oidc;
 mod store;
+mod training;
 
 pub use store::{SqliteStore, SqliteTx};

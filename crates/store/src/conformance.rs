@@ -41,7 +41,9 @@ macro_rules! conformance_suite {
             certificates_round_trip_and_conflict, certificates_keep_decision_and_revocation,
             number_series_count_per_series_and_year, number_series_lock_serialises_writers,
             ledger_and_certificates_of_many_doctors, documents_round_trip_and_conflict,
-            certificate_runs_are_replaced, certificate_reviews_open_once_per_certificate);
+            certificate_runs_are_replaced, certificate_reviews_open_once_per_certificate,
+            training_sessions_approve_and_close_once, programme_items_are_replaced_until_closed,
+            presence_opens_once_per_subject, pending_attendance_is_credited_once);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -2773,4 +2775,473 @@ pub fn bulk_ledger(doctors: u32, per_doctor: u32) -> (Vec<crate::Doctor>, Vec<Le
         })
         .collect();
     (ds, entries)
+}
+
+fn training_session(id: u8, organiser: Organiser, start: &str) -> TrainingSession {
+    let start = t(start);
+    TrainingSession {
+        id: ordered_id(id),
+        organiser,
+        title: format!("第{id}回 生涯教育講座"),
+        venue: training::Venue::Hybrid("県医師会館 大ホール".into()),
+        start,
+        end: start + Duration::hours(3),
+        expected_headcount: Some(120),
+        created_at: t("2026-04-01T00:00:00.000001Z"),
+        approval: None,
+        closed_at: None,
+    }
+}
+
+async fn training_organisation<S: Store>(s: &S, prefecture: &str) -> Uuid {
+    let o = Organisation {
+        id: Uuid::new_v4(),
+        name: "日本内科学会".into(),
+        prefecture: code(prefecture),
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_organisation(&o, t("2026-04-01T00:00:00Z"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    o.id
+}
+
+/// Sessions read back field for field, an organiser's latest first and paged; outside
+/// organisations' sessions queue for their prefecture until approved once, with a unique number;
+/// a session closes once.
+pub async fn training_sessions_approve_and_close_once<S: Store>(s: S) {
+    let org = training_organisation(&s, "P13").await;
+    let elsewhere = training_organisation(&s, "P27").await;
+    let own = Organiser::Association(code("P13"));
+    let a1 = TrainingSession {
+        venue: training::Venue::Online,
+        expected_headcount: None,
+        ..training_session(1, own.clone(), "2026-06-01T09:00:00Z")
+    };
+    let a2 = training_session(2, own.clone(), "2026-07-01T09:00:00Z");
+    let o1 = training_session(3, Organiser::Organisation(org), "2026-06-15T09:00:00Z");
+    let o2 = TrainingSession {
+        venue: training::Venue::InPerson("ホテル".into()),
+        ..training_session(4, Organiser::Organisation(org), "2026-06-10T09:00:00Z")
+    };
+    let far = training_session(
+        5,
+        Organiser::Organisation(elsewhere),
+        "2026-06-10T09:00:00Z",
+    );
+    let mut tx = s.write().await.unwrap();
+    for x in [&a1, &a2, &o1, &o2, &far] {
+        tx.insert_training_session(x).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.training_session(a1.id).await.unwrap(), Some(a1.clone()));
+    assert_eq!(tx.training_session(Uuid::new_v4()).await.unwrap(), None);
+    assert_eq!(
+        tx.training_sessions_of(&own, 10, 0).await.unwrap(),
+        [a2.clone(), a1.clone()]
+    );
+    assert_eq!(
+        tx.training_sessions_of(&own, 1, 1).await.unwrap(),
+        std::slice::from_ref(&a1)
+    );
+    assert_eq!(
+        tx.training_sessions_of(&Organiser::Organisation(org), 10, 0)
+            .await
+            .unwrap(),
+        [o1.clone(), o2.clone()]
+    );
+    assert_eq!(
+        tx.sessions_awaiting_approval(&code("P13")).await.unwrap(),
+        [o2.clone(), o1.clone()]
+    );
+
+    let approval = SessionApproval {
+        number: "東医承第2026-0001号".into(),
+        at: t("2026-05-01T10:00:00.123456Z"),
+        by: "account:staff".into(),
+    };
+    assert!(tx.approve_training_session(o2.id, &approval).await.unwrap());
+    assert!(!tx.approve_training_session(o2.id, &approval).await.unwrap());
+    // an association's own session needs no approval and takes none
+    assert!(!tx.approve_training_session(a1.id, &approval).await.unwrap());
+    assert_eq!(
+        tx.sessions_awaiting_approval(&code("P13")).await.unwrap(),
+        std::slice::from_ref(&o1)
+    );
+    assert_eq!(
+        tx.training_session(o2.id).await.unwrap().unwrap().approval,
+        Some(approval.clone())
+    );
+    let closed = t("2026-06-10T12:00:00Z");
+    assert!(tx.close_training_session(o2.id, closed).await.unwrap());
+    assert!(!tx.close_training_session(o2.id, closed).await.unwrap());
+    assert!(
+        !tx.close_training_session(Uuid::new_v4(), closed)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        tx.training_session(o2.id).await.unwrap().unwrap().closed_at,
+        Some(closed)
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .approve_training_session(o1.id, &approval)
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_conflict_on("training_sessions_approval_number_key"),
+        "{err:?}"
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    let err = tx.insert_training_session(&a1).await.unwrap_err();
+    assert!(err.is_conflict_on("training_sessions_pkey"), "{err:?}");
+    tx.rollback().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    let unknown = training_session(
+        6,
+        Organiser::Organisation(Uuid::new_v4()),
+        "2026-06-01T09:00:00Z",
+    );
+    let err = tx.insert_training_session(&unknown).await.unwrap_err();
+    assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+}
+
+fn stored_item(n: u8, start: &str, minutes: u32, kind: training::ItemKind) -> StoredItem {
+    StoredItem {
+        id: ordered_id(100 + n),
+        title: format!("演題 {n}"),
+        start: t(start),
+        minutes,
+        kind,
+        catalogue_version: CURRENT_VERSION.into(),
+    }
+}
+
+/// A programme reads back in the order given, split parts included; replacing it replaces it
+/// whole; a closed session's programme no longer changes; unknown codes are refused.
+pub async fn programme_items_are_replaced_until_closed<S: Store>(s: S) {
+    let session = training_session(
+        1,
+        Organiser::Association(code("P13")),
+        "2026-06-01T09:00:00Z",
+    );
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&session).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let split = training::ItemKind::Credit {
+        parts: vec![
+            training::CodePart {
+                code: 76,
+                minutes: 60,
+            },
+            training::CodePart {
+                code: 75,
+                minutes: 30,
+            },
+        ],
+    };
+    let first = vec![
+        stored_item(
+            2,
+            "2026-06-01T09:00:00Z",
+            10,
+            training::ItemKind::NonCredit(training::NonCreditKind::Greeting),
+        ),
+        stored_item(1, "2026-06-01T09:10:00Z", 90, split),
+        stored_item(
+            3,
+            "2026-06-01T10:40:00Z",
+            60,
+            training::ItemKind::single(1, 60),
+        ),
+    ];
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.replace_programme_items(session.id, &first)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.programme_items(session.id).await.unwrap(), first);
+    let second = vec![first[2].clone(), first[0].clone()];
+    assert!(
+        tx.replace_programme_items(session.id, &second)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.programme_items(session.id).await.unwrap(), second);
+    assert!(
+        !tx.replace_programme_items(Uuid::new_v4(), &first)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let bad = vec![stored_item(
+        4,
+        "2026-06-01T09:00:00Z",
+        30,
+        training::ItemKind::single(9999, 30),
+    )];
+    let err = tx
+        .replace_programme_items(session.id, &bad)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert!(
+        tx.close_training_session(session.id, t("2026-06-01T12:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !tx.replace_programme_items(session.id, &first)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.programme_items(session.id).await.unwrap(), second);
+    tx.commit().await.unwrap();
+}
+
+fn presence(id: u8, session: Uuid, subject: PresenceSubject, in_at: &str) -> PresenceRow {
+    PresenceRow {
+        id: ordered_id(id),
+        session,
+        subject,
+        in_at: t(in_at),
+        out_at: None,
+        left_at_end: false,
+        channel: PresenceChannel::VenueQr,
+        device: Some("phone-1".into()),
+        client_addr: Some("203.0.113.7".into()),
+        created_at: t(in_at),
+        removed_at: None,
+    }
+}
+
+/// One open interval per session and subject (`presence_open_key`), whatever the channel; once
+/// closed, a new one may open; removed rows are kept but not listed; the list is ordered by
+/// subject (doctors, then pending numbers) and arrival.
+pub async fn presence_opens_once_per_subject<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2]).await;
+    let (d1, d2) = (ids[0], ids[1]);
+    let session = training_session(
+        1,
+        Organiser::Association(code("P13")),
+        "2026-06-01T09:00:00Z",
+    );
+    let other = training_session(
+        2,
+        Organiser::Association(code("P13")),
+        "2026-06-01T09:00:00Z",
+    );
+    let iseki = IsekiNumber::parse("654321").unwrap();
+    let pending = PendingAttendance {
+        id: Uuid::new_v4(),
+        session: session.id,
+        iseki: iseki.clone(),
+        family_kana: Some("スズキ".into()),
+        given_kana: Some("ハナコ".into()),
+        birth_date: Some(day("1985-01-02")),
+        created_at: t("2026-06-01T09:03:00Z"),
+        credited: None,
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&session).await.unwrap();
+    tx.insert_training_session(&other).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let doc = PresenceSubject::Doctor;
+    let p1 = presence(1, session.id, doc(d2), "2026-06-01T09:01:00.000001Z");
+    let p2 = presence(2, session.id, doc(d1), "2026-06-01T09:02:00Z");
+    let pp = PresenceRow {
+        channel: PresenceChannel::Desk,
+        device: None,
+        client_addr: None,
+        ..presence(
+            3,
+            session.id,
+            PresenceSubject::Pending(iseki.clone()),
+            "2026-06-01T09:03:00Z",
+        )
+    };
+    let mut tx = s.write().await.unwrap();
+    // a pending subject needs its attendance row first
+    let err = tx.insert_presence(&pp).await.unwrap_err();
+    assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert!(tx.insert_pending_attendance(&pending).await.unwrap());
+    for p in [&p1, &p2, &pp] {
+        tx.insert_presence(p).await.unwrap();
+    }
+    // the same doctor open at another session is fine
+    tx.insert_presence(&presence(4, other.id, doc(d1), "2026-06-01T09:00:00Z"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    for second in [
+        PresenceRow {
+            channel: PresenceChannel::PersonalQr,
+            ..presence(5, session.id, doc(d1), "2026-06-01T09:05:00Z")
+        },
+        presence(
+            6,
+            session.id,
+            PresenceSubject::Pending(iseki.clone()),
+            "2026-06-01T09:06:00Z",
+        ),
+    ] {
+        let mut tx = s.write().await.unwrap();
+        let err = tx.insert_presence(&second).await.unwrap_err();
+        assert!(err.is_conflict_on("presence_open_key"), "{err:?}");
+        tx.rollback().await.unwrap();
+    }
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.open_presence(session.id, &doc(d1)).await.unwrap(),
+        Some(p2.clone())
+    );
+    assert_eq!(
+        tx.open_presence(session.id, &PresenceSubject::Pending(iseki.clone()))
+            .await
+            .unwrap(),
+        Some(pp.clone())
+    );
+    // out before in is refused, and changes nothing
+    assert!(
+        !tx.set_presence_out(p2.id, t("2026-06-01T09:00:00Z"), false)
+            .await
+            .unwrap()
+    );
+    let out = t("2026-06-01T10:00:00.5Z");
+    assert!(tx.set_presence_out(p2.id, out, false).await.unwrap());
+    assert!(!tx.set_presence_out(p2.id, out, true).await.unwrap());
+    assert_eq!(tx.open_presence(session.id, &doc(d1)).await.unwrap(), None);
+    let again = presence(7, session.id, doc(d1), "2026-06-01T10:30:00Z");
+    tx.insert_presence(&again).await.unwrap();
+    assert!(
+        tx.set_presence_out(again.id, t("2026-06-01T12:00:00Z"), true)
+            .await
+            .unwrap()
+    );
+    let at = t("2026-06-02T00:00:00Z");
+    assert!(tx.remove_presence(p1.id, at).await.unwrap());
+    assert!(!tx.remove_presence(p1.id, at).await.unwrap());
+    assert!(!tx.set_presence_out(p1.id, out, false).await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let closed = PresenceRow {
+        out_at: Some(out),
+        ..p2.clone()
+    };
+    let ended = PresenceRow {
+        out_at: Some(t("2026-06-01T12:00:00Z")),
+        left_at_end: true,
+        ..again.clone()
+    };
+    // doctors by id (d1 < d2; d2's only row is removed), then pending numbers
+    assert_eq!(
+        tx.presence_of(session.id).await.unwrap(),
+        [closed, ended, pp.clone()]
+    );
+    // a removed open interval no longer blocks a new one
+    assert_eq!(tx.open_presence(session.id, &doc(d2)).await.unwrap(), None);
+    tx.rollback().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_presence(&presence(8, session.id, doc(d2), "2026-06-01T11:00:00Z"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Pending attendance is kept once per session and number, listed by number until credited,
+/// and credited once.
+pub async fn pending_attendance_is_credited_once<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1]).await;
+    let own = Organiser::Association(code("P13"));
+    let s1 = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let s2 = training_session(2, own, "2026-07-01T09:00:00Z");
+    let iseki = IsekiNumber::parse("654321").unwrap();
+    let pending = |session: Uuid, at: &str| PendingAttendance {
+        id: Uuid::new_v4(),
+        session,
+        iseki: iseki.clone(),
+        family_kana: None,
+        given_kana: None,
+        birth_date: None,
+        created_at: t(at),
+        credited: None,
+    };
+    let later = pending(s2.id, "2026-07-01T09:00:00Z");
+    let first = PendingAttendance {
+        family_kana: Some("スズキ".into()),
+        birth_date: Some(day("1985-01-02")),
+        ..pending(s1.id, "2026-06-01T09:00:00Z")
+    };
+    let other = PendingAttendance {
+        iseki: IsekiNumber::parse("7").unwrap(),
+        ..pending(s1.id, "2026-06-01T09:00:00Z")
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&s1).await.unwrap();
+    tx.insert_training_session(&s2).await.unwrap();
+    assert!(tx.insert_pending_attendance(&later).await.unwrap());
+    assert!(tx.insert_pending_attendance(&first).await.unwrap());
+    assert!(tx.insert_pending_attendance(&other).await.unwrap());
+    // a second capture of the same number keeps the first details
+    assert!(
+        !tx.insert_pending_attendance(&pending(s1.id, "2026-06-01T10:00:00Z"))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.pending_for_iseki(&iseki).await.unwrap(),
+        [first.clone(), later.clone()]
+    );
+    let at = t("2026-08-01T00:00:00.000001Z");
+    assert_eq!(
+        tx.mark_pending_credited(&[first.id, later.id], ids[0], at)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.mark_pending_credited(&[first.id], ids[0], at)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(tx.pending_for_iseki(&iseki).await.unwrap().is_empty());
+    assert_eq!(
+        tx.pending_for_iseki(&other.iseki).await.unwrap(),
+        std::slice::from_ref(&other)
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .mark_pending_credited(&[other.id], Uuid::new_v4(), at)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
 }

@@ -66,6 +66,7 @@ pub trait Tx:
     + CatalogueStore
     + LedgerStore
     + CertificateStore
+    + TrainingStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
@@ -715,4 +716,115 @@ pub trait CertificateStore {
         &mut self,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<CertificateReview>>> + Send;
+}
+
+/// 研修管理 — training sessions, their programmes, presence and pending attendance.
+pub trait TrainingStore {
+    /// Registers a session; a reused id is a `Conflict` (`training_sessions_pkey`), an unknown
+    /// organiser a `Conflict` (`foreign_key`).
+    fn insert_training_session(
+        &mut self,
+        s: &TrainingSession,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One session, for its page and every capture (which checks it is open).
+    fn training_session(
+        &mut self,
+        id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<TrainingSession>>> + Send;
+    /// An organiser's sessions, latest start first (then id), one page: its staff's list.
+    fn training_sessions_of(
+        &mut self,
+        organiser: &Organiser,
+        limit: u32,
+        offset: u32,
+    ) -> impl Future<Output = StoreResult<Vec<TrainingSession>>> + Send;
+    /// Outside organisations' sessions in `prefecture` not yet approved, by start then id: the
+    /// prefecture staff's approval queue.
+    fn sessions_awaiting_approval(
+        &mut self,
+        prefecture: &AssociationCode,
+    ) -> impl Future<Output = StoreResult<Vec<TrainingSession>>> + Send;
+    /// Approves an outside organisation's session once; false when it does not exist, is an
+    /// association's own or is already approved. A reused number is a `Conflict`
+    /// (`training_sessions_approval_number_key`).
+    fn approve_training_session(
+        &mut self,
+        id: Uuid,
+        approval: &SessionApproval,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Closes a session once; false when it does not exist or is already closed. Open
+    /// intervals are closed by the caller ([`TrainingStore::set_presence_out`]).
+    fn close_training_session(
+        &mut self,
+        id: Uuid,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Replaces a session's whole programme (items in the given order); false and nothing
+    /// changed when the session does not exist or is closed, since credits name item ids from
+    /// then on. Presence does not block it: intervals are independent of items, and keeping
+    /// an item's id keeps its origin keys.
+    fn replace_programme_items(
+        &mut self,
+        session: Uuid,
+        items: &[StoredItem],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// A session's programme in the order it was given.
+    fn programme_items(
+        &mut self,
+        session: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<StoredItem>>> + Send;
+    /// Records an interval. A second open interval of the same session and subject is a
+    /// `Conflict` (`presence_open_key`): concurrent scans cannot open two. A pending subject
+    /// needs its [`PendingAttendance`] first (`foreign_key`).
+    fn insert_presence(
+        &mut self,
+        row: &PresenceRow,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A session's presence not removed, by subject (doctors by id, then pending numbers),
+    /// then in_at and id: what credits are computed from.
+    fn presence_of(
+        &mut self,
+        session: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<PresenceRow>>> + Send;
+    /// The subject's open interval at the session, if any: a scan then means "leaving".
+    fn open_presence(
+        &mut self,
+        session: Uuid,
+        subject: &PresenceSubject,
+    ) -> impl Future<Output = StoreResult<Option<PresenceRow>>> + Send;
+    /// Closes an open interval; false (nothing changed) when it does not exist, is closed or
+    /// removed, or `out_at` is before its arrival.
+    fn set_presence_out(
+        &mut self,
+        id: Uuid,
+        out_at: Timestamp,
+        left_at_end: bool,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Withdraws an interval (kept as evidence, no longer listed); false when it does not
+    /// exist or is already removed.
+    fn remove_presence(
+        &mut self,
+        id: Uuid,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Records that a number without a verified MAMIS_ID attended a session; false (nothing
+    /// written) when the session already has one for that number, whose details are kept.
+    fn insert_pending_attendance(
+        &mut self,
+        p: &PendingAttendance,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The uncredited attendances of a number, by created_at then id: what to credit once a
+    /// MAMIS_ID is verified for it.
+    fn pending_for_iseki(
+        &mut self,
+        iseki: &IsekiNumber,
+    ) -> impl Future<Output = StoreResult<Vec<PendingAttendance>>> + Send;
+    /// Marks attendances credited to `doctor`; returns how many were still uncredited (a
+    /// repeated call credits nothing twice).
+    fn mark_pending_credited(
+        &mut self,
+        ids: &[Uuid],
+        doctor: Uuid,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }

@@ -821,3 +821,161 @@ pub struct OriginEntry {
     /// Whether some entry reverses it.
     pub reversed: bool,
 }
+
+/// Who organises a training session (研修会): an association node (JMA, prefecture or county)
+/// or an outside [`mamis_domain::Organisation`], whose sessions need its prefecture's approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Organiser {
+    /// A 医師会 node; its sessions need no approval.
+    Association(AssociationCode),
+    /// An outside organisation (学会, hospital, company); approved by its prefecture's staff.
+    Organisation(Uuid),
+}
+
+/// The prefecture's approval of an outside organiser's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionApproval {
+    /// The approval number issued (承認番号), unique across sessions.
+    pub number: String,
+    /// When staff approved.
+    pub at: Timestamp,
+    /// Who approved (`account:…`).
+    pub by: String,
+}
+
+/// 研修会 — a training session as stored; the app rebuilds a [`mamis_domain::training::Session`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingSession {
+    /// Identity; venue QR tokens name it.
+    pub id: Uuid,
+    /// The organising body.
+    pub organiser: Organiser,
+    /// The title as printed on the flyer.
+    pub title: String,
+    /// Where it takes place.
+    pub venue: mamis_domain::training::Venue,
+    /// When doors open for presence capture.
+    pub start: Timestamp,
+    /// The scheduled end (after `start`).
+    pub end: Timestamp,
+    /// The organiser's estimate, at least one when given.
+    pub expected_headcount: Option<u32>,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// Set once the prefecture approves an outside organiser's session; always `None` for an
+    /// association's own sessions.
+    pub approval: Option<SessionApproval>,
+    /// When the organiser closed the session (no more presence; credits are computed).
+    pub closed_at: Option<Timestamp>,
+}
+
+/// 演題 — one programme item as stored, in the session's order; the app rebuilds a
+/// [`mamis_domain::training::ProgrammeItem`] (which checks it against the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredItem {
+    /// Identity; part of every credit's origin key, so kept across programme edits.
+    pub id: Uuid,
+    /// The title as printed on the programme.
+    pub title: String,
+    /// When the item starts.
+    pub start: Timestamp,
+    /// Its length in minutes (1–1440).
+    pub minutes: u32,
+    /// Credit (with its code parts in the organiser's order) or a non-credit slot.
+    pub kind: mamis_domain::training::ItemKind,
+    /// The catalogue version the codes belong to.
+    pub catalogue_version: String,
+}
+
+/// How a stretch of presence was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PresenceChannel {
+    /// The doctor scanned the venue's rotating QR code.
+    VenueQr,
+    /// Desk staff scanned the doctor's personal QR code.
+    PersonalQr,
+    /// Desk staff entered the doctor by hand.
+    Desk,
+    /// An attendee list the organiser uploaded (or a web lecture's join/leave log).
+    List,
+}
+
+impl PresenceChannel {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VenueQr => "venue_qr",
+            Self::PersonalQr => "personal_qr",
+            Self::Desk => "desk",
+            Self::List => "list",
+        }
+    }
+
+    /// Reads the stored form.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::VenueQr, Self::PersonalQr, Self::Desk, Self::List]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// Whose presence a row records.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PresenceSubject {
+    /// A doctor with a MAMIS record.
+    Doctor(Uuid),
+    /// A 医籍登録番号 without a verified MAMIS_ID (or not in the register), held as a
+    /// [`PendingAttendance`] of the same session until it can be credited.
+    Pending(IsekiNumber),
+}
+
+/// One interval [in, out] of presence at a session. Rows are evidence: never deleted, only
+/// marked removed (e.g. dropped from a re-uploaded attendee list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceRow {
+    /// Identity.
+    pub id: Uuid,
+    /// The session.
+    pub session: Uuid,
+    /// Whose presence.
+    pub subject: PresenceSubject,
+    /// Arrival.
+    pub in_at: Timestamp,
+    /// Departure; `None` while open (at most one open row per session and subject).
+    pub out_at: Option<Timestamp>,
+    /// Closed by the organiser closing the session, not by the doctor leaving.
+    pub left_at_end: bool,
+    /// How it was captured.
+    pub channel: PresenceChannel,
+    /// The scanning device (desk tablet, phone), when known.
+    pub device: Option<String>,
+    /// The client's network address, when known.
+    pub client_addr: Option<String>,
+    /// When the row was written.
+    pub created_at: Timestamp,
+    /// When it was withdrawn; removed rows are kept but no longer listed.
+    pub removed_at: Option<Timestamp>,
+}
+
+/// Attendance of a 医籍登録番号 without a verified MAMIS_ID at one session, with the kana name
+/// and birth date as given; its intervals are the session's [`PresenceRow`]s with subject
+/// [`PresenceSubject::Pending`]. Credited once a MAMIS_ID is verified for that number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingAttendance {
+    /// Identity.
+    pub id: Uuid,
+    /// The session.
+    pub session: Uuid,
+    /// 医籍登録番号 as given.
+    pub iseki: IsekiNumber,
+    /// 氏カナ as given, if any.
+    pub family_kana: Option<String>,
+    /// 名カナ as given, if any.
+    pub given_kana: Option<String>,
+    /// 生年月日 as given, if any.
+    pub birth_date: Option<NaiveDate>,
+    /// When the first presence of this number was recorded.
+    pub created_at: Timestamp,
+    /// The doctor credited and when, once done.
+    pub credited: Option<(Uuid, Timestamp)>,
+}
