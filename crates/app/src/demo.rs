@@ -757,7 +757,7 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .await?;
         clients.push((what.to_owned(), c.id, secret, redirect.to_owned()));
     }
-    let certificates = demo_certificates(app, &system, revoked.id).await?;
+    let certificates = demo_certificates(app, &system, member.id, revoked.id).await?;
     Ok(Some(DemoLogins {
         api_tokens,
         accounts,
@@ -773,21 +773,16 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
 async fn demo_certificates<S: Store>(
     app: &App<S>,
     system: &Principal,
+    member: Uuid,
     revoked: Uuid,
 ) -> Result<Vec<(String, String)>, AppError> {
     use crate::cme::{PROGRAMME, certificates, documents};
     let fy = mamis_domain::rules::Rules::embedded(PROGRAMME).mamis_start;
     certificates::decide(app, system, fy, |_, _| std::ops::ControlFlow::Continue(())).await?;
     let mut tx = app.store.read().await?;
-    let mut issued = Vec::new();
-    let mut after = None;
-    loop {
-        let page = tx.doctors_page(after, 100).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let ids: Vec<Uuid> = page.iter().map(|d| d.id).collect();
-        issued.extend(tx.certificates_of_doctors(PROGRAMME, &ids).await?);
-    }
+    let issued = tx
+        .certificates_of_doctors(PROGRAMME, &[member, revoked])
+        .await?;
     tx.rollback().await?;
     let mut out = Vec::new();
     for c in issued.iter().filter(|c| c.origin == "mamis") {

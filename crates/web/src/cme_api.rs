@@ -325,9 +325,18 @@ async fn token_doctor<S: Store>(
     iseki: &str,
 ) -> Result<(Principal, Uuid), ApiError> {
     let who = crate::api::principal(st, headers).await?;
-    let iseki = IsekiNumber::parse(iseki).map_err(|_| bad("invalid-iseki"))?;
-    let doctor = cme::doctor_by_iseki(&st.app, &who, &iseki).await?;
+    let doctor = named_doctor(st, &who, iseki).await?;
     Ok((who, doctor))
+}
+
+/// The doctor a path names by 医籍登録番号, as `who` may learn of it.
+async fn named_doctor<S: Store>(
+    st: &WebState<S>,
+    who: &Principal,
+    iseki: &str,
+) -> Result<Uuid, ApiError> {
+    let iseki = IsekiNumber::parse(iseki).map_err(|_| bad("invalid-iseki"))?;
+    Ok(cme::doctor_by_iseki(&st.app, who, &iseki).await?)
 }
 
 // ---------------------------------------------------------------- handlers
@@ -460,8 +469,7 @@ pub async fn adjust<S: Store>(
 ) -> Result<(StatusCode, Json<dto::CmeEntry>), ApiError> {
     let who = writer(&st, &headers, &user).await?;
     let input = adjustment(&body)?;
-    let iseki = IsekiNumber::parse(&iseki).map_err(|_| bad("invalid-iseki"))?;
-    let doctor = cme::doctor_by_iseki(&st.app, &who, &iseki).await?;
+    let doctor = named_doctor(&st, &who, &iseki).await?;
     let e = cme::adjust(&st.app, &who, doctor, input, Some(ip.to_string())).await?;
     Ok((StatusCode::CREATED, Json(entry_dto(&e, None))))
 }
