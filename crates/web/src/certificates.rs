@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
 use mamis_app::AppError;
+use mamis_app::cme::Summary;
 use mamis_app::cme::certificates::{self, Period, REVOKE_CATEGORIES, Validity, Verification};
 use mamis_app::cme::documents::{self, DocumentError, Printed};
-use mamis_app::cme::{self as app_cme, Summary};
 use mamis_domain::{FiscalYear, Principal, Timestamp};
 use mamis_store::Store;
 use serde::Deserialize;
@@ -283,14 +283,6 @@ fn pdf_stem(file: &str) -> Result<&str, PageError> {
         .ok_or(PageError(Failure::NotFound))
 }
 
-/// The session's verified doctor; `None` when the account is not one (the caller says why).
-async fn own_doctor<S: Store>(
-    st: &WebState<S>,
-    who: &Principal,
-) -> Result<Option<uuid::Uuid>, PageError> {
-    Ok(app_cme::own_doctor(&st.app, who).await?)
-}
-
 /// The PDF of one of the doctor's own 認定証 (another doctor's number is refused by the app).
 pub async fn certificate_pdf<S: Store>(
     State(st): State<WebState<S>>,
@@ -300,7 +292,7 @@ pub async fn certificate_pdf<S: Store>(
 ) -> PageResult {
     let number = pdf_stem(&file)?;
     let who = doctor_principal(&u);
-    if own_doctor(&st, &who).await?.is_none() {
+    if crate::cme::own_doctor(&u).is_none() {
         return unverified(&st, &ctx);
     }
     Ok(pdf_response(
@@ -323,7 +315,7 @@ pub async fn annual_pdf<S: Store>(
         .and_then(|y| FiscalYear::new(y).ok())
         .ok_or(PageError(Failure::NotFound))?;
     let who = doctor_principal(&u);
-    let Some(doctor) = own_doctor(&st, &who).await? else {
+    let Some(doctor) = crate::cme::own_doctor(&u) else {
         return unverified(&st, &ctx);
     };
     Ok(pdf_response(
@@ -390,7 +382,7 @@ pub async fn attendance_pdf<S: Store>(
     Form(f): Form<AttendanceForm>,
 ) -> PageResult {
     let who = doctor_principal(&u);
-    let Some(doctor) = own_doctor(&st, &who).await? else {
+    let Some(doctor) = crate::cme::own_doctor(&u) else {
         return unverified(&st, &ctx);
     };
     let (key, status) = match parse_attendance(&f) {

@@ -85,13 +85,21 @@ pub(crate) fn doctor_principal(u: &Current) -> Principal {
     }
 }
 
+/// The register entry the session's account speaks for once verified, from the account the
+/// session lookup already read; `None` otherwise. (The use cases check it again.)
+pub(crate) fn own_doctor(u: &Current) -> Option<uuid::Uuid> {
+    (u.account.verification == mamis_store::Verification::Verified)
+        .then_some(u.account.doctor_id)
+        .flatten()
+}
+
 /// The summary of the session's own doctor; `None` when the account is not a verified doctor's.
 pub(crate) async fn own_summary<S: Store>(
     st: &WebState<S>,
     u: &Current,
 ) -> Result<Option<Summary>, mamis_app::AppError> {
     let who = doctor_principal(u);
-    let Some(doctor) = cme::own_doctor(&st.app, &who).await? else {
+    let Some(doctor) = own_doctor(u) else {
         return Ok(None);
     };
     cme::summary(&st.app, &who, doctor, None).await.map(Some)

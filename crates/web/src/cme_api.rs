@@ -287,8 +287,7 @@ fn reason(body: &[u8]) -> Result<String, ApiError> {
 // ---------------------------------------------------------------- who
 
 /// The doctor of the My Page session: 401 without a session, 403 unless a verified doctor's.
-async fn session_doctor<S: Store>(
-    st: &WebState<S>,
+fn session_doctor(
     user: Option<mamis_app::identity::sessions::Current>,
 ) -> Result<(Principal, Uuid), ApiError> {
     let u = user.ok_or(because(
@@ -296,9 +295,8 @@ async fn session_doctor<S: Store>(
         "mycme-api-login-required",
     ))?;
     let who = crate::cme::doctor_principal(&u);
-    let doctor = cme::own_doctor(&st.app, &who)
-        .await?
-        .ok_or(because(Failure::Forbidden, "mycme-api-not-verified"))?;
+    let doctor =
+        crate::cme::own_doctor(&u).ok_or(because(Failure::Forbidden, "mycme-api-not-verified"))?;
     Ok((who, doctor))
 }
 
@@ -356,7 +354,7 @@ pub async fn my_summary<S: Store>(
     State(st): State<WebState<S>>,
     MaybeUser(user): MaybeUser,
 ) -> Result<Json<dto::CmeSummary>, ApiError> {
-    let (who, doctor) = session_doctor(&st, user).await?;
+    let (who, doctor) = session_doctor(user)?;
     let s = cme::summary(&st.app, &who, doctor, None).await?;
     Ok(Json(summary_dto(&s)))
 }
@@ -383,7 +381,7 @@ pub async fn my_ledger<S: Store>(
     MaybeUser(user): MaybeUser,
     RawQuery(q): RawQuery,
 ) -> Result<Json<dto::CmeLedger>, ApiError> {
-    let (who, doctor) = session_doctor(&st, user).await?;
+    let (who, doctor) = session_doctor(user)?;
     let filter = filter_of(q.as_deref())?;
     let s = cme::summary(&st.app, &who, doctor, None).await?;
     Ok(Json(ledger_dto(&s, &filter)))

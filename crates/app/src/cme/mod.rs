@@ -14,9 +14,7 @@ use mamis_domain::{
     Action, AssociationLevel, FiscalYear, HalfUnits, LedgerEntry, Principal, Programme, Source,
     Target, scope_nodes,
 };
-use mamis_store::{
-    AccessStore, CertificateRecord, Doctor, LedgerStore, RegistryStore, Store, Tx, Verification,
-};
+use mamis_store::{CertificateRecord, Doctor, LedgerStore, RegistryStore, Store, Tx, Verification};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -65,19 +63,6 @@ impl LedgerFilter {
             && self.code.is_none_or(|c| e.code == c)
             && self.source.is_none_or(|s| e.source == s)
     }
-}
-
-/// The register entry a doctor's own session speaks for, once verified; `None` otherwise.
-pub async fn own_doctor<S: Store>(app: &App<S>, who: &Principal) -> Result<Option<Uuid>, AppError> {
-    let Principal::Doctor { account_id, .. } = who else {
-        return Ok(None);
-    };
-    let mut tx = app.store.read().await?;
-    let acc = tx.account(*account_id).await?;
-    tx.rollback().await?;
-    Ok(acc
-        .filter(|a| a.verification == Verification::Verified)
-        .and_then(|a| a.doctor_id))
 }
 
 /// The doctor with this 医籍登録番号 (API paths name doctors by it). An unknown number is
