@@ -329,3 +329,234 @@ pub struct CmeReversalRequest {
     #[schema(example = "重複登録の取消")]
     pub reason: String,
 }
+
+// ------------------------------------------------------------------ training (研修会)
+//
+// Instants are RFC 3339 (`2026-06-01T09:00:00+09:00`); the server answers in UTC (`…Z`). An
+// organiser is an association code (`P13-0001`) or an outside organisation as `org:<uuid>`.
+
+/// Where a session takes place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingVenue {
+    /// `in_person`, `online` or `hybrid` (at a place and streamed).
+    #[schema(example = "in_person")]
+    pub kind: String,
+    /// The place as printed on the flyer; required unless `online`.
+    #[schema(example = "千代田区医師会館 3階講堂")]
+    pub place: Option<String>,
+}
+
+/// The prefecture's approval of an outside organisation's session (its credits wait for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingApproval {
+    /// The approval number (承認番号).
+    #[schema(example = "P13-2026-00001")]
+    pub number: String,
+    /// When the prefecture approved, RFC 3339 UTC.
+    pub at: String,
+}
+
+/// 研修会 — a training session as registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingSession {
+    /// The session's id (the attendance upload names it).
+    #[schema(example = "0b8f2f7e-3c1d-4f38-9a55-7f0c2d3e4a10")]
+    pub id: String,
+    /// `P13-0001` for an association, `org:<uuid>` for an outside organisation.
+    #[schema(example = "P13-0001")]
+    pub organiser: String,
+    /// 研修会名.
+    #[schema(example = "学術講演会「感染症のトピックス」")]
+    pub title: String,
+    /// Where it takes place.
+    pub venue: TrainingVenue,
+    /// Start, RFC 3339 UTC.
+    #[schema(example = "2026-06-01T10:00:00Z")]
+    pub start: String,
+    /// End, RFC 3339 UTC.
+    #[schema(example = "2026-06-01T12:00:00Z")]
+    pub end: String,
+    /// The organiser's estimate, when given.
+    pub expected_headcount: Option<u32>,
+    /// Whether only desk scans and lists count (the venue QR code is not offered).
+    pub desk_scan_only: bool,
+    /// Minutes of an item's start and end a doctor may miss and still be credited (0–30).
+    #[schema(example = 5)]
+    pub grace_minutes: u32,
+    /// The prefecture's approval; always absent for an association's own sessions, which
+    /// need none.
+    pub approval: Option<TrainingApproval>,
+    /// When the organiser closed the session, RFC 3339 UTC.
+    pub closed_at: Option<String>,
+}
+
+/// One page of an organiser's sessions, latest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingSessionsPage {
+    /// The organiser asked for, in canonical form.
+    #[schema(example = "P13-0001")]
+    pub organiser: String,
+    /// Sessions skipped before this page.
+    pub offset: u32,
+    /// The page size applied (1–200); a shorter page is the last one.
+    pub limit: u32,
+    /// The sessions, latest start first.
+    pub sessions: Vec<TrainingSession>,
+}
+
+/// One curriculum code's share of a credit item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingCodePart {
+    /// A curriculum code of the current catalogue (0–83).
+    #[schema(example = 10)]
+    pub code: u16,
+    /// Minutes given to the code; in a split item, a multiple of 30.
+    #[schema(example = 60)]
+    pub minutes: u32,
+}
+
+/// One programme item (演題) as the organiser enters it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingItemRequest {
+    /// 演題名.
+    #[schema(example = "感染症診療の最近の話題")]
+    pub title: String,
+    /// When it starts, RFC 3339 (a time without offset is Japan time).
+    #[schema(example = "2026-06-01T10:00:00+09:00")]
+    pub start: String,
+    /// Its length in minutes (1–1440).
+    #[schema(example = 60)]
+    pub minutes: u32,
+    /// `credit` (with `parts`), or a slot that earns nothing: `greeting`, `ceremony`, `break`,
+    /// `product_introduction`, `other`.
+    #[schema(example = "credit")]
+    pub kind: String,
+    /// For `credit`: the codes and their minutes, adding up to the item's; empty otherwise.
+    #[serde(default)]
+    pub parts: Vec<TrainingCodePart>,
+}
+
+/// A session to register, with its programme. Unknown fields are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSessionRequest {
+    /// `P13-0001` or `org:<uuid>`; the token must be allowed to manage its training.
+    #[schema(example = "P13-0001")]
+    pub organiser: String,
+    /// 研修会名 (1–200 characters).
+    #[schema(example = "学術講演会「感染症のトピックス」")]
+    pub title: String,
+    /// Where it takes place.
+    pub venue: TrainingVenue,
+    /// Start, RFC 3339 (a time without offset is Japan time).
+    #[schema(example = "2026-06-01T10:00:00+09:00")]
+    pub start: String,
+    /// End, after the start.
+    #[schema(example = "2026-06-01T12:00:00+09:00")]
+    pub end: String,
+    /// The expected headcount (at least 1), when known.
+    #[serde(default)]
+    pub expected_headcount: Option<u32>,
+    /// Refuse venue-QR self check-in (desk scans and lists only); default false.
+    #[serde(default)]
+    pub desk_scan_only: bool,
+    /// Grace in minutes (0–30); default 5.
+    #[serde(default)]
+    pub grace_minutes: Option<u32>,
+    /// The programme (at most 100 items), inside the session's times, not overlapping.
+    pub items: Vec<TrainingItemRequest>,
+}
+
+/// One interval of an attendee-list import's difference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingDiffLine {
+    /// 医籍登録番号.
+    #[schema(example = "123456")]
+    pub iseki_number: String,
+    /// Arrival, RFC 3339 UTC.
+    pub check_in: String,
+    /// Departure, RFC 3339 UTC.
+    pub check_out: String,
+    /// The number has no verified MAMIS_ID yet: kept as pending attendance, credited once one
+    /// is verified.
+    pub pending: bool,
+}
+
+/// One thing wrong with an uploaded attendee list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingImportProblem {
+    /// 1-based line of the file (the header is line 1); 0 for the file as a whole.
+    #[schema(example = 3)]
+    pub line: u64,
+    /// The column at fault, as spelled in the file's header.
+    #[schema(example = "生年月日")]
+    pub column: Option<String>,
+    /// Stable kind, e.g. `bad_date`, `register_mismatch`, `unknown_column`.
+    #[schema(example = "bad_date")]
+    pub code: String,
+    /// What to fix, in the language of `Accept-Language` where the message exists (Japanese
+    /// by default), else in English.
+    pub message: String,
+}
+
+/// What an attendee-list upload would change (`dry_run=true`) or changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingImportResult {
+    /// The session.
+    pub session: String,
+    /// The encoding the file was read in: `UTF-8` or `CP932`.
+    #[schema(example = "CP932")]
+    pub encoding: String,
+    /// Data lines read.
+    pub rows: u64,
+    /// Intervals added (or to add).
+    pub added: u64,
+    /// Recorded intervals missing from the file, withdrawn (or to withdraw) with their credits.
+    pub removed: u64,
+    /// Intervals already recorded as in the file.
+    pub unchanged: u64,
+    /// Distinct 医籍登録番号 in the file.
+    pub attendees: u64,
+    /// Of those, numbers without a verified MAMIS_ID (credited once one is verified).
+    pub pending: u64,
+    /// Whether the difference was written (`false` for a dry run).
+    pub applied: bool,
+    /// Ledger credits written.
+    pub credited: u64,
+    /// Ledger credits reversed.
+    pub reversed: u64,
+    /// The first 1,000 intervals added, by number.
+    pub added_lines: Vec<TrainingDiffLine>,
+    /// The first 1,000 intervals removed, by number.
+    pub removed_lines: Vec<TrainingDiffLine>,
+}
+
+/// An attendee list refused whole (RFC 9457 problem with the list's problems): nothing was
+/// written; fix the lines named and upload the file again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TrainingImportRefusal {
+    /// URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `Unprocessable Entity` (or `Payload Too Large`).
+    pub title: String,
+    /// 422, or 413 for a file over 20 MB.
+    pub status: u16,
+    /// A summary in the language of `Accept-Language`.
+    pub detail: String,
+    /// `attendee-list-refused` or `attendee-list-too-large`.
+    pub code: String,
+    /// The id under which the server logged the request.
+    pub request_id: String,
+    /// The encoding the file was read in, empty if it could not be read.
+    pub encoding: String,
+    /// Data lines read.
+    pub rows: u64,
+    /// The first 1,000 problems, in line order.
+    pub problems: Vec<TrainingImportProblem>,
+    /// How many problems there were in all.
+    pub total_problems: u64,
+}

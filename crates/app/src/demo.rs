@@ -475,6 +475,8 @@ pub struct DemoLogins {
     pub clients: Vec<(String, String, Option<String>, String)>,
     /// Certificates to check on the public verification page: (what, verification URL).
     pub certificates: Vec<(String, String)>,
+    /// Training to look at: (what, where).
+    pub training: Vec<(String, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -758,12 +760,19 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         clients.push((what.to_owned(), c.id, secret, redirect.to_owned()));
     }
     let certificates = demo_certificates(app, &system, member.id, revoked.id).await?;
+    let unbound = ds
+        .iter()
+        .filter(|d| d.member_id.is_some())
+        .nth(4)
+        .ok_or(AppError::Internal("no fifth demo member".into()))?;
+    let training = demo_training(app, &system, member, unbound).await?;
     Ok(Some(DemoLogins {
         api_tokens,
         accounts,
         legacy,
         clients,
         certificates,
+        training,
     }))
 }
 
@@ -809,6 +818,195 @@ async fn demo_certificates<S: Store>(
         ));
     }
     Ok(out)
+}
+
+/// Training for the demo, three weeks back and a month ahead of today: a past 千代田区医師会
+/// session where the member checked in with the venue code and out again (credited on closing),
+/// a registered doctor without a MAMIS_ID entered at the desk (pending until one is verified),
+/// and a 東京内科学会 session awaiting 東京都医師会's approval. Returns console lines.
+async fn demo_training<S: Store>(
+    app: &App<S>,
+    system: &Principal,
+    member: &Doctor,
+    unbound: &Doctor,
+) -> Result<Vec<(String, String)>, AppError> {
+    use crate::training::{self, ItemInput, SessionInput};
+    use mamis_domain::training::{ItemKind, NonCreditKind, Venue};
+    use mamis_store::{
+        Organiser, PendingAttendance, PresenceChannel, PresenceRow, PresenceSubject, TrainingStore,
+    };
+    let now = app.now();
+    let at = |days: i64, hour: u32, minute: u32| -> Result<Timestamp, AppError> {
+        let day = mamis_domain::time::japan_date(now) + chrono::Duration::days(days);
+        day.and_hms_opt(hour, minute, 0)
+            .and_then(|t| t.and_local_timezone(mamis_domain::time::japan()).single())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok_or(AppError::Internal("demo training time".into()))
+    };
+    let item = |title: &str, start: Timestamp, minutes: u32, kind: ItemKind| ItemInput {
+        id: None,
+        title: title.to_owned(),
+        start,
+        minutes,
+        kind,
+    };
+    let split = |a: u16, b: u16| ItemKind::Credit {
+        parts: vec![
+            mamis_domain::training::CodePart {
+                code: a,
+                minutes: 30,
+            },
+            mamis_domain::training::CodePart {
+                code: b,
+                minutes: 30,
+            },
+        ],
+    };
+    let past = training::create(
+        app,
+        system,
+        SessionInput {
+            organiser: Organiser::Association(AssociationCode::parse("P13-0001")?),
+            title: "千代田区医師会 学術講演会「高血圧診療の最新エビデンス」".into(),
+            venue: Venue::InPerson("千代田区医師会館 3階ホール".into()),
+            start: at(-21, 19, 0)?,
+            end: at(-21, 21, 30)?,
+            expected_headcount: Some(80),
+            desk_scan_only: false,
+            grace_minutes: training::DEFAULT_GRACE_MINUTES,
+            items: vec![
+                item(
+                    "開会挨拶",
+                    at(-21, 19, 0)?,
+                    10,
+                    ItemKind::NonCredit(NonCreditKind::Greeting),
+                ),
+                item(
+                    "高血圧治療ガイドラインの改訂点",
+                    at(-21, 19, 10)?,
+                    60,
+                    ItemKind::single(74, 60),
+                ),
+                item(
+                    "休憩",
+                    at(-21, 20, 10)?,
+                    10,
+                    ItemKind::NonCredit(NonCreditKind::Break),
+                ),
+                item("家庭血圧と服薬指導", at(-21, 20, 20)?, 60, split(0, 73)),
+            ],
+        },
+        None,
+    )
+    .await
+    .map_err(training_demo_error)?;
+    let mut tx = app.store.write().await?;
+    tx.insert_pending_attendance(&PendingAttendance {
+        id: Uuid::new_v4(),
+        session: past.id,
+        iseki: unbound.iseki.clone(),
+        family_kana: Some(unbound.family_kana.as_str().to_owned()),
+        given_kana: Some(unbound.given_kana.as_str().to_owned()),
+        birth_date: Some(unbound.birth_date),
+        created_at: now,
+        credited: None,
+    })
+    .await?;
+    let rows = [
+        (
+            PresenceSubject::Doctor(member.id),
+            PresenceChannel::VenueQr,
+            Some("demo-phone-1"),
+            Some("192.0.2.10"),
+            at(-21, 18, 55)?,
+            Some(at(-21, 21, 24)?),
+        ),
+        (
+            PresenceSubject::Pending(unbound.iseki.clone()),
+            PresenceChannel::Desk,
+            Some("desk-1"),
+            Some("192.0.2.2"),
+            at(-21, 18, 58)?,
+            None,
+        ),
+    ];
+    for (subject, channel, device, addr, in_at, out_at) in rows {
+        tx.insert_presence(&PresenceRow {
+            id: Uuid::new_v4(),
+            session: past.id,
+            subject,
+            in_at,
+            out_at,
+            left_at_end: false,
+            channel,
+            device: device.map(str::to_owned),
+            client_addr: addr.map(str::to_owned),
+            created_at: now,
+            removed_at: None,
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    training::close(app, system, past.id, None)
+        .await
+        .map_err(training_demo_error)?;
+    let outside = training::create(
+        app,
+        system,
+        SessionInput {
+            organiser: Organiser::Organisation(Uuid::from_u128(0xD0_0001)),
+            title: "東京内科学会 地方会 教育講演".into(),
+            venue: Venue::Hybrid("東京国際フォーラム ホールB7".into()),
+            start: at(30, 14, 0)?,
+            end: at(30, 15, 30)?,
+            expected_headcount: Some(300),
+            desk_scan_only: false,
+            grace_minutes: training::DEFAULT_GRACE_MINUTES,
+            items: vec![
+                item(
+                    "製品紹介",
+                    at(30, 14, 0)?,
+                    15,
+                    ItemKind::NonCredit(NonCreditKind::ProductIntroduction),
+                ),
+                item(
+                    "糖尿病合併症の早期発見",
+                    at(30, 14, 15)?,
+                    75,
+                    ItemKind::single(76, 75),
+                ),
+            ],
+        },
+        None,
+    )
+    .await
+    .map_err(training_demo_error)?;
+    Ok(vec![
+        (
+            "past session (chiyoda@; the member's credits on My Page ②)".to_owned(),
+            format!("/office/training/{}", past.id),
+        ),
+        (
+            format!(
+                "pending attendance of 医籍登録番号 {} ({} {}, no MAMIS_ID): register with it to see it credited",
+                unbound.iseki.as_str(),
+                unbound.family_name,
+                unbound.given_name
+            ),
+            format!("/office/training/{}", past.id),
+        ),
+        (
+            "outside session awaiting approval (tokyo@)".to_owned(),
+            format!("/office/training/approvals#{}", outside.id),
+        ),
+    ])
+}
+
+fn training_demo_error(e: crate::training::TrainingError) -> AppError {
+    match e {
+        crate::training::TrainingError::App(e) => e,
+        other => AppError::Internal(format!("demo training: {other}")),
+    }
 }
 
 /// Seven fiscal years (FY2020–FY2026) of CME credits for the demo doctors: the member reaches 60

@@ -14,6 +14,7 @@ pub mod oidc;
 pub mod portal;
 pub mod registry;
 pub mod tokens;
+pub mod training;
 
 pub use error::AppError;
 

@@ -745,6 +745,14 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                 for (what, url) in &logins.certificates {
                     println!("  {what:<48} {url}");
                 }
+                println!("Training (研修会), log in as the staff named:");
+                for (what, path) in &logins.training {
+                    println!(
+                        "  {what}\n      {}{}",
+                        cfg.base_url,
+                        path.trim_start_matches('/')
+                    );
+                }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");

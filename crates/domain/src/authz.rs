@@ -130,11 +130,16 @@ pub enum Action {
     EditCredits,
     /// Run certificate decisions and revoke certificates (JMA only: the JMA issues them).
     ManageCertificates,
+    /// Register and run an organiser's training sessions: programme, attendance capture and
+    /// lists, closing (associations for their subtree, organisers for their own organisation).
+    ManageTraining,
+    /// Approve an outside organisation's session so it credits (its prefecture's staff).
+    ApproveTraining,
 }
 
 impl Action {
     /// Every action (for exhaustive tests of the rule table).
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Self::ViewAssociations,
         Self::ViewDoctors,
         Self::EditDoctors,
@@ -146,6 +151,8 @@ impl Action {
         Self::SuspendAccounts,
         Self::EditCredits,
         Self::ManageCertificates,
+        Self::ManageTraining,
+        Self::ApproveTraining,
     ];
 }
 
@@ -170,19 +177,23 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
         (
             JmaStaff,
             ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit
-            | VerifyIdentity | SuspendAccounts | EditCredits | ManageCertificates,
+            | VerifyIdentity | SuspendAccounts | EditCredits | ManageCertificates | ManageTraining,
         ) => National,
-        (JmaStaff, ManageApiTokens | ManageRoleGrants) => Denied,
+        // approval is the prefecture's act; JMA administrators keep it for emergencies
+        (JmaStaff, ManageApiTokens | ManageRoleGrants | ApproveTraining) => Denied,
         (
             PrefectureStaff | CountyStaff,
             ViewAssociations | ViewDoctors | EditDoctors | VerifyIdentity | SuspendAccounts
-            | EditCredits,
+            | EditCredits | ManageTraining,
         ) => Subtree,
+        (PrefectureStaff, ApproveTraining) => Subtree,
         (
             PrefectureStaff | CountyStaff,
             ManageApiTokens | ManageRoleGrants | ReadAudit | EditCatalogue | ManageCertificates,
         ) => Denied,
+        (CountyStaff, ApproveTraining) => Denied,
         (Organiser, ViewAssociations) => National,
+        (Organiser, ManageTraining) => Subtree,
         (Organiser, _) => Denied,
     }
 }
@@ -355,6 +366,72 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn outside_sessions_are_approved_by_their_own_prefecture_only() {
+        let org = Uuid::from_u128(7);
+        let tokyo_org = Target::Organisation {
+            id: org,
+            prefecture: &code("P13"),
+        };
+        let cases = [
+            (
+                RoleGrant::new(Role::PrefectureStaff, Scope::Association(code("P13"))),
+                true,
+                true,
+            ),
+            (
+                RoleGrant::new(Role::PrefectureStaff, Scope::Association(code("P27"))),
+                false,
+                false,
+            ),
+            (
+                RoleGrant::new(Role::CountyStaff, Scope::Association(code("P13-0001"))),
+                false,
+                false,
+            ),
+            (
+                RoleGrant::new(Role::Organiser, Scope::Organisation(org)),
+                false,
+                true,
+            ),
+            (
+                RoleGrant::new(Role::Organiser, Scope::Organisation(Uuid::from_u128(8))),
+                false,
+                false,
+            ),
+            (
+                RoleGrant::new(Role::JmaStaff, Scope::Association(code("JMA"))),
+                false,
+                true,
+            ),
+            (
+                RoleGrant::new(Role::JmaAdmin, Scope::Association(code("JMA"))),
+                true,
+                true,
+            ),
+        ];
+        for (g, approve, manage) in cases {
+            let g = g.unwrap();
+            assert_eq!(
+                grant_permits(&g, Action::ApproveTraining, &tokyo_org),
+                approve,
+                "{g:?} approve"
+            );
+            assert_eq!(
+                grant_permits(&g, Action::ManageTraining, &tokyo_org),
+                manage,
+                "{g:?} manage"
+            );
+        }
+        // an organiser never reaches an association's own sessions
+        let og = RoleGrant::new(Role::Organiser, Scope::Organisation(org)).unwrap();
+        assert!(!grant_permits(
+            &og,
+            Action::ManageTraining,
+            &Target::Association(&code("P13-0001"))
+        ));
     }
 
     #[test]

@@ -124,8 +124,18 @@ macro_rules! doctor_cols {
          contact_email, member_id, home_prefecture, created_at"
     };
 }
+pub(crate) use doctor_cols;
 
-fn doctor_row(r: &PgRow) -> StoreResult<Doctor> {
+fn organisation_row(r: &PgRow) -> StoreResult<Organisation> {
+    Ok(Organisation {
+        id: col(r, "id")?,
+        name: col(r, "name")?,
+        prefecture: AssociationCode::parse(col::<&str>(r, "prefecture_code")?)
+            .map_err(corrupt("prefecture"))?,
+    })
+}
+
+pub(crate) fn doctor_row(r: &PgRow) -> StoreResult<Doctor> {
     Ok(Doctor {
         id: col(r, "id")?,
         iseki: IsekiNumber::parse(col::<&str>(r, "iseki_number")?).map_err(corrupt("iseki"))?,
@@ -334,6 +344,17 @@ impl RegistryStore for PgTx {
         Ok(())
     }
 
+    async fn organisation(&mut self, id: Uuid) -> StoreResult<Option<Organisation>> {
+        sqlx::query("SELECT id, name, prefecture_code FROM organisations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(organisation_row)
+            .transpose()
+    }
+
     async fn organisations_in(
         &mut self,
         prefecture: &AssociationCode,
@@ -344,16 +365,7 @@ impl RegistryStore for PgTx {
             .fetch_all(&mut *self.tx)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Organisation {
-                    id: col(r, "id")?,
-                    name: col(r, "name")?,
-                    prefecture: AssociationCode::parse(col::<&str>(r, "prefecture_code")?)
-                        .map_err(corrupt("prefecture"))?,
-                })
-            })
-            .collect()
+        rows.iter().map(organisation_row).collect()
     }
 
     async fn insert_doctor(&mut self, d: &Doctor) -> StoreResult<()> {

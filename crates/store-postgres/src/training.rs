@@ -11,12 +11,13 @@ use uuid::Uuid;
 
 use crate::PgTx;
 use crate::convert::*;
+use crate::store::{doctor_cols, doctor_row};
 
 macro_rules! session_cols {
     () => {
         "s.id, s.organiser_association, s.organiser_organisation, s.title, s.venue_kind, s.place, \
          s.start_at, s.end_at, s.expected_headcount, s.created_at, s.approval_number, \
-         s.approved_at, s.approved_by, s.closed_at"
+         s.approved_at, s.approved_by, s.closed_at, s.desk_scan_only, s.grace_minutes"
     };
 }
 
@@ -86,6 +87,9 @@ fn session_row(r: &PgRow) -> StoreResult<TrainingSession> {
         created_at: col(r, "created_at")?,
         approval,
         closed_at: col(r, "closed_at")?,
+        desk_scan_only: col(r, "desk_scan_only")?,
+        grace_minutes: u32::try_from(col::<i32>(r, "grace_minutes")?)
+            .map_err(corrupt("grace minutes"))?,
     })
 }
 
@@ -162,11 +166,12 @@ impl TrainingStore for PgTx {
             .expected_headcount
             .map(|h| small(h, "expected headcount"))
             .transpose()?;
+        let grace = small(s.grace_minutes, "grace minutes")?;
         sqlx::query(
             "INSERT INTO training_sessions (id, organiser_association, organiser_organisation, \
              title, venue_kind, place, start_at, end_at, expected_headcount, created_at, \
-             approval_number, approved_at, approved_by, closed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             approval_number, approved_at, approved_by, closed_at, desk_scan_only, grace_minutes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(s.id)
         .bind(assoc)
@@ -182,6 +187,8 @@ impl TrainingStore for PgTx {
         .bind(s.approval.as_ref().map(|a| a.at))
         .bind(s.approval.as_ref().map(|a| a.by.as_str()))
         .bind(s.closed_at)
+        .bind(s.desk_scan_only)
+        .bind(grace)
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -201,6 +208,27 @@ impl TrainingStore for PgTx {
         .as_ref()
         .map(session_row)
         .transpose()
+    }
+
+    async fn training_sessions_by_ids(
+        &mut self,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<TrainingSession>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM training_sessions s WHERE s.id = ANY($1) ORDER BY s.start_at, s.id"
+        ))
+        .bind(ids)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(session_row)
+        .collect()
     }
 
     async fn training_sessions_of(
@@ -424,6 +452,47 @@ impl TrainingStore for PgTx {
         Ok(())
     }
 
+    async fn insert_presences(&mut self, rows: &[PresenceRow]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // One statement whatever the count: a column array per parameter, zipped by UNNEST.
+        let mut doctors = Vec::with_capacity(rows.len());
+        let mut pendings = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (doctor, pending) = subject_cols(&row.subject);
+            doctors.push(doctor);
+            pendings.push(pending);
+        }
+        sqlx::query(concat!(
+            "INSERT INTO training_presence (",
+            presence_cols!(),
+            ") SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], \
+             $5::timestamptz[], $6::timestamptz[], $7::boolean[], $8::text[], $9::text[], \
+             $10::text[], $11::timestamptz[], $12::timestamptz[])"
+        ))
+        .bind(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.session).collect::<Vec<_>>())
+        .bind(doctors)
+        .bind(pendings)
+        .bind(rows.iter().map(|r| r.in_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.out_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.left_at_end).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.channel.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.device.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.client_addr.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.created_at).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.removed_at).collect::<Vec<_>>())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn presence_of(&mut self, session: Uuid) -> StoreResult<Vec<PresenceRow>> {
         sqlx::query(concat!(
             "SELECT ",
@@ -438,6 +507,39 @@ impl TrainingStore for PgTx {
         .iter()
         .map(presence_row)
         .collect()
+    }
+
+    async fn presence_of_doctor(
+        &mut self,
+        doctor: Uuid,
+        iseki: &IsekiNumber,
+    ) -> StoreResult<Vec<PresenceRow>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            presence_cols!(),
+            " FROM training_presence WHERE (doctor_id = $1 OR pending_iseki = $2) \
+             AND removed_at IS NULL ORDER BY in_at, id"
+        ))
+        .bind(doctor)
+        .bind(iseki.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(presence_row)
+        .collect()
+    }
+
+    async fn open_presence_count(&mut self, session: Uuid) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM training_presence \
+             WHERE session_id = $1 AND out_at IS NULL AND removed_at IS NULL",
+        )
+        .bind(session)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        u64::try_from(n).map_err(corrupt("open presence count"))
     }
 
     async fn open_presence(
@@ -496,6 +598,22 @@ impl TrainingStore for PgTx {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn remove_presences(&mut self, ids: &[Uuid], at: Timestamp) -> StoreResult<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let r = sqlx::query(
+            "UPDATE training_presence SET removed_at = $2 \
+             WHERE id = ANY($1) AND removed_at IS NULL",
+        )
+        .bind(ids)
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
     async fn insert_pending_attendance(&mut self, p: &PendingAttendance) -> StoreResult<bool> {
         let r = sqlx::query(
             "INSERT INTO pending_attendance (id, session_id, iseki_number, family_kana, \
@@ -518,6 +636,99 @@ impl TrainingStore for PgTx {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn insert_pending_attendances(&mut self, ps: &[PendingAttendance]) -> StoreResult<u64> {
+        if ps.is_empty() {
+            return Ok(0);
+        }
+        let r = sqlx::query(concat!(
+            "INSERT INTO pending_attendance (",
+            pending_cols!(),
+            ") SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
+             $6::date[], $7::timestamptz[], $8::uuid[], $9::timestamptz[]) \
+             ON CONFLICT (session_id, iseki_number) DO NOTHING"
+        ))
+        .bind(ps.iter().map(|p| p.id).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.session).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.iseki.as_str()).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.family_kana.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.given_kana.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(ps.iter().map(|p| p.birth_date).collect::<Vec<_>>())
+        .bind(ps.iter().map(|p| p.created_at).collect::<Vec<_>>())
+        .bind(
+            ps.iter()
+                .map(|p| p.credited.map(|(d, _)| d))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            ps.iter()
+                .map(|p| p.credited.map(|(_, at)| at))
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn doctors_by_ids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Doctor>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(concat!(
+            "SELECT ",
+            doctor_cols!(),
+            " FROM doctors WHERE id = ANY($1) ORDER BY id"
+        ))
+        .bind(ids)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(doctor_row)
+        .collect()
+    }
+
+    async fn register_matches(
+        &mut self,
+        numbers: &[IsekiNumber],
+    ) -> StoreResult<Vec<RegisterMatch>> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut numbers: Vec<&str> = numbers.iter().map(IsekiNumber::as_str).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        // The correlated lookup uses the partial index `accounts_verified_doctor_key`; "C"
+        // collation orders by bytes, as IsekiNumber and SQLite do.
+        sqlx::query(concat!(
+            "SELECT ",
+            doctor_cols!(),
+            ", (SELECT a.id FROM accounts a WHERE a.doctor_id = doctors.id \
+             AND a.verification = 'verified') AS verified_account \
+             FROM doctors WHERE iseki_number = ANY($1) ORDER BY iseki_number COLLATE \"C\""
+        ))
+        .bind(numbers)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok(RegisterMatch {
+                doctor: doctor_row(r)?,
+                verified_account: col(r, "verified_account")?,
+            })
+        })
+        .collect()
+    }
+
     async fn pending_for_iseki(
         &mut self,
         iseki: &IsekiNumber,
@@ -529,6 +740,21 @@ impl TrainingStore for PgTx {
              ORDER BY created_at, id"
         ))
         .bind(iseki.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(pending_row)
+        .collect()
+    }
+
+    async fn pending_of_session(&mut self, session: Uuid) -> StoreResult<Vec<PendingAttendance>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            pending_cols!(),
+            " FROM pending_attendance WHERE session_id = $1 ORDER BY iseki_number, id"
+        ))
+        .bind(session)
         .fetch_all(&mut *self.tx)
         .await
         .map_err(db_err)?

@@ -121,8 +121,18 @@ macro_rules! doctor_cols {
          contact_email, member_id, home_prefecture, created_at"
     };
 }
+pub(crate) use doctor_cols;
 
-fn doctor_row(r: &SqliteRow) -> StoreResult<Doctor> {
+fn organisation_row(r: &SqliteRow) -> StoreResult<Organisation> {
+    Ok(Organisation {
+        id: uuid(r.get("id"))?,
+        name: r.get("name"),
+        prefecture: AssociationCode::parse(r.get::<&str, _>("prefecture_code"))
+            .map_err(corrupt("prefecture"))?,
+    })
+}
+
+pub(crate) fn doctor_row(r: &SqliteRow) -> StoreResult<Doctor> {
     Ok(Doctor {
         id: uuid(r.get("id"))?,
         iseki: IsekiNumber::parse(r.get::<&str, _>("iseki_number")).map_err(corrupt("iseki"))?,
@@ -302,6 +312,17 @@ impl RegistryStore for SqliteTx {
         Ok(())
     }
 
+    async fn organisation(&mut self, id: Uuid) -> StoreResult<Option<Organisation>> {
+        sqlx::query("SELECT id, name, prefecture_code FROM organisations WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .as_ref()
+            .map(organisation_row)
+            .transpose()
+    }
+
     async fn organisations_in(
         &mut self,
         prefecture: &AssociationCode,
@@ -311,16 +332,7 @@ impl RegistryStore for SqliteTx {
             .fetch_all(&mut *self.tx)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(Organisation {
-                    id: uuid(r.get("id"))?,
-                    name: r.get("name"),
-                    prefecture: AssociationCode::parse(r.get::<&str, _>("prefecture_code"))
-                        .map_err(corrupt("prefecture"))?,
-                })
-            })
-            .collect()
+        rows.iter().map(organisation_row).collect()
     }
 
     async fn insert_doctor(&mut self, d: &Doctor) -> StoreResult<()> {

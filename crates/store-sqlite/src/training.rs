@@ -10,12 +10,13 @@ use uuid::Uuid;
 
 use crate::SqliteTx;
 use crate::convert::*;
+use crate::store::{doctor_cols, doctor_row};
 
 macro_rules! session_cols {
     () => {
         "s.id, s.organiser_association, s.organiser_organisation, s.title, s.venue_kind, s.place, \
          s.start_at, s.end_at, s.expected_headcount, s.created_at, s.approval_number, \
-         s.approved_at, s.approved_by, s.closed_at"
+         s.approved_at, s.approved_by, s.closed_at, s.desk_scan_only, s.grace_minutes"
     };
 }
 
@@ -32,6 +33,12 @@ macro_rules! pending_cols {
          credited_doctor_id, credited_at"
     };
 }
+
+/// Ids bound per `IN (…)` list, well below SQLite's limit on bound parameters.
+const ID_CHUNK: usize = 500;
+
+/// Rows per multi-row INSERT: at 12 columns, 12,000 bound parameters, under SQLite's 32,766.
+const ROW_CHUNK: usize = 1_000;
 
 /// The stored venue kind and place.
 fn venue_cols(v: &Venue) -> (&'static str, Option<&str>) {
@@ -90,6 +97,13 @@ fn session_row(r: &SqliteRow) -> StoreResult<TrainingSession> {
         created_at: from_micros(r.get("created_at"))?,
         approval,
         closed_at: opt_from_micros(r.get("closed_at"))?,
+        desk_scan_only: match r.get::<i64, _>("desk_scan_only") {
+            0 => false,
+            1 => true,
+            v => return Err(StoreError::Corrupt(format!("desk_scan_only {v}"))),
+        },
+        grace_minutes: u32::try_from(r.get::<i64, _>("grace_minutes"))
+            .map_err(corrupt("grace minutes"))?,
     })
 }
 
@@ -164,8 +178,8 @@ impl TrainingStore for SqliteTx {
         sqlx::query(
             "INSERT INTO training_sessions (id, organiser_association, organiser_organisation, \
              title, venue_kind, place, start_at, end_at, expected_headcount, created_at, \
-             approval_number, approved_at, approved_by, closed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             approval_number, approved_at, approved_by, closed_at, desk_scan_only, grace_minutes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(s.id.to_string())
         .bind(assoc)
@@ -181,6 +195,8 @@ impl TrainingStore for SqliteTx {
         .bind(s.approval.as_ref().map(|a| micros(a.at)))
         .bind(s.approval.as_ref().map(|a| a.by.as_str()))
         .bind(s.closed_at.map(micros))
+        .bind(i64::from(s.desk_scan_only))
+        .bind(i64::from(s.grace_minutes))
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -200,6 +216,34 @@ impl TrainingStore for SqliteTx {
         .as_ref()
         .map(session_row)
         .transpose()
+    }
+
+    async fn training_sessions_by_ids(
+        &mut self,
+        ids: &[Uuid],
+    ) -> StoreResult<Vec<TrainingSession>> {
+        let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "SELECT ",
+                session_cols!(),
+                " FROM training_sessions s WHERE s.id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                found.push(session_row(&r)?);
+            }
+        }
+        // Chunks each come back in any order; lowercase text ids sort as the UUIDs do.
+        found.sort_by_key(|s| (s.start, s.id));
+        Ok(found)
     }
 
     async fn training_sessions_of(
@@ -424,6 +468,33 @@ impl TrainingStore for SqliteTx {
         Ok(())
     }
 
+    async fn insert_presences(&mut self, rows: &[PresenceRow]) -> StoreResult<()> {
+        for chunk in rows.chunks(ROW_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "INSERT INTO training_presence (",
+                presence_cols!(),
+                ") "
+            ));
+            q.push_values(chunk, |mut b, row| {
+                let (doctor, pending) = subject_cols(&row.subject);
+                b.push_bind(row.id.to_string())
+                    .push_bind(row.session.to_string())
+                    .push_bind(doctor)
+                    .push_bind(pending.map(str::to_owned))
+                    .push_bind(micros(row.in_at))
+                    .push_bind(row.out_at.map(micros))
+                    .push_bind(i64::from(row.left_at_end))
+                    .push_bind(row.channel.as_str())
+                    .push_bind(row.device.clone())
+                    .push_bind(row.client_addr.clone())
+                    .push_bind(micros(row.created_at))
+                    .push_bind(row.removed_at.map(micros));
+            });
+            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
     async fn presence_of(&mut self, session: Uuid) -> StoreResult<Vec<PresenceRow>> {
         sqlx::query(concat!(
             "SELECT ",
@@ -438,6 +509,39 @@ impl TrainingStore for SqliteTx {
         .iter()
         .map(presence_row)
         .collect()
+    }
+
+    async fn presence_of_doctor(
+        &mut self,
+        doctor: Uuid,
+        iseki: &IsekiNumber,
+    ) -> StoreResult<Vec<PresenceRow>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            presence_cols!(),
+            " FROM training_presence WHERE (doctor_id = $1 OR pending_iseki = $2) \
+             AND removed_at IS NULL ORDER BY in_at, id"
+        ))
+        .bind(doctor.to_string())
+        .bind(iseki.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(presence_row)
+        .collect()
+    }
+
+    async fn open_presence_count(&mut self, session: Uuid) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM training_presence \
+             WHERE session_id = $1 AND out_at IS NULL AND removed_at IS NULL",
+        )
+        .bind(session.to_string())
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        u64::try_from(n).map_err(corrupt("open presence count"))
     }
 
     async fn open_presence(
@@ -495,6 +599,27 @@ impl TrainingStore for SqliteTx {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn remove_presences(&mut self, ids: &[Uuid], at: Timestamp) -> StoreResult<u64> {
+        let mut n = 0;
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE training_presence SET removed_at = ");
+            q.push_bind(micros(at))
+                .push(" WHERE removed_at IS NULL AND id IN (");
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            q.push(")");
+            n += q
+                .build()
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     async fn insert_pending_attendance(&mut self, p: &PendingAttendance) -> StoreResult<bool> {
         let r = sqlx::query(
             "INSERT INTO pending_attendance (id, session_id, iseki_number, family_kana, \
@@ -517,6 +642,96 @@ impl TrainingStore for SqliteTx {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn insert_pending_attendances(&mut self, ps: &[PendingAttendance]) -> StoreResult<u64> {
+        let mut n = 0;
+        for chunk in ps.chunks(ROW_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "INSERT INTO pending_attendance (",
+                pending_cols!(),
+                ") "
+            ));
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(p.id.to_string())
+                    .push_bind(p.session.to_string())
+                    .push_bind(p.iseki.as_str().to_owned())
+                    .push_bind(p.family_kana.clone())
+                    .push_bind(p.given_kana.clone())
+                    .push_bind(p.birth_date.map(|d| d.to_string()))
+                    .push_bind(micros(p.created_at))
+                    .push_bind(p.credited.map(|(d, _)| d.to_string()))
+                    .push_bind(p.credited.map(|(_, at)| micros(at)));
+            });
+            q.push(" ON CONFLICT (session_id, iseki_number) DO NOTHING");
+            n += q
+                .build()
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
+    async fn doctors_by_ids(&mut self, ids: &[Uuid]) -> StoreResult<Vec<Doctor>> {
+        let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ID_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "SELECT ",
+                doctor_cols!(),
+                " FROM doctors WHERE id IN ("
+            ));
+            let mut list = q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                found.push(doctor_row(&r)?);
+            }
+        }
+        found.sort_by_key(|d| d.id);
+        Ok(found)
+    }
+
+    async fn register_matches(
+        &mut self,
+        numbers: &[IsekiNumber],
+    ) -> StoreResult<Vec<RegisterMatch>> {
+        let mut numbers: Vec<&str> = numbers.iter().map(IsekiNumber::as_str).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let mut found = Vec::with_capacity(numbers.len());
+        for chunk in numbers.chunks(ID_CHUNK) {
+            // The correlated lookup uses the partial index `accounts_verified_doctor_key`.
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "SELECT ",
+                doctor_cols!(),
+                ", (SELECT a.id FROM accounts a WHERE a.doctor_id = doctors.id \
+                 AND a.verification = 'verified') AS verified_account \
+                 FROM doctors WHERE iseki_number IN ("
+            ));
+            let mut list = q.separated(", ");
+            for n in chunk {
+                list.push_bind(*n);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                found.push(RegisterMatch {
+                    doctor: doctor_row(&r)?,
+                    verified_account: r
+                        .get::<Option<&str>, _>("verified_account")
+                        .map(uuid)
+                        .transpose()?,
+                });
+            }
+        }
+        found.sort_by(|a, b| a.doctor.iseki.cmp(&b.doctor.iseki));
+        Ok(found)
+    }
+
     async fn pending_for_iseki(
         &mut self,
         iseki: &IsekiNumber,
@@ -528,6 +743,21 @@ impl TrainingStore for SqliteTx {
              ORDER BY created_at, id"
         ))
         .bind(iseki.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(pending_row)
+        .collect()
+    }
+
+    async fn pending_of_session(&mut self, session: Uuid) -> StoreResult<Vec<PendingAttendance>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            pending_cols!(),
+            " FROM pending_attendance WHERE session_id = $1 ORDER BY iseki_number, id"
+        ))
+        .bind(session.to_string())
         .fetch_all(&mut *self.tx)
         .await
         .map_err(db_err)?

@@ -43,7 +43,14 @@ macro_rules! conformance_suite {
             ledger_and_certificates_of_many_doctors, documents_round_trip_and_conflict,
             certificate_runs_are_replaced, certificate_reviews_open_once_per_certificate,
             training_sessions_approve_and_close_once, programme_items_are_replaced_until_closed,
-            presence_opens_once_per_subject, pending_attendance_is_credited_once);
+            presence_opens_once_per_subject, pending_attendance_is_credited_once,
+            training_session_options_round_trip, training_sessions_by_ids_in_start_order,
+            presence_of_doctor_spans_sessions_and_pending, open_presence_count_follows_departures,
+            pending_of_session_lists_every_number, organisation_is_found_by_id,
+            register_matches_resolve_numbers_with_verified_accounts,
+            doctors_are_read_by_ids_in_one_call,
+            presences_are_inserted_in_bulk, pending_attendances_are_inserted_in_bulk_once,
+            presences_are_removed_in_bulk);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -2790,6 +2797,8 @@ fn training_session(id: u8, organiser: Organiser, start: &str) -> TrainingSessio
         created_at: t("2026-04-01T00:00:00.000001Z"),
         approval: None,
         closed_at: None,
+        desk_scan_only: false,
+        grace_minutes: 5,
     }
 }
 
@@ -3243,5 +3252,743 @@ pub async fn pending_attendance_is_credited_once<S: Store>(s: S) {
         .await
         .unwrap_err();
     assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+}
+
+/// The capture options read back as written, from every read of a session; a grace period
+/// beyond 30 minutes is refused by the schema.
+pub async fn training_session_options_round_trip<S: Store>(s: S) {
+    let org = training_organisation(&s, "P13").await;
+    let own = Organiser::Association(code("P13"));
+    let strict = TrainingSession {
+        desk_scan_only: true,
+        grace_minutes: 0,
+        ..training_session(1, own.clone(), "2026-06-01T09:00:00Z")
+    };
+    let lenient = TrainingSession {
+        grace_minutes: 30,
+        ..training_session(2, own.clone(), "2026-07-01T09:00:00Z")
+    };
+    let outside = TrainingSession {
+        desk_scan_only: true,
+        grace_minutes: 30,
+        ..training_session(3, Organiser::Organisation(org), "2026-06-15T09:00:00Z")
+    };
+    let mut tx = s.write().await.unwrap();
+    for x in [&strict, &lenient, &outside] {
+        tx.insert_training_session(x).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    for x in [&strict, &lenient, &outside] {
+        assert_eq!(tx.training_session(x.id).await.unwrap().as_ref(), Some(x));
+    }
+    assert_eq!(
+        tx.training_sessions_of(&own, 10, 0).await.unwrap(),
+        [lenient.clone(), strict.clone()]
+    );
+    assert_eq!(
+        tx.sessions_awaiting_approval(&code("P13")).await.unwrap(),
+        std::slice::from_ref(&outside)
+    );
+    assert_eq!(
+        tx.training_sessions_by_ids(&[outside.id, strict.id])
+            .await
+            .unwrap(),
+        [strict.clone(), outside.clone()]
+    );
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let too_lenient = TrainingSession {
+        grace_minutes: 31,
+        ..training_session(4, own, "2026-08-01T09:00:00Z")
+    };
+    assert!(tx.insert_training_session(&too_lenient).await.is_err());
+    tx.rollback().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.training_session(too_lenient.id).await.unwrap(), None);
+    tx.rollback().await.unwrap();
+}
+
+/// Sessions by id come back once each, by start then id, whatever the order and repeats of the
+/// ids asked for; unknown ids are skipped, also among more ids than one statement binds.
+pub async fn training_sessions_by_ids_in_start_order<S: Store>(s: S) {
+    let own = Organiser::Association(code("P13"));
+    let late = training_session(1, own.clone(), "2026-07-01T09:00:00Z");
+    let tie_b = training_session(3, own.clone(), "2026-06-01T09:00:00Z");
+    let tie_a = training_session(2, own.clone(), "2026-06-01T09:00:00Z");
+    let early = training_session(4, own.clone(), "2026-05-01T09:00:00Z");
+    let unasked = training_session(5, own, "2026-04-01T09:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    for x in [&late, &tie_b, &tie_a, &early, &unasked] {
+        tx.insert_training_session(x).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert!(tx.training_sessions_by_ids(&[]).await.unwrap().is_empty());
+    assert!(
+        tx.training_sessions_by_ids(&[Uuid::new_v4()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let expected = [early.clone(), tie_a.clone(), tie_b.clone(), late.clone()];
+    assert_eq!(
+        tx.training_sessions_by_ids(&[late.id, tie_b.id, early.id, tie_a.id, late.id])
+            .await
+            .unwrap(),
+        expected
+    );
+    // well past one statement's worth of ids, the known ones spread among them
+    let mut many: Vec<Uuid> = (0..1_200).map(|_| Uuid::new_v4()).collect();
+    many.insert(0, late.id);
+    many.insert(400, tie_a.id);
+    many.insert(800, early.id);
+    many.push(tie_b.id);
+    many.push(early.id);
+    assert_eq!(tx.training_sessions_by_ids(&many).await.unwrap(), expected);
+    tx.rollback().await.unwrap();
+}
+
+/// A doctor's presence across sessions: their own rows and those of their number captured
+/// while pending, by arrival then id; removed rows, other doctors and other numbers are left
+/// out.
+pub async fn presence_of_doctor_spans_sessions_and_pending<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2]).await;
+    let (d1, d2) = (ids[0], ids[1]);
+    let own = Organiser::Association(code("P13"));
+    let s1 = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let s2 = training_session(2, own.clone(), "2026-07-01T09:00:00Z");
+    let s3 = training_session(3, own, "2026-08-01T09:00:00Z");
+    let mine = IsekiNumber::parse("654321").unwrap();
+    let theirs = IsekiNumber::parse("7").unwrap();
+    let pending = |session: Uuid, iseki: &IsekiNumber| PendingAttendance {
+        id: Uuid::new_v4(),
+        session,
+        iseki: iseki.clone(),
+        family_kana: None,
+        given_kana: None,
+        birth_date: None,
+        created_at: t("2026-06-01T09:00:00Z"),
+        credited: None,
+    };
+    let doc = PresenceSubject::Doctor;
+    let as_pending = PresenceSubject::Pending(mine.clone());
+    // in arrival order: captured pending at s1, then as a doctor at s2 (two rows at one
+    // instant, ordered by id) and s3
+    let p_pending = PresenceRow {
+        out_at: Some(t("2026-06-01T10:00:00Z")),
+        channel: PresenceChannel::Desk,
+        ..presence(9, s1.id, as_pending.clone(), "2026-06-01T09:05:00Z")
+    };
+    let p_tie_a = PresenceRow {
+        out_at: Some(t("2026-07-01T09:30:00Z")),
+        ..presence(4, s2.id, doc(d1), "2026-07-01T09:00:00Z")
+    };
+    let p_tie_b = presence(6, s2.id, doc(d1), "2026-07-01T09:00:00Z");
+    let p_later = presence(2, s3.id, doc(d1), "2026-08-01T09:00:00.000001Z");
+    let removed = presence(1, s1.id, doc(d1), "2026-06-01T09:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    for x in [&s1, &s2, &s3] {
+        tx.insert_training_session(x).await.unwrap();
+    }
+    assert!(
+        tx.insert_pending_attendance(&pending(s1.id, &mine))
+            .await
+            .unwrap()
+    );
+    assert!(
+        tx.insert_pending_attendance(&pending(s1.id, &theirs))
+            .await
+            .unwrap()
+    );
+    for p in [&p_later, &p_tie_b, &removed, &p_pending, &p_tie_a] {
+        tx.insert_presence(p).await.unwrap();
+    }
+    // other subjects at the same sessions
+    tx.insert_presence(&presence(3, s2.id, doc(d2), "2026-07-01T08:00:00Z"))
+        .await
+        .unwrap();
+    tx.insert_presence(&presence(
+        5,
+        s1.id,
+        PresenceSubject::Pending(theirs.clone()),
+        "2026-06-01T08:00:00Z",
+    ))
+    .await
+    .unwrap();
+    assert!(
+        tx.remove_presence(removed.id, t("2026-06-02T00:00:00Z"))
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.presence_of_doctor(d1, &mine).await.unwrap(),
+        [p_pending.clone(), p_tie_a, p_tie_b, p_later]
+    );
+    // the number alone finds the pending rows; a doctor without rows finds nothing
+    assert_eq!(
+        tx.presence_of_doctor(Uuid::new_v4(), &mine).await.unwrap(),
+        [p_pending]
+    );
+    assert!(
+        tx.presence_of_doctor(Uuid::new_v4(), &IsekiNumber::parse("1").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// The live count: open rows of the session only, not removed, falling as intervals close.
+pub async fn open_presence_count_follows_departures<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1, 2, 3]).await;
+    let own = Organiser::Association(code("P13"));
+    let session = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let other = training_session(2, own, "2026-06-01T09:00:00Z");
+    let iseki = IsekiNumber::parse("654321").unwrap();
+    let doc = PresenceSubject::Doctor;
+    let a = presence(1, session.id, doc(ids[0]), "2026-06-01T09:00:00Z");
+    let b = presence(2, session.id, doc(ids[1]), "2026-06-01T09:01:00Z");
+    let c = presence(3, session.id, doc(ids[2]), "2026-06-01T09:02:00Z");
+    let p = presence(
+        4,
+        session.id,
+        PresenceSubject::Pending(iseki.clone()),
+        "2026-06-01T09:03:00Z",
+    );
+    let left = PresenceRow {
+        out_at: Some(t("2026-06-01T09:30:00Z")),
+        ..presence(5, session.id, doc(ids[0]), "2026-06-01T08:50:00Z")
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&session).await.unwrap();
+    tx.insert_training_session(&other).await.unwrap();
+    assert_eq!(tx.open_presence_count(session.id).await.unwrap(), 0);
+    assert!(
+        tx.insert_pending_attendance(&PendingAttendance {
+            id: Uuid::new_v4(),
+            session: session.id,
+            iseki,
+            family_kana: None,
+            given_kana: None,
+            birth_date: None,
+            created_at: t("2026-06-01T09:03:00Z"),
+            credited: None,
+        })
+        .await
+        .unwrap()
+    );
+    for x in [&a, &b, &c, &p, &left] {
+        tx.insert_presence(x).await.unwrap();
+    }
+    tx.insert_presence(&presence(6, other.id, doc(ids[0]), "2026-06-01T09:00:00Z"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.open_presence_count(session.id).await.unwrap(), 4);
+    assert_eq!(tx.open_presence_count(other.id).await.unwrap(), 1);
+    assert!(
+        tx.set_presence_out(a.id, t("2026-06-01T10:00:00Z"), false)
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.open_presence_count(session.id).await.unwrap(), 3);
+    assert!(
+        tx.remove_presence(b.id, t("2026-06-01T10:00:00Z"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(tx.open_presence_count(session.id).await.unwrap(), 2);
+    assert!(
+        tx.set_presence_out(p.id, t("2026-06-01T12:00:00Z"), true)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.open_presence_count(session.id).await.unwrap(), 1);
+    assert_eq!(tx.open_presence_count(other.id).await.unwrap(), 1);
+    assert_eq!(tx.open_presence_count(Uuid::new_v4()).await.unwrap(), 0);
+    tx.rollback().await.unwrap();
+}
+
+/// A session's pending attendances, credited ones included, by number (as text) with their
+/// details; other sessions' are left out.
+pub async fn pending_of_session_lists_every_number<S: Store>(s: S) {
+    let ids = ledger_doctors(&s, &[1]).await;
+    let own = Organiser::Association(code("P13"));
+    let s1 = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let s2 = training_session(2, own, "2026-07-01T09:00:00Z");
+    let pending = |session: Uuid, iseki: &str, at: &str| PendingAttendance {
+        id: Uuid::new_v4(),
+        session,
+        iseki: IsekiNumber::parse(iseki).unwrap(),
+        family_kana: Some("スズキ".into()),
+        given_kana: Some("ハナコ".into()),
+        birth_date: Some(day("1985-01-02")),
+        created_at: t(at),
+        credited: None,
+    };
+    let seven = pending(s1.id, "7", "2026-06-01T09:00:00Z");
+    let big = PendingAttendance {
+        given_kana: None,
+        birth_date: None,
+        ..pending(s1.id, "654321", "2026-06-01T09:01:00Z")
+    };
+    let hundred = pending(s1.id, "100", "2026-06-01T09:02:00.000001Z");
+    let elsewhere = pending(s2.id, "5", "2026-07-01T09:00:00Z");
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&s1).await.unwrap();
+    tx.insert_training_session(&s2).await.unwrap();
+    assert!(tx.pending_of_session(s1.id).await.unwrap().is_empty());
+    for p in [&seven, &big, &hundred, &elsewhere] {
+        assert!(tx.insert_pending_attendance(p).await.unwrap());
+    }
+    let at = t("2026-08-01T00:00:00.000001Z");
+    assert_eq!(
+        tx.mark_pending_credited(&[big.id], ids[0], at)
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let credited = PendingAttendance {
+        credited: Some((ids[0], at)),
+        ..big
+    };
+    assert_eq!(
+        tx.pending_of_session(s1.id).await.unwrap(),
+        [hundred, credited, seven]
+    );
+    assert_eq!(tx.pending_of_session(s2.id).await.unwrap(), [elsewhere]);
+    assert!(
+        tx.pending_of_session(Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// An organisation is read back by id; an unknown id is `None`.
+pub async fn organisation_is_found_by_id<S: Store>(s: S) {
+    let o = Organisation {
+        id: Uuid::new_v4(),
+        name: "日本外科学会".into(),
+        prefecture: code("P27"),
+    };
+    let mut tx = s.write().await.unwrap();
+    tx.insert_organisation(&o, t("2026-04-01T00:00:00Z"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.organisation(o.id).await.unwrap(), Some(o));
+    assert_eq!(tx.organisation(Uuid::new_v4()).await.unwrap(), None);
+    tx.rollback().await.unwrap();
+}
+
+/// Doctors named by id come back once each, in id order, unknown ids skipped; long lists whole.
+pub async fn doctors_are_read_by_ids_in_one_call<S: Store>(s: S) {
+    let doctors: Vec<_> = (1..=700).map(sample_doctor).collect();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctors(&doctors).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert!(tx.doctors_by_ids(&[]).await.unwrap().is_empty());
+    let mut ask: Vec<Uuid> = doctors.iter().rev().map(|d| d.id).collect();
+    ask.push(doctors[3].id);
+    ask.push(Uuid::from_u128(0xDEAD_BEEF));
+    let got = tx.doctors_by_ids(&ask).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(got.len(), 700);
+    assert_eq!(got, doctors, "field for field, in id order");
+}
+
+/// Register entries of the numbers given (unknown ones and repeats dropped), by number as
+/// text, each with its verified account only; long lists are resolved whole.
+pub async fn register_matches_resolve_numbers_with_verified_accounts<S: Store>(s: S) {
+    let now = t("2026-04-01T00:00:00Z");
+    let mut doctors: Vec<_> = (1..=1200).map(sample_doctor).collect();
+    // "99" sorts after "101200" as text, as IsekiNumber orders
+    let short = crate::Doctor {
+        id: Uuid::from_u128(0x9999),
+        iseki: IsekiNumber::parse("99").unwrap(),
+        contact_email: None,
+        ..sample_doctor(9999)
+    };
+    doctors.push(short.clone());
+    let account = |n: u128, doctor: Uuid, v: Verification| Account {
+        doctor_id: Some(doctor),
+        verification: v,
+        ..Account::new(
+            Uuid::from_u128(0x2000 + n),
+            &format!("match{n}@example.jp"),
+            "",
+            AccountKind::Doctor,
+            now,
+        )
+    };
+    let verified = account(1, doctors[0].id, Verification::Verified);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctors(&doctors).await.unwrap();
+    tx.insert_account(&verified).await.unwrap();
+    // a second, unverified claim on the same doctor neither shows nor doubles the match
+    tx.insert_account(&account(2, doctors[0].id, Verification::Review))
+        .await
+        .unwrap();
+    tx.insert_account(&account(3, doctors[1].id, Verification::Review))
+        .await
+        .unwrap();
+    tx.insert_account(&account(4, short.id, Verification::Unverified))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let number = |s: &str| IsekiNumber::parse(s).unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert!(tx.register_matches(&[]).await.unwrap().is_empty());
+    let found = tx
+        .register_matches(&[
+            number("100003"),
+            number("5555555"),
+            number("99"),
+            number("100001"),
+            number("100002"),
+            number("100001"),
+        ])
+        .await
+        .unwrap();
+    let expected = vec![
+        RegisterMatch {
+            doctor: doctors[0].clone(),
+            verified_account: Some(verified.id),
+        },
+        RegisterMatch {
+            doctor: doctors[1].clone(),
+            verified_account: None,
+        },
+        RegisterMatch {
+            doctor: doctors[2].clone(),
+            verified_account: None,
+        },
+        RegisterMatch {
+            doctor: short.clone(),
+            verified_account: None,
+        },
+    ];
+    assert_eq!(found, expected);
+
+    // 1,200 known numbers plus unknown ones, in reverse: every chunk is resolved and merged
+    let mut numbers: Vec<IsekiNumber> = doctors[..1200].iter().map(|d| d.iseki.clone()).collect();
+    numbers.extend((1..=300).map(|n| number(&(2_000_000 + n).to_string())));
+    numbers.reverse();
+    let found = tx.register_matches(&numbers).await.unwrap();
+    assert_eq!(found.len(), 1200);
+    assert_eq!(
+        found.iter().map(|m| m.doctor.clone()).collect::<Vec<_>>(),
+        doctors[..1200]
+    );
+    assert_eq!(found[0].verified_account, Some(verified.id));
+    assert!(found[1..].iter().all(|m| m.verified_account.is_none()));
+    tx.rollback().await.unwrap();
+}
+
+/// A closed or open interval of `subject`, numbered `n` in a bulk test.
+fn bulk_presence(
+    n: u128,
+    session: Uuid,
+    subject: PresenceSubject,
+    in_at: Timestamp,
+    open: bool,
+) -> PresenceRow {
+    PresenceRow {
+        id: Uuid::from_u128((n << 64) | 0xb01c),
+        session,
+        subject,
+        in_at,
+        out_at: (!open).then(|| in_at + Duration::seconds(61)),
+        left_at_end: false,
+        channel: if n.is_multiple_of(2) {
+            PresenceChannel::List
+        } else {
+            PresenceChannel::Desk
+        },
+        device: n.is_multiple_of(3).then(|| format!("desk-{n}")),
+        client_addr: None,
+        created_at: in_at + Duration::microseconds(1),
+        removed_at: None,
+    }
+}
+
+/// Thousands of intervals go in with one call and read back field for field; a batch that
+/// would open a second interval for a subject, or name a pending number without its
+/// attendance, fails as [`TrainingStore::insert_presence`] does.
+pub async fn presences_are_inserted_in_bulk<S: Store>(s: S) {
+    let doctors = ledger_doctors(&s, &(1..=40).collect::<Vec<_>>()).await;
+    let session = training_session(
+        1,
+        Organiser::Association(code("P13")),
+        "2026-06-01T09:00:00Z",
+    );
+    let numbers: Vec<IsekiNumber> = (1..=5)
+        .map(|n| IsekiNumber::parse(&(700 + n).to_string()).unwrap())
+        .collect();
+    let pending: Vec<PendingAttendance> = numbers
+        .iter()
+        .map(|iseki| PendingAttendance {
+            id: Uuid::new_v4(),
+            session: session.id,
+            iseki: iseki.clone(),
+            family_kana: None,
+            given_kana: None,
+            birth_date: None,
+            created_at: t("2026-06-01T09:00:00Z"),
+            credited: None,
+        })
+        .collect();
+    let mut subjects: Vec<(PresenceSubject, u32)> = doctors
+        .iter()
+        .map(|d| (PresenceSubject::Doctor(*d), 50))
+        .collect();
+    subjects.extend(
+        numbers
+            .iter()
+            .map(|i| (PresenceSubject::Pending(i.clone()), 100)),
+    );
+    let start = t("2026-06-01T09:00:00.000001Z");
+    let mut rows = Vec::new();
+    for (subject, count) in &subjects {
+        for i in 0..*count {
+            let n = rows.len() as u128;
+            let in_at = start + Duration::minutes(2 * i64::from(i));
+            // each subject's last interval is still open
+            rows.push(bulk_presence(
+                n,
+                session.id,
+                subject.clone(),
+                in_at,
+                i + 1 == *count,
+            ));
+        }
+    }
+    assert_eq!(rows.len(), 2500);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&session).await.unwrap();
+    assert_eq!(tx.insert_pending_attendances(&pending).await.unwrap(), 5);
+    tx.insert_presences(&[]).await.unwrap();
+    tx.insert_presences(&rows).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let mut expected = rows.clone();
+    expected.sort_by(|a, b| (&a.subject, a.in_at, a.id).cmp(&(&b.subject, b.in_at, b.id)));
+    assert_eq!(tx.presence_of(session.id).await.unwrap(), expected);
+    assert_eq!(tx.open_presence_count(session.id).await.unwrap(), 45);
+    tx.rollback().await.unwrap();
+
+    let later = t("2026-06-01T12:00:00Z");
+    let fresh = bulk_presence(
+        9_000,
+        session.id,
+        PresenceSubject::Doctor(doctors[0]),
+        later,
+        false,
+    );
+    // a second open interval of a subject already open
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .insert_presences(&[
+            fresh.clone(),
+            bulk_presence(
+                9_001,
+                session.id,
+                PresenceSubject::Pending(numbers[2].clone()),
+                later,
+                true,
+            ),
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("presence_open_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+    // two open intervals of one subject within the batch
+    let unseen = ledger_doctors(&s, &[41]).await[0];
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .insert_presences(&[
+            bulk_presence(
+                9_002,
+                session.id,
+                PresenceSubject::Doctor(unseen),
+                later,
+                true,
+            ),
+            bulk_presence(
+                9_003,
+                session.id,
+                PresenceSubject::Doctor(unseen),
+                later + Duration::minutes(1),
+                true,
+            ),
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("presence_open_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+    // a pending number without its attendance
+    let mut tx = s.write().await.unwrap();
+    let err = tx
+        .insert_presences(&[
+            fresh,
+            bulk_presence(
+                9_004,
+                session.id,
+                PresenceSubject::Pending(IsekiNumber::parse("999").unwrap()),
+                later,
+                true,
+            ),
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on("foreign_key"), "{err:?}");
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.presence_of(session.id).await.unwrap().len(), 2500);
+    tx.rollback().await.unwrap();
+}
+
+/// Bulk pending attendance writes each (session, number) once, keeping the first details,
+/// and counts only what it wrote.
+pub async fn pending_attendances_are_inserted_in_bulk_once<S: Store>(s: S) {
+    let own = Organiser::Association(code("P13"));
+    let s1 = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let s2 = training_session(2, own, "2026-07-01T09:00:00Z");
+    let pending = |session: Uuid, iseki: &str, kana: &str| PendingAttendance {
+        id: Uuid::new_v4(),
+        session,
+        iseki: IsekiNumber::parse(iseki).unwrap(),
+        family_kana: Some(kana.into()),
+        given_kana: None,
+        birth_date: Some(day("1985-01-02")),
+        created_at: t("2026-06-01T09:00:00.000001Z"),
+        credited: None,
+    };
+    let seven = pending(s1.id, "7", "スズキ");
+    let eight = PendingAttendance {
+        family_kana: None,
+        birth_date: None,
+        ..pending(s1.id, "8", "")
+    };
+    let elsewhere = pending(s2.id, "7", "サトウ");
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&s1).await.unwrap();
+    tx.insert_training_session(&s2).await.unwrap();
+    assert_eq!(tx.insert_pending_attendances(&[]).await.unwrap(), 0);
+    assert_eq!(
+        tx.insert_pending_attendances(&[seven.clone(), eight.clone(), elsewhere.clone()])
+            .await
+            .unwrap(),
+        3
+    );
+    tx.commit().await.unwrap();
+
+    let nine = pending(s1.id, "9", "タカハシ");
+    let mut tx = s.write().await.unwrap();
+    // the same (session, number) again keeps the first row
+    assert_eq!(
+        tx.insert_pending_attendances(&[pending(s1.id, "7", "タナカ")])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        tx.insert_pending_attendances(&[pending(s1.id, "8", "タナカ"), nine.clone()])
+            .await
+            .unwrap(),
+        1
+    );
+    // repeats within one call are written once
+    let five = pending(s2.id, "5", "イトウ");
+    assert_eq!(
+        tx.insert_pending_attendances(&[five.clone(), pending(s2.id, "5", "タナカ")])
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.pending_of_session(s1.id).await.unwrap(),
+        [seven, eight, nine]
+    );
+    assert_eq!(
+        tx.pending_of_session(s2.id).await.unwrap(),
+        [five, elsewhere]
+    );
+    tx.rollback().await.unwrap();
+}
+
+/// Bulk removal withdraws the rows not yet removed (unknown ids ignored), counts them, and
+/// counts nothing twice; removed rows are no longer listed.
+pub async fn presences_are_removed_in_bulk<S: Store>(s: S) {
+    let d = ledger_doctors(&s, &[1]).await[0];
+    let own = Organiser::Association(code("P13"));
+    let session = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let other = training_session(2, own, "2026-06-01T09:00:00Z");
+    let start = t("2026-06-01T09:00:00Z");
+    let rows: Vec<PresenceRow> = (0..1200)
+        .map(|i| {
+            bulk_presence(
+                i,
+                session.id,
+                PresenceSubject::Doctor(d),
+                start + Duration::minutes(2 * i64::try_from(i).unwrap()),
+                i == 1199,
+            )
+        })
+        .collect();
+    let elsewhere = bulk_presence(5_000, other.id, PresenceSubject::Doctor(d), start, true);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&session).await.unwrap();
+    tx.insert_training_session(&other).await.unwrap();
+    tx.insert_presences(&rows).await.unwrap();
+    tx.insert_presence(&elsewhere).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let at = t("2026-06-02T00:00:00.000001Z");
+    let mut ids: Vec<Uuid> = rows[..1100].iter().map(|r| r.id).collect();
+    ids.extend((0..50).map(|_| Uuid::new_v4()));
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.remove_presences(&[], at).await.unwrap(), 0);
+    assert_eq!(tx.remove_presences(&ids, at).await.unwrap(), 1100);
+    assert_eq!(tx.remove_presences(&ids, at).await.unwrap(), 0);
+    // only the rows not yet removed count
+    assert_eq!(
+        tx.remove_presences(&[rows[0].id, rows[1100].id], at)
+            .await
+            .unwrap(),
+        1
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(tx.presence_of(session.id).await.unwrap(), rows[1101..]);
+    assert_eq!(tx.presence_of(other.id).await.unwrap(), [elsewhere]);
+    // a removed row still blocks nothing and is not updated again
+    assert!(!tx.remove_presence(rows[5].id, at).await.unwrap());
     tx.rollback().await.unwrap();
 }

@@ -97,6 +97,11 @@ pub trait RegistryStore {
         o: &Organisation,
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// One organiser: the app needs its prefecture to authorise staff on its sessions.
+    fn organisation(
+        &mut self,
+        id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<Organisation>>> + Send;
     /// Organisers registered under a prefecture.
     fn organisations_in(
         &mut self,
@@ -731,6 +736,12 @@ pub trait TrainingStore {
         &mut self,
         id: Uuid,
     ) -> impl Future<Output = StoreResult<Option<TrainingSession>>> + Send;
+    /// The sessions named (unknown ids skipped, repeats listed once), by start then id: My
+    /// Page shows the sessions of a doctor's attendances in one read. No ids, no query.
+    fn training_sessions_by_ids(
+        &mut self,
+        ids: &[Uuid],
+    ) -> impl Future<Output = StoreResult<Vec<TrainingSession>>> + Send;
     /// An organiser's sessions, latest start first (then id), one page: its staff's list.
     fn training_sessions_of(
         &mut self,
@@ -780,12 +791,33 @@ pub trait TrainingStore {
         &mut self,
         row: &PresenceRow,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Records many intervals in as few statements as the backend allows (list uploads), with
+    /// the conflicts of [`TrainingStore::insert_presence`]; nothing of a failed call is kept
+    /// once the transaction rolls back. No rows, no query.
+    fn insert_presences(
+        &mut self,
+        rows: &[PresenceRow],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
     /// A session's presence not removed, by subject (doctors by id, then pending numbers),
     /// then in_at and id: what credits are computed from.
     fn presence_of(
         &mut self,
         session: Uuid,
     ) -> impl Future<Output = StoreResult<Vec<PresenceRow>>> + Send;
+    /// Every presence row not removed whose subject is `Doctor(doctor)` or `Pending(iseki)`,
+    /// across all sessions, by in_at then id: My Page lists a doctor's attendances, including
+    /// those captured before their MAMIS_ID was verified.
+    fn presence_of_doctor(
+        &mut self,
+        doctor: Uuid,
+        iseki: &IsekiNumber,
+    ) -> impl Future<Output = StoreResult<Vec<PresenceRow>>> + Send;
+    /// How many presence rows of the session are open (not removed, no `out_at`): the
+    /// organiser's live count.
+    fn open_presence_count(
+        &mut self,
+        session: Uuid,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// The subject's open interval at the session, if any: a scan then means "leaving".
     fn open_presence(
         &mut self,
@@ -807,17 +839,49 @@ pub trait TrainingStore {
         id: Uuid,
         at: Timestamp,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Withdraws many intervals at once (a re-uploaded list drops them); returns how many were
+    /// not yet removed. No ids, no query.
+    fn remove_presences(
+        &mut self,
+        ids: &[Uuid],
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Records that a number without a verified MAMIS_ID attended a session; false (nothing
     /// written) when the session already has one for that number, whose details are kept.
     fn insert_pending_attendance(
         &mut self,
         p: &PendingAttendance,
     ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Records many pending attendances at once (list uploads), skipping those whose session
+    /// already has one for the number (its details are kept); returns how many were written.
+    /// None given, no query.
+    fn insert_pending_attendances(
+        &mut self,
+        ps: &[PendingAttendance],
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The doctors with these ids (unknown ids skipped), in id order: the organiser's list
+    /// names its attendees in one read.
+    fn doctors_by_ids(
+        &mut self,
+        ids: &[Uuid],
+    ) -> impl Future<Output = StoreResult<Vec<Doctor>>> + Send;
+    /// The register entries of these 医籍登録番号 (unknown numbers skipped), by number, each with
+    /// the verified account bound to it: an attendee list resolves its numbers in one read.
+    fn register_matches(
+        &mut self,
+        numbers: &[IsekiNumber],
+    ) -> impl Future<Output = StoreResult<Vec<RegisterMatch>>> + Send;
     /// The uncredited attendances of a number, by created_at then id: what to credit once a
     /// MAMIS_ID is verified for it.
     fn pending_for_iseki(
         &mut self,
         iseki: &IsekiNumber,
+    ) -> impl Future<Output = StoreResult<Vec<PendingAttendance>>> + Send;
+    /// Every pending attendance of a session, credited or not, by number then id: the
+    /// organiser's list shows their kana and birth date.
+    fn pending_of_session(
+        &mut self,
+        session: Uuid,
     ) -> impl Future<Output = StoreResult<Vec<PendingAttendance>>> + Send;
     /// Marks attendances credited to `doctor`; returns how many were still uncredited (a
     /// repeated call credits nothing twice).

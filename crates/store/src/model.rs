@@ -867,6 +867,10 @@ pub struct TrainingSession {
     pub approval: Option<SessionApproval>,
     /// When the organiser closed the session (no more presence; credits are computed).
     pub closed_at: Option<Timestamp>,
+    /// The organiser refuses venue-QR self check-in: only desk scans and lists count.
+    pub desk_scan_only: bool,
+    /// Minutes (0–30) of an item's start and end a doctor may miss and still be credited.
+    pub grace_minutes: u32,
 }
 
 /// 演題 — one programme item as stored, in the session's order; the app rebuilds a
@@ -978,4 +982,15 @@ pub struct PendingAttendance {
     pub created_at: Timestamp,
     /// The doctor credited and when, once done.
     pub credited: Option<(Uuid, Timestamp)>,
+}
+
+/// A register entry found for a 医籍登録番号 and whether a verified MAMIS_ID holds it: an
+/// attendee list resolves its numbers in one read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterMatch {
+    /// The doctor registered under the number.
+    pub doctor: Doctor,
+    /// The account bound to that doctor with verification `verified`, if any: attendance is
+    /// then credited to the doctor, otherwise held as pending.
+    pub verified_account: Option<Uuid>,
 }

@@ -24,12 +24,18 @@ use crate::error::{ApiError, Failure};
         associations, association, members,
         crate::cme_api::my_summary, crate::cme_api::my_ledger, crate::cme_api::doctor_summary,
         crate::cme_api::doctor_ledger, crate::cme_api::adjust, crate::cme_api::reverse,
+        crate::training_api::list_sessions, crate::training_api::create_session,
+        crate::training_api::upload_attendance,
     ),
     components(schemas(
         dto::Association, dto::AssociationDetail, dto::Member, dto::MembersPage, dto::Problem,
         dto::CmeSummary, dto::CmeDoctor, dto::CmeYear, dto::CmeSourceUnits, dto::CmeWindow,
         dto::CmeNextWindow, dto::CmeWhatIf, dto::CmeCertificate, dto::CmeLedger, dto::CmeEntry,
         dto::CmeAdjustmentRequest, dto::CmeUnitsInput, dto::CmeReversalRequest,
+        dto::TrainingVenue, dto::TrainingApproval, dto::TrainingSession, dto::TrainingSessionsPage,
+        dto::TrainingCodePart, dto::TrainingItemRequest, dto::TrainingSessionRequest,
+        dto::TrainingDiffLine, dto::TrainingImportProblem, dto::TrainingImportResult,
+        dto::TrainingImportRefusal,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))

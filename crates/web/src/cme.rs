@@ -562,11 +562,13 @@ fn status_view<'a>(c: Chrome<'a>, f: &Fmt<'_>, s: &Summary) -> StatusView<'a> {
 struct TrainingView<'a> {
     c: Chrome<'a>,
     nav: Vec<NavItem>,
+    attendances: Vec<crate::training_doctor::AttendanceRow>,
     table_id: &'static str,
     entries: Vec<EntryRow>,
 }
 
-/// ② training attendance: the credits captured from training sessions, newest first.
+/// ② training attendance: the sessions attended with their in–out times and what each earned,
+/// then the credits captured from training sessions, newest first.
 pub async fn training<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
@@ -575,9 +577,13 @@ pub async fn training<S: Store>(
     let Some(s) = own_summary(&st, &u).await? else {
         return unverified(&st, &ctx);
     };
+    let attended = mamis_app::training::my_attendance(&st.app, &s.doctor)
+        .await
+        .map_err(crate::training_doctor::page_error)?;
     let f = Fmt::new(&st.shared.catalogues, ctx.lang);
     let view = TrainingView {
         nav: nav(&f, "/mypage/cme/training"),
+        attendances: crate::training_doctor::attendance_rows(&f, &attended),
         table_id: "cme-training",
         entries: entry_rows(
             &f,

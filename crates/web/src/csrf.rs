@@ -24,6 +24,37 @@ pub struct CsrfToken(pub String);
 /// reaches its handler and gets its own message).
 const MAX_FORM: usize = 2 * 1024 * 1024;
 
+/// Largest multipart body read for the token check: an attendee list (20 MB) and its form.
+const MAX_MULTIPART: usize = 21 * 1024 * 1024;
+
+/// The `csrf` field of a multipart body whose first part it is (forms put it first), once
+/// that part is complete; `None` otherwise.
+fn multipart_token(content_type: &str, body: &[u8]) -> Option<String> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}\r\n");
+    let rest = body.strip_prefix(delimiter.as_bytes())?;
+    let split = rest.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let headers = std::str::from_utf8(rest.get(..split)?).ok()?;
+    let named_csrf = headers.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("content-disposition:") && l.contains("name=\"csrf\"")
+    });
+    if !named_csrf {
+        return None;
+    }
+    let value = rest.get(split + 4..)?;
+    let end_marker = format!("\r\n--{boundary}");
+    let end = value
+        .windows(end_marker.len())
+        .position(|w| w == end_marker.as_bytes())?;
+    std::str::from_utf8(value.get(..end)?)
+        .ok()
+        .map(str::to_owned)
+}
+
 fn cookie_name(https: bool) -> &'static str {
     // `__Host-` pins the cookie to this exact origin; browsers accept it only over https.
     if https {
@@ -86,12 +117,23 @@ pub async fn protect<S: Store>(
         let presented = match header_token {
             Some(t) => Some(t),
             None => {
-                let is_form = req
+                let content_type = req
                     .headers()
                     .get(header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-                if !is_form {
+                    .unwrap_or_default()
+                    .to_owned();
+                let is_form = content_type.starts_with("application/x-www-form-urlencoded");
+                if content_type.starts_with("multipart/form-data") {
+                    // an upload form without script: the token is its first field
+                    let (parts, body) = req.into_parts();
+                    let Ok(bytes) = to_bytes(body, MAX_MULTIPART).await else {
+                        return PageError(Failure::BadRequest("upload-too-large")).into_response();
+                    };
+                    let t = multipart_token(&content_type, &bytes);
+                    req = Request::from_parts(parts, Body::from(bytes));
+                    t
+                } else if !is_form {
                     None
                 } else {
                     let (parts, body) = req.into_parts();
@@ -130,4 +172,28 @@ pub async fn protect<S: Store>(
         }
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_from_the_first_multipart_field_only() {
+        let ct = "multipart/form-data; boundary=XyZ";
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok123\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nx\r\n--XyZ--\r\n";
+        assert_eq!(multipart_token(ct, body), Some("tok123".to_owned()));
+        let later = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nx\r\n--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n--XyZ--\r\n";
+        assert_eq!(multipart_token(ct, later), None);
+        assert_eq!(
+            multipart_token("multipart/form-data; boundary=\"XyZ\"", body),
+            Some("tok123".to_owned())
+        );
+        assert_eq!(
+            multipart_token("multipart/form-data; boundary=Other", body),
+            None
+        );
+        let cut = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nunterminated";
+        assert_eq!(multipart_token(ct, cut), None);
+    }
 }

@@ -56,12 +56,14 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/migration.ftl")),
             include_str!(concat!("../i18n/", $lang, "/mycme.ftl")),
             include_str!(concat!("../i18n/", $lang, "/certificates.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/training_office.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/training_doctor.ftl")),
         ]
     };
 }
 
-pub(crate) const JA: [&str; 9] = catalogue!("ja");
-pub(crate) const EN: [&str; 9] = catalogue!("en");
+pub(crate) const JA: [&str; 11] = catalogue!("ja");
+pub(crate) const EN: [&str; 11] = catalogue!("en");
 
 /// Both catalogues, parsed once at start-up.
 pub struct Catalogues {
@@ -125,7 +127,39 @@ pub fn domain_error_key(e: &DomainError) -> &'static str {
         DomainError::InvalidMemberId => "invalid-member-id",
         DomainError::InvalidKanaName => "invalid-kana",
         DomainError::InvalidAssociationCode => "invalid-association-code",
+        DomainError::TrainingTitle => "training-office-error-title",
+        DomainError::VenuePlace => "training-office-error-venue-place",
+        DomainError::SessionTimes => "training-office-error-session-times",
+        DomainError::ExpectedHeadcount => "training-office-error-headcount",
+        DomainError::ItemMinutes(_) => "training-office-error-item-minutes",
+        DomainError::ItemWithoutCode => "training-office-error-item-without-code",
+        DomainError::SplitPartMinutes { .. } => "training-office-error-split-part-minutes",
+        DomainError::SplitPartsSum { .. } => "training-office-error-split-parts-sum",
+        DomainError::DuplicateItemCode(_) => "training-office-error-duplicate-code",
+        DomainError::ItemOutsideSession { .. } => "training-office-error-item-outside",
+        DomainError::ItemsOverlap { .. } => "training-office-error-items-overlap",
+        DomainError::UnknownNonCreditKind(_) => "training-office-error-non-credit-kind",
         _ => "invalid-value",
+    }
+}
+
+/// The arguments of a domain refusal's message, so it can name the minutes, code or items.
+pub fn domain_error_args(e: &DomainError) -> Vec<(&'static str, String)> {
+    match e {
+        DomainError::ItemMinutes(m) => vec![("minutes", m.to_string())],
+        DomainError::SplitPartMinutes { minutes, step } => {
+            vec![("minutes", minutes.to_string()), ("step", step.to_string())]
+        }
+        DomainError::SplitPartsSum { parts, item } => {
+            vec![("parts", parts.to_string()), ("minutes", item.to_string())]
+        }
+        DomainError::DuplicateItemCode(c) => vec![("code", c.to_string())],
+        DomainError::ItemOutsideSession { item } => vec![("item", item.to_string())],
+        DomainError::ItemsOverlap { first, second } => {
+            vec![("first", first.to_string()), ("second", second.to_string())]
+        }
+        DomainError::UnknownNonCreditKind(k) => vec![("kind", k.clone())],
+        _ => Vec::new(),
     }
 }
 
@@ -202,6 +236,23 @@ mod tests {
                     // certificates
                     ("number", "N2026-000001"),
                     ("seconds", "2"),
+                    // training office
+                    ("place", "医師会館"),
+                    ("minutes", "45"),
+                    ("step", "30"),
+                    ("parts", "90"),
+                    ("code", "11"),
+                    ("item", "2"),
+                    ("first", "1"),
+                    ("second", "2"),
+                    ("kind", "lunch"),
+                    ("live", "12"),
+                    ("expected", "50"),
+                    ("credited", "3"),
+                    ("reversed", "0"),
+                    ("max_mb", "20"),
+                    ("max", "200000"),
+                    ("found", "3"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");

@@ -9,6 +9,7 @@ mod client_addr;
 mod cme;
 mod cme_api;
 mod csrf;
+mod device;
 mod error;
 pub mod i18n;
 mod metrics;
@@ -20,6 +21,9 @@ mod oidc;
 mod ops;
 mod pages;
 mod portal;
+mod training_api;
+mod training_doctor;
+mod training_office;
 
 pub use api::{ApiDoc, openapi_json};
 pub use client_addr::parse_trusted_proxies;
@@ -51,6 +55,8 @@ pub(crate) struct Shared {
     pub http: reqwest::Client,
     /// Per-address lookups of the public certificate verification page.
     pub verify_limit: certificates::VerifyLimiter,
+    /// Attendee lists uploaded and previewed, awaiting the organiser's confirmation.
+    pub training_staging: training_office::Staging,
 }
 
 /// What every handler can reach: the app context and the web layer's shared parts.
@@ -87,6 +93,7 @@ impl<S: Store> WebState<S> {
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?,
             verify_limit: certificates::VerifyLimiter::default(),
+            training_staging: training_office::Staging::default(),
         };
         Ok(Self {
             app,
@@ -217,6 +224,9 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(cme::routes::<S>())
         .merge(cme_api::routes::<S>())
         .merge(certificates::routes::<S>())
+        .merge(training_office::routes::<S>())
+        .merge(training_doctor::routes::<S>())
+        .merge(training_api::routes::<S>())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -128,11 +128,14 @@ pub async fn security_headers<S: Store>(
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
-    set(
-        h,
-        "permissions-policy",
-        "camera=(), microphone=(), geolocation=()",
-    );
+    // A page that needs a device feature (the desk scanner's camera) sets its own policy.
+    if !h.contains_key("permissions-policy") {
+        set(
+            h,
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        );
+    }
     if st.shared.https {
         set(
             h,

@@ -75,6 +75,8 @@ struct OfficeView<'a> {
     admin: bool,
     /// Whether the certificate revocation link is shown (JMA staff and admins).
     certificates: bool,
+    /// Whether the training sessions link is shown (staff who organise or approve sessions).
+    training: bool,
 }
 
 /// The association nodes of the staff member's grants, without nodes another grant already
@@ -217,6 +219,7 @@ async fn render<S: Store>(
             &mamis_domain::Target::System,
         )
         .is_ok(),
+        training: crate::training_office::can_use_training(staff),
     };
     let mut r = page(view.render()).map(Html::into_response)?;
     if retry.is_some() {

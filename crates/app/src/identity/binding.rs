@@ -108,6 +108,7 @@ pub async fn verify<S: Store>(
     }
     tx.set_binding(account, Some(d.id), Verification::Verified)
         .await?;
+    crate::training::credit_pending(&mut tx, &d, now).await?;
     if let Some(m) = &d.member_id {
         tx.retire_legacy_credential(m, now).await?;
     }

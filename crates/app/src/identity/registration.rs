@@ -352,6 +352,7 @@ async fn submit_identity_once<S: Store>(
             None => {
                 tx.set_binding(account.id, Some(d.id), Verification::Verified)
                     .await?;
+                crate::training::credit_pending(&mut tx, &d, now).await?;
                 if let Some(m) = &d.member_id {
                     tx.retire_legacy_credential(m, now).await?;
                 }

@@ -699,3 +699,205 @@ async fn my_page_cme_status_and_records() {
     assert_eq!(rows.len(), 4);
     b.close().await;
 }
+
+/// Training attendance with the venue QR code: the organiser's venue screen shows the link, the
+/// doctor's phone opens it, logs in, checks in; after the talk a fresh code from the screen
+/// checks out in the same browser, and My Page ② shows the credit. The ticket is bound to the
+/// browser that opened the link: copied into another browser it completes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn venue_check_in_and_out_in_chromium() {
+    use crate::training_doctor_http::{DOCTOR, PASSWORD, presence, press, seed};
+    use mamis_app::training::{self, ItemInput, SessionInput};
+    use mamis_domain::training::{ItemKind, Venue};
+    use mamis_domain::{AssociationCode, Role, RoleGrant, Scope};
+    use mamis_store::Organiser;
+
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    seed(&t).await;
+    let jst = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("{s}+09:00"))
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let chiyoda = AssociationCode::parse("P13-0001").unwrap();
+    let (staff, organiser) = mamis_testkit::staff_user(
+        &t,
+        "training-staff@example.jp",
+        "Chiyoda-staff-2026-sakura",
+        RoleGrant::new(Role::CountyStaff, Scope::Association(chiyoda.clone())).unwrap(),
+    )
+    .await;
+    let title = "学術講演会「高血圧治療の新常識」";
+    let s = training::create(
+        &t.app,
+        &organiser,
+        SessionInput {
+            organiser: Organiser::Association(chiyoda),
+            title: title.into(),
+            venue: Venue::InPerson("千代田区医師会館 講堂".into()),
+            start: jst("2026-06-01T09:00:00"),
+            end: jst("2026-06-01T11:00:00"),
+            expected_headcount: None,
+            desk_scan_only: false,
+            grace_minutes: 5,
+            items: vec![ItemInput {
+                id: None,
+                title: "高血圧治療ガイドラインの改訂".into(),
+                start: jst("2026-06-01T09:00:00"),
+                minutes: 60,
+                kind: ItemKind::single(74, 60),
+            }],
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    // what the venue screen links to right now
+    let venue_link = || async {
+        let page = staff
+            .get(t.url(&format!("/office/training/{}/venue", s.id)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let href = mamis_testkit::attr(&mamis_testkit::html(&page), "a#venue-link", "href")
+            .expect("the venue screen shows the link");
+        assert!(href.starts_with(&format!("{}/t/", t.base_url)), "{href}");
+        href
+    };
+
+    let b = Browser::start().await;
+    let c = &b.client;
+    c.goto(&venue_link().await).await.unwrap();
+    // not logged in on this phone: the login page, then back to the check-in button
+    fill(c, "email", DOCTOR).await;
+    fill(c, "password", PASSWORD).await;
+    click(c, "login-submit").await;
+    let shown = c
+        .wait()
+        .for_element(Locator::Id("checkin-session"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(shown, title);
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/t/check-in")
+    );
+
+    // the ticket copied into another browser (its own device id) completes nothing
+    let ticket = c.get_named_cookie("mamis_venue").await.unwrap();
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let other = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (r, _) = mamis_testkit::password_login(&t, &other, DOCTOR, PASSWORD).await;
+    assert_eq!(r.status(), 303);
+    jar.add_cookie_str(
+        &format!("mamis_venue={}; Path=/", ticket.value()),
+        &t.base_url.parse().unwrap(),
+    );
+    let (status, _) = press(&t, &other).await;
+    assert_eq!(status, 410);
+    assert!(presence(&t, &s).await.is_empty(), "not checked in");
+
+    click(c, "checkin-submit").await;
+    let result = c
+        .wait()
+        .for_element(Locator::Id("checkin-result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(result, "チェックインしました（09:00）");
+    assert!(c.find(Locator::Id("checkin-how-to-leave")).await.is_ok());
+
+    // the talk goes on; the doctor glances at My Page ② now and then (keeping the login alive)
+    for at in ["2026-06-01T09:25:00", "2026-06-01T09:50:00"] {
+        t.clock.set(jst(at));
+        c.goto(&t.url("/mypage/cme/training")).await.unwrap();
+        let status = c
+            .find(Locator::Css("#training-attendances td.status"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(status.contains("在室中"), "{status}");
+        let r = staff.get(t.url("/office/training")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    // after the talk: a fresh code from the screen, scanned with the same phone
+    t.clock.set(jst("2026-06-01T10:05:00"));
+    c.goto(&venue_link().await).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("checkin-submit"))
+        .await
+        .unwrap();
+    click(c, "checkin-submit").await;
+    let result = c
+        .wait()
+        .for_element(Locator::Id("checkin-result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        result,
+        "退室を記録しました（10:05）。単位はマイページ②に反映されます"
+    );
+    click(c, "checkin-to-my-training").await;
+    let credit = c
+        .wait()
+        .for_element(Locator::Css("#cme-training tbody tr"))
+        .await
+        .unwrap();
+    let code = credit
+        .find(Locator::Css("td.code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(code.starts_with("74"), "{code}");
+    let units = credit
+        .find(Locator::Css("td.units"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(units, "1");
+    let note = credit
+        .find(Locator::Css("td.note"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(note.contains(title), "{note}");
+    let intervals = c
+        .find(Locator::Css("#training-attendances td.intervals"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(intervals.contains("09:00〜10:05"), "{intervals}");
+    b.close().await;
+}

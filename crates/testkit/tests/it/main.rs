@@ -20,4 +20,7 @@ mod oidc_cases;
 mod oidc_flow;
 mod oidc_keys;
 mod portal_rp;
+mod training;
+mod training_doctor_http;
+mod training_http;
 mod web;

@@ -55,6 +55,7 @@ invalid-iseki = Enter the medical register number (医籍登録番号) as 1 to 7
 invalid-member-id = Enter the member ID as exactly 10 digits.
 invalid-kana = Enter the name in katakana or hiragana.
 invalid-association-code = Enter an association code: JMA, P01 to P47, or a form like P13-0001.
+upload-too-large = The uploaded file is too large: the limit is 20 MB. Split the file.
 invalid-value = Please check the value.
 invalid-limit = limit must be an integer from 1 to 500.
 invalid-offset = offset must be a whole number, 0 or more.

@@ -55,6 +55,7 @@ invalid-iseki = 医籍登録番号は1〜7桁の数字で入力してくださ�
 invalid-member-id = 会員IDは10桁の数字で入力してください。
 invalid-kana = 氏名カナはカタカナまたはひらがなで入力してください。
 invalid-association-code = 医師会コードは JMA、P01〜P47、または P13-0001 の形式で入力してください。
+upload-too-large = アップロードするファイルが大きすぎます。上限は 20 MB です。ファイルを分けてください。
 invalid-value = 入力値を確認してください。
 invalid-limit = limit は 1〜500 の整数で指定してください。
 invalid-offset = offset は 0 以上の整数で指定してください。

@@ -1,0 +1,337 @@
+//! Attendee lists (出席者名簿): an uploaded file is the complete list of its session for the
+//! list channel, so importing it means computing the difference from what is recorded, showing
+//! it, and on confirmation applying exactly that difference — adding intervals, withdrawing
+//! (and reversing the credits of) those that disappeared. The same file again changes nothing.
+//! A file is refused whole for a malformed row or a row contradicting the register.
+
+use std::collections::{BTreeSet, HashMap};
+
+use mamis_domain::{IsekiNumber, Principal, Timestamp};
+use mamis_store::{
+    PendingAttendance, PresenceChannel, PresenceRow, PresenceSubject, RegistryStore, Store,
+    TrainingStore, Tx,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::attendees::{self, AttendeeList, Problem, ProblemKind};
+use super::{Settled, TrainingResult, managed_session, settle};
+use crate::App;
+use crate::audit::Entry;
+
+/// Lines of each side of the difference kept for display; the counts cover everything.
+pub const MAX_SHOWN: usize = 1_000;
+
+/// One interval of the difference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffLine {
+    /// 医籍登録番号.
+    pub iseki: IsekiNumber,
+    /// Arrival.
+    pub in_at: Timestamp,
+    /// Departure.
+    pub out_at: Timestamp,
+    /// The number has no verified MAMIS_ID: kept as pending attendance.
+    pub pending: bool,
+}
+
+/// What an upload would change (preview) or changed (applied); with problems, nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ImportPlan {
+    /// The parsed file with its line report.
+    pub list: AttendeeList,
+    /// Intervals to add, and the first [`MAX_SHOWN`] of them.
+    pub added: u64,
+    /// See `added`.
+    pub added_lines: Vec<DiffLine>,
+    /// Recorded intervals missing from the file, to withdraw (their credits reversed).
+    pub removed: u64,
+    /// See `removed`.
+    pub removed_lines: Vec<DiffLine>,
+    /// Intervals already recorded as in the file.
+    pub unchanged: u64,
+    /// Distinct numbers in the file.
+    pub attendees: u64,
+    /// Of those, numbers without a verified MAMIS_ID (credited once one is verified).
+    pub pending: u64,
+    /// Whether the difference was written.
+    pub applied: bool,
+    /// Credits written and reversed when applied.
+    pub settled: Settled,
+}
+
+impl ImportPlan {
+    /// Whether the file may be applied (no problem).
+    pub fn ok(&self) -> bool {
+        self.list.ok()
+    }
+
+    /// Whether applying would change nothing.
+    pub fn is_noop(&self) -> bool {
+        self.added == 0 && self.removed == 0
+    }
+}
+
+fn add_problem(list: &mut AttendeeList, p: Problem) {
+    list.total_problems += 1;
+    if list.problems.len() < attendees::MAX_REPORTED {
+        list.problems.push(p);
+    }
+}
+
+type Key = (PresenceSubject, Timestamp, Timestamp);
+
+/// Reads an attendee list for a session and shows the difference (`apply` false) or writes it
+/// (`apply` true, audited). The caller shows `list.problems` when `ok()` is false.
+pub async fn import<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    session: Uuid,
+    bytes: &[u8],
+    apply: bool,
+    client_addr: Option<String>,
+) -> TrainingResult<ImportPlan> {
+    let now = app.now();
+    // check access before reading a possibly large file
+    let mut tx = app.store.read().await?;
+    let s = managed_session(&mut tx, who, session).await?;
+    tx.rollback().await?;
+    let mut plan = ImportPlan {
+        list: attendees::parse(bytes, s.start, s.end),
+        ..ImportPlan::default()
+    };
+    if !plan.list.ok() {
+        return Ok(plan);
+    }
+    let mut tx = if apply {
+        app.store.write().await?
+    } else {
+        app.store.read().await?
+    };
+    let s = managed_session(&mut tx, who, session).await?;
+    let numbers: Vec<IsekiNumber> = plan
+        .list
+        .entries
+        .iter()
+        .map(|r| r.iseki.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut register = HashMap::new();
+    for chunk in numbers.chunks(1_000) {
+        for m in tx.register_matches(chunk).await? {
+            register.insert(m.doctor.iseki.clone(), m);
+        }
+    }
+    // rows contradicting the register refuse the file: a wrong number would credit someone else
+    let mut problems = Vec::new();
+    for r in &plan.list.entries {
+        let Some(m) = register.get(&r.iseki) else {
+            continue;
+        };
+        let d = &m.doctor;
+        if r.birth_date.is_some_and(|b| b != d.birth_date) {
+            problems.push((r.line, "birth_date"));
+        }
+        let kana_differs = r
+            .family_kana
+            .as_deref()
+            .is_some_and(|k| k != d.family_kana.as_str())
+            || r.given_kana
+                .as_deref()
+                .is_some_and(|k| k != d.given_kana.as_str());
+        if kana_differs {
+            problems.push((r.line, "name_kana"));
+        }
+    }
+    if !problems.is_empty() {
+        tx.rollback().await?;
+        for (line, column) in problems {
+            add_problem(
+                &mut plan.list,
+                Problem {
+                    line,
+                    column: Some(column.to_owned()),
+                    kind: ProblemKind::RegisterMismatch,
+                },
+            );
+        }
+        plan.list.problems.sort_by_key(|p| p.line);
+        return Ok(plan);
+    }
+    let subject_of = |n: &IsekiNumber| match register.get(n) {
+        Some(m) if m.verified_account.is_some() => PresenceSubject::Doctor(m.doctor.id),
+        _ => PresenceSubject::Pending(n.clone()),
+    };
+    let mut wanted: Vec<(Key, &attendees::AttendeeRow)> = Vec::new();
+    let mut seen: BTreeSet<Key> = BTreeSet::new();
+    for r in &plan.list.entries {
+        let key = (subject_of(&r.iseki), r.in_at, r.out_at);
+        if seen.insert(key.clone()) {
+            wanted.push((key, r));
+        }
+    }
+    plan.attendees = numbers.len() as u64;
+    plan.pending = numbers
+        .iter()
+        .filter(|n| matches!(subject_of(n), PresenceSubject::Pending(_)))
+        .count() as u64;
+    let mut recorded: HashMap<Key, Vec<PresenceRow>> = HashMap::new();
+    for r in tx.presence_of(s.id).await? {
+        if r.channel == PresenceChannel::List
+            && let Some(out) = r.out_at
+        {
+            recorded
+                .entry((r.subject.clone(), r.in_at, out))
+                .or_default()
+                .push(r);
+        }
+    }
+    // the numbers of recorded doctors, to show what disappears
+    let iseki_of_doctor: HashMap<uuid::Uuid, IsekiNumber> = register
+        .values()
+        .map(|m| (m.doctor.id, m.doctor.iseki.clone()))
+        .collect();
+    let mut to_add = Vec::new();
+    let mut pending_new: Vec<PendingAttendance> = Vec::new();
+    let mut pending_seen: BTreeSet<IsekiNumber> = BTreeSet::new();
+    let mut affected: BTreeSet<PresenceSubject> = BTreeSet::new();
+    for (key, row) in &wanted {
+        if recorded.contains_key(key) {
+            plan.unchanged += 1;
+            continue;
+        }
+        let (subject, in_at, out_at) = key.clone();
+        plan.added += 1;
+        if plan.added_lines.len() < MAX_SHOWN {
+            plan.added_lines.push(DiffLine {
+                iseki: row.iseki.clone(),
+                in_at,
+                out_at,
+                pending: matches!(subject, PresenceSubject::Pending(_)),
+            });
+        }
+        if let PresenceSubject::Pending(n) = &subject
+            && pending_seen.insert(n.clone())
+        {
+            pending_new.push(PendingAttendance {
+                id: Uuid::new_v4(),
+                session: s.id,
+                iseki: n.clone(),
+                family_kana: row.family_kana.clone(),
+                given_kana: row.given_kana.clone(),
+                birth_date: row.birth_date,
+                created_at: now,
+                credited: None,
+            });
+        }
+        affected.insert(subject.clone());
+        to_add.push(PresenceRow {
+            id: Uuid::new_v4(),
+            session: s.id,
+            subject,
+            in_at,
+            out_at: Some(out_at),
+            left_at_end: false,
+            channel: PresenceChannel::List,
+            device: None,
+            client_addr: client_addr.clone(),
+            created_at: now,
+            removed_at: None,
+        });
+    }
+    let mut to_remove = Vec::new();
+    let mut removed_doctors = Vec::new();
+    for (key, rows) in &recorded {
+        // a key in the file keeps one recorded row; duplicates and absent keys go
+        let keep = usize::from(seen.contains(key));
+        for r in rows.iter().skip(keep) {
+            plan.removed += 1;
+            to_remove.push(r.id);
+            affected.insert(r.subject.clone());
+            match &r.subject {
+                PresenceSubject::Pending(n) => {
+                    if plan.removed_lines.len() < MAX_SHOWN {
+                        plan.removed_lines.push(DiffLine {
+                            iseki: n.clone(),
+                            in_at: r.in_at,
+                            out_at: key.2,
+                            pending: true,
+                        });
+                    }
+                }
+                PresenceSubject::Doctor(d) => removed_doctors.push((*d, r.in_at, key.2)),
+            }
+        }
+    }
+    for (d, in_at, out_at) in removed_doctors {
+        if plan.removed_lines.len() >= MAX_SHOWN {
+            break;
+        }
+        let iseki = match iseki_of_doctor.get(&d) {
+            Some(n) => n.clone(),
+            None => match tx.doctor(d).await? {
+                Some(doc) => doc.iseki,
+                None => continue,
+            },
+        };
+        plan.removed_lines.push(DiffLine {
+            iseki,
+            in_at,
+            out_at,
+            pending: false,
+        });
+    }
+    plan.added_lines
+        .sort_by(|a, b| (a.iseki.as_str(), a.in_at).cmp(&(b.iseki.as_str(), b.in_at)));
+    plan.removed_lines
+        .sort_by(|a, b| (a.iseki.as_str(), a.in_at).cmp(&(b.iseki.as_str(), b.in_at)));
+    if !apply {
+        tx.rollback().await?;
+        return Ok(plan);
+    }
+    tx.insert_pending_attendances(&pending_new).await?;
+    for chunk in to_add.chunks(1_000) {
+        tx.insert_presences(chunk).await?;
+    }
+    for chunk in to_remove.chunks(1_000) {
+        tx.remove_presences(chunk, now).await?;
+    }
+    let affected: Vec<PresenceSubject> = affected.into_iter().collect();
+    plan.settled = if plan.is_noop() {
+        Settled::default()
+    } else {
+        settle(&mut tx, &s, Some(&affected), &who.audit_name(), now).await?
+    };
+    plan.applied = true;
+    app.audit(
+        &mut tx,
+        Entry::new(
+            who,
+            "training.attendees.import",
+            format!("training_session:{}", s.id),
+        )
+        .from(client_addr)
+        .details(json!({
+            "sha256": hex_digest(bytes),
+            "rows": plan.list.rows,
+            "added": plan.added,
+            "removed": plan.removed,
+            "unchanged": plan.unchanged,
+            "pending": plan.pending,
+            "credited": plan.settled.written,
+            "reversed": plan.settled.reversed,
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(plan)
+}
+
+fn hex_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
