@@ -843,8 +843,8 @@ async fn demo_training<S: Store>(
             .map(|t| t.with_timezone(&chrono::Utc))
             .ok_or(AppError::Internal("demo training time".into()))
     };
-    let item = |title: &str, start: Timestamp, minutes: u32, kind: ItemKind| ItemInput {
-        id: None,
+    let item = |n: u128, title: &str, start: Timestamp, minutes: u32, kind: ItemKind| ItemInput {
+        id: Some(Uuid::from_u128(0xD0_3100 + n)),
         title: title.to_owned(),
         start,
         minutes,
@@ -862,9 +862,10 @@ async fn demo_training<S: Store>(
             },
         ],
     };
-    let past = training::create(
+    let past = training::create_with_id(
         app,
         system,
+        Uuid::from_u128(0xD0_3000),
         SessionInput {
             organiser: Organiser::Association(AssociationCode::parse("P13-0001")?),
             title: "千代田区医師会 学術講演会「高血圧診療の最新エビデンス」".into(),
@@ -876,24 +877,27 @@ async fn demo_training<S: Store>(
             grace_minutes: training::DEFAULT_GRACE_MINUTES,
             items: vec![
                 item(
+                    1,
                     "開会挨拶",
                     at(-21, 19, 0)?,
                     10,
                     ItemKind::NonCredit(NonCreditKind::Greeting),
                 ),
                 item(
+                    2,
                     "高血圧治療ガイドラインの改訂点",
                     at(-21, 19, 10)?,
                     60,
                     ItemKind::single(74, 60),
                 ),
                 item(
+                    3,
                     "休憩",
                     at(-21, 20, 10)?,
                     10,
                     ItemKind::NonCredit(NonCreditKind::Break),
                 ),
-                item("家庭血圧と服薬指導", at(-21, 20, 20)?, 60, split(0, 73)),
+                item(4, "家庭血圧と服薬指導", at(-21, 20, 20)?, 60, split(0, 73)),
             ],
         },
         None,
@@ -950,9 +954,10 @@ async fn demo_training<S: Store>(
     training::close(app, system, past.id, None)
         .await
         .map_err(training_demo_error)?;
-    let outside = training::create(
+    let outside = training::create_with_id(
         app,
         system,
+        Uuid::from_u128(0xD0_3001),
         SessionInput {
             organiser: Organiser::Organisation(Uuid::from_u128(0xD0_0001)),
             title: "東京内科学会 地方会 教育講演".into(),
@@ -964,12 +969,14 @@ async fn demo_training<S: Store>(
             grace_minutes: training::DEFAULT_GRACE_MINUTES,
             items: vec![
                 item(
+                    5,
                     "製品紹介",
                     at(30, 14, 0)?,
                     15,
                     ItemKind::NonCredit(NonCreditKind::ProductIntroduction),
                 ),
                 item(
+                    6,
                     "糖尿病合併症の早期発見",
                     at(30, 14, 15)?,
                     75,

@@ -42,6 +42,23 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Resets the peak (VmHWM) to the current resident size, so a step's own peak can be read.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 async fn run<S: Store>(label: &str, t: TestApp<S>, rows: u32) {
     let job = Principal::Job {
         kind: "bench".into(),
@@ -147,11 +164,14 @@ async fn run<S: Store>(label: &str, t: TestApp<S>, rows: u32) {
     assert!(preview.ok(), "{:?}", &preview.list.problems[..1]);
     assert_eq!(preview.added, u64::from(rows));
 
+    let before = rss_mb();
+    reset_peak();
     let t2 = Instant::now();
     let applied = import::import(&t.app, &job, s.id, &bytes, true, None)
         .await
         .unwrap();
     let apply_t = t2.elapsed();
+    let apply_peak = peak_rss_mb();
     assert!(applied.applied);
     assert_eq!(applied.pending, u64::from(rows - verified));
     assert_eq!(applied.settled.written, 3 * u64::from(verified));
@@ -169,10 +189,11 @@ async fn run<S: Store>(label: &str, t: TestApp<S>, rows: u32) {
     println!(
         "{label}: {rows} rows ({mb:.1} MB; {verified} verified doctors, {} pending numbers), \
          setup {setup:.1?}; preview {preview_t:.2?}, apply {apply_t:.2?} ({} credits written), \
-         re-upload {again_t:.2?} (no change); peak RSS so far {:.0} MB",
+         re-upload {again_t:.2?} (no change); resident {before:.0} MB before the apply, \
+         peak {apply_peak:.0} MB during it (+{:.0} MB)",
         rows - verified,
         applied.settled.written,
-        peak_rss_mb(),
+        apply_peak - before,
     );
 }
 

@@ -365,56 +365,74 @@ pub async fn credit<T: LedgerStore + Send>(
     created_by: &str,
     now: mamis_domain::Timestamp,
 ) -> Result<Credited, mamis_store::StoreError> {
-    let rules = Rules::embedded(PROGRAMME);
     let mut out = Credited::default();
     for chunk in credits.chunks(500) {
         let keys: Vec<String> = chunk.iter().map(|c| c.origin_key.clone()).collect();
         let known = tx.ledger_by_origin(PROGRAMME, &keys).await?;
-        // (key → next generation, or None when the latest generation stands).
-        let mut next: std::collections::HashMap<&str, Option<i32>> =
-            std::collections::HashMap::new();
-        for k in &known {
-            let slot = next.entry(k.entry.origin_key.as_str()).or_insert(Some(0));
-            // rows come in generation order; the last one decides
-            *slot = if k.reversed {
-                Some(k.entry.generation + 1)
-            } else {
-                None
-            };
-        }
-        let mut fresh = Vec::new();
-        for c in chunk {
-            let generation = match next.get(c.origin_key.as_str()) {
-                Some(None) => {
-                    out.already += 1;
-                    continue;
-                }
-                Some(Some(g)) => *g,
-                None => 0,
-            };
-            // a key repeated inside the batch counts once
-            next.insert(c.origin_key.as_str(), None);
-            fresh.push(LedgerEntry {
-                id: Uuid::new_v4(),
-                doctor: c.doctor,
-                programme: PROGRAMME,
-                fiscal_year: FiscalYear::of_date(c.date),
-                date: c.date,
-                source: c.source,
-                catalogue_version: rules.catalogue_version.clone(),
-                code: c.code,
-                half_units: c.half_units,
-                origin_key: c.origin_key.clone(),
-                generation,
-                reverses: None,
-                rules_version: rules.version.clone(),
-                created_by: created_by.to_owned(),
-                created_at: now,
-                note: c.note.clone(),
-            });
-        }
-        out.written += fresh.len() as u64;
-        tx.insert_ledger_entries(&fresh).await?;
+        let done = credit_known(tx, chunk, &known, created_by, now).await?;
+        out.written += done.written;
+        out.already += done.already;
+    }
+    Ok(out)
+}
+
+/// [`credit`] for a caller that has already read every generation of the credits' origin
+/// keys (`known`, as [`LedgerStore::ledger_by_origin`] returns them) in this transaction:
+/// a large batch then costs no second lookup.
+pub async fn credit_known<T: LedgerStore + Send>(
+    tx: &mut T,
+    credits: &[NewCredit],
+    known: &[mamis_store::OriginEntry],
+    created_by: &str,
+    now: mamis_domain::Timestamp,
+) -> Result<Credited, mamis_store::StoreError> {
+    let rules = Rules::embedded(PROGRAMME);
+    let mut out = Credited::default();
+    // (key → next generation, or None when the latest generation stands).
+    let mut next: std::collections::HashMap<&str, Option<i32>> = std::collections::HashMap::new();
+    for k in known {
+        let slot = next.entry(k.entry.origin_key.as_str()).or_insert(Some(0));
+        // rows come in generation order; the last one decides
+        *slot = if k.reversed {
+            Some(k.entry.generation + 1)
+        } else {
+            None
+        };
+    }
+    let mut fresh = Vec::new();
+    for c in credits {
+        let generation = match next.get(c.origin_key.as_str()) {
+            Some(None) => {
+                out.already += 1;
+                continue;
+            }
+            Some(Some(g)) => *g,
+            None => 0,
+        };
+        // a key repeated inside the batch counts once
+        next.insert(c.origin_key.as_str(), None);
+        fresh.push(LedgerEntry {
+            id: Uuid::new_v4(),
+            doctor: c.doctor,
+            programme: PROGRAMME,
+            fiscal_year: FiscalYear::of_date(c.date),
+            date: c.date,
+            source: c.source,
+            catalogue_version: rules.catalogue_version.clone(),
+            code: c.code,
+            half_units: c.half_units,
+            origin_key: c.origin_key.clone(),
+            generation,
+            reverses: None,
+            rules_version: rules.version.clone(),
+            created_by: created_by.to_owned(),
+            created_at: now,
+            note: c.note.clone(),
+        });
+    }
+    out.written = fresh.len() as u64;
+    for chunk in fresh.chunks(500) {
+        tx.insert_ledger_entries(chunk).await?;
     }
     Ok(out)
 }

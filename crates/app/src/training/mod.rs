@@ -41,6 +41,9 @@ pub const DEFAULT_GRACE_MINUTES: u32 = 5;
 /// The longest grace an organiser may set; more would credit talks the doctor mostly missed.
 pub const MAX_GRACE_MINUTES: u32 = 30;
 
+/// Doctors settled per batch: bounds the keys and entries held at once.
+const SETTLE_BATCH: usize = 1_000;
+
 /// Most programme items one session may have (a full-day congress fits easily).
 pub const MAX_ITEMS: usize = 100;
 
@@ -266,12 +269,22 @@ pub async fn create<S: Store>(
     input: SessionInput,
     client_addr: Option<String>,
 ) -> TrainingResult<TrainingSession> {
+    create_with_id(app, who, Uuid::new_v4(), input, client_addr).await
+}
+
+/// [`create`] with a chosen id, for data that must be the same on every run (the demo).
+pub async fn create_with_id<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    id: Uuid,
+    input: SessionInput,
+    client_addr: Option<String>,
+) -> TrainingResult<TrainingSession> {
     let now = app.now();
     let rules = Rules::embedded(PROGRAMME);
     if input.grace_minutes > MAX_GRACE_MINUTES {
         return Err(TrainingError::Grace);
     }
-    let id = Uuid::new_v4();
     let session = domain_session(id, &input)?;
     let items = checked_programme(&session, &input.items, rules)?;
     let mut tx = app.store.write().await?;
@@ -752,52 +765,65 @@ pub async fn settle<T: Tx>(
         }
     }
     let grace = grace(session);
-    let mut earned: Vec<NewCredit> = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
-    for (&doctor, p) in &presence {
-        for c in credits_for(doctor, p, &items, rules, grace) {
-            earned.push(NewCredit {
-                doctor,
-                date: c.date,
-                source: Source::Training,
-                code: c.code,
-                half_units: c.half_units,
-                origin_key: c.origin_key,
-                note: Some(session.title.clone()),
-            });
-        }
-        for item in &items {
-            if let ItemKind::Credit { parts } = item.kind() {
-                for part in 0..parts.len() {
-                    keys.push(origin_key(item.id(), part, doctor));
+    let mut settled = Settled::default();
+    let mut reversed_doctors = BTreeSet::new();
+    // in batches of doctors, so a congress of 100,000 holds one batch of keys and entries
+    let doctors: Vec<(&Uuid, &Presence)> = presence.iter().collect();
+    for batch in doctors.chunks(SETTLE_BATCH) {
+        let mut earned: Vec<NewCredit> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        for &(&doctor, p) in batch {
+            for c in credits_for(doctor, p, &items, rules, grace) {
+                earned.push(NewCredit {
+                    doctor,
+                    date: c.date,
+                    source: Source::Training,
+                    code: c.code,
+                    half_units: c.half_units,
+                    origin_key: c.origin_key,
+                    note: Some(session.title.clone()),
+                });
+            }
+            for item in &items {
+                if let ItemKind::Credit { parts } = item.kind() {
+                    for part in 0..parts.len() {
+                        keys.push(origin_key(item.id(), part, doctor));
+                    }
                 }
             }
         }
-    }
-    let earned_keys: BTreeSet<&str> = earned.iter().map(|c| c.origin_key.as_str()).collect();
-    let mut reversals = Vec::new();
-    let mut reversed_doctors = BTreeSet::new();
-    for chunk in keys.chunks(500) {
-        for k in tx.ledger_by_origin(PROGRAMME, chunk).await? {
-            if !k.reversed
-                && !k.entry.is_reversal()
-                && !earned_keys.contains(k.entry.origin_key.as_str())
-            {
+        let earned_keys: BTreeSet<&str> = earned.iter().map(|c| c.origin_key.as_str()).collect();
+        let mut known = Vec::new();
+        for chunk in keys.chunks(500) {
+            known.extend(tx.ledger_by_origin(PROGRAMME, chunk).await?);
+        }
+        let reversals: Vec<_> = known
+            .iter()
+            .filter(|k| {
+                !k.reversed
+                    && !k.entry.is_reversal()
+                    && !earned_keys.contains(k.entry.origin_key.as_str())
+            })
+            .map(|k| {
                 reversed_doctors.insert(k.entry.doctor);
-                reversals.push(k.entry.reversal(
+                k.entry.reversal(
                     Uuid::new_v4(),
                     japan_date(now),
                     created_by.to_owned(),
                     now,
                     Some(format!("{}: attendance withdrawn", session.title)),
-                ));
-            }
+                )
+            })
+            .collect();
+        for chunk in reversals.chunks(500) {
+            tx.insert_ledger_entries(chunk).await?;
         }
+        // every key of these doctors' items was read above: no second lookup, which inside
+        // one long transaction would slow as the table grows
+        let credited = cme::credit_known(tx, &earned, &known, created_by, now).await?;
+        settled.written += credited.written;
+        settled.reversed += reversals.len() as u64;
     }
-    for chunk in reversals.chunks(500) {
-        tx.insert_ledger_entries(chunk).await?;
-    }
-    let credited = cme::credit(tx, &earned, created_by, now).await?;
     // pending numbers now held by a verified MAMIS_ID are no longer pending at this session
     let resolved: HashMap<&str, Uuid> = doctor_of
         .iter()
@@ -824,10 +850,7 @@ pub async fn settle<T: Tx>(
     for d in reversed_doctors {
         certificates::review_after_change(tx, d, now).await?;
     }
-    Ok(Settled {
-        written: credited.written,
-        reversed: reversals.len() as u64,
-    })
+    Ok(settled)
 }
 
 /// Credits the pending attendance of a number once a MAMIS_ID is verified for it, inside the

@@ -187,3 +187,57 @@ async fn member_after<S: Store>(t: &TestApp<S>) -> Vec<mamis_store::CertificateR
     tx.rollback().await.unwrap();
     v
 }
+
+/// The demo's training: the past session credited the member and holds a pending number, and
+/// the outside session waits for Tokyo's approval.
+async fn demo_training_stories<S: Store>(t: TestApp<S>) {
+    use mamis_store::{Organiser, PresenceSubject, TrainingStore};
+    let logins = demo::seed_demo(&t.app).await.unwrap().unwrap();
+    assert_eq!(logins.training.len(), 3);
+    let past = uuid::Uuid::from_u128(0xD0_3000);
+    assert!(logins.training[0].1.ends_with(&past.to_string()));
+    let mut tx = t.app.store.read().await.unwrap();
+    let s = tx.training_session(past).await.unwrap().unwrap();
+    assert!(s.closed_at.is_some());
+    let rows = tx.presence_of(past).await.unwrap();
+    let pending: Vec<_> = rows
+        .iter()
+        .filter_map(|r| match &r.subject {
+            PresenceSubject::Pending(n) => Some(n.clone()),
+            PresenceSubject::Doctor(_) => None,
+        })
+        .collect();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(tx.pending_for_iseki(&pending[0]).await.unwrap().len(), 1);
+    assert!(
+        logins.training[1].0.contains(pending[0].as_str()),
+        "the console names the pending number"
+    );
+    let waiting = tx
+        .sessions_awaiting_approval(&mamis_domain::AssociationCode::parse("P13").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert!(matches!(waiting[0].organiser, Organiser::Organisation(_)));
+    tx.rollback().await.unwrap();
+    // the member's attendance is credited: 0.5 + 1 + 0.5 units from the session's items
+    let member = rows
+        .iter()
+        .find_map(|r| match r.subject {
+            PresenceSubject::Doctor(d) => Some(d),
+            PresenceSubject::Pending(_) => None,
+        })
+        .unwrap();
+    let mut tx = t.app.store.read().await.unwrap();
+    let d = tx.doctor(member).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    let mine = mamis_app::training::my_attendance(&t.app, &d)
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].credited, mamis_domain::HalfUnits::new(4));
+}
+app_test!(
+    demo_training_shows_credit_pending_and_approval,
+    demo_training_stories
+);
