@@ -31,7 +31,7 @@ use mamis_app::training::{
 };
 use mamis_domain::rules::Rules;
 use mamis_domain::time::{japan, japan_date, to_japan};
-use mamis_domain::training::{CodePart, ItemKind, NonCreditKind, ProgrammeItem, Session, Venue};
+use mamis_domain::training::{CodePart, ItemKind, NonCreditKind, ProgrammeItem, Venue};
 use mamis_domain::{
     Action, AssociationCode, AssociationLevel, Catalogue, DomainError, IsekiNumber, Principal,
     Role, Scope, Target, Timestamp,
@@ -990,33 +990,29 @@ fn parse_form(
         .zip(end_t)
         .and_then(|((d, s), e)| Some((at_japan(d, s)?, at_japan(d, e)?)));
     if let (Some(venue), Some((start, end))) = (venue.clone(), times) {
-        let checked = Session::new(
-            Uuid::nil(),
-            Uuid::nil(),
-            &f.title,
+        let probe = SessionInput {
+            organiser: organiser.clone(),
+            title: f.title.clone(),
             venue,
             start,
             end,
-            headcount,
-        )
-        .and_then(|s| {
-            let programme = items
-                .iter()
-                .map(|i| {
-                    ProgrammeItem::new(
-                        Uuid::nil(),
-                        &i.title,
-                        i.start,
-                        i.minutes,
-                        i.kind.clone(),
-                        rules,
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            s.check_programme(&programme)
-        });
-        if let Err(e) = checked {
-            place_domain_error(&e, &row_of, &mut errors);
+            expected_headcount: headcount,
+            desk_scan_only: f.desk_only,
+            grace_minutes: 0,
+            items: items.clone(),
+        };
+        if let Err(e) = training::check_input(&probe) {
+            // positional errors get messages naming the form's rows (programme_error)
+            let positional = matches!(
+                e.error,
+                DomainError::ItemOutsideSession { .. } | DomainError::ItemsOverlap { .. }
+            );
+            match e.item.and_then(|k| row_of.get(k)).filter(|_| !positional) {
+                Some(&row) => {
+                    errors.rows.insert(row, domain_msg(&e.error));
+                }
+                None => place_domain_error(&e.error, &row_of, &mut errors),
+            }
         }
     } else if f.title.trim().is_empty() {
         errors.field("title", domain_msg(&DomainError::TrainingTitle));

@@ -262,6 +262,51 @@ fn domain_session(id: Uuid, input: &SessionInput) -> Result<Session, DomainError
     )
 }
 
+/// A refused session input, with the programme item at fault where there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// Index (from 0) of the item at fault in `SessionInput::items`, so a form can show the
+    /// message on that row.
+    pub item: Option<usize>,
+    /// What is wrong.
+    pub error: DomainError,
+}
+
+/// Checks a session's input as [`create`] does, naming the programme item at fault.
+pub fn check_input(input: &SessionInput) -> Result<(), InputError> {
+    let rules = Rules::embedded(PROGRAMME);
+    let whole = |error| InputError { item: None, error };
+    let session = domain_session(Uuid::nil(), input).map_err(whole)?;
+    let items = input
+        .items
+        .iter()
+        .enumerate()
+        .map(|(k, i)| {
+            ProgrammeItem::new(
+                Uuid::nil(),
+                &i.title,
+                i.start,
+                i.minutes,
+                i.kind.clone(),
+                rules,
+            )
+            .map_err(|error| InputError {
+                item: Some(k),
+                error,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    session.check_programme(&items).map_err(|error| {
+        // the domain numbers items from 1; the later of two overlapping items is the one to move
+        let item = match &error {
+            DomainError::ItemOutsideSession { item } => item.checked_sub(1),
+            DomainError::ItemsOverlap { second, .. } => second.checked_sub(1),
+            _ => None,
+        };
+        InputError { item, error }
+    })
+}
+
 /// Registers a session with its programme (audited).
 pub async fn create<S: Store>(
     app: &App<S>,
