@@ -717,6 +717,18 @@ pub struct Settled {
     pub reversed: u64,
 }
 
+/// Every origin key a doctor could earn at a session: each part of each credit item.
+fn session_keys(items: &[ProgrammeItem], doctor: Uuid) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|item| match item.kind() {
+            ItemKind::Credit { parts } => Some((item.id(), parts.len())),
+            ItemKind::NonCredit(_) => None,
+        })
+        .flat_map(|(item, parts)| (0..parts).map(move |part| origin_key(item, part, doctor)))
+        .collect()
+}
+
 /// The doctor each subject's presence is credited to: a doctor row to its doctor, a pending
 /// number to the doctor whose verified MAMIS_ID holds it (none yet: stays pending).
 async fn credited_doctors<T: Tx>(
@@ -810,13 +822,29 @@ pub async fn settle<T: Tx>(
         }
     }
     let grace = grace(session);
+    let doctors: Vec<(&Uuid, &Presence)> = presence.iter().collect();
+    // What the ledger holds for every key these doctors could earn here, read before anything
+    // is written: PostgreSQL keeps the plan it made for a lookup while the table was small, and
+    // lookups between inserts of one long transaction then scan the growing table each time
+    // (a 100,000-row list took six minutes that way).
+    let mut known: HashMap<Uuid, Vec<mamis_store::OriginEntry>> = HashMap::new();
+    for batch in doctors.chunks(SETTLE_BATCH) {
+        let keys: Vec<String> = batch
+            .iter()
+            .flat_map(|&(&doctor, _)| session_keys(&items, doctor))
+            .collect();
+        for chunk in keys.chunks(500) {
+            for k in tx.ledger_by_origin(PROGRAMME, chunk).await? {
+                known.entry(k.entry.doctor).or_default().push(k);
+            }
+        }
+    }
+    // then the writes, in batches of doctors, so a congress holds one batch of entries at once
     let mut settled = Settled::default();
     let mut reversed_doctors = BTreeSet::new();
-    // in batches of doctors, so a congress of 100,000 holds one batch of keys and entries
-    let doctors: Vec<(&Uuid, &Presence)> = presence.iter().collect();
     for batch in doctors.chunks(SETTLE_BATCH) {
         let mut earned: Vec<NewCredit> = Vec::new();
-        let mut keys: Vec<String> = Vec::new();
+        let mut batch_known: Vec<mamis_store::OriginEntry> = Vec::new();
         for &(&doctor, p) in batch {
             for c in credits_for(doctor, p, &items, rules, grace) {
                 earned.push(NewCredit {
@@ -829,20 +857,10 @@ pub async fn settle<T: Tx>(
                     note: Some(session.title.clone()),
                 });
             }
-            for item in &items {
-                if let ItemKind::Credit { parts } = item.kind() {
-                    for part in 0..parts.len() {
-                        keys.push(origin_key(item.id(), part, doctor));
-                    }
-                }
-            }
+            batch_known.extend(known.remove(&doctor).unwrap_or_default());
         }
         let earned_keys: BTreeSet<&str> = earned.iter().map(|c| c.origin_key.as_str()).collect();
-        let mut known = Vec::new();
-        for chunk in keys.chunks(500) {
-            known.extend(tx.ledger_by_origin(PROGRAMME, chunk).await?);
-        }
-        let reversals: Vec<_> = known
+        let reversals: Vec<_> = batch_known
             .iter()
             .filter(|k| {
                 !k.reversed
@@ -863,9 +881,7 @@ pub async fn settle<T: Tx>(
         for chunk in reversals.chunks(500) {
             tx.insert_ledger_entries(chunk).await?;
         }
-        // every key of these doctors' items was read above: no second lookup, which inside
-        // one long transaction would slow as the table grows
-        let credited = cme::credit_known(tx, &earned, &known, created_by, now).await?;
+        let credited = cme::credit_known(tx, &earned, &batch_known, created_by, now).await?;
         settled.written += credited.written;
         settled.reversed += reversals.len() as u64;
     }
