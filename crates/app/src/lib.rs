@@ -13,6 +13,7 @@ pub mod migration;
 pub mod oidc;
 pub mod portal;
 pub mod registry;
+mod sheet;
 pub mod tokens;
 pub mod training;
 

@@ -29,6 +29,7 @@ use super::PROGRAMME;
 use crate::audit::Entry;
 use crate::authz::require;
 use crate::identity::{legacy, registration};
+use crate::sheet::{Line, Sheet};
 use crate::{App, AppError};
 
 /// Problems listed in full; beyond this only the total is counted.
@@ -105,6 +106,15 @@ fn problem(line: u64, column: Option<&str>, message: String) -> Problem {
         column: column.map(str::to_owned),
         message,
     }
+}
+
+/// The problem of a CSV the reader could not read on: the rest of the file is unread.
+fn broken(line: u64, error: &str) -> Problem {
+    problem(
+        line,
+        None,
+        format!("unreadable CSV, the rest of the file was not read: {error}"),
+    )
 }
 
 /// A column of an import file, named in Japanese or English.
@@ -203,70 +213,6 @@ fn decode<'a>(bytes: &'a [u8], report: &mut HistoryReport) -> Option<Cow<'a, str
     }
 }
 
-/// A CSV file read line by line with physical line numbers: the CSV reader skips blank lines
-/// without counting them, so lines are counted here from the records' byte offsets.
-struct Sheet<'t> {
-    reader: csv::Reader<&'t [u8]>,
-    text: &'t [u8],
-    /// Byte offset up to which newlines are counted, and the line number there.
-    at: usize,
-    line: u64,
-}
-
-impl<'t> Sheet<'t> {
-    fn new(text: &'t str) -> Self {
-        Self {
-            reader: csv::ReaderBuilder::new()
-                .has_headers(true)
-                .flexible(true)
-                .from_reader(text.as_bytes()),
-            text: text.as_bytes(),
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The line a record starting at `byte` lies on. The reader reports the offset where the
-    /// previous record ended, before any blank lines it skipped, so those are stepped over first.
-    /// Offsets only grow, so the file is scanned once.
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let mut to = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.text.len());
-        while matches!(self.text.get(to), Some(b'\r' | b'\n')) {
-            to += 1;
-        }
-        if to > self.at {
-            let newlines = self.text[self.at..to]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            self.line += newlines as u64;
-            self.at = to;
-        }
-        self.line
-    }
-
-    fn next(&mut self, rec: &mut StringRecord) -> Line {
-        match self.reader.read_record(rec) {
-            Ok(false) => Line::End,
-            Ok(true) if rec.iter().all(|c| c.trim().is_empty()) => Line::Blank,
-            Ok(true) => {
-                let byte = rec.position().map_or(0, |p| p.byte());
-                Line::Data(self.line_at(byte))
-            }
-            Err(e) => {
-                let line = e.position().map_or(0, |p| self.line_at(p.byte()));
-                Line::Broken(problem(
-                    line,
-                    None,
-                    format!("unreadable CSV, the rest of the file was not read: {e}"),
-                ))
-            }
-        }
-    }
-}
-
 /// Where each known column sits in the file, and how the header spells it.
 struct Header {
     at: Vec<Option<usize>>,
@@ -305,7 +251,7 @@ fn read_header(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let record = match sheet.reader.headers() {
+    let record = match sheet.reader().headers() {
         Ok(h) => h.clone(),
         Err(e) => {
             report.add(problem(1, None, format!("cannot read the header: {e}")));
@@ -381,18 +327,6 @@ fn read_header(
         report.add_all(problems);
         None
     }
-}
-
-/// A parsed line, or why it is unusable.
-enum Line {
-    /// Blank (every cell empty): skipped, as spreadsheets leave such lines at the end.
-    Blank,
-    /// A data line at this physical line number.
-    Data(u64),
-    /// The CSV reader failed; nothing after this point can be trusted.
-    Broken(Problem),
-    /// End of file.
-    End,
 }
 
 fn cell<'r>(rec: &'r StringRecord, at: usize) -> Cow<'r, str> {
@@ -815,7 +749,7 @@ pub async fn import_ledger_history<S: Store>(
     let Some(text) = decode(bytes, &mut report) else {
         return Ok(report);
     };
-    let mut sheet = Sheet::new(&text);
+    let mut sheet = Sheet::new(&text, true);
     let Some(header) = read_header(
         &mut sheet,
         &LEDGER_COLUMNS,
@@ -842,8 +776,8 @@ pub async fn import_ledger_history<S: Store>(
         let line = match sheet.next(&mut rec) {
             Line::End => break,
             Line::Blank => continue,
-            Line::Broken(p) => {
-                run.problems.push(p);
+            Line::Broken { line, error } => {
+                run.problems.push(broken(line, &error));
                 break;
             }
             Line::Data(line) => line,
@@ -1197,7 +1131,7 @@ pub async fn import_certificate_history<S: Store>(
     let Some(text) = decode(bytes, &mut report) else {
         return Ok(report);
     };
-    let mut sheet = Sheet::new(&text);
+    let mut sheet = Sheet::new(&text, true);
     let Some(header) = read_header(
         &mut sheet,
         &CERTIFICATE_COLUMNS,
@@ -1223,8 +1157,8 @@ pub async fn import_certificate_history<S: Store>(
         let line = match sheet.next(&mut rec) {
             Line::End => break,
             Line::Blank => continue,
-            Line::Broken(p) => {
-                report.add(p);
+            Line::Broken { line, error } => {
+                report.add(broken(line, &error));
                 break;
             }
             Line::Data(line) => line,
@@ -1276,14 +1210,14 @@ mod tests {
         required: &[Column],
     ) -> (Option<Header>, HistoryReport) {
         let mut report = HistoryReport::default();
-        let mut sheet = Sheet::new(text);
+        let mut sheet = Sheet::new(text, true);
         let h = read_header(&mut sheet, columns, required, &mut report);
         (h, report)
     }
 
     fn ledger_rows(text: &str) -> Vec<Result<LedgerRow, Vec<Problem>>> {
         let mut report = HistoryReport::default();
-        let mut sheet = Sheet::new(text);
+        let mut sheet = Sheet::new(text, true);
         let header = read_header(
             &mut sheet,
             &LEDGER_COLUMNS,
@@ -1300,7 +1234,7 @@ mod tests {
                     out.push(parse_ledger_row(&rec, line, &header, &cols, ctx().rules));
                 }
                 Line::Blank => {}
-                Line::End | Line::Broken(_) => break,
+                Line::End | Line::Broken { .. } => break,
             }
         }
         out
@@ -1353,7 +1287,7 @@ mod tests {
         assert!(r.problems.iter().all(|p| p.line == 1));
 
         let mut report = HistoryReport::default();
-        let mut sheet = Sheet::new("iseki_number,fiscal_year,code,units,half_units\n");
+        let mut sheet = Sheet::new("iseki_number,fiscal_year,code,units,half_units\n", true);
         let h = read_header(&mut sheet, &LEDGER_COLUMNS, &[], &mut report).unwrap();
         assert!(ledger_columns(&h, &mut report).is_none());
         assert!(report.problems[0].message.contains("keep exactly one"));
@@ -1439,7 +1373,7 @@ mod tests {
             "C-4,123456,2020,2022,2019-01-01\n",
         );
         let mut report = HistoryReport::default();
-        let mut sheet = Sheet::new(text);
+        let mut sheet = Sheet::new(text, true);
         let header = read_header(
             &mut sheet,
             &CERTIFICATE_COLUMNS,

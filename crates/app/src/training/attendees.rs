@@ -14,6 +14,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use csv::StringRecord;
 use mamis_domain::time::{japan, japan_date, to_japan};
 use mamis_domain::{IsekiNumber, Timestamp};
+
+use crate::sheet::{Line, Sheet};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Largest file accepted (20 MB): a national society's session fits many times over, and the
@@ -401,75 +403,6 @@ fn decode<'a>(bytes: &'a [u8], list: &mut AttendeeList) -> Option<Cow<'a, str>> 
     }
 }
 
-/// A CSV file read record by record with physical line numbers: the CSV reader skips blank lines
-/// without counting them, so lines are counted here from the records' byte offsets.
-struct Sheet<'t> {
-    reader: csv::Reader<&'t [u8]>,
-    text: &'t [u8],
-    /// Byte offset up to which newlines are counted, and the line number there.
-    at: usize,
-    line: u64,
-}
-
-/// What the next record of a sheet is.
-enum Line {
-    /// Every cell empty: skipped, as spreadsheets leave such lines at the end.
-    Blank,
-    /// A data line at this physical line number.
-    Data(u64),
-    /// The CSV reader failed at this line; nothing after it can be trusted.
-    Broken(u64),
-    /// End of file.
-    End,
-}
-
-impl<'t> Sheet<'t> {
-    fn new(text: &'t str) -> Self {
-        Self {
-            reader: csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(text.as_bytes()),
-            text: text.as_bytes(),
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The line a record starting at `byte` lies on. The reader reports the offset where the
-    /// previous record ended, before any blank lines it skipped, so those are stepped over first.
-    /// Offsets only grow, so the file is scanned once.
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let mut to = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.text.len());
-        while matches!(self.text.get(to), Some(b'\r' | b'\n')) {
-            to += 1;
-        }
-        if to > self.at {
-            let newlines = self.text[self.at..to]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            self.line += newlines as u64;
-            self.at = to;
-        }
-        self.line
-    }
-
-    fn next(&mut self, rec: &mut StringRecord) -> Line {
-        match self.reader.read_record(rec) {
-            Ok(false) => Line::End,
-            Ok(true) if rec.iter().all(|c| c.trim().is_empty()) => Line::Blank,
-            Ok(true) => {
-                let byte = rec.position().map_or(0, |p| p.byte());
-                Line::Data(self.line_at(byte))
-            }
-            Err(e) => Line::Broken(e.position().map_or(0, |p| self.line_at(p.byte()))),
-        }
-    }
-}
-
 /// Where each known column sits in the file, and how the file spells each header.
 struct Header {
     /// File position of each of [`COLUMNS`].
@@ -502,7 +435,7 @@ fn read_header(sheet: &mut Sheet<'_>, list: &mut AttendeeList) -> Option<Header>
                 list.add(0, None, ProblemKind::Empty);
                 return None;
             }
-            Line::Broken(line) => {
+            Line::Broken { line, .. } => {
                 list.add(line, None, ProblemKind::BrokenCsv);
                 return None;
             }
@@ -845,7 +778,7 @@ pub fn parse(bytes: &[u8], start: Timestamp, end: Timestamp) -> AttendeeList {
     let Some(text) = decode(bytes, &mut list) else {
         return list;
     };
-    let mut sheet = Sheet::new(&text);
+    let mut sheet = Sheet::new(&text, false);
     let Some(header) = read_header(&mut sheet, &mut list) else {
         return list;
     };
@@ -855,7 +788,7 @@ pub fn parse(bytes: &[u8], start: Timestamp, end: Timestamp) -> AttendeeList {
         match sheet.next(&mut rec) {
             Line::End => break,
             Line::Blank => {}
-            Line::Broken(line) => {
+            Line::Broken { line, .. } => {
                 list.add(line, None, ProblemKind::BrokenCsv);
                 break;
             }
