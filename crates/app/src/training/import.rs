@@ -39,7 +39,7 @@ pub struct DiffLine {
 /// What an upload would change (preview) or changed (applied); with problems, nothing.
 #[derive(Debug, Clone, Default)]
 pub struct ImportPlan {
-    /// The parsed file with its line report.
+    /// The parsed file with its line report (its rows are let go once applied, to free memory).
     pub list: AttendeeList,
     /// Intervals to add, and the first [`MAX_SHOWN`] of them.
     pub added: u64,
@@ -291,13 +291,20 @@ pub async fn import<S: Store>(
         tx.rollback().await?;
         return Ok(plan);
     }
+    // what the difference was computed from is no longer needed: free it before settling,
+    // which reads the session's whole presence again
+    drop((wanted, seen, recorded, iseki_of_doctor, register));
     tx.insert_pending_attendances(&pending_new).await?;
+    drop(pending_new);
     for chunk in to_add.chunks(1_000) {
         tx.insert_presences(chunk).await?;
     }
+    drop(to_add);
     for chunk in to_remove.chunks(1_000) {
         tx.remove_presences(chunk, now).await?;
     }
+    // the rows are not returned: the plan reports counts, lines and problems
+    plan.list.entries = Vec::new();
     let affected: Vec<PresenceSubject> = affected.into_iter().collect();
     plan.settled = if plan.is_noop() {
         Settled::default()

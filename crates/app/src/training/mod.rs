@@ -729,33 +729,23 @@ fn session_keys(items: &[ProgrammeItem], doctor: Uuid) -> Vec<String> {
         .collect()
 }
 
-/// The doctor each subject's presence is credited to: a doctor row to its doctor, a pending
-/// number to the doctor whose verified MAMIS_ID holds it (none yet: stays pending).
-async fn credited_doctors<T: Tx>(
+/// The doctors whose verified MAMIS_ID now holds one of these pending numbers (numbers without
+/// one stay pending and are left out).
+async fn verified_holders<T: Tx>(
     tx: &mut T,
-    subjects: &BTreeSet<PresenceSubject>,
-) -> Result<HashMap<PresenceSubject, Uuid>, StoreError> {
-    let mut out = HashMap::new();
-    let mut numbers = Vec::new();
-    for s in subjects {
-        match s {
-            PresenceSubject::Doctor(d) => {
-                out.insert(s.clone(), *d);
-            }
-            PresenceSubject::Pending(n) => numbers.push(n.clone()),
-        }
+    numbers: &BTreeSet<&IsekiNumber>,
+) -> Result<HashMap<IsekiNumber, Uuid>, StoreError> {
+    if numbers.is_empty() {
+        return Ok(HashMap::new());
     }
-    if !numbers.is_empty() {
-        for m in tx.register_matches(&numbers).await? {
-            if m.verified_account.is_some() {
-                out.insert(
-                    PresenceSubject::Pending(m.doctor.iseki.clone()),
-                    m.doctor.id,
-                );
-            }
-        }
-    }
-    Ok(out)
+    let numbers: Vec<IsekiNumber> = numbers.iter().map(|n| (*n).clone()).collect();
+    Ok(tx
+        .register_matches(&numbers)
+        .await?
+        .into_iter()
+        .filter(|m| m.verified_account.is_some())
+        .map(|m| (m.doctor.iseki, m.doctor.id))
+        .collect())
 }
 
 /// Writes the difference between what the session's presence earns and what the ledger holds
@@ -776,35 +766,28 @@ pub async fn settle<T: Tx>(
     let items = programme(&tx.programme_items(session.id).await?, rules)?;
     let rows = tx.presence_of(session.id).await?;
     // subjects named by `only` may have no row left (all withdrawn): their credits still go
-    let subjects: BTreeSet<PresenceSubject> = rows
+    let numbers: BTreeSet<&IsekiNumber> = rows
         .iter()
-        .map(|r| r.subject.clone())
-        .chain(only.into_iter().flatten().cloned())
+        .map(|r| &r.subject)
+        .chain(only.into_iter().flatten())
+        .filter_map(|s| match s {
+            PresenceSubject::Pending(n) => Some(n),
+            PresenceSubject::Doctor(_) => None,
+        })
         .collect();
-    let doctor_of = credited_doctors(tx, &subjects).await?;
-    let wanted: Option<BTreeSet<Uuid>> = match only {
-        None => None,
-        Some(only) => {
-            let mut ds = BTreeSet::new();
-            for s in only {
-                match s {
-                    PresenceSubject::Doctor(d) => {
-                        ds.insert(*d);
-                    }
-                    PresenceSubject::Pending(_) => {
-                        if let Some(d) = doctor_of.get(s) {
-                            ds.insert(*d);
-                        }
-                    }
-                }
-            }
-            Some(ds)
-        }
+    let holders = verified_holders(tx, &numbers).await?;
+    drop(numbers);
+    // the doctor a subject's presence is credited to, if any yet
+    let doctor_of = |s: &PresenceSubject| match s {
+        PresenceSubject::Doctor(d) => Some(*d),
+        PresenceSubject::Pending(n) => holders.get(n).copied(),
     };
+    let wanted: Option<BTreeSet<Uuid>> =
+        only.map(|only| only.iter().filter_map(doctor_of).collect());
     // closed intervals per credited doctor, from every channel and subject
     let mut presence: BTreeMap<Uuid, Presence> = BTreeMap::new();
     for r in &rows {
-        let Some(&d) = doctor_of.get(&r.subject) else {
+        let Some(d) = doctor_of(&r.subject) else {
             continue;
         };
         if wanted.as_ref().is_some_and(|w| !w.contains(&d)) {
@@ -821,6 +804,7 @@ pub async fn settle<T: Tx>(
             presence.entry(*d).or_default();
         }
     }
+    drop(rows);
     let grace = grace(session);
     let doctors: Vec<(&Uuid, &Presence)> = presence.iter().collect();
     // What the ledger holds for every key these doctors could earn here, read before anything
@@ -886,14 +870,10 @@ pub async fn settle<T: Tx>(
         settled.reversed += reversals.len() as u64;
     }
     // pending numbers now held by a verified MAMIS_ID are no longer pending at this session
-    let resolved: HashMap<&str, Uuid> = doctor_of
+    let resolved: HashMap<&str, Uuid> = holders
         .iter()
-        .filter_map(|(subject, d)| match subject {
-            PresenceSubject::Pending(n) if wanted.as_ref().is_none_or(|w| w.contains(d)) => {
-                Some((n.as_str(), *d))
-            }
-            _ => None,
-        })
+        .filter(|(_, d)| wanted.as_ref().is_none_or(|w| w.contains(d)))
+        .map(|(n, d)| (n.as_str(), *d))
         .collect();
     if !resolved.is_empty() {
         let mut by_doctor: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
