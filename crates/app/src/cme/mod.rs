@@ -431,8 +431,7 @@ pub async fn credit_known<T: LedgerStore + Send>(
         });
     }
     out.written = fresh.len() as u64;
-    for chunk in fresh.chunks(500) {
-        tx.insert_ledger_entries(chunk).await?;
-    }
+    // the store splits the batch into statements of its own size
+    tx.insert_ledger_entries(&fresh).await?;
     Ok(out)
 }

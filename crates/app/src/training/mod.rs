@@ -42,7 +42,7 @@ pub const DEFAULT_GRACE_MINUTES: u32 = 5;
 pub const MAX_GRACE_MINUTES: u32 = 30;
 
 /// Doctors settled per batch: bounds the keys and entries held at once.
-const SETTLE_BATCH: usize = 1_000;
+const SETTLE_BATCH: usize = 5_000;
 
 /// Most programme items one session may have (a full-day congress fits easily).
 pub const MAX_ITEMS: usize = 100;
@@ -862,9 +862,7 @@ pub async fn settle<T: Tx>(
                 )
             })
             .collect();
-        for chunk in reversals.chunks(500) {
-            tx.insert_ledger_entries(chunk).await?;
-        }
+        tx.insert_ledger_entries(&reversals).await?;
         let credited = cme::credit_known(tx, &earned, &batch_known, created_by, now).await?;
         settled.written += credited.written;
         settled.reversed += reversals.len() as u64;
