@@ -98,18 +98,49 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
             get(desk_page::<S>).post(desk_post::<S>),
         )
         .route("/office/training/{id}/approve", post(approve::<S>))
-        .route("/static/desk.js", get(desk_js))
-        .route("/static/venue.js", get(venue_js))
-        .route("/static/upload.js", get(upload_js))
-        .route("/static/training.css", get(training_css))
-        .route("/static/vendor/jsQR.js", get(jsqr_js))
-        .route("/static/vendor/jsQR.LICENSE", get(jsqr_license))
+        .route(
+            "/static/desk.js",
+            get(|| asset(JS, include_str!("../static/desk.js"))),
+        )
+        .route(
+            "/static/venue.js",
+            get(|| asset(JS, include_str!("../static/venue.js"))),
+        )
+        .route(
+            "/static/upload.js",
+            get(|| asset(JS, include_str!("../static/upload.js"))),
+        )
+        .route(
+            "/static/training.css",
+            get(|| {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../static/training.css"),
+                )
+            }),
+        )
+        .route(
+            "/static/vendor/jsQR.js",
+            get(|| asset(JS, include_str!("../static/vendor/jsQR.js"))),
+        )
+        .route(
+            "/static/vendor/jsQR.LICENSE",
+            get(|| {
+                asset(
+                    "text/plain; charset=utf-8",
+                    include_str!("../static/vendor/jsQR.LICENSE"),
+                )
+            }),
+        )
 }
 
 // ---------------------------------------------------------------- static files
 
+/// The content type of the scripts.
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// A static file embedded in the binary, cached for an hour like the stylesheet.
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -118,48 +149,6 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-async fn desk_js() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../static/desk.js"),
-    )
-}
-
-async fn venue_js() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../static/venue.js"),
-    )
-}
-
-async fn upload_js() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../static/upload.js"),
-    )
-}
-
-async fn training_css() -> Response {
-    asset(
-        "text/css; charset=utf-8",
-        include_str!("../static/training.css"),
-    )
-}
-
-async fn jsqr_js() -> Response {
-    asset(
-        "text/javascript; charset=utf-8",
-        include_str!("../static/vendor/jsQR.js"),
-    )
-}
-
-async fn jsqr_license() -> Response {
-    asset(
-        "text/plain; charset=utf-8",
-        include_str!("../static/vendor/jsQR.LICENSE"),
-    )
 }
 
 // ---------------------------------------------------------------- staging of uploads

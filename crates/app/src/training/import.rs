@@ -8,8 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use mamis_domain::{IsekiNumber, Principal, Timestamp};
 use mamis_store::{
-    PendingAttendance, PresenceChannel, PresenceRow, PresenceSubject, RegistryStore, Store,
-    TrainingStore, Tx,
+    PendingAttendance, PresenceChannel, PresenceRow, PresenceSubject, Store, TrainingStore, Tx,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -189,7 +188,7 @@ pub async fn import<S: Store>(
         }
     }
     // the numbers of recorded doctors, to show what disappears
-    let iseki_of_doctor: HashMap<uuid::Uuid, IsekiNumber> = register
+    let mut iseki_of_doctor: HashMap<uuid::Uuid, IsekiNumber> = register
         .values()
         .map(|m| (m.doctor.id, m.doctor.iseki.clone()))
         .collect();
@@ -265,23 +264,26 @@ pub async fn import<S: Store>(
             }
         }
     }
+    // the numbers of dropped doctors not in this file, in one read
+    let room = MAX_SHOWN.saturating_sub(plan.removed_lines.len());
+    removed_doctors.truncate(room);
+    let unnamed: Vec<Uuid> = removed_doctors
+        .iter()
+        .map(|(d, _, _)| *d)
+        .filter(|d| !iseki_of_doctor.contains_key(d))
+        .collect();
+    for doc in tx.doctors_by_ids(&unnamed).await? {
+        iseki_of_doctor.insert(doc.id, doc.iseki);
+    }
     for (d, in_at, out_at) in removed_doctors {
-        if plan.removed_lines.len() >= MAX_SHOWN {
-            break;
+        if let Some(iseki) = iseki_of_doctor.get(&d) {
+            plan.removed_lines.push(DiffLine {
+                iseki: iseki.clone(),
+                in_at,
+                out_at,
+                pending: false,
+            });
         }
-        let iseki = match iseki_of_doctor.get(&d) {
-            Some(n) => n.clone(),
-            None => match tx.doctor(d).await? {
-                Some(doc) => doc.iseki,
-                None => continue,
-            },
-        };
-        plan.removed_lines.push(DiffLine {
-            iseki,
-            in_at,
-            out_at,
-            pending: false,
-        });
     }
     plan.added_lines
         .sort_by(|a, b| (a.iseki.as_str(), a.in_at).cmp(&(b.iseki.as_str(), b.in_at)));
