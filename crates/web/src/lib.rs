@@ -1,38 +1,29 @@
 //! The HTTP surface of MAMIS: server-rendered pages (Japanese first), the JSON API with its
 //! OpenAPI document, and the operations endpoints, behind one set of security middleware.
 
-mod admin;
-mod api;
-mod auth;
 mod certificates;
-mod client_addr;
 mod cme;
-mod cme_api;
-mod csrf;
-mod device;
-mod error;
-pub mod i18n;
-mod metrics;
-mod middleware;
-mod migration;
+mod home;
+mod identity;
 mod mypage;
 mod office;
 mod oidc;
+mod openapi;
 mod ops;
-mod pages;
 mod portal;
-mod training_api;
-mod training_doctor;
-mod training_office;
+mod registry;
+mod shell;
+mod training;
 
-pub use api::{ApiDoc, openapi_json};
-pub use client_addr::parse_trusted_proxies;
 pub use ipnet::IpNet;
+pub use openapi::{ApiDoc, openapi_json};
+pub use shell::client_addr::parse_trusted_proxies;
+pub use shell::i18n;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::get;
 use mamis_app::App;
 use mamis_store::Store;
 
@@ -44,8 +35,8 @@ pub struct WebConfig {
 }
 
 pub(crate) struct Shared {
-    pub catalogues: i18n::Catalogues,
-    pub metrics: metrics::Metrics,
+    pub catalogues: shell::i18n::Catalogues,
+    pub metrics: shell::metrics::Metrics,
     pub trusted_proxies: Vec<IpNet>,
     /// `scheme://host[:port]` of the base URL, for the Origin check.
     pub origin: String,
@@ -54,9 +45,9 @@ pub(crate) struct Shared {
     /// The CME portal's HTTP client for talking to the provider (as any relying party would).
     pub http: reqwest::Client,
     /// Per-address lookups of the public certificate verification page.
-    pub verify_limit: certificates::VerifyLimiter,
+    pub verify_limit: certificates::verify::VerifyLimiter,
     /// Attendee lists uploaded and previewed, awaiting the organiser's confirmation.
-    pub training_staging: training_office::Staging,
+    pub training_staging: training::staging::Staging,
 }
 
 /// What every handler can reach: the app context and the web layer's shared parts.
@@ -82,8 +73,8 @@ impl<S: Store> WebState<S> {
         let origin = base.origin().ascii_serialization();
         let https = base.scheme() == "https";
         let shared = Shared {
-            catalogues: i18n::Catalogues::load()?,
-            metrics: metrics::Metrics::default(),
+            catalogues: shell::i18n::Catalogues::load(&CATALOGUE_JA, &CATALOGUE_EN)?,
+            metrics: shell::metrics::Metrics::default(),
             trusted_proxies: config.trusted_proxies,
             origin,
             https,
@@ -92,8 +83,8 @@ impl<S: Store> WebState<S> {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?,
-            verify_limit: certificates::VerifyLimiter::default(),
-            training_staging: training_office::Staging::default(),
+            verify_limit: certificates::verify::VerifyLimiter::default(),
+            training_staging: training::staging::Staging::default(),
         };
         Ok(Self {
             app,
@@ -102,147 +93,61 @@ impl<S: Store> WebState<S> {
     }
 }
 
-/// The whole application as one router.
+/// One Fluent file per capability and language; a capability owns its file. The keys form one
+/// catalogue per language, so a key is defined once whichever file holds it.
+macro_rules! catalogue {
+    ($lang:literal) => {
+        [
+            include_str!(concat!("../i18n/", $lang, "/shell.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/identity.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/office.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/portal.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/oidc.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/cme.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/certificates.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/training.ftl")),
+        ]
+    };
+}
+
+/// The Japanese catalogue's sources.
+pub(crate) const CATALOGUE_JA: [&str; 8] = catalogue!("ja");
+/// The English catalogue's sources.
+pub(crate) const CATALOGUE_EN: [&str; 8] = catalogue!("en");
+
+/// The whole application as one router: the shell's own routes and each capability's, under
+/// the shell's layers (outermost last: observation, security headers, error pages, CSRF).
 pub fn router<S: Store>(state: WebState<S>) -> Router {
-    let api = Router::new()
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/api/v1/associations", get(api::associations::<S>))
-        .route("/api/v1/associations/{code}", get(api::association::<S>))
-        .route(
-            "/api/v1/associations/{code}/members",
-            get(api::members::<S>),
-        );
     Router::new()
-        .route("/", get(pages::home::<S>))
-        .route("/mypage", get(mypage::mypage::<S>))
-        .route(
-            "/login",
-            get(mypage::login_page::<S>).post(mypage::login_submit::<S>),
-        )
-        .route(
-            "/login/totp",
-            get(mypage::totp_login_page::<S>).post(mypage::totp_login_submit::<S>),
-        )
-        .route("/logout", post(mypage::logout::<S>))
-        .route(
-            "/register",
-            get(mypage::register_page::<S>).post(mypage::register_submit::<S>),
-        )
-        .route(
-            "/register/continue",
-            get(mypage::register_continue_page::<S>).post(mypage::register_continue::<S>),
-        )
-        .route(
-            "/mypage/identity",
-            get(mypage::identity_page::<S>).post(mypage::identity_submit::<S>),
-        )
-        .route(
-            "/mypage/password",
-            get(mypage::password_page::<S>).post(mypage::password_submit::<S>),
-        )
-        .route("/mypage/sessions", get(mypage::sessions_page::<S>))
-        .route(
-            "/mypage/sessions/revoke",
-            post(mypage::sessions_revoke::<S>),
-        )
-        .route(
-            "/mypage/totp",
-            get(mypage::totp_page::<S>).post(mypage::totp_submit::<S>),
-        )
-        .route(
-            "/mypage/email",
-            get(mypage::email_page::<S>).post(mypage::email_submit::<S>),
-        )
-        .route(
-            "/mypage/email/confirm",
-            get(mypage::email_confirm_page::<S>).post(mypage::email_confirm::<S>),
-        )
-        .route(
-            "/reset",
-            get(mypage::reset_page::<S>).post(mypage::reset_submit::<S>),
-        )
-        .route(
-            "/reset/continue",
-            get(mypage::reset_continue_page::<S>).post(mypage::reset_continue::<S>),
-        )
-        .route(
-            "/not-me",
-            get(mypage::not_me_page::<S>).post(mypage::not_me::<S>),
-        )
-        .route(
-            "/staff/enrol",
-            get(mypage::enrol_page::<S>).post(mypage::enrol_submit::<S>),
-        )
-        .route("/cme", get(portal::cme::<S>))
-        .route(
-            "/cme/login/legacy",
-            get(portal::legacy_page::<S>).post(portal::legacy_submit::<S>),
-        )
-        .route("/cme/logout", post(portal::logout::<S>))
-        .route("/cme/login", get(portal::mamis_login::<S>))
-        .route("/cme/callback", get(portal::mamis_callback::<S>))
-        .route("/cme/members/{area}", get(portal::members_area::<S>))
-        .route("/office", get(office::office::<S>))
-        .route(
-            "/office/identity/{account}/verify",
-            post(office::verify::<S>),
-        )
-        .route(
-            "/office/identity/{account}/forward",
-            post(office::forward::<S>),
-        )
-        .route(
-            "/office/accounts/{account}/suspend",
-            post(office::suspend::<S>),
-        )
-        .route(
-            "/office/accounts/{account}/unsuspend",
-            post(office::unsuspend::<S>),
-        )
-        .route("/lang", post(pages::switch_lang::<S>))
-        .route("/static/mamis.css", get(pages::stylesheet))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz::<S>))
-        .route("/metrics", get(ops::metrics::<S>))
-        .route("/jwks.json", get(ops::jwks::<S>))
-        .route(
-            "/.well-known/openid-configuration",
-            get(oidc::discovery::<S>),
-        )
-        .route("/oauth2/authorize", get(oidc::authorize::<S>))
-        .route("/oauth2/consent", post(oidc::consent::<S>))
-        .route("/oauth2/token", post(oidc::token::<S>))
-        .route("/oauth2/revoke", post(oidc::revoke::<S>))
-        .route("/oauth2/logout", get(oidc::logout::<S>))
-        .route(
-            "/userinfo",
-            get(oidc::userinfo::<S>).post(oidc::userinfo::<S>),
-        )
-        .merge(api)
-        .merge(admin::routes::<S>())
-        .merge(migration::routes::<S>())
+        .route("/api/v1/openapi.json", get(openapi::openapi))
+        .merge(shell::assets::routes::<S>())
+        .merge(ops::routes::<S>())
+        .merge(home::routes::<S>())
+        .merge(identity::routes::<S>())
+        .merge(mypage::routes::<S>())
         .merge(cme::routes::<S>())
-        .merge(cme_api::routes::<S>())
         .merge(certificates::routes::<S>())
-        .merge(training_office::routes::<S>())
-        .merge(training_doctor::routes::<S>())
-        .merge(training_api::routes::<S>())
-        .fallback(pages::not_found)
+        .merge(training::routes::<S>())
+        .merge(portal::routes::<S>())
+        .merge(oidc::routes::<S>())
+        .merge(office::routes::<S>())
+        .merge(registry::routes::<S>())
+        .fallback(shell::assets::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            csrf::protect::<S>,
+            shell::csrf::protect::<S>,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            error::render::<S>,
+            shell::error::render::<S>,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::security_headers::<S>,
+            shell::middleware::security_headers::<S>,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            middleware::observe::<S>,
+            shell::middleware::observe::<S>,
         ))
         .with_state(state)
 }

@@ -110,6 +110,20 @@ async fn authorize<T: Tx>(
     Ok(true)
 }
 
+/// The standing of a My Page session's own doctor, which every CME page and the My Page card
+/// start from; `None` when the account is not a verified doctor's (the page says why instead).
+pub async fn own_summary<S: Store>(
+    app: &App<S>,
+    current: &crate::identity::sessions::Current,
+) -> Result<Option<Summary>, AppError> {
+    let Some(doctor) = current.verified_doctor() else {
+        return Ok(None);
+    };
+    summary(app, &current.doctor_principal(), doctor, None)
+        .await
+        .map(Some)
+}
+
 /// A doctor's standing and ledger. Staff and token views are personal-data views and audited.
 pub async fn summary<S: Store>(
     app: &App<S>,

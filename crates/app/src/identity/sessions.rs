@@ -1,9 +1,10 @@
 //! Server-side sessions behind an opaque cookie: only the SHA-256 of the cookie is stored, the
 //! id changes at every login, and idle and absolute timeouts end a session by themselves.
 
+use mamis_domain::Principal;
 use mamis_store::{
     AccessStore, Account, AccountStatus, IdentityStore, PortalSession, PortalSubject, Session,
-    Store, Tx,
+    Store, Tx, Verification,
 };
 use uuid::Uuid;
 
@@ -54,6 +55,25 @@ pub struct Current {
     pub session: Session,
     /// Its account.
     pub account: Account,
+}
+
+impl Current {
+    /// The principal of a My Page session acting for its doctor; the use cases check that the
+    /// account is a verified doctor's, so an unverified one is refused there, not here.
+    pub fn doctor_principal(&self) -> Principal {
+        Principal::Doctor {
+            account_id: self.account.id,
+            doctor_id: self.account.doctor_id,
+        }
+    }
+
+    /// The register entry the account speaks for once verified, read from the account the
+    /// session lookup already holds; `None` otherwise (the use cases check it again).
+    pub fn verified_doctor(&self) -> Option<Uuid> {
+        (self.account.verification == Verification::Verified)
+            .then_some(self.account.doctor_id)
+            .flatten()
+    }
 }
 
 /// Resolves a cookie to a live session of an active account, or `None`.

@@ -18,8 +18,8 @@ use mamis_domain::training::{
     ItemKind, Presence, ProgrammeItem, Session, Venue, credits_for, origin_key,
 };
 use mamis_domain::{
-    Action, AssociationCode, DomainError, FiscalYear, IsekiNumber, Principal, Source, Target,
-    Timestamp,
+    Action, AssociationCode, DomainError, FiscalYear, IsekiNumber, Principal, Role, Scope, Source,
+    Target, Timestamp,
 };
 use mamis_store::{
     CertificateStore, Doctor, LedgerStore, Organiser, PendingAttendance, PresenceChannel,
@@ -33,6 +33,20 @@ use crate::audit::Entry;
 use crate::authz::require;
 use crate::cme::{self, NewCredit, PROGRAMME, certificates};
 use crate::{App, AppError};
+
+/// Whether a staff member may use the training pages at all (the office home offers them): a
+/// grant that may manage or approve training somewhere, or an outside organiser's grant.
+pub fn can_use_training(p: &Principal) -> bool {
+    let Principal::Staff { grants, .. } = p else {
+        return false;
+    };
+    grants.iter().any(|g| match g.scope() {
+        Scope::Association(code) => [Action::ManageTraining, Action::ApproveTraining]
+            .into_iter()
+            .any(|a| require(p, a, &Target::Association(code)).is_ok()),
+        Scope::Organisation(_) => g.role() == Role::Organiser,
+    })
+}
 
 /// Minutes of an item's start and end a doctor may miss and still be credited, unless the
 /// organiser sets another value: late trains and the queue at the desk are not absences.

@@ -40,3 +40,46 @@ office-error-already-bound = Another verified MAMIS_ID holds this record. Suspen
 office-error-code-format = Enter the association code as JMA, P01 to P47, or in the form P13-0001.
 office-error-code-unknown = No association has this code.
 office-error-reason = Enter a reason (up to 500 characters).
+
+# admin
+admin-clients-title = Connected services (OpenID clients)
+admin-clients-lead = The services that log people in with MAMIS_ID. A disabled service can neither log anyone in nor use its tokens.
+admin-client-name = Name
+admin-client-kind = Kind
+admin-client-redirects = Redirect URIs (one per line, exact match)
+admin-client-post-logout = After-logout addresses (one per line)
+admin-client-state = State
+admin-confidential = Confidential client
+admin-public = Public client (PKCE only)
+admin-first-party = Association service (no consent page)
+admin-allow-iseki = May receive the medical register number
+admin-alg = ID-token signature
+admin-disable = Disable
+admin-enabled = Enabled
+admin-disabled = Disabled
+admin-save = Save
+admin-client-invalid = Not saved: { $detail }
+
+# migration: the migration dashboard (verified MAMIS_ID / legacy ID only / neither), CSV, reminder mail
+migration-title = Migration progress: moving to MAMIS_ID
+migration-lead = How far current JMA members have moved from the old user ID (JMA member ID with the birth-date password) to MAMIS_ID, per prefectural and county association.
+migration-day = As of (Japan date)
+migration-node-label = Association code
+migration-node-submit = Show
+migration-your-nodes = Your associations
+migration-overall = Overall
+migration-col-association = Association
+migration-col-verified = Verified MAMIS_ID
+migration-col-legacy = Legacy ID only
+migration-col-neither = Neither
+migration-col-total = Members
+migration-col-share = Share
+migration-prefecture-total = Total
+migration-empty = There are no current JMA members under this association.
+migration-csv = Download the members not yet moved (CSV)
+migration-csv-note = The list says whether each member has a contact e-mail address; please write to those without one by post.
+migration-remind-title = Remind members not yet moved by e-mail
+migration-remind-lead = Members not yet moved who have a contact address on file get a mail in Japanese and English on how to register their MAMIS_ID on My Page, and that the old user ID no longer works after the cut-over. Each member is mailed only once.
+migration-remind-submit = Send reminders
+migration-error-unknown-node = No association has this code. Please check the code.
+migration-remind-queued-run = The reminder run is queued. Within minutes, members not yet moved who have a contact address are mailed (nobody already reminded is mailed again). The numbers are kept in the audit log; members without an address are in the CSV above.

@@ -40,3 +40,46 @@ office-error-already-bound = この医籍情報には本人確認済みの別の
 office-error-code-format = 医師会コードは JMA、P01〜P47、または P13-0001 の形式で入力してください。
 office-error-code-unknown = この医師会コードは登録されていません。
 office-error-reason = 理由を入力してください(500文字まで)。
+
+# admin
+admin-clients-title = 連携サービス(OpenID クライアント)
+admin-clients-lead = MAMIS_ID でログインするサービスの一覧です。停止すると、そのサービスはログインもトークンの利用もできなくなります。
+admin-client-name = 名称
+admin-client-kind = 種類
+admin-client-redirects = 戻り先アドレス(1行に1つ、完全一致)
+admin-client-post-logout = ログアウト後の戻り先(1行に1つ)
+admin-client-state = 状態
+admin-confidential = 機密クライアント
+admin-public = 公開クライアント(PKCE のみ)
+admin-first-party = 医師会のサービス(同意画面なし)
+admin-allow-iseki = 医籍登録番号の提供を許可
+admin-alg = ID トークンの署名方式
+admin-disable = 停止する
+admin-enabled = 利用中
+admin-disabled = 停止中
+admin-save = 保存する
+admin-client-invalid = 保存できませんでした: { $detail }
+
+# migration: 移行状況ダッシュボード(MAMIS_ID 確認済み/従来IDのみ/どちらもなし)、CSV、案内メール
+migration-title = 移行状況:MAMIS_ID への移行
+migration-lead = 現在の日医会員が、従来のユーザーID(日医会員IDと生年月日のパスワード)から MAMIS_ID へどこまで移行したかを、都道府県医師会・郡市区等医師会ごとに示します。
+migration-day = 基準日(日本時間)
+migration-node-label = 医師会コード
+migration-node-submit = 表示
+migration-your-nodes = 担当の医師会
+migration-overall = 全体
+migration-col-association = 医師会
+migration-col-verified = MAMIS_ID 確認済み
+migration-col-legacy = 従来IDのみ
+migration-col-neither = どちらもなし
+migration-col-total = 会員数
+migration-col-share = 割合
+migration-prefecture-total = 計
+migration-empty = この医師会の下に、現在の日医会員はいません。
+migration-csv = 未移行の会員の一覧(CSV)をダウンロード
+migration-csv-note = 一覧には連絡先メールの有無の列があります。メールのない会員には郵送でご案内ください。
+migration-remind-title = 未移行の会員に案内メールを送る
+migration-remind-lead = 連絡先メールが登録されている未移行の会員に、マイページでの MAMIS_ID 登録の方法と、切替日以降は従来のユーザーIDが使えないことを日本語と英語でお知らせします。同じ会員には一度だけ送られます。
+migration-remind-submit = 案内メールを送る
+migration-error-unknown-node = この医師会コードの医師会は登録されていません。コードを確認してください。
+migration-remind-queued-run = 案内メールの送信を受け付けました。数分のうちに、連絡先メールのある未移行の会員に送られます(案内済みの会員には送りません)。送った人数は監査記録に残ります。連絡先メールのない会員は上の CSV で確認できます。

@@ -1,0 +1,395 @@
+//! The public verification page `/verify` (no login) and its rate limit.
+//!
+//! Rate limit of `/verify`: an in-memory token bucket per client address (IPv6 per /64) in the
+//! web state, 30 lookups refilled at 30 a minute. The login throttle (`lock_throttle`) does not
+//! fit: it counts failures with doubling waits and costs a store write per attempt, which would
+//! turn a public page into a write amplifier. The bucket is per server process; what keeps the
+//! register from being walked is the 80-bit code, the limit only keeps guessing expensive.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect};
+use mamis_app::cme::certificates::{self, Period, Validity, Verification};
+use mamis_domain::Timestamp;
+use mamis_store::Store;
+
+use crate::WebState;
+use crate::shell::auth::RequestOrigin;
+use crate::shell::chrome::{Chrome, PageResult, html, page};
+use crate::shell::fmt::{Fmt, query_pairs};
+use crate::shell::i18n::Lang;
+use crate::shell::middleware::lang_of;
+
+/// Lookups a client may make at once.
+const BURST: f64 = 30.0;
+/// Lookups regained per second (30 a minute).
+const PER_SECOND: f64 = 0.5;
+/// Addresses remembered before full buckets are forgotten (bounds memory under a spread attack).
+const MAX_KEYS: usize = 100_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Timestamp,
+}
+
+impl Bucket {
+    fn refilled(self, now: Timestamp) -> f64 {
+        let secs = (now - self.at).num_milliseconds().max(0) as f64 / 1000.0;
+        (self.tokens + secs * PER_SECOND).min(BURST)
+    }
+}
+
+/// Per-address token buckets of the public verification page (timed by the app clock, so tests
+/// can move it).
+#[derive(Debug, Default)]
+pub(crate) struct VerifyLimiter {
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+/// One bucket per IPv4 address, and per /64 for IPv6 (one host usually holds a whole /64).
+fn bucket_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+        }
+    }
+}
+
+impl VerifyLimiter {
+    /// Takes one lookup for `ip`; `Err(seconds)` says how long to wait when none is left.
+    fn take(&self, ip: IpAddr, now: Timestamp) -> Result<(), u64> {
+        let mut m = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if m.len() >= MAX_KEYS {
+            m.retain(|_, b| b.refilled(now) < BURST);
+            if m.len() >= MAX_KEYS {
+                m.clear();
+            }
+        }
+        let b = m.entry(bucket_key(ip)).or_insert(Bucket {
+            tokens: BURST,
+            at: now,
+        });
+        let tokens = b.refilled(now);
+        if tokens >= 1.0 {
+            *b = Bucket {
+                tokens: tokens - 1.0,
+                at: now,
+            };
+            Ok(())
+        } else {
+            *b = Bucket { tokens, at: now };
+            Err(((1.0 - tokens) / PER_SECOND).ceil().max(1.0) as u64)
+        }
+    }
+}
+
+/// Longest number or code looked up (longer ones cannot exist; they are not found).
+const MAX_LOOKUP: usize = 64;
+
+/// The answer for a number and code that matched.
+struct Found {
+    class: &'static str,
+    status: String,
+    status_detail: String,
+    reason: Option<String>,
+    kind: String,
+    number: String,
+    period: String,
+    issued: String,
+    valid_until: Option<String>,
+    holder: String,
+}
+
+#[derive(Template)]
+#[template(path = "certificates/verify.html")]
+struct VerifyView<'a> {
+    c: Chrome<'a>,
+    title: String,
+    /// The same page in the other language.
+    lang_href: String,
+    found: Option<Found>,
+    /// Not found, or wait: the one paragraph under the title.
+    message: Option<String>,
+    /// Whether the form to type a number and code is shown.
+    show_form: bool,
+}
+
+fn found(f: &Fmt<'_>, v: &Verification) -> Found {
+    let (class, status, status_detail, reason, valid_until) = match &v.validity {
+        Validity::Valid(until) => (
+            "valid",
+            f.t("certificates-verify-valid", &[]),
+            match until {
+                Some(u) => f.t("certificates-verify-valid-until", &[("date", &f.date(*u))]),
+                None => f.t("certificates-verify-valid-no-expiry", &[]),
+            },
+            None,
+            *until,
+        ),
+        Validity::Expired(u) => (
+            "expired",
+            f.t("certificates-verify-expired", &[]),
+            f.t("certificates-verify-expired-on", &[("date", &f.date(*u))]),
+            None,
+            Some(*u),
+        ),
+        Validity::Revoked(d, category) => (
+            "revoked",
+            f.t("certificates-verify-revoked", &[]),
+            f.t("certificates-verify-revoked-on", &[("date", &f.date(*d))]),
+            Some(f.t(&category_key(category), &[])),
+            None,
+        ),
+    };
+    let period = match &v.period {
+        Period::Years(from, to) if from == to => f.fy(*from),
+        Period::Years(from, to) => f.range(*from, *to),
+        Period::Dates(from, to) => f.t(
+            "certificates-date-range",
+            &[("from", &f.date(*from)), ("to", &f.date(*to))],
+        ),
+    };
+    Found {
+        class,
+        status,
+        status_detail,
+        reason,
+        kind: f.t(
+            &format!("certificates-kind-{}", v.kind.replace('_', "-")),
+            &[],
+        ),
+        number: v.number.clone(),
+        period,
+        issued: f.date(v.issued_on),
+        // a revoked certificate's former validity is no longer worth showing
+        valid_until: valid_until
+            .filter(|_| v.kind == "cme_certificate")
+            .map(|u| f.date(u)),
+        holder: v.holder.clone(),
+    }
+}
+
+/// The message key of a public reason category.
+pub(super) fn category_key(category: &str) -> String {
+    format!("certificates-category-{}", category.replace('_', "-"))
+}
+
+pub(super) fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The language of a verification page: `?lang=` (the page's own switch, which needs no form
+/// and so no CSRF token), else the language cookie.
+fn verify_lang(headers: &HeaderMap, pairs: &[(String, String)]) -> Lang {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::parse(v))
+        .unwrap_or_else(|| lang_of(headers))
+}
+
+pub(super) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
+}
+
+/// Renders a verification page: standalone (no header forms, no CSRF token, no account), so a
+/// "not found" body depends on nothing but the language. Never indexed, never cached.
+fn verify_response<S: Store>(
+    st: &WebState<S>,
+    lang: Lang,
+    status: StatusCode,
+    make: impl FnOnce(&Fmt<'_>) -> (String, String, Option<Found>, Option<String>, bool),
+) -> PageResult {
+    let cat = &st.shared.catalogues;
+    let f = Fmt::new(cat, lang);
+    let (title, lang_href, found, message, show_form) = make(&f);
+    let view = VerifyView {
+        c: Chrome::new(cat, lang, String::new(), String::new()),
+        title,
+        lang_href,
+        found,
+        message,
+        show_form,
+    };
+    let mut r = html(page(view.render()))?;
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex, nofollow"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+/// The client's address for the rate limit (all unknown clients share one bucket).
+fn client_ip(origin: &mamis_app::identity::sessions::Origin) -> IpAddr {
+    origin
+        .client_addr
+        .as_deref()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(IpAddr::from([0u8, 0, 0, 0]))
+}
+
+/// 429 with `Retry-After`, in the verification page's layout.
+fn limited<S: Store>(st: &WebState<S>, lang: Lang, wait: u64) -> PageResult {
+    let mut r = verify_response(st, lang, StatusCode::TOO_MANY_REQUESTS, |f| {
+        (
+            f.t("certificates-verify-limited-title", &[]),
+            format!("/verify?lang={}", lang.other().tag()),
+            None,
+            Some(f.t(
+                "certificates-verify-limited-body",
+                &[("seconds", &wait.to_string())],
+            )),
+            false,
+        )
+    })?;
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Ok(r)
+}
+
+/// The public answer for `/verify/{number}?c={code}`: valid, expired or revoked, with type,
+/// period, issue date and the masked holder. An unknown number and a wrong or missing code get
+/// the same 404 page, byte for byte.
+pub async fn verify<S: Store>(
+    State(st): State<WebState<S>>,
+    headers: HeaderMap,
+    RequestOrigin(origin): RequestOrigin,
+    Path(number): Path<String>,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    let pairs = query_pairs(q.as_deref()).unwrap_or_default();
+    let lang = verify_lang(&headers, &pairs);
+    if let Err(wait) = st
+        .shared
+        .verify_limit
+        .take(client_ip(&origin), st.app.now())
+    {
+        return limited(&st, lang, wait);
+    }
+    let code = param(&pairs, "c");
+    let answer = if number.len() <= MAX_LOOKUP && code.len() <= MAX_LOOKUP {
+        certificates::verify(&st.app, &number, code).await?
+    } else {
+        None
+    };
+    match answer {
+        Some(v) => {
+            let other = format!(
+                "/verify/{}?c={}&lang={}",
+                enc(&v.number),
+                enc(code),
+                lang.other().tag()
+            );
+            verify_response(&st, lang, StatusCode::OK, |f| {
+                (
+                    f.t("certificates-verify-title", &[]),
+                    other,
+                    Some(found(f, &v)),
+                    None,
+                    false,
+                )
+            })
+        }
+        None => not_found(&st, lang),
+    }
+}
+
+/// The one "not found" page: nothing in it comes from the request but the language.
+fn not_found<S: Store>(st: &WebState<S>, lang: Lang) -> PageResult {
+    verify_response(st, lang, StatusCode::NOT_FOUND, |f| {
+        (
+            f.t("certificates-verify-not-found-title", &[]),
+            format!("/verify?lang={}", lang.other().tag()),
+            None,
+            Some(f.t("certificates-verify-not-found-body", &[])),
+            true,
+        )
+    })
+}
+
+/// `/verify`: the form for a number and code typed from a printed document; a filled form goes
+/// on to `/verify/{number}?c=`.
+pub async fn verify_form<S: Store>(
+    State(st): State<WebState<S>>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    let pairs = query_pairs(q.as_deref()).unwrap_or_default();
+    let lang = verify_lang(&headers, &pairs);
+    let number: String = param(&pairs, "number")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let code = param(&pairs, "c");
+    if !number.is_empty() && !code.is_empty() {
+        let to = format!("/verify/{number}?c={}&lang={}", enc(code), lang.tag());
+        return Ok(Redirect::to(&to).into_response());
+    }
+    verify_response(&st, lang, StatusCode::OK, |f| {
+        (
+            f.t("certificates-verify-title", &[]),
+            format!("/verify?lang={}", lang.other().tag()),
+            None,
+            Some(f.t("certificates-verify-lead", &[])),
+            true,
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> Timestamp {
+        chrono::DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap()
+    }
+
+    #[test]
+    fn the_bucket_allows_a_burst_then_one_lookup_every_two_seconds() {
+        let l = VerifyLimiter::default();
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        for _ in 0..30 {
+            assert_eq!(l.take(ip, at(0)), Ok(()));
+        }
+        assert_eq!(l.take(ip, at(0)), Err(2));
+        assert_eq!(l.take(ip, at(1)), Err(1));
+        assert_eq!(l.take(ip, at(2)), Ok(()));
+        assert_eq!(l.take(ip, at(2)), Err(2));
+        // another address has its own bucket; a full minute refills it all
+        assert_eq!(l.take("192.0.2.8".parse().unwrap(), at(2)), Ok(()));
+        for _ in 0..30 {
+            assert_eq!(l.take(ip, at(62)), Ok(()));
+        }
+        assert!(l.take(ip, at(62)).is_err());
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64() {
+        let l = VerifyLimiter::default();
+        for i in 0..30u16 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, i]);
+            assert_eq!(l.take(ip, at(0)), Ok(()));
+        }
+        let other_host = IpAddr::from([0x2001, 0xdb8, 1, 2, 9, 9, 9, 9]);
+        assert!(l.take(other_host, at(0)).is_err());
+        let other_net = IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]);
+        assert_eq!(l.take(other_net, at(0)), Ok(()));
+    }
+}

@@ -1,0 +1,147 @@
+//! Request observation (ids, client address, logs, metrics) and security headers.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use mamis_store::Store;
+
+use crate::WebState;
+use crate::shell::client_addr::{self, ClientAddr};
+use crate::shell::i18n::Lang;
+
+/// The id of a request, echoed in `X-Request-Id`, logs and error pages.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Name of the language cookie (not security-sensitive; a preference).
+pub const LANG_COOKIE: &str = "mamis_lang";
+
+/// A cookie's value from the request headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The language chosen by the switch; Japanese otherwise.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    cookie(headers, LANG_COOKIE)
+        .and_then(|v| Lang::parse(&v))
+        .unwrap_or_default()
+}
+
+fn incoming_request_id(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get("x-request-id")?.to_str().ok()?;
+    (!v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .then(|| v.to_owned())
+}
+
+/// Assigns the request id and client address, logs the request and records its metrics.
+pub async fn observe<S: Store>(
+    State(st): State<WebState<S>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let id = incoming_request_id(req.headers())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let client = client_addr::resolve(peer, req.headers(), &st.shared.trusted_proxies);
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let path = req.uri().path().to_owned();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut().insert(client);
+
+    let mut resp = next.run(req).await;
+
+    let status = resp.status().as_u16();
+    let elapsed = started.elapsed();
+    // The route template is known only after routing; the handler leaves it on the response.
+    let route = resp
+        .extensions()
+        .get::<MatchedRoute>()
+        .map(|m| m.0.clone())
+        .unwrap_or(route);
+    st.shared
+        .metrics
+        .record(&method, &route, status, elapsed.as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    let ClientAddr(ip) = client;
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, %path, %route, status, client = %ip, ms = elapsed.as_millis() as u64, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, %path, %route, status, client = %ip, ms = elapsed.as_millis() as u64, "request");
+    }
+    resp
+}
+
+/// The matched route template, carried from inside the router back out to [`observe`].
+#[derive(Debug, Clone)]
+pub struct MatchedRoute(pub String);
+
+/// Adds the security headers every response carries.
+pub async fn security_headers<S: Store>(
+    State(st): State<WebState<S>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let mut resp = next.run(req).await;
+    if let Some(r) = route {
+        resp.extensions_mut().insert(MatchedRoute(r));
+    }
+    let h = resp.headers_mut();
+    let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
+        h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    // A page that needs a device feature (the desk scanner's camera) sets its own policy.
+    if !h.contains_key("permissions-policy") {
+        set(
+            h,
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=()",
+        );
+    }
+    if st.shared.https {
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        );
+    }
+    resp
+}

@@ -1,0 +1,169 @@
+//! The prefecture's approval of outside organisers' sessions.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use mamis_app::training;
+use mamis_store::{Organiser, Store, StoredItem, TrainingSession, TrainingStore, Tx};
+use uuid::Uuid;
+
+use super::list::{ItemRow, programme_rows};
+use super::{
+    approval_prefectures, fail, organiser_label, param, render, session_id, store_error,
+    venue_text, when,
+};
+use crate::WebState;
+use crate::shell::auth::{RequestOrigin, StaffUser};
+use crate::shell::chrome::{Chrome, PageCtx, PageResult};
+use crate::shell::error::{Failure, PageError};
+use crate::shell::fmt::{Fmt, query_pairs};
+use crate::shell::i18n::Lang;
+
+/// One session awaiting approval.
+struct ApprovalRow {
+    id: String,
+    href: String,
+    approve_action: String,
+    title: String,
+    organiser: String,
+    when: String,
+    venue: String,
+    headcount: String,
+    items: Vec<ItemRow>,
+    total_units: String,
+}
+
+/// A prefecture's queue.
+struct PrefectureBlock {
+    label: String,
+    sessions: Vec<ApprovalRow>,
+}
+
+#[derive(Template)]
+#[template(path = "training/approvals.html")]
+struct ApprovalsView<'a> {
+    c: Chrome<'a>,
+    blocks: Vec<PrefectureBlock>,
+    done: Option<String>,
+}
+
+/// The stored programme of a session the approver may see (the queue lists only its own
+/// prefecture's sessions).
+async fn programme_of<S: Store>(st: &WebState<S>, id: Uuid) -> Result<Vec<StoredItem>, PageError> {
+    let mut tx = st.app.store.read().await.map_err(store_error)?;
+    let items = tx.programme_items(id).await.map_err(store_error)?;
+    tx.rollback().await.map_err(store_error)?;
+    Ok(items)
+}
+
+async fn approval_row<S: Store>(
+    st: &WebState<S>,
+    f: &Fmt<'_>,
+    lang: Lang,
+    s: &TrainingSession,
+) -> Result<ApprovalRow, PageError> {
+    let (items, total_units) = programme_rows(f, lang, &programme_of(st, s.id).await?)?;
+    Ok(ApprovalRow {
+        id: s.id.to_string(),
+        href: format!("/office/training/{}", s.id),
+        approve_action: format!("/office/training/{}/approve", s.id),
+        title: s.title.clone(),
+        organiser: organiser_label(st, &s.organiser, lang).await?,
+        when: when(f, s.start, s.end),
+        venue: venue_text(f, &s.venue),
+        headcount: s
+            .expected_headcount
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        items,
+        total_units,
+    })
+}
+
+/// Whether `s` looks like an approval number (`P13-2026-00001`), so only those are echoed.
+fn is_approval_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 14
+        && b.len() <= 20
+        && b[0] == b'P'
+        && b[1..3].iter().all(u8::is_ascii_digit)
+        && b[3] == b'-'
+        && b[4..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'-'
+        && b[9..].iter().all(u8::is_ascii_digit)
+}
+
+/// `/office/training/approvals`: outside sessions awaiting approval in the staff member's
+/// prefectures, each with its programme and units.
+pub async fn approvals<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    StaffUser(_, staff): StaffUser,
+    RawQuery(q): RawQuery,
+) -> PageResult {
+    let prefectures = approval_prefectures(&staff);
+    if prefectures.is_empty() {
+        return Err(PageError(Failure::Forbidden));
+    }
+    let cat = &st.shared.catalogues;
+    let f = Fmt::new(cat, ctx.lang);
+    let mut blocks = Vec::new();
+    for p in prefectures {
+        let waiting = training::awaiting_approval(&st.app, &staff, &p)
+            .await
+            .map_err(fail)?;
+        if waiting.is_empty() {
+            continue;
+        }
+        let mut sessions = Vec::new();
+        for s in &waiting {
+            sessions.push(approval_row(&st, &f, ctx.lang, s).await?);
+        }
+        blocks.push(PrefectureBlock {
+            label: organiser_label(&st, &Organiser::Association(p), ctx.lang).await?,
+            sessions,
+        });
+    }
+    let pairs = query_pairs(q.as_deref()).unwrap_or_default();
+    let done = Some(param(&pairs, "approved"))
+        .filter(|n| is_approval_number(n))
+        .map(|n| f.t("training-office-approved-notice", &[("number", n)]));
+    let view = ApprovalsView {
+        c: ctx.chrome(cat),
+        blocks,
+        done,
+    };
+    render(view.render(), StatusCode::OK)
+}
+
+/// Approves an outside session (the app checks the prefecture) and shows the issued number.
+pub async fn approve<S: Store>(
+    State(st): State<WebState<S>>,
+    StaffUser(_, staff): StaffUser,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = session_id(&id)?;
+    let a = training::approve(&st.app, &staff, id, origin.client_addr)
+        .await
+        .map_err(fail)?;
+    let to = format!(
+        "/office/training/approvals?approved={}",
+        url::form_urlencoded::byte_serialize(a.number.as_bytes()).collect::<String>()
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_approval_numbers_are_echoed() {
+        assert!(is_approval_number("P13-2026-00001"));
+        for s in ["", "P13-2026", "X13-2026-00001", "P13-2026-0000<"] {
+            assert!(!is_approval_number(s), "{s}");
+        }
+    }
+}
