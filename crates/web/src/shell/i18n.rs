@@ -77,8 +77,15 @@ impl Catalogues {
         Ok(Self { bundles })
     }
 
-    /// The message `key` in `lang` with `args`; a missing key shows itself, so it is noticed.
+    /// The message `key` in `lang` with text `args`; a missing key shows itself, so it is noticed.
     pub fn text(&self, lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+        let args: Vec<(&str, Arg<'_>)> = args.iter().map(|(k, v)| (*k, Arg::Text(v))).collect();
+        self.message(lang, key, &args)
+    }
+
+    /// The message `key` in `lang` with `args`, of which counts select plural variants
+    /// (`{ $n -> [one] … *[other] … }`); a missing key shows itself, so it is noticed.
+    pub fn message(&self, lang: Lang, key: &str, args: &[(&str, Arg<'_>)]) -> String {
         let Some(b) = self.bundles.get(&lang) else {
             return key.to_owned();
         };
@@ -87,7 +94,10 @@ impl Catalogues {
         };
         let mut fa = FluentArgs::new();
         for (k, v) in args {
-            fa.set(*k, FluentValue::String(Cow::Borrowed(v)));
+            match v {
+                Arg::Text(t) => fa.set(*k, FluentValue::String(Cow::Borrowed(t))),
+                Arg::Count(n) => fa.set(*k, FluentValue::from(*n)),
+            }
         }
         let mut errors = Vec::new();
         let s = b.format_pattern(pattern, Some(&fa), &mut errors);
@@ -96,6 +106,16 @@ impl Catalogues {
         }
         s.into_owned()
     }
+}
+
+/// A message argument: text shown as it is (numbers with leading zeros, codes, names), or a
+/// count, which plural rules select on and which is shown in plain digits.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg<'a> {
+    /// Shown as it is.
+    Text(&'a str),
+    /// A count: `[one]` / `*[other]` variants select on it.
+    Count(i64),
 }
 
 /// The message key explaining a domain refusal.
@@ -179,6 +199,27 @@ mod tests {
             "My Page is coming soon"
         );
         assert_eq!(c.text(Lang::En, "no-such-key", &[]), "no-such-key");
+    }
+
+    #[test]
+    fn counts_select_plural_variants_and_text_stays_as_written() {
+        let src =
+            "files = { $n ->\n    [one] one file\n   *[other] { $n } files\n}\nid = ID { $id }\n";
+        let c = Catalogues::load(&[src], &[src]).unwrap();
+        for (n, want) in [
+            (1, "one file"),
+            (0, "0 files"),
+            (2, "2 files"),
+            (1000, "1000 files"),
+        ] {
+            assert_eq!(c.message(Lang::En, "files", &[("n", Arg::Count(n))]), want);
+        }
+        // text is never read as a number: leading zeros survive, no plural selection
+        assert_eq!(
+            c.text(Lang::En, "id", &[("id", "0012345678")]),
+            "ID 0012345678"
+        );
+        assert_eq!(c.text(Lang::En, "files", &[("n", "1")]), "1 files");
     }
 
     #[test]
