@@ -200,16 +200,35 @@ impl ThrottlePolicy {
             max_wait: Duration::hours(1),
         }
     }
+
+    /// The wait that follows the `n`-th failure beyond the free ones (n = 0: the first wait),
+    /// doubling each time up to the longest.
+    fn wait_after(&self, n: u32) -> Duration {
+        let factor = 1i32.checked_shl(n.min(20)).unwrap_or(i32::MAX);
+        let wait = self.first_wait * factor;
+        if wait > self.max_wait {
+            self.max_wait
+        } else {
+            wait
+        }
+    }
 }
 
 /// The stored state of one throttle key.
+///
+/// The rule (docs/operations.md): the free failures within the window are checked as they come;
+/// after them every failure is followed by a wait — the first one, then doubling up to the
+/// longest. An attempt during a wait is refused without being checked and does not extend it;
+/// the first attempt after the wait is checked. A success clears the key, and so does a quiet
+/// spell as long as the longest wait with no attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Throttle {
-    /// Failures counted in the current window (attempts in flight count as failures).
+    /// Attempts counted (an admitted attempt counts as a failure until it succeeds).
     pub failures: u32,
-    /// When the current window began.
+    /// While the free failures last: when the counting window began. Once waits apply: when the
+    /// last checked attempt was admitted (the wait runs from it).
     pub window_start: Timestamp,
-    /// No attempt is admitted before this instant.
+    /// No attempt is checked before this instant.
     pub blocked_until: Option<Timestamp>,
 }
 
@@ -241,35 +260,40 @@ impl Throttle {
         {
             return (t, Admission::Wait(until));
         }
-        if now - t.window_start >= policy.window
-            && t.blocked_until.is_none_or(|u| now >= u + policy.window)
-        {
+        let waiting = t.failures >= policy.free_failures;
+        let quiet = if waiting {
+            policy.max_wait
+        } else {
+            policy.window
+        };
+        if now - t.window_start >= quiet {
             t = Throttle::new(now);
         }
         if t.failures >= policy.free_failures {
-            let extra = t.failures - policy.free_failures;
-            let wait = wait_for(policy, extra);
+            // The wait after the last checked failure; an attempt inside it only learns when
+            // it ends (stored, so later ones are refused before any of this runs).
+            let due = t.window_start + policy.wait_after(t.failures - policy.free_failures);
+            if now < due {
+                t.blocked_until = Some(due);
+                return (t, Admission::Wait(due));
+            }
             t.failures += 1;
-            t.blocked_until = Some(now + wait);
-            return (t, Admission::Wait(now + wait));
+            t.window_start = now;
+            // Should this attempt fail too, the next wait is the doubled one.
+            t.blocked_until = Some(now + policy.wait_after(t.failures - policy.free_failures));
+            return (t, Admission::Admitted);
         }
         t.failures += 1;
+        if t.failures == policy.free_failures {
+            // the last free failure: waits run from it
+            t.window_start = now;
+        }
         (t, Admission::Admitted)
     }
 
     /// Whether this state has just started making the owner wait (to mail them once).
     pub fn waits_began(before: &Throttle, after: &Throttle) -> bool {
         before.blocked_until.is_none() && after.blocked_until.is_some()
-    }
-}
-
-fn wait_for(policy: &ThrottlePolicy, extra: u32) -> Duration {
-    let factor = 1i32.checked_shl(extra.min(20)).unwrap_or(i32::MAX);
-    let wait = policy.first_wait * factor;
-    if wait > policy.max_wait {
-        policy.max_wait
-    } else {
-        wait
     }
 }
 
@@ -489,58 +513,155 @@ mod tests {
         );
     }
 
+    /// The lockout rule written plainly from its text, over the list of attempt times and
+    /// whether each checked attempt failed: the model the engine must equal.
+    fn naive_lockout(p: &ThrottlePolicy, attempts: &[(i64, bool)]) -> Vec<bool> {
+        let mut checked_failures: Vec<i64> = Vec::new(); // failures since the key was last clear
+        let mut wait_until: Option<i64> = None;
+        let mut out = Vec::new();
+        for &(at, fails) in attempts {
+            if wait_until.is_some_and(|w| at < w) {
+                out.push(false); // refused, unchecked, the wait unchanged
+                continue;
+            }
+            let quiet = if checked_failures.len() as u32 >= p.free_failures {
+                p.max_wait.num_seconds()
+            } else {
+                p.window.num_seconds()
+            };
+            let window_from = if checked_failures.len() as u32 >= p.free_failures {
+                checked_failures.last().copied()
+            } else {
+                checked_failures.first().copied()
+            };
+            if window_from.is_some_and(|f| at - f >= quiet) {
+                checked_failures.clear();
+                wait_until = None;
+            }
+            out.push(true);
+            if fails {
+                checked_failures.push(at);
+                let n = checked_failures.len() as u32;
+                if n >= p.free_failures {
+                    let doubling = (n - p.free_failures).min(20);
+                    let wait =
+                        (p.first_wait.num_seconds() << doubling).min(p.max_wait.num_seconds());
+                    wait_until = Some(at + wait);
+                }
+            } else {
+                checked_failures.clear();
+                wait_until = None;
+            }
+        }
+        out
+    }
+
+    /// Runs attempts through the engine as the login does: a missing key starts fresh at the
+    /// attempt, and a success deletes the key.
+    fn engine_lockout(p: &ThrottlePolicy, attempts: &[(i64, bool)]) -> Vec<bool> {
+        let start = t("2026-06-01T00:00:00Z");
+        let mut key: Option<Throttle> = None;
+        let mut out = Vec::new();
+        for &(at, fails) in attempts {
+            let now = start + Duration::seconds(at);
+            let (n, a) = key.unwrap_or_else(|| Throttle::new(now)).admit(p, now);
+            out.push(a == Admission::Admitted);
+            key = (a != Admission::Admitted || fails).then_some(n);
+        }
+        out
+    }
+
     #[test]
-    fn throttle_admits_five_then_waits_doubling() {
+    fn lockout_waits_double_and_the_first_attempt_after_a_wait_is_checked() {
         let p = ThrottlePolicy::per_name();
         let start = t("2026-06-01T00:00:00Z");
+        let at = |s: i64| start + Duration::seconds(s);
         let mut th = Throttle::new(start);
         for i in 0..5 {
-            let (n, a) = th.admit(&p, start + Duration::seconds(i));
-            assert_eq!(a, Admission::Admitted, "attempt {i}");
+            let (n, a) = th.admit(&p, at(i));
+            assert_eq!(a, Admission::Admitted, "free attempt {i}");
             th = n;
         }
-        let (n, a) = th.admit(&p, start + Duration::seconds(10));
-        assert_eq!(
-            a,
-            Admission::Wait(start + Duration::seconds(10) + Duration::minutes(1))
-        );
+        // five failures: one minute from the fifth
+        let (n, a) = th.admit(&p, at(10));
+        assert_eq!(a, Admission::Wait(at(4 + 60)));
         assert!(Throttle::waits_began(&th, &n));
         th = n;
-        // during the wait: refused, nothing changes
-        let (same, a) = th.admit(&p, start + Duration::seconds(30));
-        assert_eq!(same, th);
-        assert!(matches!(a, Admission::Wait(_)));
-        // after it: the next failure doubles the wait
-        let (n, a) = th.admit(&p, start + Duration::seconds(71));
-        assert_eq!(
-            a,
-            Admission::Wait(start + Duration::seconds(71) + Duration::minutes(2))
-        );
-        th = n;
-        // a long quiet period forgets everything
-        let (_, a) = th.admit(&p, start + Duration::hours(2));
+        // attempts during the wait are refused and do not extend it
+        for s in [20, 40, 63] {
+            let (same, a) = th.admit(&p, at(s));
+            assert_eq!(same, th);
+            assert_eq!(a, Admission::Wait(at(64)));
+        }
+        // the first attempt after the wait is checked …
+        let (n, a) = th.admit(&p, at(64));
         assert_eq!(a, Admission::Admitted);
+        th = n;
+        // … and its failure doubles the wait: two minutes, then four
+        assert_eq!(th.admit(&p, at(100)).1, Admission::Wait(at(64 + 120)));
+        let (n, a) = th.admit(&p, at(64 + 120));
+        assert_eq!(a, Admission::Admitted);
+        th = n;
+        assert_eq!(th.admit(&p, at(200)).1, Admission::Wait(at(184 + 240)));
+        // an hour with no failure clears the key: five free attempts again
+        let mut quiet = th;
+        for i in 0..5 {
+            let (n, a) = quiet.admit(&p, at(184 + 3600 + i));
+            assert_eq!(a, Admission::Admitted, "after an hour, attempt {i}");
+            quiet = n;
+        }
+    }
+
+    #[test]
+    fn lockout_waits_stop_at_an_hour() {
+        let p = ThrottlePolicy::per_name();
+        // fail every time, each attempt right when its wait ends
+        let mut attempts = vec![(0i64, true); 5];
+        let mut at = 0;
+        for n in 0..10u32 {
+            at += (60i64 << n).min(3600);
+            attempts.push((at, true));
+        }
+        let checked = engine_lockout(&p, &attempts);
+        assert!(
+            checked.iter().all(|c| *c),
+            "every attempt after its wait is checked"
+        );
+        assert_eq!(checked, naive_lockout(&p, &attempts));
     }
 
     proptest! {
+        #[test]
+        fn lockout_engine_equals_the_rule(
+            steps in proptest::collection::vec((0i64..400, proptest::bool::weighted(0.85)), 1..80)
+        ) {
+            let p = ThrottlePolicy::per_name();
+            let mut at = 0;
+            let attempts: Vec<(i64, bool)> = steps
+                .into_iter()
+                .map(|(gap, fails)| {
+                    at += gap;
+                    (at, fails)
+                })
+                .collect();
+            prop_assert_eq!(engine_lockout(&p, &attempts), naive_lockout(&p, &attempts));
+        }
+
         #[test]
         fn waits_never_exceed_an_hour_and_always_expire(gaps in proptest::collection::vec(0i64..5_000, 1..60)) {
             let p = ThrottlePolicy::per_name();
             let mut now = t("2026-06-01T00:00:00Z");
             let mut th = Throttle::new(now);
-            let mut admitted_in_window = 0;
             for g in gaps {
                 now += Duration::seconds(g);
                 let (n, a) = th.admit(&p, now);
-                match a {
-                    Admission::Wait(until) => prop_assert!(until > now && until - now <= Duration::hours(1)),
-                    Admission::Admitted => admitted_in_window += 1,
+                if let Admission::Wait(until) = a {
+                    prop_assert!(until > now && until - now <= Duration::hours(1));
                 }
                 th = n;
             }
-            prop_assert!(admitted_in_window >= 1);
-            // an hour after the last block plus the window, the name is free again
-            let later = th.blocked_until.unwrap_or(now) + Duration::hours(1) + p.window;
+            // once the wait is over, the next attempt is checked
+            let later = th.blocked_until.unwrap_or(now).max(now) + Duration::hours(1);
             prop_assert_eq!(th.admit(&p, later).1, Admission::Admitted);
         }
     }

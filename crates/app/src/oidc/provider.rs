@@ -127,6 +127,8 @@ pub fn discovery<S: Store>(app: &App<S>) -> Value {
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
     })
 }
 
@@ -294,6 +296,10 @@ pub struct AuthorizeRequest {
     pub prompt: Option<String>,
     /// `max_age` in seconds.
     pub max_age: Option<i64>,
+    /// Whether a `request` object was sent (not supported: OIDC Core §6).
+    pub request_object: bool,
+    /// Whether a `request_uri` was sent (not supported).
+    pub request_uri: bool,
 }
 
 /// What the authorization endpoint does next.
@@ -360,7 +366,7 @@ pub async fn authorize<S: Store>(
     let Some(client) = client.filter(|c| !c.disabled) else {
         return Ok(AuthorizeOutcome::Refuse("oidc-unknown-client"));
     };
-    if !client.redirect_uris.iter().any(|u| u == &req.redirect_uri) {
+    if !redirect_registered(&client, &req.redirect_uri) {
         return Ok(AuthorizeOutcome::Refuse("oidc-bad-redirect"));
     }
     let iss = issuer(app);
@@ -376,6 +382,18 @@ pub async fn authorize<S: Store>(
             ],
         ))
     };
+    if req.request_object {
+        return Ok(error(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if req.request_uri {
+        return Ok(error(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
     if req.response_type != "code" {
         return Ok(error(
             "unsupported_response_type",
@@ -497,7 +515,74 @@ pub async fn redirect_allowed<S: Store>(
     let mut tx = app.store.read().await?;
     let client = tx.client(client_id).await?;
     tx.rollback().await?;
-    Ok(client.is_some_and(|c| !c.disabled && c.redirect_uris.iter().any(|u| u == redirect_uri)))
+    Ok(client.is_some_and(|c| !c.disabled && redirect_registered(&c, redirect_uri)))
+}
+
+/// Whether `uri` is one of the client's redirect URIs: exactly, or — for a public (native)
+/// client — a registered loopback URI on any port (RFC 8252 §7.3: the app picks a free port at
+/// run time). Only `http://127.0.0.1` and `http://[::1]`; path and query must match exactly.
+pub fn redirect_registered(client: &OidcClient, uri: &str) -> bool {
+    if client.redirect_uris.iter().any(|u| u == uri) {
+        return true;
+    }
+    if client.secret_hash.is_some() {
+        return false;
+    }
+    let Ok(asked) = url::Url::parse(uri) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| {
+        u.scheme() == "http"
+            && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"))
+            && u.username().is_empty()
+            && u.password().is_none()
+            && u.fragment().is_none()
+    };
+    loopback(&asked)
+        && client.redirect_uris.iter().any(|r| {
+            url::Url::parse(r).is_ok_and(|r| {
+                loopback(&r)
+                    && r.host_str() == asked.host_str()
+                    && r.path() == asked.path()
+                    && r.query() == asked.query()
+            })
+        })
+}
+
+/// The origin a page's form may send the browser on to when it continues an authorization
+/// request: that of the request's redirect URI, once the client and the URI check out. The
+/// login, second-factor and consent pages add it to their CSP `form-action`, since the browser
+/// applies that directive to every redirect that follows the form's submission.
+pub async fn redirect_origin<S: Store>(
+    app: &App<S>,
+    client_id: &str,
+    redirect_uri: &str,
+) -> Result<Option<String>, AppError> {
+    if !redirect_allowed(app, client_id, redirect_uri).await? {
+        return Ok(None);
+    }
+    Ok(url::Url::parse(redirect_uri)
+        .ok()
+        .map(|u| u.origin().ascii_serialization()))
+}
+
+/// [`redirect_origin`] of the authorization request a login returns to (`next` =
+/// `/oauth2/authorize?…`); `None` for any other `next`.
+pub async fn login_return_origin<S: Store>(
+    app: &App<S>,
+    next: &str,
+) -> Result<Option<String>, AppError> {
+    let Some(query) = next.strip_prefix("/oauth2/authorize?") else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    match (get("client_id"), get("redirect_uri")) {
+        (Some(c), Some(r)) => redirect_origin(app, c, r).await,
+        _ => Ok(None),
+    }
 }
 
 // ------------------------------------------------------------------------------------- tokens
@@ -514,7 +599,8 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    /// An error with its code; `invalid_client` answers 401, every other 400.
+    pub fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
             error,
             description: description.into(),
@@ -618,6 +704,9 @@ pub async fn token<S: Store>(
     app: &App<S>,
     req: &TokenRequest,
 ) -> Result<TokenResponse, OAuthError> {
+    if req.grant_type.is_empty() {
+        return Err(OAuthError::new("invalid_request", "grant_type is required"));
+    }
     let client = client_auth(app, req.client_id.as_deref(), req.client_secret.as_deref()).await?;
     match req.grant_type.as_str() {
         "authorization_code" => code_grant(app, &client, req).await,
@@ -972,6 +1061,10 @@ pub async fn revoke<S: Store>(
     secret: Option<&str>,
     token: &str,
 ) -> Result<(), OAuthError> {
+    if token.is_empty() {
+        // RFC 7009 §2.1: the token parameter is required
+        return Err(OAuthError::new("invalid_request", "token is required"));
+    }
     let client = client_auth(app, client_id, secret).await?;
     let now = app.now();
     let mut tx = app.store.write().await?;
@@ -997,6 +1090,33 @@ pub async fn logout_redirect<S: Store>(
     let (Some(hint), Some(uri)) = (id_token_hint, post_logout) else {
         return Ok(None);
     };
+    let Some(aud) = hinted_client(app, hint).await? else {
+        return Ok(None);
+    };
+    post_logout_redirect(app, &aud, uri, state).await
+}
+
+/// Where logout returns for a client named by `client_id` (RP-Initiated Logout §2 allows it
+/// without a hint; the user has then confirmed the logout on our page): the URI with `state`
+/// when it is one of the client's registered post-logout URIs, else `None`.
+pub async fn post_logout_redirect<S: Store>(
+    app: &App<S>,
+    client_id: &str,
+    uri: &str,
+    state: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let mut tx = app.store.read().await?;
+    let client = tx.client(client_id).await?;
+    tx.rollback().await?;
+    Ok(client
+        .filter(|c| !c.disabled && c.post_logout_redirect_uris.iter().any(|u| u == uri))
+        .map(|_| redirect_with(uri, &[("state", state)])))
+}
+
+/// The client an `id_token_hint` was issued to, when it is an ID token of ours (signature and
+/// issuer checked; expiry ignored, as logout may come later). RP-Initiated Logout §2: without
+/// a valid hint the user is asked before the session ends.
+pub async fn hinted_client<S: Store>(app: &App<S>, hint: &str) -> Result<Option<String>, AppError> {
     let jwks = keys::jwks(app).await?;
     let Ok(claims) = keys::verify(&jwks, hint) else {
         return Ok(None);
@@ -1004,15 +1124,7 @@ pub async fn logout_redirect<S: Store>(
     if claims.get("iss").and_then(Value::as_str) != Some(issuer(app).as_str()) {
         return Ok(None);
     }
-    let Some(aud) = claims.get("aud").and_then(Value::as_str) else {
-        return Ok(None);
-    };
-    let mut tx = app.store.read().await?;
-    let client = tx.client(aud).await?;
-    tx.rollback().await?;
-    Ok(client
-        .filter(|c| c.post_logout_redirect_uris.iter().any(|u| u == uri))
-        .map(|_| redirect_with(uri, &[("state", state)])))
+    Ok(claims.get("aud").and_then(Value::as_str).map(str::to_owned))
 }
 
 #[cfg(test)]

@@ -1176,12 +1176,16 @@ async fn hygiene<S: Store>(t: TestApp<S>) {
     assert_eq!(err.headers["cache-control"], "no-store");
 
     let (basic, _) = auth_of(c.0, c.1);
-    for grant in ["password", "client_credentials", "implicit", ""] {
+    for grant in ["password", "client_credentials", "implicit"] {
         let r = token_req(&t, basic, &[("grant_type", grant)]).await;
         assert_eq!(r.status, 400, "{grant}: {}", r.body);
         assert_eq!(r.error(), "unsupported_grant_type", "{grant}");
         assert_eq!(r.headers["cache-control"], "no-store");
     }
+    // an empty grant_type is a missing one: RFC 6749 §5.2 invalid_request
+    let r = token_req(&t, basic, &[("grant_type", "")]).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.error(), "invalid_request");
 
     let (_, info) = userinfo(&t, &ok.str("access_token")).await;
     assert!(info.is_some());

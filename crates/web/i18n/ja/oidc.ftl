@@ -12,3 +12,7 @@ scope-email = メールアドレス
 scope-mamis = 医師会の会員情報(日医会員かどうか、会員種別、所属医師会、本人確認の状態)
 scope-iseki = 医籍登録番号
 scope-offline_access = ログアウト後も継続して利用すること(更新トークン)
+oidc-repeated-parameter = 連携先のサービスからの要求に同じ項目が二度含まれていました。安全のため処理を中止しました。サービスの提供者にお問い合わせください。
+oidc-logout-title = ログアウトしますか
+oidc-logout-lead = 連携先のサービスから MAMIS_ID のログアウトを求められました。ログアウトすると、MAMIS_ID でログインしているすべてのサービスから、このブラウザーでの再ログインが必要になります。
+oidc-logout-submit = ログアウトする

@@ -3,8 +3,9 @@
 use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use mamis_app::identity::{IdentityError, login, sessions};
+use mamis_app::oidc::provider;
 use mamis_store::{AccountKind, Store};
 use serde::Deserialize;
 
@@ -14,7 +15,7 @@ use crate::shell::auth::{
     RequestOrigin, clear_cookie, mfa_cookie, safe_next, session_cookie, set_cookie,
 };
 use crate::shell::chrome::{Chrome, PageCtx, PageResult, html, page};
-use crate::shell::middleware::cookie;
+use crate::shell::middleware::{FormActionOrigin, cookie};
 
 #[derive(Template)]
 #[template(path = "identity/login.html")]
@@ -37,13 +38,24 @@ pub async fn login_page<S: Store>(
     ctx: PageCtx,
     Query(q): Query<NextQuery>,
 ) -> PageResult {
+    let next = safe_next(q.next.as_deref(), "");
     let view = LoginView {
         c: ctx.chrome(&st.shared.catalogues),
-        next: safe_next(q.next.as_deref(), ""),
+        next: next.clone(),
         email: String::new(),
         error: None,
     };
-    html(page(view.render()))
+    allow_return(&st, &next, html(page(view.render()))?).await
+}
+
+/// Lets the page's form go on to the OpenID client that `next` returns to: the login POST
+/// redirects to the authorization endpoint, which redirects to the client, and the browser
+/// holds that whole chain to the form page's CSP `form-action`.
+async fn allow_return<S: Store>(st: &WebState<S>, next: &str, mut r: Response) -> PageResult {
+    if let Some(o) = provider::login_return_origin(&st.app, next).await? {
+        r.extensions_mut().insert(FormActionOrigin(o));
+    }
+    Ok(r)
 }
 
 /// The login form as posted.
@@ -86,11 +98,8 @@ pub async fn login_submit<S: Store>(
             Ok(r)
         }
         Ok(login::LoginOutcome::SecondFactor { pending }) => {
-            let mut r = Redirect::to(&format!(
-                "/login/totp?next={}",
-                url::form_urlencoded::byte_serialize(f.next.as_bytes()).collect::<String>()
-            ))
-            .into_response();
+            let mut r =
+                Redirect::to(&format!("/login/totp?next={}", next_param(&f.next))).into_response();
             set_cookie(&mut r, https, mfa_cookie(https), &pending, Some(300));
             Ok(r)
         }
@@ -98,13 +107,13 @@ pub async fn login_submit<S: Store>(
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
             let view = LoginView {
                 c: ctx.chrome(&st.shared.catalogues),
-                next: f.next,
+                next: f.next.clone(),
                 email: f.email,
                 error: Some(msg),
             };
             let mut r = html(page(view.render()))?;
             *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-            Ok(r)
+            allow_return(&st, &safe_next(Some(&f.next), ""), r).await
         }
     }
 }
@@ -114,17 +123,31 @@ pub async fn login_submit<S: Store>(
 struct CodeView<'a> {
     c: Chrome<'a>,
     error: Option<String>,
+    /// Where the login continues, form-urlencoded for the form's action (kept across the step).
+    next: String,
+}
+
+/// `next` as the second-factor form carries it in its action's query.
+fn next_param(next: &str) -> String {
+    url::form_urlencoded::byte_serialize(next.as_bytes()).collect()
 }
 
 /// The second-factor form.
-pub async fn totp_login_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx) -> PageResult {
-    html(page(
+pub async fn totp_login_page<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    Query(q): Query<NextQuery>,
+) -> PageResult {
+    let next = safe_next(q.next.as_deref(), "");
+    let r = html(page(
         CodeView {
             c: ctx.chrome(&st.shared.catalogues),
             error: None,
+            next: next_param(&next),
         }
         .render(),
-    ))
+    ))?;
+    allow_return(&st, &next, r).await
 }
 
 /// The second-factor form as posted.
@@ -163,15 +186,17 @@ pub async fn totp_login_submit<S: Store>(
         }
         Err(e) => {
             let msg = message(&st.shared.catalogues, ctx.lang, &e).ok_or_else(|| fail(e))?;
+            let next = safe_next(q.next.as_deref(), "");
             let mut r = html(page(
                 CodeView {
                     c: ctx.chrome(&st.shared.catalogues),
                     error: Some(msg),
+                    next: next_param(&next),
                 }
                 .render(),
             ))?;
             *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-            Ok(r)
+            allow_return(&st, &next, r).await
         }
     }
 }

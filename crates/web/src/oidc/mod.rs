@@ -19,7 +19,7 @@ use crate::WebState;
 use crate::shell::auth::{MaybeUser, clear_cookie, session_cookie};
 use crate::shell::chrome::{Chrome, Notice, PageCtx, page};
 use crate::shell::error::{Failure, PageError};
-use crate::shell::middleware::cookie;
+use crate::shell::middleware::{FormActionOrigin, cookie};
 
 /// The routes of the OpenID Provider.
 pub fn routes<S: Store>() -> Router<WebState<S>> {
@@ -29,7 +29,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
         .route("/oauth2/consent", post(consent::<S>))
         .route("/oauth2/token", post(token::<S>))
         .route("/oauth2/revoke", post(revoke::<S>))
-        .route("/oauth2/logout", get(logout::<S>))
+        .route(
+            "/oauth2/logout",
+            get(logout::<S>).post(logout_confirmed::<S>),
+        )
         .route("/userinfo", get(userinfo::<S>).post(userinfo::<S>))
 }
 
@@ -64,7 +67,31 @@ fn request_from(p: &[(String, String)]) -> AuthorizeRequest {
         code_challenge_method: get("code_challenge_method"),
         prompt: get("prompt"),
         max_age: get("max_age").and_then(|m| m.parse().ok()),
+        request_object: get("request").is_some(),
+        request_uri: get("request_uri").is_some(),
     }
+}
+
+/// Whether a parameter is given twice: RFC 6749 §3.1 forbids it, and which of the two values
+/// would count is exactly what an attacker would like to choose.
+fn repeated(p: &[(String, String)]) -> bool {
+    let mut names: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    names.windows(2).any(|w| w[0] == w[1])
+}
+
+/// The error page of an authorization request that cannot be answered by redirect.
+fn refusal<S: Store>(st: &WebState<S>, ctx: &PageCtx, key: &str) -> Result<Response, PageError> {
+    let cat = &st.shared.catalogues;
+    let view = Notice {
+        c: ctx.chrome(cat),
+        title: cat.text(ctx.lang, "oidc-error-title", &[]),
+        body: vec![cat.text(ctx.lang, key, &[])],
+        link: None,
+    };
+    let mut r = page(view.render())?.into_response();
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    Ok(r)
 }
 
 #[derive(Template)]
@@ -86,21 +113,14 @@ async fn decide<S: Store>(
     params: Vec<(String, String)>,
     consented: bool,
 ) -> Result<Response, PageError> {
+    if repeated(&params) {
+        return refusal(st, ctx, "oidc-repeated-parameter");
+    }
     let req = request_from(&params);
     let cat = &st.shared.catalogues;
     match provider::authorize(&st.app, &req, user, consented).await? {
         AuthorizeOutcome::Redirect(to) => Ok(Redirect::to(&to).into_response()),
-        AuthorizeOutcome::Refuse(key) => {
-            let view = Notice {
-                c: ctx.chrome(cat),
-                title: cat.text(ctx.lang, "oidc-error-title", &[]),
-                body: vec![cat.text(ctx.lang, key, &[])],
-                link: None,
-            };
-            let mut r = page(view.render())?.into_response();
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            Ok(r)
-        }
+        AuthorizeOutcome::Refuse(key) => refusal(st, ctx, key),
         AuthorizeOutcome::Login { fresh } => {
             // Back here after the login; a forced login must not loop on prompt=login.
             let mut back: Vec<(String, String)> = params
@@ -143,7 +163,14 @@ async fn decide<S: Store>(
                 allow: cat.text(ctx.lang, "consent-allow", &[]),
                 deny: cat.text(ctx.lang, "consent-deny", &[]),
             };
-            Ok(page(view.render())?.into_response())
+            let mut r = page(view.render())?.into_response();
+            // both answers of the form end at the client
+            if let Some(o) =
+                provider::redirect_origin(&st.app, &req.client_id, &req.redirect_uri).await?
+            {
+                r.extensions_mut().insert(FormActionOrigin(o));
+            }
+            Ok(r)
         }
     }
 }
@@ -173,6 +200,9 @@ pub async fn consent<S: Store>(
     body: String,
 ) -> Result<Response, PageError> {
     let params = pairs(&body);
+    if repeated(&params) {
+        return refusal(&st, &ctx, "oidc-repeated-parameter");
+    }
     let allow = params.iter().any(|(k, v)| k == "decision" && v == "allow");
     let Some(u) = user else {
         return Err(PageError(Failure::Unauthenticated));
@@ -257,6 +287,12 @@ pub async fn token<S: Store>(
     body: String,
 ) -> Response {
     let form = pairs(&body);
+    if repeated(&form) {
+        return oauth_error(OAuthError::new(
+            "invalid_request",
+            "a parameter is given more than once",
+        ));
+    }
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let (client_id, client_secret) = client_credentials(&headers, &form);
     let req = TokenRequest {
@@ -351,7 +387,19 @@ pub async fn revoke<S: Store>(
     }
 }
 
-/// `GET /oauth2/logout`: ends the MAMIS session and returns to the client when it asked properly.
+#[derive(Template)]
+#[template(path = "oidc/logout.html")]
+struct LogoutView<'a> {
+    c: Chrome<'a>,
+    title: String,
+    lead: String,
+    params: Vec<(String, String)>,
+    submit: String,
+}
+
+/// `GET /oauth2/logout` (RP-Initiated Logout): with a valid `id_token_hint` the session ends at
+/// once and the browser returns to the client; without one, a logged-in user is asked first
+/// (§2), so a link on another site cannot log anyone out.
 pub async fn logout<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
@@ -360,14 +408,36 @@ pub async fn logout<S: Store>(
 ) -> Result<Response, PageError> {
     let p = pairs(q.as_deref().unwrap_or(""));
     let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let https = st.shared.https;
-    if let Some(c) = cookie(&headers, session_cookie(https)) {
-        sessions::close(&st.app, &c).await.map_err(|e| {
-            PageError(Failure::from(match e {
-                mamis_app::identity::IdentityError::App(a) => a,
-                _ => mamis_app::AppError::Internal("logout".into()),
-            }))
-        })?;
+    let hinted = match get("id_token_hint") {
+        Some(h) => provider::hinted_client(&st.app, &h).await?,
+        None => None,
+    };
+    if hinted.is_none() && ctx.user.is_some() {
+        let cat = &st.shared.catalogues;
+        let origin = match (get("client_id"), get("post_logout_redirect_uri")) {
+            (Some(c), Some(u)) => provider::post_logout_redirect(&st.app, &c, &u, None)
+                .await?
+                .and_then(|to| url::Url::parse(&to).ok())
+                .map(|u| u.origin().ascii_serialization()),
+            _ => None,
+        };
+        let view = LogoutView {
+            c: ctx.chrome(cat),
+            title: cat.text(ctx.lang, "oidc-logout-title", &[]),
+            lead: cat.text(ctx.lang, "oidc-logout-lead", &[]),
+            params: p
+                .into_iter()
+                .filter(|(k, _)| {
+                    ["client_id", "post_logout_redirect_uri", "state"].contains(&k.as_str())
+                })
+                .collect(),
+            submit: cat.text(ctx.lang, "oidc-logout-submit", &[]),
+        };
+        let mut r = page(view.render())?.into_response();
+        if let Some(o) = origin {
+            r.extensions_mut().insert(FormActionOrigin(o));
+        }
+        return Ok(r);
     }
     let to = provider::logout_redirect(
         &st.app,
@@ -376,6 +446,44 @@ pub async fn logout<S: Store>(
         get("state").as_deref(),
     )
     .await?;
+    end_session(&st, ctx, &headers, to).await
+}
+
+/// `POST /oauth2/logout`: the confirmed logout; returns to a client named by `client_id` when
+/// the address is one of its registered post-logout URIs.
+pub async fn logout_confirmed<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, PageError> {
+    let p = pairs(&body);
+    let get = |k: &str| p.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let to = match (get("client_id"), get("post_logout_redirect_uri")) {
+        (Some(c), Some(u)) => {
+            provider::post_logout_redirect(&st.app, &c, &u, get("state").as_deref()).await?
+        }
+        _ => None,
+    };
+    end_session(&st, ctx, &headers, to).await
+}
+
+/// Ends this browser's session and goes on to `to`, or says so on a page.
+async fn end_session<S: Store>(
+    st: &WebState<S>,
+    ctx: PageCtx,
+    headers: &HeaderMap,
+    to: Option<String>,
+) -> Result<Response, PageError> {
+    let https = st.shared.https;
+    if let Some(c) = cookie(headers, session_cookie(https)) {
+        sessions::close(&st.app, &c).await.map_err(|e| {
+            PageError(Failure::from(match e {
+                mamis_app::identity::IdentityError::App(a) => a,
+                _ => mamis_app::AppError::Internal("logout".into()),
+            }))
+        })?;
+    }
     let mut r = match to {
         Some(url) => Redirect::to(&url).into_response(),
         None => {

@@ -51,11 +51,7 @@ pub async fn switch_lang<S: Store>(
 ) -> Result<Response, PageError> {
     let lang = Lang::parse(&f.lang).ok_or(PageError(Failure::BadRequest("invalid-value")))?;
     // Only local paths: an open redirect would turn the switch into a phishing helper.
-    let next = if f.next.starts_with('/') && !f.next.starts_with("//") && !f.next.contains('\\') {
-        f.next
-    } else {
-        "/".into()
-    };
+    let next = crate::shell::auth::safe_next(Some(&f.next), "/");
     let mut resp = Redirect::to(&next).into_response();
     let c = format!(
         "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",

@@ -169,12 +169,40 @@ impl<S: Store> FromRequestParts<WebState<S>> for StaffUser {
     }
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Only local paths are followed after login or a language switch (no open redirect): `next`
+/// when [`is_local_path`] accepts it, `default` otherwise.
 pub fn safe_next(next: Option<&str>, default: &str) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => default.to_owned(),
     }
+}
+
+/// Whether `target` can only lead to a page of this site: it starts with a single `/` and holds
+/// no backslash, control or whitespace character, and its path still starts with a single `/`
+/// and holds no backslash or control character after percent-decoding. (Browsers drop tabs and
+/// newlines and read `\\` as `/`, so `/\t/evil.example` or `/\\evil.example` would leave the site.)
+pub fn is_local_path(target: &str) -> bool {
+    fn rooted(p: &str) -> bool {
+        let mut chars = p.chars();
+        chars.next() == Some('/') && !matches!(chars.next(), Some('/' | '\\'))
+    }
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_decode(path);
+    rooted(target)
+        && !target
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && rooted(&decoded)
+        && !decoded.chars().any(|c| c == '\\' || c.is_control())
+}
+
+/// `%XX` sequences decoded as UTF-8 (lossy); anything else kept.
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// The API token's principal: 401 when the bearer token is missing, unknown or revoked.
@@ -188,4 +216,42 @@ pub(crate) async fn principal<S: Store>(
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError(Failure::Unauthenticated))?;
     Ok(tokens::authenticate(&st.app, secret.trim()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_of_this_site_are_local() {
+        for ok in [
+            "/mypage",
+            "/oauth2/authorize?client_id=a&redirect_uri=https%3A%2F%2Frp.example%2Fcb",
+            "/cme/members/news",
+            "/a%20b",
+            "/%252F%252Fevil.example",
+        ] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "mypage",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "/%09/evil.example/x",
+            "/\t/evil.example/x",
+            "/%2F/evil.example",
+            "/%5Cevil.example",
+            "/x\ny",
+            "/x%0Ay",
+            "https://evil.example/",
+            "/ /evil.example",
+            "/x\u{3000}y",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+        assert_eq!(safe_next(Some("/%09/evil.example/x"), "/mypage"), "/mypage");
+        assert_eq!(safe_next(Some("/mypage/cme"), "/mypage"), "/mypage/cme");
+        assert_eq!(safe_next(None, "/office"), "/office");
+    }
 }

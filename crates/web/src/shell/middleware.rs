@@ -100,7 +100,55 @@ pub async fn observe<S: Store>(
 #[derive(Debug, Clone)]
 pub struct MatchedRoute(pub String);
 
-/// Adds the security headers every response carries.
+/// A page whose form may send the browser on to a client of the OpenID Provider (login, second
+/// factor, consent, logout confirmation) names that client's origin; its CSP `form-action`
+/// allows exactly it besides `'self'`, since the browser applies the directive to every
+/// redirect that follows the form's submission.
+#[derive(Debug, Clone)]
+pub struct FormActionOrigin(pub String);
+
+/// The CSP of every response; `form-action` widened by one validated client origin at most.
+fn content_security_policy(form_action: Option<&FormActionOrigin>) -> String {
+    let extra = form_action
+        .filter(|o| {
+            // an origin is scheme://host[:port]; anything else never reaches the header
+            url::Url::parse(&o.0).is_ok_and(|u| u.origin().ascii_serialization() == o.0)
+        })
+        .map(|o| format!(" {}", o.0))
+        .unwrap_or_default();
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
+         base-uri 'none'; form-action 'self'{extra}; frame-ancestors 'none'"
+    )
+}
+
+/// Whether a request speaks for someone (a session cookie or a bearer token): its answer may
+/// hold personal data and must not be kept by any cache.
+fn personal(headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("bearer "));
+    let session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.split_once('=').map(|(k, _)| k.trim()))
+        .any(|k| SESSION_COOKIES.contains(&k));
+    bearer || session
+}
+
+/// The cookies that carry a login (My Page / office, and the CME portal's own), both spellings.
+const SESSION_COOKIES: [&str; 4] = [
+    "mamis_session",
+    "__Host-mamis_session",
+    "mamis_portal",
+    "__Host-mamis_portal",
+];
+
+/// Adds the security headers every response carries, and `Cache-Control: no-store` to every
+/// answer to a request that carries a login (static files excepted).
 pub async fn security_headers<S: Store>(
     State(st): State<WebState<S>>,
     req: Request,
@@ -110,20 +158,22 @@ pub async fn security_headers<S: Store>(
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned());
+    let no_store = personal(req.headers()) && !req.uri().path().starts_with("/static/");
     let mut resp = next.run(req).await;
     if let Some(r) = route {
         resp.extensions_mut().insert(MatchedRoute(r));
     }
+    let csp = content_security_policy(resp.extensions().get::<FormActionOrigin>());
     let h = resp.headers_mut();
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
     };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(HeaderName::from_static("content-security-policy"), v);
+    }
+    if no_store {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "same-origin");
@@ -144,4 +194,50 @@ pub async fn security_headers<S: Store>(
         );
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_action_takes_one_origin_and_nothing_else() {
+        let plain = content_security_policy(None);
+        assert!(plain.contains("form-action 'self';"), "{plain}");
+        let rp = FormActionOrigin("http://127.0.0.1:43123".into());
+        assert!(
+            content_security_policy(Some(&rp))
+                .contains("form-action 'self' http://127.0.0.1:43123;")
+        );
+        for bad in [
+            "*",
+            "https://rp.example/cb",
+            "https://a.example; script-src *",
+            "javascript:x",
+        ] {
+            let csp = content_security_policy(Some(&FormActionOrigin(bad.into())));
+            assert!(csp.contains("form-action 'self';"), "{bad}: {csp}");
+        }
+    }
+
+    #[test]
+    fn a_login_cookie_or_a_bearer_token_makes_the_answer_personal() {
+        let with = |k: header::HeaderName, v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(k, HeaderValue::from_static(v));
+            h
+        };
+        assert!(personal(&with(
+            header::COOKIE,
+            "mamis_lang=ja; mamis_session=abc"
+        )));
+        assert!(personal(&with(header::COOKIE, "__Host-mamis_portal=x")));
+        assert!(personal(&with(header::AUTHORIZATION, "Bearer t")));
+        assert!(!personal(&with(
+            header::COOKIE,
+            "mamis_lang=en; mamis_csrf=t"
+        )));
+        assert!(!personal(&with(header::AUTHORIZATION, "Basic eDp5")));
+        assert!(!personal(&HeaderMap::new()));
+    }
 }
