@@ -64,12 +64,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             r
         }
         DbKind::Postgres => {
-            let store = PgStore::connect(&cfg.database_url).await.map_err(|e| {
-                anyhow!(
-                    "cannot connect to PostgreSQL at {}: {e}; check that it runs and the URL is right (MAMIS_DATABASE_URL)",
-                    config::mask_password(&cfg.database_url)
-                )
-            })?;
+            let store = tokio::time::timeout(cfg.database_connect, PgStore::connect(&cfg.database_url))
+                .await
+                .map_err(|_| {
+                    anyhow!(
+                        "cannot connect to PostgreSQL at {}: no answer within {} s; check that it runs and the URL is right (MAMIS_DATABASE_URL, MAMIS_DATABASE_CONNECT_SECONDS)",
+                        config::mask_password(&cfg.database_url),
+                        cfg.database_connect.as_secs()
+                    )
+                })?
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot connect to PostgreSQL at {}: {e}; check that it runs and the URL is right (MAMIS_DATABASE_URL)",
+                        config::mask_password(&cfg.database_url)
+                    )
+                })?;
             store
                 .migrate()
                 .await
@@ -774,6 +783,7 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         app.clone(),
         mamis_web::WebConfig {
             trusted_proxies: cfg.trusted_proxies.clone(),
+            metrics_allow: cfg.metrics_allow.clone(),
         },
     )
     .map_err(|e| anyhow!("{e}"))?;

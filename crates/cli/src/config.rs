@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 19] = [
     "bind",
     "database_url",
     "base_url",
@@ -20,6 +20,8 @@ const KEYS: [&str; 17] = [
     "smtp_url",
     "mail_from",
     "trusted_proxies",
+    "metrics_allow",
+    "database_connect_seconds",
     "log_format",
     "job_lease_seconds",
     "legacy_login_until",
@@ -46,6 +48,8 @@ pub struct Raw {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub trusted_proxies: String,
+    pub metrics_allow: String,
+    pub database_connect_seconds: u64,
     pub log_format: String,
     pub job_lease_seconds: u64,
     pub legacy_login_until: String,
@@ -68,6 +72,8 @@ impl Default for Raw {
             smtp_url: None,
             mail_from: "MAMIS <no-reply@mamis.invalid>".into(),
             trusted_proxies: String::new(),
+            metrics_allow: "127.0.0.1/32, ::1/128".into(),
+            database_connect_seconds: 5,
             log_format: "text".into(),
             job_lease_seconds: 300,
             legacy_login_until: "2026-04-01T00:00:00+09:00".into(),
@@ -108,6 +114,10 @@ pub struct Config {
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub trusted_proxies: Vec<mamis_web::IpNet>,
+    /// Addresses that may read `/metrics` (`MAMIS_METRICS_ALLOW`; loopback by default).
+    pub metrics_allow: Vec<mamis_web::IpNet>,
+    /// How long the first connection to PostgreSQL may take (`MAMIS_DATABASE_CONNECT_SECONDS`).
+    pub database_connect: std::time::Duration,
     pub log_json: bool,
     pub job_lease_seconds: u64,
     /// When legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
@@ -170,10 +180,17 @@ pub fn load(
             let numeric = key.starts_with("oidc_")
                 || matches!(
                     key,
-                    "job_lease_seconds" | "session_idle_minutes" | "session_absolute_hours"
+                    "job_lease_seconds"
+                        | "session_idle_minutes"
+                        | "session_absolute_hours"
+                        | "database_connect_seconds"
                 );
             let value: figment::value::Value = if numeric {
-                v.parse().unwrap_or_else(|_| v.as_str().into())
+                // say which variable is wrong (figment would name the map that carried it)
+                let n: u64 = v.trim().parse().map_err(|_| {
+                    ConfigError(format!("{var} ({key}) must be a whole number, not '{v}'"))
+                })?;
+                n.into()
             } else {
                 v.as_str().into()
             };
@@ -300,6 +317,27 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
     }
     let trusted_proxies = mamis_web::parse_trusted_proxies(&raw.trusted_proxies)
         .map_err(|e| ConfigError(format!("MAMIS_TRUSTED_PROXIES: {e}")))?;
+    let metrics_allow = mamis_web::parse_trusted_proxies(&raw.metrics_allow)
+        .map_err(|e| ConfigError(format!("MAMIS_METRICS_ALLOW: {e}")))?;
+    if !(1..=120).contains(&raw.database_connect_seconds) {
+        return err(format!(
+            "database_connect_seconds must be 1–120, not {} (MAMIS_DATABASE_CONNECT_SECONDS)",
+            raw.database_connect_seconds
+        ));
+    }
+    if db_kind == DbKind::Sqlite {
+        let rest = raw
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.database_url.strip_prefix("sqlite:"))
+            .unwrap_or_default();
+        if rest.split('?').next().unwrap_or_default().trim().is_empty() {
+            return err(format!(
+                "database URL '{}' names no SQLite file; use e.g. sqlite://mamis.db (MAMIS_DATABASE_URL)",
+                raw.database_url
+            ));
+        }
+    }
     let log_json = match raw.log_format.as_str() {
         "text" => false,
         "json" => true,
@@ -351,6 +389,8 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         smtp_url: raw.smtp_url,
         mail_from: raw.mail_from,
         trusted_proxies,
+        metrics_allow,
+        database_connect: std::time::Duration::from_secs(raw.database_connect_seconds),
         log_json,
         job_lease_seconds: raw.job_lease_seconds,
         legacy_until,
@@ -522,6 +562,30 @@ mod tests {
             ),
             (&[("MAMIS_JOB_LEASE_SECONDS", "soon")], "job_lease_seconds"),
             (
+                &[("MAMIS_OIDC_CODE_SECONDS", "-5")],
+                "MAMIS_OIDC_CODE_SECONDS (oidc_code_seconds) must be a whole number, not '-5'",
+            ),
+            (
+                &[("MAMIS_SESSION_IDLE_MINUTES", "99999999999999999999999")],
+                "MAMIS_SESSION_IDLE_MINUTES",
+            ),
+            (
+                &[("MAMIS_DATABASE_URL", "sqlite://")],
+                "names no SQLite file",
+            ),
+            (
+                &[("MAMIS_DATABASE_URL", "sqlite://?mode=rwc")],
+                "names no SQLite file",
+            ),
+            (
+                &[("MAMIS_METRICS_ALLOW", "everyone")],
+                "MAMIS_METRICS_ALLOW",
+            ),
+            (
+                &[("MAMIS_DATABASE_CONNECT_SECONDS", "0")],
+                "MAMIS_DATABASE_CONNECT_SECONDS",
+            ),
+            (
                 &[("MAMIS_LEGACY_LOGIN_UNTIL", "next april")],
                 "MAMIS_LEGACY_LOGIN_UNTIL",
             ),
@@ -553,6 +617,10 @@ mod tests {
             let e = load(None, &env(vars), &Overrides::default()).unwrap_err();
             assert!(e.0.contains(needle), "{vars:?}: {e}");
             assert!(!e.0.contains('\n'), "one line: {e}");
+            assert!(
+                !e.0.contains("alloc::") && !e.0.contains("BTreeMap"),
+                "names no Rust type: {e}"
+            );
         }
     }
 

@@ -28,16 +28,32 @@ use mamis_app::App;
 use mamis_store::Store;
 
 /// Settings of the HTTP layer that the app layer does not need.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WebConfig {
     /// Proxies whose `X-Forwarded-For` hops are trusted (`MAMIS_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpNet>,
+    /// Client addresses that may read `/metrics` (`MAMIS_METRICS_ALLOW`): request counts and
+    /// timings per route tell an outsider too much about the service.
+    pub metrics_allow: Vec<IpNet>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            metrics_allow: ["127.0.0.1/32", "::1/128"]
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+        }
+    }
 }
 
 pub(crate) struct Shared {
     pub catalogues: shell::i18n::Catalogues,
     pub metrics: shell::metrics::Metrics,
     pub trusted_proxies: Vec<IpNet>,
+    pub metrics_allow: Vec<IpNet>,
     /// `scheme://host[:port]` of the base URL, for the Origin check.
     pub origin: String,
     /// Whether the base URL is https (Secure cookies, `__Host-` names, HSTS).
@@ -76,6 +92,7 @@ impl<S: Store> WebState<S> {
             catalogues: shell::i18n::Catalogues::load(&CATALOGUE_JA, &CATALOGUE_EN)?,
             metrics: shell::metrics::Metrics::default(),
             trusted_proxies: config.trusted_proxies,
+            metrics_allow: config.metrics_allow,
             origin,
             https,
             http: reqwest::Client::builder()

@@ -500,3 +500,34 @@ fn keys_rotate_and_list() {
         "MAMIS_SECRET_KEY is not set",
     );
 }
+
+#[test]
+fn an_empty_sqlite_path_and_a_silent_postgres_are_one_clear_line() {
+    one_line_error(
+        &mamis(&["serve", "--database-url", "sqlite://"], &[]),
+        "names no SQLite file",
+    );
+    // a loopback port that accepts and never answers, as a stuck server or a firewall would
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        if let Ok((s, _)) = silent.accept() {
+            held.push(s);
+            std::thread::sleep(std::time::Duration::from_secs(5));
+        }
+    });
+    let url = format!("postgres://postgres@127.0.0.1:{port}/mamis");
+    one_line_error(
+        &mamis(
+            &["serve", "--database-url", &url],
+            &[
+                ("MAMIS_DATABASE_CONNECT_SECONDS", "1"),
+                ("MAMIS_SECRET_KEY", AUDIT_KEY),
+                ("MAMIS_AUDIT_KEY", AUDIT_KEY),
+            ],
+        ),
+        "no answer within 1 s",
+    );
+    held.join().unwrap();
+}

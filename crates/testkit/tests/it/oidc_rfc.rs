@@ -265,7 +265,12 @@ async fn redirects_and_caching<S: Store>(t: TestApp<S>) {
         .unwrap();
     let page = r.text().await.unwrap();
     assert_eq!(
-        attr(&html(&page), "form[action='/login'] input[name=next]", "value").as_deref(),
+        attr(
+            &html(&page),
+            "form[action='/login'] input[name=next]",
+            "value"
+        )
+        .as_deref(),
         Some("")
     );
 

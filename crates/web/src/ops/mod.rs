@@ -1,13 +1,14 @@
 //! Operations endpoints: liveness, readiness (the database answers) and Prometheus metrics.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use mamis_store::Store;
 
 use crate::WebState;
+use crate::shell::client_addr::ClientAddr;
 
 /// The operations routes.
 pub fn routes<S: Store>() -> Router<WebState<S>> {
@@ -42,8 +43,16 @@ pub async fn readyz<S: Store>(State(st): State<WebState<S>>) -> impl IntoRespons
     }
 }
 
-/// Prometheus text exposition of this instance's request metrics.
-pub async fn metrics<S: Store>(State(st): State<WebState<S>>) -> impl IntoResponse {
+/// Prometheus text exposition of this instance's request metrics, for the addresses of
+/// `MAMIS_METRICS_ALLOW` only (others get 403).
+pub async fn metrics<S: Store>(
+    State(st): State<WebState<S>>,
+    Extension(ClientAddr(ip)): Extension<ClientAddr>,
+) -> Response {
+    if !st.shared.metrics_allow.iter().any(|n| n.contains(&ip)) {
+        return crate::shell::error::ApiError(crate::shell::error::Failure::Forbidden)
+            .into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -51,6 +60,7 @@ pub async fn metrics<S: Store>(State(st): State<WebState<S>>) -> impl IntoRespon
         )],
         st.shared.metrics.render(),
     )
+        .into_response()
 }
 
 /// The provider's public keys (JWKS): active ones and recently retired ones.
