@@ -127,20 +127,100 @@ pub enum BrokenReason {
     Gap,
     /// The head records more rows than exist (rows removed from the end).
     Truncated,
+    /// A head recorded earlier (`--expect-head`) is no longer in the chain: its newest rows
+    /// were removed together with the head, or rewritten.
+    Shortened,
+}
+
+/// A chain head as written to the log at a checkpoint (`SEQ:MAC`), so that a later
+/// verification can prove the chain still reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The head's row number.
+    pub seq: i64,
+    /// The head row's MAC.
+    pub mac: String,
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (seq, mac) = s
+            .trim()
+            .split_once(':')
+            .ok_or("a head is SEQ:MAC, as the audit checkpoint log line prints it")?;
+        let seq: i64 = seq
+            .parse()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or("the head's SEQ must be a row number (0 or more)")?;
+        if mac.len() != 64 || !mac.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("the head's MAC must be 64 hexadecimal characters".into());
+        }
+        Ok(Self {
+            seq,
+            mac: mac.to_ascii_lowercase(),
+        })
+    }
+}
+
+impl std::fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.mac)
+    }
+}
+
+/// The committed head of the chain now, for the checkpoint log line.
+pub async fn head<S: Store>(store: &S) -> Result<Checkpoint, AppError> {
+    let mut tx = store.read().await?;
+    let h = tx.lock_audit_head().await?;
+    tx.rollback().await?;
+    Ok(Checkpoint {
+        seq: h.seq,
+        mac: h.mac,
+    })
 }
 
 /// Walks the chain from the first row and names the first bad one.
 pub async fn verify<S: Store>(store: &S, key: &Secret) -> Result<Verification, AppError> {
+    verify_reaching(store, key, None).await
+}
+
+/// [`verify`], and with `expect` a head logged at an earlier checkpoint: the chain must still
+/// hold that row with that MAC, which proves it was not shortened (newest rows and head
+/// removed together) since.
+///
+/// The head is read first, in its own short transaction, and the rows up to it afterwards: rows
+/// committed while the walk runs lie beyond that head and are left for the next run, so a server
+/// that keeps writing never makes an intact chain look broken (as reading rows first and the
+/// head last did under PostgreSQL's read-committed isolation).
+pub async fn verify_reaching<S: Store>(
+    store: &S,
+    key: &Secret,
+    expect: Option<&Checkpoint>,
+) -> Result<Verification, AppError> {
+    let head = head(store).await?;
+    if let Some(e) = expect
+        && e.seq > head.seq
+    {
+        return Ok(Verification::Broken {
+            seq: head.seq + 1,
+            reason: BrokenReason::Shortened,
+        });
+    }
     let mut tx = store.read().await?;
     let mut prev_mac = String::new();
     let mut prev_seq = 0i64;
     let mut rows = 0u64;
-    loop {
+    'walk: loop {
         let page = tx.audit_rows(prev_seq, 1_000).await?;
         if page.is_empty() {
             break;
         }
         for row in page {
+            if row.seq > head.seq {
+                break 'walk;
+            }
             if row.seq != prev_seq + 1 {
                 return Ok(Verification::Broken {
                     seq: prev_seq + 1,
@@ -163,12 +243,20 @@ pub async fn verify<S: Store>(store: &S, key: &Secret) -> Result<Verification, A
                     reason: BrokenReason::MacMismatch,
                 });
             }
+            if let Some(e) = expect
+                && e.seq == row.seq
+                && e.mac != row.mac
+            {
+                return Ok(Verification::Broken {
+                    seq: row.seq,
+                    reason: BrokenReason::Shortened,
+                });
+            }
             prev_mac = row.mac;
             prev_seq = row.seq;
             rows += 1;
         }
     }
-    let head = tx.lock_audit_head().await?;
     tx.rollback().await?;
     if head.seq != prev_seq || head.mac != prev_mac {
         return Ok(Verification::Broken {

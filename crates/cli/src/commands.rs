@@ -466,10 +466,16 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Audit {
-            cmd: AuditCmd::Verify,
+            cmd: AuditCmd::Verify { expect_head },
         } => {
             let ak = audit_key(cfg, false)?;
-            match audit::verify(&store, &ak).await? {
+            let expect = expect_head
+                .map(|h| {
+                    h.parse::<audit::Checkpoint>()
+                        .map_err(|e| anyhow!("--expect-head: {e}"))
+                })
+                .transpose()?;
+            match audit::verify_reaching(&store, &ak, expect.as_ref()).await? {
                 Verification::Intact { rows } => {
                     println!("audit chain intact: {rows} rows verified");
                     Ok(ExitCode::SUCCESS)
@@ -794,6 +800,11 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mamis_app::migration::RemindJob),
         Arc::new(mamis_app::cme::certificates::DecideJob),
     ];
+    let checkpoints = tokio::spawn(audit_checkpoints(
+        app.store.clone(),
+        cfg.audit_checkpoint,
+        stop_rx.clone(),
+    ));
     let worker = tokio::spawn(Worker::new(app, handlers).run(stop_rx.clone()));
     println!(
         "MAMIS is serving {} (listening on {})",
@@ -815,8 +826,29 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     .context("HTTP server")?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = checkpoints.await;
     println!("MAMIS stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the audit chain's committed head to the log at start and then at every interval: an
+/// operator who keeps these lines can prove later, with `mamis audit verify --expect-head
+/// SEQ:MAC`, that the chain was not shortened (newest rows removed with the head) since.
+async fn audit_checkpoints<S: Store>(
+    store: S,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match audit::head(&store).await {
+                Ok(h) => tracing::info!(head = %h, "audit checkpoint"),
+                Err(e) => tracing::warn!(error = %e, "audit checkpoint: the head could not be read"),
+            },
+            _ = stop.changed() => break,
+        }
+    }
 }
 
 async fn shutdown_signal() {

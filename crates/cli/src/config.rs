@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 19] = [
+const KEYS: [&str; 20] = [
     "bind",
     "database_url",
     "base_url",
@@ -22,6 +22,7 @@ const KEYS: [&str; 19] = [
     "trusted_proxies",
     "metrics_allow",
     "database_connect_seconds",
+    "audit_checkpoint_minutes",
     "log_format",
     "job_lease_seconds",
     "legacy_login_until",
@@ -50,6 +51,7 @@ pub struct Raw {
     pub trusted_proxies: String,
     pub metrics_allow: String,
     pub database_connect_seconds: u64,
+    pub audit_checkpoint_minutes: u64,
     pub log_format: String,
     pub job_lease_seconds: u64,
     pub legacy_login_until: String,
@@ -74,6 +76,7 @@ impl Default for Raw {
             trusted_proxies: String::new(),
             metrics_allow: "127.0.0.1/32, ::1/128".into(),
             database_connect_seconds: 5,
+            audit_checkpoint_minutes: 60,
             log_format: "text".into(),
             job_lease_seconds: 300,
             legacy_login_until: "2026-04-01T00:00:00+09:00".into(),
@@ -118,6 +121,8 @@ pub struct Config {
     pub metrics_allow: Vec<mamis_web::IpNet>,
     /// How long the first connection to PostgreSQL may take (`MAMIS_DATABASE_CONNECT_SECONDS`).
     pub database_connect: std::time::Duration,
+    /// How often `serve` writes the audit chain's head to the log (`MAMIS_AUDIT_CHECKPOINT_MINUTES`).
+    pub audit_checkpoint: std::time::Duration,
     pub log_json: bool,
     pub job_lease_seconds: u64,
     /// When legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
@@ -184,6 +189,7 @@ pub fn load(
                         | "session_idle_minutes"
                         | "session_absolute_hours"
                         | "database_connect_seconds"
+                        | "audit_checkpoint_minutes"
                 );
             let value: figment::value::Value = if numeric {
                 // say which variable is wrong (figment would name the map that carried it)
@@ -325,6 +331,12 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
             raw.database_connect_seconds
         ));
     }
+    if !(1..=24 * 60).contains(&raw.audit_checkpoint_minutes) {
+        return err(format!(
+            "audit_checkpoint_minutes must be 1–1440, not {} (MAMIS_AUDIT_CHECKPOINT_MINUTES)",
+            raw.audit_checkpoint_minutes
+        ));
+    }
     if db_kind == DbKind::Sqlite {
         let rest = raw
             .database_url
@@ -391,6 +403,7 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         trusted_proxies,
         metrics_allow,
         database_connect: std::time::Duration::from_secs(raw.database_connect_seconds),
+        audit_checkpoint: std::time::Duration::from_secs(raw.audit_checkpoint_minutes * 60),
         log_json,
         job_lease_seconds: raw.job_lease_seconds,
         legacy_until,

@@ -226,7 +226,12 @@ enum KeysCmd {
 #[derive(Debug, Subcommand)]
 enum AuditCmd {
     /// Walk the chain and name the first row that does not verify.
-    Verify,
+    Verify {
+        /// A head from an earlier `audit checkpoint` log line (SEQ:MAC): the chain must still
+        /// reach it, which proves it was not shortened since.
+        #[arg(long, value_name = "SEQ:MAC")]
+        expect_head: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
