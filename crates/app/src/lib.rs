@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod identity;
 pub mod jobs;
+pub mod limits;
 pub mod mail;
 pub mod migration;
 pub mod oidc;
@@ -69,6 +70,8 @@ pub struct AppConfig {
     pub legacy_until: Timestamp,
     /// The OpenID Provider's token lifetimes.
     pub oidc: oidc::provider::Lifetimes,
+    /// Rate limits shared by every server (`/verify`, reset and registration mail).
+    pub limits: limits::Limits,
 }
 
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.

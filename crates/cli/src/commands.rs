@@ -221,6 +221,7 @@ fn app_for<S: Store>(
             sessions: cfg.sessions,
             legacy_until: cfg.legacy_until,
             oidc: cfg.oidc,
+            limits: cfg.limits,
         },
     )
     .map_err(|e| anyhow!("{e}"))

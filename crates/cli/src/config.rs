@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 20] = [
+const KEYS: [&str; 23] = [
     "bind",
     "database_url",
     "base_url",
@@ -23,6 +23,9 @@ const KEYS: [&str; 20] = [
     "metrics_allow",
     "database_connect_seconds",
     "audit_checkpoint_minutes",
+    "verify_per_minute",
+    "mail_per_address_per_hour",
+    "mail_per_recipient_per_hour",
     "log_format",
     "job_lease_seconds",
     "legacy_login_until",
@@ -52,6 +55,9 @@ pub struct Raw {
     pub metrics_allow: String,
     pub database_connect_seconds: u64,
     pub audit_checkpoint_minutes: u64,
+    pub verify_per_minute: u64,
+    pub mail_per_address_per_hour: u64,
+    pub mail_per_recipient_per_hour: u64,
     pub log_format: String,
     pub job_lease_seconds: u64,
     pub legacy_login_until: String,
@@ -77,6 +83,9 @@ impl Default for Raw {
             metrics_allow: "127.0.0.1/32, ::1/128".into(),
             database_connect_seconds: 5,
             audit_checkpoint_minutes: 60,
+            verify_per_minute: 30,
+            mail_per_address_per_hour: 20,
+            mail_per_recipient_per_hour: 5,
             log_format: "text".into(),
             job_lease_seconds: 300,
             legacy_login_until: "2026-04-01T00:00:00+09:00".into(),
@@ -123,6 +132,8 @@ pub struct Config {
     pub database_connect: std::time::Duration,
     /// How often `serve` writes the audit chain's head to the log (`MAMIS_AUDIT_CHECKPOINT_MINUTES`).
     pub audit_checkpoint: std::time::Duration,
+    /// Rate limits shared by every server (`MAMIS_VERIFY_PER_MINUTE`, `MAMIS_MAIL_PER_*`).
+    pub limits: mamis_app::limits::Limits,
     pub log_json: bool,
     pub job_lease_seconds: u64,
     /// When legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
@@ -190,6 +201,9 @@ pub fn load(
                         | "session_absolute_hours"
                         | "database_connect_seconds"
                         | "audit_checkpoint_minutes"
+                        | "verify_per_minute"
+                        | "mail_per_address_per_hour"
+                        | "mail_per_recipient_per_hour"
                 );
             let value: figment::value::Value = if numeric {
                 // say which variable is wrong (figment would name the map that carried it)
@@ -337,6 +351,36 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
             raw.audit_checkpoint_minutes
         ));
     }
+    let limit = |value: u64, max: u64, var: &str, per: chrono::Duration| {
+        if (1..=max).contains(&value) {
+            Ok(mamis_app::limits::Limit {
+                max: u32::try_from(value).unwrap_or(u32::MAX),
+                per,
+            })
+        } else {
+            Err(ConfigError(format!("{var} must be 1–{max}, not {value}")))
+        }
+    };
+    let limits = mamis_app::limits::Limits {
+        verify_per_address: limit(
+            raw.verify_per_minute,
+            10_000,
+            "MAMIS_VERIFY_PER_MINUTE",
+            chrono::Duration::minutes(1),
+        )?,
+        mail_per_address: limit(
+            raw.mail_per_address_per_hour,
+            10_000,
+            "MAMIS_MAIL_PER_ADDRESS_PER_HOUR",
+            chrono::Duration::hours(1),
+        )?,
+        mail_per_recipient: limit(
+            raw.mail_per_recipient_per_hour,
+            1_000,
+            "MAMIS_MAIL_PER_RECIPIENT_PER_HOUR",
+            chrono::Duration::hours(1),
+        )?,
+    };
     if db_kind == DbKind::Sqlite {
         let rest = raw
             .database_url
@@ -404,6 +448,7 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         metrics_allow,
         database_connect: std::time::Duration::from_secs(raw.database_connect_seconds),
         audit_checkpoint: std::time::Duration::from_secs(raw.audit_checkpoint_minutes * 60),
+        limits,
         log_json,
         job_lease_seconds: raw.job_lease_seconds,
         legacy_until,
@@ -593,6 +638,10 @@ mod tests {
             (
                 &[("MAMIS_METRICS_ALLOW", "everyone")],
                 "MAMIS_METRICS_ALLOW",
+            ),
+            (
+                &[("MAMIS_VERIFY_PER_MINUTE", "0")],
+                "MAMIS_VERIFY_PER_MINUTE must be 1–10000",
             ),
             (
                 &[("MAMIS_DATABASE_CONNECT_SECONDS", "0")],

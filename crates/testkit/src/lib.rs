@@ -51,7 +51,7 @@ impl RawSql for PgStore {
 
 enum Guard {
     Dir(std::path::PathBuf),
-    Pg(#[allow(dead_code)] TestDatabase),
+    Pg(TestDatabase),
 }
 
 /// A running server and everything a test needs to drive and observe it.
@@ -100,6 +100,7 @@ async fn start<S: Store>(
         sessions: mamis_domain::identity::SessionPolicy::default(),
         legacy_until: mamis_domain::identity::LegacyCutover::default_instant(),
         oidc: Default::default(),
+        limits: Default::default(),
     };
     edit(&mut config);
     let app = App::new(store, Arc::new(clock.clone()), config).unwrap();
@@ -161,6 +162,18 @@ pub async fn spawn_postgres() -> Option<TestApp<PgStore>> {
     };
     let store = db.store.clone();
     Some(start(store, Some(Guard::Pg(db)), |_| {}).await)
+}
+
+impl TestApp<PgStore> {
+    /// A second server on this server's database — its own pool, process state and clock — as
+    /// a second `mamis serve` behind a load balancer would be.
+    pub async fn second_server(&self) -> TestApp<PgStore> {
+        let Some(Guard::Pg(db)) = &self.guard else {
+            panic!("second_server needs a server started by spawn_postgres");
+        };
+        let store = PgStore::connect(&db.url).await.unwrap();
+        start(store, None, |_| {}).await
+    }
 }
 
 /// A server on an existing, already migrated database that it leaves in place when dropped

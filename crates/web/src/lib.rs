@@ -60,8 +60,6 @@ pub(crate) struct Shared {
     pub https: bool,
     /// The CME portal's HTTP client for talking to the provider (as any relying party would).
     pub http: reqwest::Client,
-    /// Per-address lookups of the public certificate verification page.
-    pub verify_limit: certificates::verify::VerifyLimiter,
     /// Attendee lists uploaded and previewed, awaiting the organiser's confirmation.
     pub training_staging: training::staging::Staging,
 }
@@ -100,7 +98,6 @@ impl<S: Store> WebState<S> {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?,
-            verify_limit: certificates::verify::VerifyLimiter::default(),
             training_staging: training::staging::Staging::default(),
         };
         Ok(Self {

@@ -172,6 +172,31 @@ pub async fn complete_reset<S: Store>(
     Ok(())
 }
 
+/// Checks a logged-in account's current password under the login's lockout rule, counted per
+/// account and before any hashing: a stolen session cannot guess faster than the login page.
+async fn check_current_password<S: Store>(
+    app: &App<S>,
+    acc: &Account,
+    presented: &str,
+) -> IdResult<()> {
+    if crate::limits::admit_password_check(app, acc.id)
+        .await?
+        .is_err()
+    {
+        return Err(IdentityError::LoginFailed);
+    }
+    if app
+        .hasher
+        .verify(acc.password_hash.clone(), presented.to_owned())
+        .await?
+        == Checked::Mismatch
+    {
+        return Err(IdentityError::LoginFailed);
+    }
+    crate::limits::password_check_passed(app, acc.id).await?;
+    Ok(())
+}
+
 /// Changes the password of a logged-in account (current password required); other sessions end.
 pub async fn change_password<S: Store>(
     app: &App<S>,
@@ -180,14 +205,7 @@ pub async fn change_password<S: Store>(
     new: &str,
     keep_session: &str,
 ) -> IdResult<()> {
-    if app
-        .hasher
-        .verify(acc.password_hash.clone(), current.to_owned())
-        .await?
-        == Checked::Mismatch
-    {
-        return Err(IdentityError::LoginFailed);
-    }
+    check_current_password(app, acc, current).await?;
     super::registration::set_password(app, acc, new).await?;
     let mut tx = app.store.write().await?;
     tx.revoke_sessions_of(acc.id, Some(keep_session), app.now())
@@ -206,14 +224,7 @@ pub async fn request_email_change<S: Store>(
     password: &str,
 ) -> IdResult<()> {
     let new_email = Email::parse(new_email)?;
-    if app
-        .hasher
-        .verify(acc.password_hash.clone(), password.to_owned())
-        .await?
-        == Checked::Mismatch
-    {
-        return Err(IdentityError::LoginFailed);
-    }
+    check_current_password(app, acc, password).await?;
     let now = app.now();
     let mut tx = app.store.write().await?;
     let secret = issue(

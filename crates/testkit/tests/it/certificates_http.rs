@@ -438,7 +438,8 @@ async fn verification_story<S: Store>(t: TestApp<S>) {
         Some("noindex, nofollow")
     );
 
-    // the rate limit: 30 lookups at once per address (6 made at this instant), then a wait
+    // the rate limit: 30 lookups a minute per address, counted in the store (6 made at this
+    // instant, which opened the window), then a wait until the window ends
     let mut admitted = 6;
     let limited = loop {
         let r = mamis_testkit::browser()
@@ -454,13 +455,16 @@ async fn verification_story<S: Store>(t: TestApp<S>) {
         assert!(admitted <= 30, "no limit");
     };
     assert_eq!(admitted, 30);
-    assert_eq!(limited.headers()["retry-after"], "2");
+    assert_eq!(limited.headers()["retry-after"], "60");
     let doc = html(&limited.text().await.unwrap());
     assert_eq!(
         one(&doc, "#verify-message"),
-        "短い時間に多くの確認が行われました。2秒ほど待ってから、もう一度お試しください。"
+        "短い時間に多くの確認が行われました。60秒ほど待ってから、もう一度お試しください。"
     );
-    t.clock.advance(chrono::Duration::seconds(2));
+    t.clock.advance(chrono::Duration::seconds(59));
+    let (status, _, _) = verify(&t, &verify_path(&cb.number, &code_b)).await;
+    assert_eq!(status, 429, "the window is not over yet");
+    t.clock.advance(chrono::Duration::seconds(1));
     let (status, _, _) = verify(&t, &verify_path(&cb.number, &code_b)).await;
     assert_eq!(status, 200);
 }

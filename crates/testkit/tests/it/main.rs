@@ -12,6 +12,7 @@ mod cme_http;
 mod demo;
 mod identity;
 mod jobs;
+mod limits;
 mod mail;
 mod migration;
 mod mypage_http;

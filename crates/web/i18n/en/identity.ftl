@@ -112,3 +112,7 @@ logged-out = You have logged out.
 association-choose = Please choose
 association-group-prefectures = Non-members: the prefecture you work in
 association-group-counties = Members: county associations in { $prefecture }
+mail-limited = Too many mail requests came in, so new ones wait for now. Please try again in { $minutes ->
+    [one] about a minute
+   *[other] about { $minutes } minutes
+}.

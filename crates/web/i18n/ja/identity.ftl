@@ -112,3 +112,4 @@ logged-out = ログアウトしました。
 association-choose = 選択してください
 association-group-prefectures = 非会員の方:勤務先の都道府県
 association-group-counties = 会員の方:{ $prefecture } の郡市区医師会
+mail-limited = メールの送信依頼が続いたため、いまは受け付けを止めています。約 { $minutes } 分後にもう一度お試しください。

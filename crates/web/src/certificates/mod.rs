@@ -11,7 +11,7 @@
 
 mod documents;
 mod office;
-pub(crate) mod verify;
+mod verify;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -1,21 +1,18 @@
 //! The public verification page `/verify` (no login) and its rate limit.
 //!
-//! Rate limit of `/verify`: an in-memory token bucket per client address (IPv6 per /64) in the
-//! web state, 30 lookups refilled at 30 a minute. The login throttle (`lock_throttle`) does not
-//! fit: it counts failures with doubling waits and costs a store write per attempt, which would
-//! turn a public page into a write amplifier. The bucket is per server process; what keeps the
+//! Rate limit of `/verify`: `MAMIS_VERIFY_PER_MINUTE` lookups (default 30) per client address
+//! (IPv6 per /64), counted in the store ([`mamis_app::limits`]) so that several servers together
+//! allow that rate, not a multiple of it. It costs one small write per lookup; what keeps the
 //! register from being walked is the 80-bit code, the limit only keeps guessing expensive.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
 
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use mamis_app::cme::certificates::{self, Period, Validity, Verification};
-use mamis_domain::Timestamp;
+use mamis_app::limits;
 use mamis_store::Store;
 
 use crate::WebState;
@@ -25,68 +22,13 @@ use crate::shell::fmt::{Fmt, query_pairs};
 use crate::shell::i18n::Lang;
 use crate::shell::middleware::lang_of;
 
-/// Lookups a client may make at once.
-const BURST: f64 = 30.0;
-/// Lookups regained per second (30 a minute).
-const PER_SECOND: f64 = 0.5;
-/// Addresses remembered before full buckets are forgotten (bounds memory under a spread attack).
-const MAX_KEYS: usize = 100_000;
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Timestamp,
-}
-
-impl Bucket {
-    fn refilled(self, now: Timestamp) -> f64 {
-        let secs = (now - self.at).num_milliseconds().max(0) as f64 / 1000.0;
-        (self.tokens + secs * PER_SECOND).min(BURST)
-    }
-}
-
-/// Per-address token buckets of the public verification page (timed by the app clock, so tests
-/// can move it).
-#[derive(Debug, Default)]
-pub(crate) struct VerifyLimiter {
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
-}
-
-/// One bucket per IPv4 address, and per /64 for IPv6 (one host usually holds a whole /64).
+/// One counter per IPv4 address, and per /64 for IPv6 (one host usually holds a whole /64).
 fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => {
             let s = v6.segments();
             IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
-        }
-    }
-}
-
-impl VerifyLimiter {
-    /// Takes one lookup for `ip`; `Err(seconds)` says how long to wait when none is left.
-    fn take(&self, ip: IpAddr, now: Timestamp) -> Result<(), u64> {
-        let mut m = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-        if m.len() >= MAX_KEYS {
-            m.retain(|_, b| b.refilled(now) < BURST);
-            if m.len() >= MAX_KEYS {
-                m.clear();
-            }
-        }
-        let b = m.entry(bucket_key(ip)).or_insert(Bucket {
-            tokens: BURST,
-            at: now,
-        });
-        let tokens = b.refilled(now);
-        if tokens >= 1.0 {
-            *b = Bucket {
-                tokens: tokens - 1.0,
-                at: now,
-            };
-            Ok(())
-        } else {
-            *b = Bucket { tokens, at: now };
-            Err(((1.0 - tokens) / PER_SECOND).ceil().max(1.0) as u64)
         }
     }
 }
@@ -275,12 +217,11 @@ pub async fn verify<S: Store>(
 ) -> PageResult {
     let pairs = query_pairs(q.as_deref()).unwrap_or_default();
     let lang = verify_lang(&headers, &pairs);
-    if let Err(wait) = st
-        .shared
-        .verify_limit
-        .take(client_ip(&origin), st.app.now())
-    {
-        return limited(&st, lang, wait);
+    let key = format!("verify:{}", bucket_key(client_ip(&origin)));
+    let limit = st.app.config.limits.verify_per_address;
+    if let Err(until) = limits::take(&st.app, &[(key, limit)]).await? {
+        let wait = (until - st.app.now()).num_seconds().max(1);
+        return limited(&st, lang, u64::try_from(wait).unwrap_or(1));
     }
     let code = param(&pairs, "c");
     let answer = if number.len() <= MAX_LOOKUP && code.len() <= MAX_LOOKUP {
@@ -357,39 +298,15 @@ pub async fn verify_form<S: Store>(
 mod tests {
     use super::*;
 
-    fn at(secs: i64) -> Timestamp {
-        chrono::DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap()
-    }
-
-    #[test]
-    fn the_bucket_allows_a_burst_then_one_lookup_every_two_seconds() {
-        let l = VerifyLimiter::default();
-        let ip: IpAddr = "192.0.2.7".parse().unwrap();
-        for _ in 0..30 {
-            assert_eq!(l.take(ip, at(0)), Ok(()));
-        }
-        assert_eq!(l.take(ip, at(0)), Err(2));
-        assert_eq!(l.take(ip, at(1)), Err(1));
-        assert_eq!(l.take(ip, at(2)), Ok(()));
-        assert_eq!(l.take(ip, at(2)), Err(2));
-        // another address has its own bucket; a full minute refills it all
-        assert_eq!(l.take("192.0.2.8".parse().unwrap(), at(2)), Ok(()));
-        for _ in 0..30 {
-            assert_eq!(l.take(ip, at(62)), Ok(()));
-        }
-        assert!(l.take(ip, at(62)).is_err());
-    }
-
     #[test]
     fn ipv6_addresses_share_their_64() {
-        let l = VerifyLimiter::default();
-        for i in 0..30u16 {
-            let ip = IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, i]);
-            assert_eq!(l.take(ip, at(0)), Ok(()));
-        }
+        let host = IpAddr::from([0x2001, 0xdb8, 1, 2, 0, 0, 0, 7]);
         let other_host = IpAddr::from([0x2001, 0xdb8, 1, 2, 9, 9, 9, 9]);
-        assert!(l.take(other_host, at(0)).is_err());
         let other_net = IpAddr::from([0x2001, 0xdb8, 1, 3, 0, 0, 0, 1]);
-        assert_eq!(l.take(other_net, at(0)), Ok(()));
+        assert_eq!(bucket_key(host), bucket_key(other_host));
+        assert_ne!(bucket_key(host), bucket_key(other_net));
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(bucket_key(v4), v4);
+        assert_ne!(bucket_key(v4), bucket_key("192.0.2.8".parse().unwrap()));
     }
 }

@@ -9,8 +9,12 @@ mod registration;
 
 use askama::Template;
 use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 use mamis_app::identity::IdentityError;
+use mamis_app::identity::sessions::Origin;
+use mamis_app::limits;
 use mamis_domain::identity::PasswordProblem;
 use mamis_store::Store;
 use serde::Deserialize;
@@ -18,7 +22,7 @@ use serde::Deserialize;
 use crate::WebState;
 use crate::shell::chrome::{Chrome, Notice, PageCtx, PageResult, html, page};
 use crate::shell::error::{Failure, PageError};
-use crate::shell::i18n::{Catalogues, Lang, domain_error_key};
+use crate::shell::i18n::{Arg, Catalogues, Lang, domain_error_key};
 
 /// The routes of the MAMIS_ID pages.
 pub fn routes<S: Store>() -> Router<WebState<S>> {
@@ -176,6 +180,47 @@ fn link_invalid<S: Store>(st: &WebState<S>, ctx: &PageCtx) -> PageResult {
         &["link-invalid-body"],
         Some(("/", "pending-back")),
     )
+}
+
+/// Counts a request for a reset or registration mail against the limits shared by every server
+/// (per client address and per recipient); when one is full, the form again with the wait
+/// (429 and `Retry-After`). Known and unknown addresses count alike, so the answer says nothing
+/// about whether an address has a MAMIS_ID.
+async fn mail_limited<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    which: &str,
+    email: &str,
+    origin: &Origin,
+) -> Result<Option<Response>, PageError> {
+    let l = st.app.config.limits;
+    let mut keys = vec![(
+        format!(
+            "mail-from:{}",
+            origin.client_addr.as_deref().unwrap_or("unknown")
+        ),
+        l.mail_per_address,
+    )];
+    let recipient = email.trim().to_lowercase();
+    if !recipient.is_empty() {
+        keys.push((format!("mail-to:{recipient}"), l.mail_per_recipient));
+    }
+    let Err(until) = limits::take(&st.app, &keys).await? else {
+        return Ok(None);
+    };
+    let seconds = (until - st.app.now()).num_seconds().max(1);
+    let minutes = (seconds + 59) / 60;
+    let msg = st.shared.catalogues.message(
+        ctx.lang,
+        "mail-limited",
+        &[("minutes", Arg::Count(minutes))],
+    );
+    let mut r = registration::email_form(st, ctx, which, email.to_owned(), Some(msg))?;
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Ok(Some(r))
 }
 
 /// `?token=` of links from mail.

@@ -7,7 +7,9 @@ use mamis_store::Store;
 
 use super::account::{Asks, PasswordForm, password_form};
 use super::registration::{EmailForm, email_form};
-use super::{TokenForm, TokenQuery, confirm_page, fail, link_invalid, message, notice};
+use super::{
+    TokenForm, TokenQuery, confirm_page, fail, link_invalid, mail_limited, message, notice,
+};
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, clear_cookie, session_cookie, set_cookie};
 use crate::shell::chrome::{PageCtx, PageResult};
@@ -21,8 +23,12 @@ pub async fn reset_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx) -
 pub async fn reset_submit<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
+    RequestOrigin(origin): RequestOrigin,
     Form(f): Form<EmailForm>,
 ) -> PageResult {
+    if let Some(r) = mail_limited(&st, &ctx, "reset", &f.email, &origin).await? {
+        return Ok(r);
+    }
     match recovery::request_reset(&st.app, &f.email).await {
         Ok(()) => notice(&st, &ctx, "register-sent-title", &["reset-sent-body"], None),
         Err(e) => {

@@ -83,8 +83,12 @@ pub async fn register_page<S: Store>(State(st): State<WebState<S>>, ctx: PageCtx
 pub async fn register_submit<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
+    RequestOrigin(origin): RequestOrigin,
     Form(f): Form<EmailForm>,
 ) -> PageResult {
+    if let Some(r) = super::mail_limited(&st, &ctx, "register", &f.email, &origin).await? {
+        return Ok(r);
+    }
     match registration::start(&st.app, &f.email).await {
         Ok(()) => notice(
             &st,
