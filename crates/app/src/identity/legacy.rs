@@ -244,6 +244,8 @@ pub async fn login<S: Store>(
     let mut tx = app.store.read().await?;
     let cred = tx.legacy_credential(&member).await?;
     tx.rollback().await?;
+    // Exactly one password hashing whatever the member ID names (a changed password, the
+    // initial birth-date password, or nothing), so the answer's timing does not tell which.
     let ok = match &cred {
         Some(c) if c.retired_at.is_none() => match &c.password_hash {
             Some(h) => {
@@ -251,9 +253,12 @@ pub async fn login<S: Store>(
                     .verify_legacy(h.clone(), password.to_owned())
                     .await?
             }
-            None => legacy_birth_date_matches(c.birth_date, password),
+            None => {
+                let _ = app.hasher.verify(None, password.to_owned()).await?;
+                legacy_birth_date_matches(c.birth_date, password)
+            }
         },
-        // Unknown or retired: spend the same work as a stored hash would not, but never succeed.
+        // unknown or retired: the same work, never a success
         _ => {
             let _ = app.hasher.verify(None, password.to_owned()).await?;
             false

@@ -1443,6 +1443,20 @@ async fn legacy_login<S: Store>(t: TestApp<S>) {
     assert_login_failed(legacy::login(&t.app, "1234567890", "800517", &o).await);
     assert_login_failed(legacy::login(&t.app, "5555555555", "750109", &o).await);
     assert_login_failed(legacy::login(&t.app, "12ab", "750109", &o).await);
+    // one password hashing for every well-formed member ID, known or not, whatever its password
+    // kind: the answer's time does not tell which IDs were imported
+    for (id, pw, ok) in [
+        ("0123456789", "750109", true),  // initial birth-date password
+        ("0123456789", "750110", false), // wrong birth date
+        ("1234567890", BCRYPT_PW, true), // changed password (stored hash)
+        ("1234567890", "wrong", false),
+        ("5555555555", "750109", false), // not imported
+    ] {
+        let before = t.app.hasher.calls();
+        let r = legacy::login(&t.app, id, pw, &origin("192.0.2.78")).await;
+        assert_eq!(r.is_ok(), ok, "{id}");
+        assert_eq!(t.app.hasher.calls() - before, 1, "{id} {pw}");
+    }
 
     // the cut-over ends a session that is still live a second before it
     t.clock.set(at("2026-03-31T23:50:00+09:00"));
