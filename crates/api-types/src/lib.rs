@@ -457,8 +457,9 @@ pub struct TrainingSessionRequest {
     /// End, after the start.
     #[schema(example = "2026-06-01T12:00:00+09:00")]
     pub end: String,
-    /// The expected headcount (at least 1), when known.
+    /// The expected headcount (1–100000), when known.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub expected_headcount: Option<u32>,
     /// Refuse venue-QR self check-in (desk scans and lists only); default false.
     #[serde(default)]

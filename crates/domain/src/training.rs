@@ -24,6 +24,10 @@ use crate::rules::Rules;
 use crate::time::japan_date;
 use crate::{Catalogue, DomainError, FiscalYear, HalfUnits, LedgerEntry, Source, Timestamp};
 
+/// The largest expected headcount a session may name: more than any venue holds, and within
+/// what both databases store.
+pub const MAX_EXPECTED_HEADCOUNT: u32 = 100_000;
+
 /// Longest session or item title; a title is one line on a flyer and in the ledger, not a text.
 pub const TITLE_MAX_CHARS: usize = 200;
 
@@ -330,7 +334,7 @@ impl Session {
         if end <= start {
             return Err(DomainError::SessionTimes);
         }
-        if expected_headcount == Some(0) {
+        if expected_headcount.is_some_and(|n| !(1..=MAX_EXPECTED_HEADCOUNT).contains(&n)) {
             return Err(DomainError::ExpectedHeadcount);
         }
         Ok(Self {
@@ -935,10 +939,14 @@ mod tests {
             mk("研修会", Venue::Hybrid(" ".into()), 60, None),
             Err(DomainError::VenuePlace)
         );
-        assert_eq!(
-            mk("研修会", Venue::Online, 60, Some(0)),
-            Err(DomainError::ExpectedHeadcount)
-        );
+        for bad in [0, MAX_EXPECTED_HEADCOUNT + 1, u32::MAX] {
+            assert_eq!(
+                mk("研修会", Venue::Online, 60, Some(bad)),
+                Err(DomainError::ExpectedHeadcount),
+                "{bad}"
+            );
+        }
+        assert!(mk("研修会", Venue::Online, 60, Some(MAX_EXPECTED_HEADCOUNT)).is_ok());
         let online = mk("研修会", Venue::Online, 60, None).unwrap();
         assert!(online.venue().is_online());
         assert_eq!(online.venue().place(), None);
