@@ -572,7 +572,10 @@ impl Standing {
         let mut n = rules.mamis_start;
         while n <= decided_through {
             let from = year(n.year() - span);
-            let d = if overlaps(&consumed, from, n) {
+            let d = if issued.contains(&(from, n)) {
+                // The certificate this very decision issued (listed as certified above).
+                Decision::Achieved
+            } else if overlaps(&consumed, from, n) {
                 Decision::Consumed
             } else if !allowed(from) {
                 Decision::BeforeLicence

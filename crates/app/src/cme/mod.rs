@@ -43,6 +43,8 @@ pub struct Summary {
     pub jma_member: bool,
     /// The rules applied.
     pub rules: &'static Rules,
+    /// 医籍登録年月日, when known: no window starts before its fiscal year.
+    pub licensed_on: Option<NaiveDate>,
 }
 
 /// Which entries a ledger listing shows.
@@ -140,6 +142,7 @@ pub async fn summary<S: Store>(
     let memberships = tx.memberships_of(doctor).await?;
     let entries = tx.ledger_of(doctor, PROGRAMME).await?;
     let certificates = tx.certificates_of(doctor, PROGRAMME).await?;
+    let licensed_on = tx.licence_dates(&[doctor]).await?.first().map(|l| l.1);
     tx.rollback().await?;
     if staff_view {
         let mut tx = app.store.write().await?;
@@ -152,7 +155,14 @@ pub async fn summary<S: Store>(
     }
     let issued: Vec<(FiscalYear, FiscalYear)> =
         certificates.iter().map(|c| (c.from_fy, c.to_fy)).collect();
-    let standing = Standing::compute(rules, &entries, &issued, today);
+    let standing = Standing::evaluate(
+        rules,
+        &entries,
+        &issued,
+        licensed_on.map(FiscalYear::of_date),
+        today,
+        rules.decided_through(today),
+    );
     let jma_member = memberships
         .iter()
         .any(|m| m.level() == AssociationLevel::Jma && m.active_on(today));
@@ -163,6 +173,7 @@ pub async fn summary<S: Store>(
         entries,
         jma_member,
         rules,
+        licensed_on,
     })
 }
 
@@ -281,8 +292,9 @@ pub async fn adjust<S: Store>(
     };
     tx.insert_ledger_entries(std::slice::from_ref(&entry))
         .await?;
+    certificates::late_change(&mut tx, &[(doctor, entry.fiscal_year)], now).await?;
     if !entry.half_units.is_positive() {
-        certificates::review_after_change(&mut tx, doctor, now).await?;
+        certificates::open_reviews(&mut tx, doctor, now).await?;
     }
     app.audit(
         &mut tx,
@@ -331,7 +343,8 @@ pub async fn reverse<S: Store>(
         }
         r => r?,
     }
-    certificates::review_after_change(&mut tx, d.id, now).await?;
+    certificates::late_change(&mut tx, &[(d.id, rev.fiscal_year)], now).await?;
+    certificates::open_reviews(&mut tx, d.id, now).await?;
     app.audit(
         &mut tx,
         Entry::new(who, "cme.reverse", format!("doctor:{}", d.id))
@@ -373,7 +386,7 @@ pub struct Credited {
 
 /// Writes credits once per origin key inside the caller's transaction: a key already credited
 /// (and not reversed) is skipped; a reversed key is credited again with the next generation.
-pub async fn credit<T: LedgerStore + Send>(
+pub async fn credit<T: LedgerStore + mamis_store::CertificateStore + mamis_store::JobStore + Send>(
     tx: &mut T,
     credits: &[NewCredit],
     created_by: &str,
@@ -393,7 +406,9 @@ pub async fn credit<T: LedgerStore + Send>(
 /// [`credit`] for a caller that has already read every generation of the credits' origin
 /// keys (`known`, as [`LedgerStore::ledger_by_origin`] returns them) in this transaction:
 /// a large batch then costs no second lookup.
-pub async fn credit_known<T: LedgerStore + Send>(
+pub async fn credit_known<
+    T: LedgerStore + mamis_store::CertificateStore + mamis_store::JobStore + Send,
+>(
     tx: &mut T,
     credits: &[NewCredit],
     known: &[mamis_store::OriginEntry],
@@ -447,5 +462,10 @@ pub async fn credit_known<T: LedgerStore + Send>(
     out.written = fresh.len() as u64;
     // the store splits the batch into statements of its own size
     tx.insert_ledger_entries(&fresh).await?;
+    let mut changed: Vec<(Uuid, FiscalYear)> =
+        fresh.iter().map(|e| (e.doctor, e.fiscal_year)).collect();
+    changed.sort();
+    changed.dedup();
+    certificates::late_change(tx, &changed, now).await?;
     Ok(out)
 }
