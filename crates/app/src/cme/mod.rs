@@ -233,6 +233,51 @@ impl From<mamis_store::StoreError> for CreditError {
     }
 }
 
+/// An adjustment refused because the net of its (doctor, fiscal year, code) would fall below
+/// zero: a negative amount where the code holds less. Cancelling an entry uses the reversal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegativeNet {
+    /// The fiscal year adjusted.
+    pub fiscal_year: FiscalYear,
+    /// The curriculum code adjusted.
+    pub code: u16,
+    /// The amount asked for.
+    pub requested: HalfUnits,
+    /// The net of the (doctor, year, code) before the adjustment.
+    pub net: HalfUnits,
+    /// That net by source (sources with entries only), in display order.
+    pub by_source: Vec<(Source, HalfUnits)>,
+}
+
+/// Failures of a staff adjustment: those of any ledger change, or a net that would go negative.
+#[derive(Debug, thiserror::Error)]
+pub enum AdjustError {
+    /// Input, authorization, storage.
+    #[error(transparent)]
+    Credit(#[from] CreditError),
+    /// The net of the (doctor, year, code) would fall below zero; nothing was written.
+    #[error("the net of FY{} code {} would fall below zero", .0.fiscal_year.year(), .0.code)]
+    NegativeNet(NegativeNet),
+}
+
+impl From<AppError> for AdjustError {
+    fn from(e: AppError) -> Self {
+        Self::Credit(e.into())
+    }
+}
+
+impl From<CreditInputError> for AdjustError {
+    fn from(e: CreditInputError) -> Self {
+        Self::Credit(e.into())
+    }
+}
+
+impl From<mamis_store::StoreError> for AdjustError {
+    fn from(e: mamis_store::StoreError) -> Self {
+        Self::Credit(e.into())
+    }
+}
+
 fn check_reason(reason: &str) -> Result<String, CreditInputError> {
     let r = reason.trim();
     if r.is_empty() || r.chars().count() > MAX_REASON {
@@ -241,14 +286,15 @@ fn check_reason(reason: &str) -> Result<String, CreditInputError> {
     Ok(r.to_owned())
 }
 
-/// Writes a staff adjustment for a doctor (audited with the amount and reason).
+/// Writes a staff adjustment for a doctor (audited with the amount and reason), accepted only
+/// while the net of its (doctor, fiscal year, code) stays at zero or above.
 pub async fn adjust<S: Store>(
     app: &App<S>,
     who: &Principal,
     doctor: Uuid,
     input: Adjustment,
     client_addr: Option<String>,
-) -> Result<LedgerEntry, CreditError> {
+) -> Result<LedgerEntry, AdjustError> {
     let now = app.now();
     let today = japan_date(now);
     let rules = Rules::embedded(PROGRAMME);
@@ -271,6 +317,27 @@ pub async fn adjust<S: Store>(
     let mut tx = app.store.write().await?;
     let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
     authorize(&mut tx, who, &d, Action::EditCredits, today).await?;
+    let fiscal_year = FiscalYear::of_date(input.date);
+    let mut by_source: std::collections::BTreeMap<Source, i64> = Default::default();
+    for e in tx.ledger_of(doctor, PROGRAMME).await? {
+        if e.fiscal_year == fiscal_year && e.code == input.code {
+            *by_source.entry(e.source).or_default() += e.half_units.get();
+        }
+    }
+    let net: i64 = by_source.values().sum();
+    if net + input.half_units.get() < 0 {
+        tx.rollback().await?;
+        return Err(AdjustError::NegativeNet(NegativeNet {
+            fiscal_year,
+            code: input.code,
+            requested: input.half_units,
+            net: HalfUnits::new(net),
+            by_source: by_source
+                .into_iter()
+                .map(|(s, n)| (s, HalfUnits::new(n)))
+                .collect(),
+        }));
+    }
     let id = Uuid::new_v4();
     let entry = LedgerEntry {
         id,
