@@ -335,7 +335,13 @@ impl Window {
             .filter(|n| !self.codes.contains(n))
             .collect();
         let what_if = (shortfall_half > 0)
-            .then(|| WhatIf::cheapest(shortfall_half, missing_codes.len() as i64, !self.codes.is_empty()))
+            .then(|| {
+                WhatIf::cheapest(
+                    shortfall_half,
+                    missing_codes.len() as i64,
+                    !self.codes.is_empty(),
+                )
+            })
             .flatten();
         Explanation {
             from: self.from,
@@ -596,7 +602,9 @@ impl Standing {
         }
         // Pending decisions: up to the one ending in the current year (or the first one the
         // licence allows), stopping at one that already reaches.
-        let mut n = decided_through.max(year(rules.mamis_start.year() - 1)).next();
+        let mut n = decided_through
+            .max(year(rules.mamis_start.year() - 1))
+            .next();
         let last = year(current_fy.year() + span + 1);
         while n <= last {
             let from = year(n.year() - span);
@@ -861,8 +869,15 @@ mod tests {
         // Before 1 December 2031 the window ending 2030 is not yet decided.
         let s3 = Standing::compute(rules(), &es, &[], day(2031, 11, 30));
         assert_eq!(s3.decided_through, fy(2029));
-        assert_eq!(s3.next_window().map(|w| (w.from, w.status)), Some((fy(2028), Pending)));
-        assert_eq!(s3.windows.len(), 6, "the achieving pending window ends the list");
+        assert_eq!(
+            s3.next_window().map(|w| (w.from, w.status)),
+            Some((fy(2028), Pending))
+        );
+        assert_eq!(
+            s3.windows.len(),
+            6,
+            "the achieving pending window ends the list"
+        );
     }
 
     fn decided(es: &[LedgerEntry], licence: Option<i32>, today: NaiveDate) -> Standing {
@@ -909,7 +924,12 @@ mod tests {
         assert_eq!(s.decisions[&fy(2026)], Decision::BeforeLicence);
         assert_eq!(s.decisions[&fy(2027)], Decision::BeforeLicence);
         assert_eq!(s.decisions[&fy(2028)], Decision::Achieved);
-        assert!(s.windows.iter().filter(|w| !w.prior_system).all(|w| w.from >= fy(2026)));
+        assert!(
+            s.windows
+                .iter()
+                .filter(|w| !w.prior_system)
+                .all(|w| w.from >= fy(2026))
+        );
         // Unknown licence: no restriction.
         let s = decided(&es, None, day(2029, 12, 1));
         assert_eq!(s.decisions[&fy(2025)], Decision::Achieved);
@@ -922,14 +942,26 @@ mod tests {
         with_old.push(entry(900, 2016, 50, 1, Source::PriorSystem));
         let mut with_reversal = es.clone();
         let e = entry(901, 2023, 60, 10, Source::Training);
-        with_reversal.push(e.reversal(Uuid::from_u128(902), day(2024, 1, 1), "t".into(), e.created_at, None));
+        with_reversal.push(e.reversal(
+            Uuid::from_u128(902),
+            day(2024, 1, 1),
+            "t".into(),
+            e.created_at,
+            None,
+        ));
         with_reversal.push(e);
         for other in [with_old, with_reversal] {
             let s = decided(&other, None, dec1);
             assert_eq!(s.decisions, base.decisions);
             assert_eq!(
-                s.windows.iter().filter(|w| !w.prior_system).collect::<Vec<_>>(),
-                base.windows.iter().filter(|w| !w.prior_system).collect::<Vec<_>>()
+                s.windows
+                    .iter()
+                    .filter(|w| !w.prior_system)
+                    .collect::<Vec<_>>(),
+                base.windows
+                    .iter()
+                    .filter(|w| !w.prior_system)
+                    .collect::<Vec<_>>()
             );
         }
     }

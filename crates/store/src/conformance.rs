@@ -2693,10 +2693,22 @@ pub async fn licence_dates_and_decisions_round_trip<S: Store>(s: S) {
     for d in [&a, &b, &c] {
         tx.insert_doctor(d).await.unwrap();
     }
-    assert!(tx.set_licence_date(a.id, Some(day("2024-05-01"))).await.unwrap());
-    assert!(tx.set_licence_date(b.id, Some(day("1999-04-20"))).await.unwrap());
+    assert!(
+        tx.set_licence_date(a.id, Some(day("2024-05-01")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        tx.set_licence_date(b.id, Some(day("1999-04-20")))
+            .await
+            .unwrap()
+    );
     assert!(tx.set_licence_date(b.id, None).await.unwrap());
-    assert!(!tx.set_licence_date(Uuid::new_v4(), Some(day("2024-05-01"))).await.unwrap());
+    assert!(
+        !tx.set_licence_date(Uuid::new_v4(), Some(day("2024-05-01")))
+            .await
+            .unwrap()
+    );
     let decision = |d: Uuid, y: i32, outcome: &str, at: &str| CmeDecision {
         programme: Programme::JmaCme,
         doctor: d,
@@ -2752,8 +2764,17 @@ pub async fn licence_dates_and_decisions_round_trip<S: Store>(s: S) {
             decision(a.id, 2026, "before_licence", "2027-12-01T00:00:00Z"),
         ]
     );
-    assert_eq!(tx.cme_decisions_of(c.id, Programme::JmaCme).await.unwrap().len(), 1);
-    assert_eq!(tx.decided_years(Programme::JmaCme).await.unwrap(), vec![fy(2025)]);
+    assert_eq!(
+        tx.cme_decisions_of(c.id, Programme::JmaCme)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        tx.decided_years(Programme::JmaCme).await.unwrap(),
+        vec![fy(2025)]
+    );
 }
 
 /// A certificate has at most one open review item: a second open is refused as `false`, without

@@ -106,7 +106,8 @@ fn judge(
     if entries.is_empty() && certs.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    let issued: Vec<(FiscalYear, FiscalYear)> = certs.iter().map(|c| (c.from_fy, c.to_fy)).collect();
+    let issued: Vec<(FiscalYear, FiscalYear)> =
+        certs.iter().map(|c| (c.from_fy, c.to_fy)).collect();
     let s = Standing::evaluate(
         rules,
         entries,
@@ -388,8 +389,9 @@ async fn tell_holder<T: Tx>(
         now,
         Outgoing {
             to,
-            subject: "【MAMIS】日医生涯教育認定証が発行されました / Your JMA CME certificate was issued"
-                .into(),
+            subject:
+                "【MAMIS】日医生涯教育認定証が発行されました / Your JMA CME certificate was issued"
+                    .into(),
             body_text: format!(
                 "{from}年度〜{until}年度の生涯教育の記録が認定の基準に達したため、\
                  日医生涯教育認定証（証書番号 {number}）を {issued} に発行しました。\
@@ -515,9 +517,15 @@ impl<S: Store> JobHandler<S> for DecideJob {
                 let now = app.now();
                 let tomorrow = japan_date(now).succ_opt().unwrap_or(japan_date(now));
                 let mut tx = app.store.write().await.map_err(|e| e.to_string())?;
-                schedule_again(&mut tx, fy, japan_midnight(tomorrow), &tomorrow.to_string(), now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                schedule_again(
+                    &mut tx,
+                    fy,
+                    japan_midnight(tomorrow),
+                    &tomorrow.to_string(),
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 tx.commit().await.map_err(|e| e.to_string())?;
             }
             Ok(())

@@ -453,7 +453,9 @@ pub struct Credited {
 
 /// Writes credits once per origin key inside the caller's transaction: a key already credited
 /// (and not reversed) is skipped; a reversed key is credited again with the next generation.
-pub async fn credit<T: LedgerStore + mamis_store::CertificateStore + mamis_store::JobStore + Send>(
+pub async fn credit<
+    T: LedgerStore + mamis_store::CertificateStore + mamis_store::JobStore + Send,
+>(
     tx: &mut T,
     credits: &[NewCredit],
     created_by: &str,

@@ -492,7 +492,11 @@ fn negative_net<S: Store>(
         .by_source
         .iter()
         .map(|(s, u)| {
-            let name = cat.text(lang, &format!("mycme-source-{}", s.as_str().replace('_', "-")), &[]);
+            let name = cat.text(
+                lang,
+                &format!("mycme-source-{}", s.as_str().replace('_', "-")),
+                &[],
+            );
             format!("{name} {u}")
         })
         .collect();

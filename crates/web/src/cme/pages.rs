@@ -233,7 +233,11 @@ fn status_view<'a>(
                     f.date(w.decision_date)
                 };
                 WindowRow {
-                    range: f.range(w.from, w.to),
+                    range: if w.from == w.to {
+                        f.fy(w.from)
+                    } else {
+                        f.range(w.from, w.to)
+                    },
                     status,
                     class,
                     units: w.half_units.to_string(),
