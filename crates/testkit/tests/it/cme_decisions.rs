@@ -234,3 +234,83 @@ app_test!(
     history_imported_after_a_run_is_certified_once_by_the_job,
     history_after_a_run
 );
+
+/// No window starts before the fiscal year of the licence (医籍登録年月日, from the register or
+/// the identity form); an unknown date restricts nothing. 65 in FY2025 alone: certified for
+/// FY2023–2025 unless the licence is in FY2024.
+async fn licence_year<S: Store>(t: TestApp<S>) {
+    use mamis_app::identity::registration::{IdentityForm, parse_identity};
+    let ds: Vec<_> = (3..=5).map(sample_doctor).collect();
+    let mut tx = t.app.store.write().await.unwrap();
+    let mut credits = Vec::new();
+    for d in &ds {
+        tx.insert_doctor(d).await.unwrap();
+        for c in 0..13u16 {
+            credits.push(NewCredit {
+                doctor: d.id,
+                date: "2025-09-01".parse().unwrap(),
+                source: Source::Training,
+                code: c,
+                half_units: HalfUnits::new(8),
+                origin_key: format!("test:{}:{c}", d.id),
+                note: None,
+            });
+        }
+    }
+    tx.set_licence_date(ds[0].id, Some("2024-05-01".parse().unwrap()))
+        .await
+        .unwrap();
+    tx.set_licence_date(ds[2].id, Some("1990-04-20".parse().unwrap()))
+        .await
+        .unwrap();
+    cme::credit(&mut tx, &credits, "test", t.app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    certificates::decide(&t.app, &job(), fy(2025), |_, _| ControlFlow::Continue(()))
+        .await
+        .unwrap();
+    assert!(certificates_of(&t, ds[0].id).await.is_empty());
+    assert_eq!(
+        outcomes(&t, ds[0].id).await,
+        [(2025, "before_licence".to_owned())]
+    );
+    for d in &ds[1..] {
+        let c = certificates_of(&t, d.id).await;
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].from_fy, c[0].to_fy), (fy(2023), fy(2025)));
+        assert_eq!(outcomes(&t, d.id).await, [(2025, "achieved".to_owned())]);
+    }
+    // the licensed doctor's summary shows no window before FY2024
+    let s = cme::summary(&t.app, &job(), ds[0].id, None).await.unwrap();
+    assert!(
+        s.standing.windows.iter().all(|w| w.from >= fy(2024)),
+        "{:?}",
+        s.standing.windows
+    );
+
+    // the identity form's optional field: empty is unknown, a bad or pre-birth date is refused
+    let form = |l: &str| IdentityForm {
+        iseki: "100003".into(),
+        family_name: "山田".into(),
+        given_name: "太郎".into(),
+        family_kana: "ヤマダ".into(),
+        given_kana: "タロウ".into(),
+        birth_date: "1980-05-17".into(),
+        sex: "male".into(),
+        membership: "member".into(),
+        association: "P13-0001".into(),
+        licensed_on: l.into(),
+    };
+    assert!(parse_identity(&form("")).is_ok());
+    assert!(parse_identity(&form("２００６/４/２０")).is_ok());
+    for bad in ["abc", "1979-04-01"] {
+        let e = parse_identity(&form(bad)).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].field, e[0].key),
+            ("licensed_on", "invalid-licence-date")
+        );
+    }
+}
+app_test!(no_window_starts_before_the_licence_year, licence_year);

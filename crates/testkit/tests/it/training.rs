@@ -519,6 +519,7 @@ async fn pending<S: Store>(t: TestApp<S>) {
         sex: d.sex.as_str().to_owned(),
         membership: "non_member".into(),
         association: "P13".into(),
+        licensed_on: String::new(),
     })
     .unwrap();
     let outcome = registration::submit_identity(&t.app, &acc, data, &LoginOrigin::default())
