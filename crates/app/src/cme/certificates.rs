@@ -92,17 +92,28 @@ type Due = (Uuid, FiscalYear, FiscalYear, mamis_domain::HalfUnits, u32);
 
 /// What the rule decides for one doctor, given what the store holds: the windows now due and
 /// the decisions of `years` to record (none for a doctor without entries or certificates).
+/// What the store holds of one doctor, as a decision reads it.
+struct Record<'a> {
+    doctor: Uuid,
+    entries: &'a [LedgerEntry],
+    certs: &'a [CertificateRecord],
+    licensed_on: Option<NaiveDate>,
+}
+
 fn judge(
     rules: &Rules,
-    doctor: Uuid,
-    entries: &[LedgerEntry],
-    certs: &[CertificateRecord],
-    licensed_on: Option<NaiveDate>,
+    record: Record<'_>,
     today: NaiveDate,
     decided_through: FiscalYear,
     years: &[FiscalYear],
     now: Timestamp,
 ) -> (Vec<Due>, Vec<CmeDecision>) {
+    let Record {
+        doctor,
+        entries,
+        certs,
+        licensed_on,
+    } = record;
     if entries.is_empty() && certs.is_empty() {
         return (Vec::new(), Vec::new());
     }
@@ -239,17 +250,17 @@ pub async fn decide_paged<S: Store>(
         let mut due = Vec::new();
         let mut decisions = Vec::new();
         for id in &ids {
-            let (d, r) = judge(
-                rules,
-                *id,
-                &by_doctor.remove(id).unwrap_or_default(),
-                &certs_of.remove(id).unwrap_or_default(),
-                licences.get(id).copied(),
-                today,
-                fiscal_year,
-                &[fiscal_year],
-                now,
+            let (entries, certs) = (
+                by_doctor.remove(id).unwrap_or_default(),
+                certs_of.remove(id).unwrap_or_default(),
             );
+            let record = Record {
+                doctor: *id,
+                entries: &entries,
+                certs: &certs,
+                licensed_on: licences.get(id).copied(),
+            };
+            let (d, r) = judge(rules, record, today, fiscal_year, &[fiscal_year], now);
             due.extend(d);
             decisions.extend(r);
         }
@@ -288,7 +299,6 @@ pub async fn decide_paged<S: Store>(
 /// transaction: windows already certified (by a concurrent or earlier run, on any server) are
 /// skipped, the rest numbered consecutively in the series of the issue date's year. With
 /// `notify`, each holder is mailed (a re-decision after a late change is news to them).
-#[allow(clippy::too_many_arguments)]
 async fn issue<S: Store>(
     app: &App<S>,
     who: &Principal,
@@ -605,9 +615,13 @@ pub async fn redecide<S: Store>(app: &App<S>, doctor: Uuid) -> Result<u64, AppEr
     let Some(&last) = decided.last() else {
         return Ok(0);
     };
-    let (due, decisions) = judge(
-        rules, doctor, &entries, &certs, licence, today, last, &decided, now,
-    );
+    let record = Record {
+        doctor,
+        entries: &entries,
+        certs: &certs,
+        licensed_on: licence,
+    };
+    let (due, decisions) = judge(rules, record, today, last, &decided, now);
     let issued = issue(app, &who, &due, &decisions, last, now, true).await?;
     let mut tx = app.store.write().await?;
     open_reviews(&mut tx, doctor, now).await?;

@@ -179,7 +179,10 @@ async fn history_after_a_run<S: Store>(t: TestApp<S>) {
     );
     r1.unwrap();
     r2.unwrap();
-    assert_eq!(d1.unwrap() + d2.unwrap() <= 1, true);
+    assert!(
+        d1.unwrap() + d2.unwrap() <= 1,
+        "at most one of the direct re-decisions issues"
+    );
 
     let certs = certificates_of(&t, a).await;
     assert_eq!(certs.len(), 1, "issued once");
