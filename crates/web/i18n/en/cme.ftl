@@ -25,7 +25,7 @@ mycme-window-achieved = Certificate due
 mycme-window-fell-short = Fell short
 mycme-window-pending = Not decided yet
 mycme-window-prior-system = Judged under the prior system
-mycme-prior-year-total = { $fy }: { $total }
+mycme-prior-year-total = { $year }: { $total }
 mycme-next-title = Toward your next certificate
 mycme-gauge-label = Progress toward the certificate: { $total } / { $threshold } ({ $pct }%)
 mycme-explain-window = { $range }: { $units } units + { $codes } codes = { $total }.
@@ -123,7 +123,7 @@ mycme-api-session-cannot-write = Corrections and reversals need an API token (Au
 mycme-api-bad-json = The body could not be read as a JSON object.
 mycme-api-unknown-field = The body has a field that is not accepted; check the API description for the fields.
 mycme-api-bad-date = Give date as an ISO date such as 2025-06-01.
-mycme-api-negative-net = This adjustment is refused: it would take the net of curriculum code { $code } in FY{ $fy } below zero (net now { $net }, adjustment { $requested }; by method: { $nets }). To cancel an entry, reverse it instead.
+mycme-api-negative-net = This adjustment is refused: it would take the net of curriculum code { $code } in FY{ $year } below zero (net now { $total }, adjustment { $extra }; by method: { $detail }). To cancel an entry, reverse it instead.
 mycme-api-bad-entry-id = Give the entry id as a UUID.
 mycme-credit-zero = units must not be 0.
 mycme-credit-bad-amount = Give units as a multiple of 0.5 from -100 to 100, as a number or a string such as "1.5".

@@ -510,11 +510,11 @@ fn negative_net<S: Store>(
         lang,
         "mycme-api-negative-net",
         &[
-            ("fy", &fy),
+            ("year", &fy),
             ("code", &code),
-            ("requested", &requested),
-            ("net", &net),
-            ("nets", &nets.join(", ")),
+            ("extra", &requested),
+            ("total", &net),
+            ("detail", &nets.join(", ")),
         ],
     );
     let status = StatusCode::UNPROCESSABLE_ENTITY;

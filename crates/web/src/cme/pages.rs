@@ -219,7 +219,7 @@ fn status_view<'a>(
                             f.t(
                                 "mycme-prior-year-total",
                                 &[
-                                    ("fy", &f.fy(*fy)),
+                                    ("year", &f.fy(*fy)),
                                     (
                                         "total",
                                         &half(y.half_units.get() + 2 * y.per_code.len() as i64),
