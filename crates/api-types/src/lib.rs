@@ -150,7 +150,9 @@ pub struct CmeWindow {
     #[schema(example = 2026)]
     pub to_fiscal_year: i32,
     /// `certified` (certificate issued or imported), `achieved` (decided, reached the threshold,
-    /// certificate due), `fell_short` (decided, not reached) or `pending` (not decided yet).
+    /// certificate due), `fell_short` (decided, not reached), `pending` (not decided yet) or
+    /// `prior_system` (years before MAMIS without a certificate: judged by the prior system,
+    /// 「旧制度で判定」; the window then spans those years, whose totals the summary lists).
     #[schema(example = "pending")]
     pub status: String,
     /// Units counted over the window (decimal string).
@@ -167,13 +169,18 @@ pub struct CmeWindow {
     pub decision_date: String,
 }
 
-/// How the remaining shortfall could be closed.
+/// The least learning that closes the remaining shortfall: a code not yet earned adds its units
+/// plus one for the code (0.5 unit there adds 1.5), a code already earned only its units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CmeWhatIf {
-    /// One unit in each of this many codes not yet earned in the window…
-    #[schema(example = 2)]
+    /// The least units to add in all: `new_codes` × 0.5 + `extra_units` (decimal string).
+    #[schema(example = "1.5")]
+    pub units: String,
+    /// 0.5 unit in each of this many codes not yet earned in the window…
+    #[schema(example = 3)]
     pub new_codes: u32,
-    /// …plus these units in any code, when the unearned codes alone are not enough (decimal string).
+    /// …plus these units in codes already earned, when the unearned codes alone are not the
+    /// cheapest way (decimal string).
     #[schema(example = "0")]
     pub extra_units: String,
     /// Or: this many units in codes already earned (decimal string).
@@ -319,6 +326,50 @@ pub struct CmeAdjustmentRequest {
     /// Why (1–500 characters); shown to the doctor and kept in the audit record.
     #[schema(example = "研修会の出席記録の漏れを補正")]
     pub reason: String,
+}
+
+/// One source's share of a (doctor, fiscal year, code) net.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeNetBySource {
+    /// `training`, `e_learning`, `journal_quiz`, `declaration`, `staff_adjustment` or `prior_system`.
+    #[schema(example = "training")]
+    pub source: String,
+    /// Net units of that source (decimal string).
+    #[schema(example = "1")]
+    pub units: String,
+}
+
+/// An adjustment refused (RFC 9457 problem, 422) because the net of its (doctor, fiscal year,
+/// code) would fall below zero; nothing was written. Cancel an entry with its reversal instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CmeAdjustmentRefusal {
+    /// URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `Unprocessable Entity`.
+    pub title: String,
+    /// 422.
+    pub status: u16,
+    /// The refusal in the language of `Accept-Language`, naming the year, code and nets.
+    pub detail: String,
+    /// `negative-net`.
+    pub code: String,
+    /// The id under which the server logged the request.
+    pub request_id: String,
+    /// The fiscal year adjusted.
+    #[schema(example = 2025)]
+    pub fiscal_year: i32,
+    /// The curriculum code adjusted.
+    #[schema(example = 12)]
+    pub curriculum_code: u16,
+    /// The amount asked for (decimal string).
+    #[schema(example = "-2")]
+    pub requested: String,
+    /// The net before the adjustment (decimal string).
+    #[schema(example = "1")]
+    pub net: String,
+    /// That net by source, sources with entries only.
+    pub nets: Vec<CmeNetBySource>,
 }
 
 /// Reverses an entry.

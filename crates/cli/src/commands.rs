@@ -351,6 +351,12 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             if tty {
                 eprintln!();
             }
+            if r.empty_ledger {
+                println!(
+                    "FY{fiscal_year}: the CME ledger is empty; nothing decided (the year stays undecided until credits or history arrive)"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "FY{fiscal_year}: {} doctors looked at, {} certificates issued in {:.1} s",
                 r.doctors,
@@ -800,6 +806,7 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mail::SendMail),
         Arc::new(mamis_app::migration::RemindJob),
         Arc::new(mamis_app::cme::certificates::DecideJob),
+        Arc::new(mamis_app::cme::certificates::RedecideJob),
     ];
     let checkpoints = tokio::spawn(audit_checkpoints(
         app.store.clone(),

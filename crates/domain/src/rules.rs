@@ -217,10 +217,6 @@ impl Rules {
     fn threshold_half(&self) -> i64 {
         i64::from(self.certificate.threshold) * 2
     }
-
-    fn window_end(&self, from: FiscalYear) -> FiscalYear {
-        year(from.year() + i32::from(self.certificate.window_years) - 1)
-    }
 }
 
 fn year(y: i32) -> FiscalYear {
@@ -293,7 +289,7 @@ pub enum WindowStatus {
     Certified,
     /// Decided and reached the threshold: a certificate is due and consumes the years.
     Achieved,
-    /// Decided and fell short; the next window slides by one year.
+    /// Decided and fell short; the next decision judges the window one year later.
     FellShort,
     /// Not yet decided: it ends in the current year, a year awaiting its decision date, or later.
     Pending,
@@ -314,6 +310,9 @@ pub struct Window {
     pub status: WindowStatus,
     /// The day it is (or was) decided.
     pub decision_date: NaiveDate,
+    /// Years before MAMIS not covered by a certificate: the prior system judged them
+    /// (「旧制度で判定」); `status` is then `FellShort` and means nothing more.
+    pub prior_system: bool,
 }
 
 impl Window {
@@ -335,16 +334,15 @@ impl Window {
             .map(|e| e.number)
             .filter(|n| !self.codes.contains(n))
             .collect();
-        let what_if = (shortfall_half > 0).then(|| {
-            // One unit in a code not yet earned adds 1 unit + 1 code = 4 half-points.
-            let new_codes = ((shortfall_half + 3) / 4).min(missing_codes.len() as i64);
-            let rest = (shortfall_half - 4 * new_codes).max(0);
-            WhatIf {
-                new_codes: new_codes as u32,
-                extra_in_earned_codes: HalfUnits::new(rest),
-                only_earned_codes: HalfUnits::new(shortfall_half),
-            }
-        });
+        let what_if = (shortfall_half > 0)
+            .then(|| {
+                WhatIf::cheapest(
+                    shortfall_half,
+                    missing_codes.len() as i64,
+                    !self.codes.is_empty(),
+                )
+            })
+            .flatten();
         Explanation {
             from: self.from,
             to: self.to,
@@ -380,7 +378,7 @@ pub struct Explanation {
     pub shortfall_half: i64,
     /// Codes of the current catalogue not yet earned in the window.
     pub missing_codes: Vec<u16>,
-    /// The cheapest ways to close the gap, when there is one.
+    /// The cheapest way to close the gap, when there is one.
     pub what_if: Option<WhatIf>,
     /// The window's status.
     pub status: WindowStatus,
@@ -388,15 +386,73 @@ pub struct Explanation {
     pub decision_date: NaiveDate,
 }
 
-/// How a shortfall could be closed.
+/// The least learning that closes a shortfall: a code not yet earned adds its units plus one
+/// point for the code (0.5 unit there adds 1.5 points), a code already earned only its units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WhatIf {
-    /// One unit in each of this many codes not yet earned…
+    /// The least units to add in all (the sum of the two parts below).
+    pub total: HalfUnits,
+    /// 0.5 unit in each of this many codes not yet earned…
     pub new_codes: u32,
-    /// …plus these units in any code, when the new codes alone are not enough.
+    /// …plus these units in codes already earned (or any code), when the new codes are not enough.
     pub extra_in_earned_codes: HalfUnits,
-    /// Or: this many units in codes already earned.
+    /// Or: this many units in codes already earned only.
     pub only_earned_codes: HalfUnits,
+}
+
+impl WhatIf {
+    /// The cheapest plan for `shortfall_half` half-points with `missing` codes not yet earned;
+    /// `any_earned` says whether "codes already earned only" is a way at all. Of plans adding
+    /// the same units, the one with fewer new codes is chosen. `None` when nothing can close it.
+    pub fn cheapest(shortfall_half: i64, missing: i64, any_earned: bool) -> Option<Self> {
+        if shortfall_half <= 0 {
+            return None;
+        }
+        // k new codes at 0.5 unit each and r more half-units: adds (k + r) + 2k half-points.
+        // The least k + r for a given k is max(0, s − 3k) + k.
+        let mut best: Option<(i64, i64)> = None;
+        for k in 0..=missing.min(shortfall_half) {
+            if k == 0 && !any_earned {
+                continue;
+            }
+            let total = k + (shortfall_half - 3 * k).max(0);
+            if best.is_none_or(|(t, _)| total < t) {
+                best = Some((total, k));
+            }
+        }
+        best.map(|(total, k)| Self {
+            total: HalfUnits::new(total),
+            new_codes: k as u32,
+            extra_in_earned_codes: HalfUnits::new(total - k),
+            only_earned_codes: HalfUnits::new(shortfall_half),
+        })
+    }
+}
+
+/// One decision of the rule: the window ending in `fiscal_year` and its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// [N−2, N] reached the threshold: a certificate consumes it.
+    Achieved,
+    /// [N−2, N] fell short.
+    FellShort,
+    /// A year of [N−2, N] is already consumed by a certificate: nothing to judge.
+    Consumed,
+    /// [N−2, N] starts before the fiscal year of the doctor's licence: no window.
+    BeforeLicence,
+}
+
+impl Decision {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Achieved => "achieved",
+            Self::FellShort => "fell_short",
+            Self::Consumed => "consumed",
+            Self::BeforeLicence => "before_licence",
+        }
+    }
 }
 
 /// A doctor's standing in a programme on a given day: per-year totals, the sequence of windows
@@ -411,8 +467,11 @@ pub struct Standing {
     pub decided_through: FiscalYear,
     /// Totals per fiscal year, oldest first.
     pub years: BTreeMap<FiscalYear, YearTotals>,
-    /// Windows in decision order: certified, achieved and fell-short ones, then the pending ones.
+    /// Windows in order of their last year: prior-system years, certified, achieved and
+    /// fell-short ones, then the pending ones.
     pub windows: Vec<Window>,
+    /// Every decision from the first MAMIS year to `decided_through`, by its last year.
+    pub decisions: BTreeMap<FiscalYear, Decision>,
     /// The rules' threshold (units + codes) the windows were judged against.
     pub threshold: u32,
 }
@@ -426,7 +485,14 @@ impl Standing {
         issued: &[(FiscalYear, FiscalYear)],
         today: NaiveDate,
     ) -> Self {
-        Self::compute_as_of(rules, entries, issued, today, rules.decided_through(today))
+        Self::evaluate(
+            rules,
+            entries,
+            issued,
+            None,
+            today,
+            rules.decided_through(today),
+        )
     }
 
     /// As [`Standing::compute`], with windows ending up to `decided_through` decided whatever
@@ -438,19 +504,30 @@ impl Standing {
         today: NaiveDate,
         decided_through: FiscalYear,
     ) -> Self {
+        Self::evaluate(rules, entries, issued, None, today, decided_through)
+    }
+
+    /// The rule itself. The decision for FY N (N from the first MAMIS year to
+    /// `decided_through`, in order) judges [N−2, N] unless one of its years is consumed by a
+    /// certificate (issued, imported, or achieved by an earlier decision) or it starts before
+    /// `licence` (the fiscal year of the doctor's 医籍登録; `None`: unknown, no restriction).
+    pub fn evaluate(
+        rules: &Rules,
+        entries: &[LedgerEntry],
+        issued: &[(FiscalYear, FiscalYear)],
+        licence: Option<FiscalYear>,
+        today: NaiveDate,
+        decided_through: FiscalYear,
+    ) -> Self {
         let years = year_totals(rules, entries);
         let current_fy = FiscalYear::of_date(today);
         let decided_through = decided_through.min(current_fy.prev());
-        let mut issued: Vec<(FiscalYear, FiscalYear)> = issued.to_vec();
-        issued.sort();
-        let first = [years.keys().next().copied(), issued.first().map(|c| c.0)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(year(
-                current_fy.year() - i32::from(rules.certificate.window_years) + 1,
-            ));
-
+        let span = i32::from(rules.certificate.window_years) - 1;
+        let mut consumed: Vec<(FiscalYear, FiscalYear)> = issued.to_vec();
+        consumed.sort();
+        let overlaps = |c: &[(FiscalYear, FiscalYear)], from: FiscalYear, to: FiscalYear| {
+            c.iter().any(|&(cf, ct)| cf <= to && from <= ct)
+        };
         let window = |from: FiscalYear, to: FiscalYear, status: WindowStatus| {
             let mut half_units = HalfUnits::ZERO;
             let mut codes = BTreeSet::new();
@@ -465,52 +542,90 @@ impl Standing {
                 codes,
                 status,
                 decision_date: rules.evaluation_date(to),
+                prior_system: false,
             }
         };
 
-        let mut windows = Vec::new();
-        let mut from = first;
-        loop {
-            let to = rules.window_end(from);
-            if let Some(&(cf, ct)) = issued.iter().find(|(_, ct)| *ct >= from)
-                && cf <= to
-            {
-                windows.push(window(cf, ct, WindowStatus::Certified));
-                from = ct.next();
+        let mut windows: Vec<Window> = consumed
+            .iter()
+            .map(|&(f, t)| window(f, t, WindowStatus::Certified))
+            .collect();
+        // Years before MAMIS outside every certificate: one line per run of years with entries.
+        let mut run: Option<(FiscalYear, FiscalYear)> = None;
+        let mut prior = Vec::new();
+        for &y in years.keys().filter(|y| **y < rules.mamis_start) {
+            if overlaps(&consumed, y, y) {
+                prior.extend(run.take());
                 continue;
             }
-            if to > current_fy {
-                // The next window ends in a future year: it is the one the doctor works toward,
-                // unless an earlier pending window already is.
-                if !windows.iter().any(|w| w.status == WindowStatus::Pending) {
-                    windows.push(window(from, to, WindowStatus::Pending));
+            run = match run {
+                Some((f, t)) if t.next() == y => Some((f, y)),
+                other => {
+                    prior.extend(other);
+                    Some((y, y))
                 }
-                break;
-            }
-            let mut w = window(from, to, WindowStatus::Pending);
-            let reaches = w.reaches(rules);
-            if to <= decided_through {
-                // Windows ending before MAMIS were decided by the prior system: only an
-                // imported certificate consumes them.
-                w.status = if reaches && to >= rules.mamis_start {
-                    WindowStatus::Achieved
-                } else {
-                    WindowStatus::FellShort
-                };
-            }
-            windows.push(w);
-            from = if reaches && to >= rules.mamis_start {
-                to.next()
-            } else {
-                from.next()
             };
         }
+        prior.extend(run);
+        for (f, t) in prior {
+            let mut w = window(f, t, WindowStatus::FellShort);
+            w.prior_system = true;
+            windows.push(w);
+        }
+
+        let allowed = |from: FiscalYear| licence.is_none_or(|l| from >= l);
+        let mut decisions = BTreeMap::new();
+        let mut n = rules.mamis_start;
+        while n <= decided_through {
+            let from = year(n.year() - span);
+            let d = if issued.contains(&(from, n)) {
+                // The certificate this very decision issued (listed as certified above).
+                Decision::Achieved
+            } else if overlaps(&consumed, from, n) {
+                Decision::Consumed
+            } else if !allowed(from) {
+                Decision::BeforeLicence
+            } else {
+                let mut w = window(from, n, WindowStatus::FellShort);
+                let d = if w.reaches(rules) {
+                    w.status = WindowStatus::Achieved;
+                    consumed.push((from, n));
+                    Decision::Achieved
+                } else {
+                    Decision::FellShort
+                };
+                windows.push(w);
+                d
+            };
+            decisions.insert(n, d);
+            n = n.next();
+        }
+        // Pending decisions: up to the one ending in the current year (or the first one the
+        // licence allows), stopping at one that already reaches.
+        let mut n = decided_through
+            .max(year(rules.mamis_start.year() - 1))
+            .next();
+        let last = year(current_fy.year() + span + 1);
+        while n <= last {
+            let from = year(n.year() - span);
+            if !overlaps(&consumed, from, n) && allowed(from) {
+                let w = window(from, n, WindowStatus::Pending);
+                let stop = w.reaches(rules) || n >= current_fy;
+                windows.push(w);
+                if stop {
+                    break;
+                }
+            }
+            n = n.next();
+        }
+        windows.sort_by_key(|w| (w.to, w.from));
         Self {
             today,
             current_fy,
             decided_through,
             years,
             windows,
+            decisions,
             threshold: rules.certificate.threshold,
         }
     }
@@ -524,8 +639,7 @@ impl Standing {
             .or_else(|| self.pending().last())
     }
 
-    /// The pending windows, in decision order (each decided only if the one before falls short
-    /// or, if it reaches the threshold, only once it is consumed).
+    /// The pending windows, in decision order.
     pub fn pending(&self) -> impl Iterator<Item = &Window> {
         self.windows
             .iter()
@@ -680,11 +794,11 @@ mod tests {
             let es: Vec<LedgerEntry> = codes
                 .iter()
                 .enumerate()
-                .map(|(n, &(c, h))| entry(n as u128, 2025 + (n % 3) as i32, c, h, Source::Training))
+                .map(|(n, &(c, h))| entry(n as u128, 2023 + (n % 3) as i32, c, h, Source::Training))
                 .collect();
-            let s = Standing::compute(rules(), &es, &[], day(2028, 12, 1));
-            let w = &s.windows[0];
-            assert_eq!((w.from, w.to), (fy(2025), fy(2027)), "case {i}");
+            let s = Standing::compute(rules(), &es, &[], day(2026, 12, 1));
+            let w = s.windows.iter().find(|w| !w.prior_system).unwrap();
+            assert_eq!((w.from, w.to), (fy(2023), fy(2025)), "case {i}");
             assert_eq!(w.total_half(), total, "case {i}");
             assert_eq!(w.reaches(rules()), reached, "case {i}");
             let expected = if reached {
@@ -696,10 +810,10 @@ mod tests {
         }
     }
 
-    /// Seven fiscal years: a short first window slides, the second is achieved and consumes its
-    /// years, the next starts after them; an issued certificate stays consumed.
+    /// Seven fiscal years under the trailing rule: each decision judges [N−2, N]; the one that
+    /// reaches consumes its years, and later windows may not touch them.
     #[test]
-    fn sliding_and_consumption_over_seven_years() {
+    fn trailing_windows_over_seven_years() {
         let mut es = Vec::new();
         let mut n = 0;
         let mut add = |fy_: i32, codes: std::ops::Range<u16>, half: i64| {
@@ -708,15 +822,11 @@ mod tests {
                 es.push(entry(n, fy_, c, half, Source::Training));
             }
         };
-        // 2025: 10 codes × 1 unit; 2026: 10 codes × 1; 2027: nothing → 2025–27 = 20 + 20 = 40, short.
         add(2025, 0..10, 2);
         add(2026, 10..20, 2);
-        // 2028: 10 codes × 1 → 2026–28 = 20 units + 20 codes = 40, short.
         add(2028, 20..30, 2);
-        // 2029: 10 codes × 1 → 2027–29 = 20 + 20 = 40, short; 2030: 20 codes × 1 → 2028–30 = 40+40 = 80.
         add(2029, 30..40, 2);
         add(2030, 40..60, 2);
-        // 2031: 10 codes × 1: window 2031–33 in progress.
         add(2031, 60..70, 2);
         let s = Standing::compute(rules(), &es, &[], day(2032, 1, 15));
         assert_eq!(s.decided_through, fy(2030));
@@ -729,6 +839,8 @@ mod tests {
         assert_eq!(
             got,
             [
+                (2023, 2025, FellShort, 20),
+                (2024, 2026, FellShort, 40),
                 (2025, 2027, FellShort, 40),
                 (2026, 2028, FellShort, 40),
                 (2027, 2029, FellShort, 40),
@@ -736,8 +848,7 @@ mod tests {
                 (2031, 2033, Pending, 20),
             ]
         );
-        // With 2028–30 already certified, no window may touch those years: 2025–27 is the only
-        // one decided before it, and the next starts in 2031.
+        // With 2028–30 already certified, the decisions of 2028–2030 have nothing to judge.
         let s2 = Standing::compute(rules(), &es, &[(fy(2028), fy(2030))], day(2032, 1, 15));
         let got2: Vec<(i32, WindowStatus)> = s2
             .windows
@@ -746,18 +857,204 @@ mod tests {
             .collect();
         assert_eq!(
             got2,
-            [(2025, FellShort), (2028, Certified), (2031, Pending)]
+            [
+                (2023, FellShort),
+                (2024, FellShort),
+                (2025, FellShort),
+                (2028, Certified),
+                (2031, Pending)
+            ]
         );
+        assert_eq!(s2.decisions[&fy(2029)], Decision::Consumed);
         // Before 1 December 2031 the window ending 2030 is not yet decided.
         let s3 = Standing::compute(rules(), &es, &[], day(2031, 11, 30));
         assert_eq!(s3.decided_through, fy(2029));
-        assert_eq!(s3.windows[3].status, Pending);
-        assert_eq!(s3.next_window().map(|w| w.from), Some(fy(2028)));
+        assert_eq!(
+            s3.next_window().map(|w| (w.from, w.status)),
+            Some((fy(2028), Pending))
+        );
         assert_eq!(
             s3.windows.len(),
-            4,
+            6,
             "the achieving pending window ends the list"
         );
+    }
+
+    fn decided(es: &[LedgerEntry], licence: Option<i32>, today: NaiveDate) -> Standing {
+        Standing::evaluate(
+            rules(),
+            es,
+            &[],
+            licence.map(fy),
+            today,
+            rules().decided_through(today),
+        )
+    }
+
+    fn spread(first: u128, fy_: i32, codes: std::ops::Range<u16>, half: i64) -> Vec<LedgerEntry> {
+        codes
+            .enumerate()
+            .map(|(i, c)| entry(first + i as u128, fy_, c, half, Source::Training))
+            .collect()
+    }
+
+    /// Issue 15's table: the decision for N judges [N−2, N] whatever the first ledger year.
+    #[test]
+    fn decision_tables_of_the_rule() {
+        let dec1 = day(2026, 12, 1);
+        // Credits only in N−1 and N reaching exactly 60 (40 units + 20 codes): [N−2, N].
+        let mut es = spread(1, 2024, 0..10, 4);
+        es.extend(spread(100, 2025, 10..20, 4));
+        let s = decided(&es, None, dec1);
+        assert_eq!(s.decisions[&fy(2025)], Decision::Achieved);
+        let w = s.achieved_uncertified().next().unwrap();
+        assert_eq!((w.from, w.to, w.total_half()), (fy(2023), fy(2025), 120));
+        // 65 in N alone (licence long ago): [N−2, N].
+        let es = spread(1, 2025, 0..13, 8); // 52 units + 13 codes = 65
+        let s = decided(&es, Some(1990), dec1);
+        assert_eq!(s.decisions[&fy(2025)], Decision::Achieved);
+        let w = s.achieved_uncertified().next().unwrap();
+        assert_eq!((w.from, w.to, w.total_half()), (fy(2023), fy(2025), 130));
+        // Licence in N−1: no window starts before N−1, however much is earned.
+        let es: Vec<LedgerEntry> = (2025..2029)
+            .flat_map(|y| spread(y as u128 * 1000, y, 0..13, 8))
+            .collect();
+        let s = decided(&es, Some(2026), day(2029, 12, 1));
+        assert_eq!(s.decisions[&fy(2025)], Decision::BeforeLicence);
+        assert_eq!(s.decisions[&fy(2026)], Decision::BeforeLicence);
+        assert_eq!(s.decisions[&fy(2027)], Decision::BeforeLicence);
+        assert_eq!(s.decisions[&fy(2028)], Decision::Achieved);
+        assert!(
+            s.windows
+                .iter()
+                .filter(|w| !w.prior_system)
+                .all(|w| w.from >= fy(2026))
+        );
+        // Unknown licence: no restriction.
+        let s = decided(&es, None, day(2029, 12, 1));
+        assert_eq!(s.decisions[&fy(2025)], Decision::Achieved);
+        // A credit in 2016, or a net-zero reversal in N−2, changes nothing.
+        let mut es = spread(1, 2024, 0..10, 4);
+        es.extend(spread(100, 2025, 10..20, 3)); // 35 units + 20 codes = 55: short
+        let base = decided(&es, None, dec1);
+        assert_eq!(base.decisions[&fy(2025)], Decision::FellShort);
+        let mut with_old = es.clone();
+        with_old.push(entry(900, 2016, 50, 1, Source::PriorSystem));
+        let mut with_reversal = es.clone();
+        let e = entry(901, 2023, 60, 10, Source::Training);
+        with_reversal.push(e.reversal(
+            Uuid::from_u128(902),
+            day(2024, 1, 1),
+            "t".into(),
+            e.created_at,
+            None,
+        ));
+        with_reversal.push(e);
+        for other in [with_old, with_reversal] {
+            let s = decided(&other, None, dec1);
+            assert_eq!(s.decisions, base.decisions);
+            assert_eq!(
+                s.windows
+                    .iter()
+                    .filter(|w| !w.prior_system)
+                    .collect::<Vec<_>>(),
+                base.windows
+                    .iter()
+                    .filter(|w| !w.prior_system)
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// The rule as the issue states it, written as plainly as possible: for N = 2025, 2026, …
+    /// in order, judge [N−2, N] unless a year of it is consumed or it starts before the licence
+    /// year; units are the positive nets per (year, code), codes the distinct codes with a
+    /// positive net in some year of the window; reaching 60 consumes the three years.
+    fn naive_decisions(
+        es: &[LedgerEntry],
+        imported: &[(i32, i32)],
+        licence: Option<i32>,
+        last: i32,
+    ) -> BTreeMap<i32, &'static str> {
+        let mut consumed: BTreeSet<i32> = BTreeSet::new();
+        for &(f, t) in imported {
+            for y in f..=t {
+                consumed.insert(y);
+            }
+        }
+        let mut out = BTreeMap::new();
+        for n in 2025..=last {
+            let years: Vec<i32> = vec![n - 2, n - 1, n];
+            let outcome = if years.iter().any(|y| consumed.contains(y)) {
+                "consumed"
+            } else if licence.is_some_and(|l| n - 2 < l) {
+                "before_licence"
+            } else {
+                let mut units = 0i64;
+                let mut codes = BTreeSet::new();
+                for y in &years {
+                    for c in 0u16..84 {
+                        let net: i64 = es
+                            .iter()
+                            .filter(|e| e.fiscal_year.year() == *y && e.code == c)
+                            .map(|e| e.half_units.get())
+                            .sum();
+                        if net > 0 {
+                            units += net;
+                            codes.insert(c);
+                        }
+                    }
+                }
+                if units + 2 * codes.len() as i64 >= 2 * 60 {
+                    for y in &years {
+                        consumed.insert(*y);
+                    }
+                    "achieved"
+                } else {
+                    "fell_short"
+                }
+            };
+            out.insert(n, outcome);
+        }
+        out
+    }
+
+    type Ledger = (Vec<LedgerEntry>, Vec<(i32, i32)>, Option<i32>);
+
+    fn arb_case() -> impl Strategy<Value = Ledger> {
+        let credits = prop::collection::vec(
+            (2016i32..=2032, 0u16..40, 1i64..12, 0usize..6, any::<bool>()),
+            0..120,
+        );
+        // certificates imported from before MAMIS: three consecutive years ending ≤ 2024,
+        // kept only when they do not overlap an earlier one
+        let certs = prop::collection::vec(2012i32..=2022, 0..3).prop_map(|starts| {
+            let mut taken: Vec<(i32, i32)> = Vec::new();
+            for f in starts {
+                if taken.iter().all(|&(a, b)| f + 2 < a || b < f) {
+                    taken.push((f, f + 2));
+                }
+            }
+            taken
+        });
+        let licence = prop::option::of(2010i32..=2033);
+        (credits, certs, licence).prop_map(|(credits, certs, licence)| {
+            let mut es = Vec::new();
+            for (n, (y, c, h, s, reverse)) in credits.into_iter().enumerate() {
+                let e = entry(n as u128 * 2 + 10, y, c, h, Source::ALL[s]);
+                if reverse {
+                    es.push(e.reversal(
+                        Uuid::from_u128(n as u128 * 2 + 11),
+                        e.date,
+                        "t".into(),
+                        e.created_at,
+                        None,
+                    ));
+                }
+                es.push(e);
+            }
+            (es, certs, licence)
+        })
     }
 
     #[test]
@@ -776,7 +1073,9 @@ mod tests {
         // 100 units in FY2020 (prior system): the window 2020–22 was the prior system's to decide.
         let es = vec![entry(1, 2020, 1, 200, Source::PriorSystem)];
         let s = Standing::compute(rules(), &es, &[], day(2026, 12, 1));
-        assert_eq!(s.windows[0].status, WindowStatus::FellShort);
+        assert!(s.windows[0].prior_system);
+        assert_eq!((s.windows[0].from, s.windows[0].to), (fy(2020), fy(2020)));
+        assert_eq!(s.decisions[&fy(2025)], Decision::FellShort);
         assert_eq!(s.achieved_uncertified().count(), 0);
     }
 
@@ -839,7 +1138,8 @@ mod tests {
 
     #[test]
     fn explanation_and_what_if() {
-        // 48 units in 8 codes = 56 → 4 short (8 half-points): 2 units in 2 new codes, or 4 units.
+        // 48 units in 8 codes = 56 → 4 short (8 half-points): 0.5 unit in each of 3 new codes
+        // (1.5 units + 3 codes = 4.5), or 4 units in earned codes.
         let es: Vec<LedgerEntry> = (0..8)
             .map(|c| entry(u128::from(c), 2025, c, 12, Source::Training))
             .collect();
@@ -849,15 +1149,17 @@ mod tests {
         assert_eq!(x.missing_codes.len(), 84 - 8);
         assert!(!x.missing_codes.contains(&3));
         let w = x.what_if.unwrap();
-        assert_eq!((w.new_codes, w.extra_in_earned_codes), (2, HalfUnits::ZERO));
+        assert_eq!((w.new_codes, w.extra_in_earned_codes), (3, HalfUnits::ZERO));
+        assert_eq!(w.total.to_string(), "1.5");
         assert_eq!(w.only_earned_codes.to_string(), "4");
-        // A 0.5-point shortfall still needs one new code.
+        // A 0.5-point shortfall: 0.5 unit in a code already earned.
         let mut es2 = es.clone();
         es2.push(entry(99, 2025, 8, 5, Source::Training)); // 2.5 units + 1 code = 3.5 more
         let s2 = Standing::compute(rules(), &es2, &[], day(2026, 11, 30));
         let x2 = s2.next_window().unwrap().explain(rules());
         assert_eq!(x2.shortfall_half, 1);
-        assert_eq!(x2.what_if.unwrap().new_codes, 1);
+        let w2 = x2.what_if.unwrap();
+        assert_eq!((w2.new_codes, w2.total), (0, HalfUnits::new(1)));
     }
 
     #[test]
@@ -948,6 +1250,33 @@ mod tests {
                 prop_assert_eq!(&t.per_code, &u.per_code);
                 prop_assert_eq!(t.half_units, u.half_units);
             }
+        }
+
+        /// Issue 15's property: on random ledgers (FY2016–2032, reversals), imported
+        /// certificates ending ≤ FY2024 and licence years, with a fixed clock, the engine
+        /// decides exactly as the naive reading of the rule.
+        #[test]
+        fn decisions_equal_the_naive_rule((es, imported, licence) in arb_case()) {
+            let today = day(2033, 12, 1);
+            let issued: Vec<(FiscalYear, FiscalYear)> =
+                imported.iter().map(|&(f, t)| (fy(f), fy(t))).collect();
+            let s = Standing::evaluate(
+                rules(), &es, &issued, licence.map(fy), today, rules().decided_through(today),
+            );
+            let got: BTreeMap<i32, &str> =
+                s.decisions.iter().map(|(n, d)| (n.year(), d.as_str())).collect();
+            prop_assert_eq!(got, naive_decisions(&es, &imported, licence, 2032));
+            for w in s.achieved_uncertified() {
+                prop_assert_eq!(w.to.year() - w.from.year(), 2);
+                prop_assert_eq!(s.decisions[&w.to], Decision::Achieved);
+            }
+            // certified windows are exactly the imported ones
+            let certified: Vec<(i32, i32)> = s.windows.iter()
+                .filter(|w| w.status == WindowStatus::Certified)
+                .map(|w| (w.from.year(), w.to.year())).collect();
+            let mut expected = imported.clone();
+            expected.sort();
+            prop_assert_eq!(certified, expected);
         }
     }
 }

@@ -350,6 +350,80 @@ impl CertificateStore for PgTx {
         Ok(())
     }
 
+    async fn decided_years(&mut self, programme: Programme) -> StoreResult<Vec<FiscalYear>> {
+        let years: Vec<i32> = sqlx::query_scalar(
+            "SELECT fiscal_year FROM certificate_runs \
+             WHERE programme = $1 AND completed_at IS NOT NULL ORDER BY fiscal_year",
+        )
+        .bind(programme.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        years
+            .into_iter()
+            .map(|y| FiscalYear::new(y).map_err(corrupt("fiscal year")))
+            .collect()
+    }
+
+    async fn put_cme_decisions(&mut self, decisions: &[CmeDecision]) -> StoreResult<()> {
+        for chunk in decisions.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                "INSERT INTO cme_decisions (programme, doctor_id, fiscal_year, from_fy, outcome, \
+                 total_half, decided_at) ",
+            );
+            q.push_values(chunk, |mut b, d| {
+                b.push_bind(d.programme.as_str())
+                    .push_bind(d.doctor)
+                    .push_bind(d.fiscal_year.year())
+                    .push_bind(d.from_fy.year())
+                    .push_bind(d.outcome.as_str())
+                    .push_bind(d.total_half)
+                    .push_bind(d.decided_at);
+            });
+            q.push(
+                " ON CONFLICT (programme, doctor_id, fiscal_year) DO UPDATE SET \
+                 from_fy = excluded.from_fy, outcome = excluded.outcome, \
+                 total_half = excluded.total_half, decided_at = excluded.decided_at",
+            );
+            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn cme_decisions_of(
+        &mut self,
+        doctor: Uuid,
+        programme: Programme,
+    ) -> StoreResult<Vec<CmeDecision>> {
+        let rows = sqlx::query(
+            "SELECT programme, doctor_id, fiscal_year, from_fy, outcome, total_half, decided_at \
+             FROM cme_decisions WHERE doctor_id = $1 AND programme = $2 ORDER BY fiscal_year",
+        )
+        .bind(doctor)
+        .bind(programme.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let year = |name| {
+                    col::<i32>(r, name)
+                        .and_then(|y| FiscalYear::new(y).map_err(corrupt("fiscal year")))
+                };
+                Ok(CmeDecision {
+                    programme: Programme::parse(&col::<String>(r, "programme")?)
+                        .map_err(corrupt("programme"))?,
+                    doctor: col(r, "doctor_id")?,
+                    fiscal_year: year("fiscal_year")?,
+                    from_fy: year("from_fy")?,
+                    outcome: col(r, "outcome")?,
+                    total_half: col(r, "total_half")?,
+                    decided_at: col(r, "decided_at")?,
+                })
+            })
+            .collect()
+    }
+
     async fn open_certificate_review(&mut self, review: &CertificateReview) -> StoreResult<bool> {
         // ON CONFLICT names the partial index, so only a clash with an open item is skipped, and
         // as a skipped row rather than an error: the transaction stays usable.

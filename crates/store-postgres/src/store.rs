@@ -465,6 +465,37 @@ impl RegistryStore for PgTx {
         rows.iter().map(doctor_row).collect()
     }
 
+    async fn set_licence_date(
+        &mut self,
+        doctor: Uuid,
+        licensed_on: Option<NaiveDate>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE doctors SET licensed_on = $2 WHERE id = $1")
+            .bind(doctor)
+            .bind(licensed_on)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn licence_dates(&mut self, doctors: &[Uuid]) -> StoreResult<Vec<(Uuid, NaiveDate)>> {
+        let mut ids = doctors.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows = sqlx::query(
+            "SELECT id, licensed_on FROM doctors \
+             WHERE id = ANY($1::uuid[]) AND licensed_on IS NOT NULL ORDER BY id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| Ok((col(r, "id")?, col(r, "licensed_on")?)))
+            .collect()
+    }
+
     async fn count_doctors(&mut self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doctors")
             .fetch_one(&mut *self.tx)

@@ -353,6 +353,73 @@ impl CertificateStore for SqliteTx {
         Ok(())
     }
 
+    async fn decided_years(&mut self, programme: Programme) -> StoreResult<Vec<FiscalYear>> {
+        let years: Vec<i64> = sqlx::query_scalar(
+            "SELECT fiscal_year FROM certificate_runs \
+             WHERE programme = $1 AND completed_at IS NOT NULL ORDER BY fiscal_year",
+        )
+        .bind(programme.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        years.into_iter().map(fiscal_year).collect()
+    }
+
+    async fn put_cme_decisions(&mut self, decisions: &[CmeDecision]) -> StoreResult<()> {
+        for chunk in decisions.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO cme_decisions (programme, doctor_id, fiscal_year, from_fy, outcome, \
+                 total_half, decided_at) ",
+            );
+            q.push_values(chunk, |mut b, d| {
+                b.push_bind(d.programme.as_str())
+                    .push_bind(d.doctor.to_string())
+                    .push_bind(d.fiscal_year.year())
+                    .push_bind(d.from_fy.year())
+                    .push_bind(d.outcome.as_str())
+                    .push_bind(d.total_half)
+                    .push_bind(micros(d.decided_at));
+            });
+            q.push(
+                " ON CONFLICT (programme, doctor_id, fiscal_year) DO UPDATE SET \
+                 from_fy = excluded.from_fy, outcome = excluded.outcome, \
+                 total_half = excluded.total_half, decided_at = excluded.decided_at",
+            );
+            q.build().execute(&mut *self.tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn cme_decisions_of(
+        &mut self,
+        doctor: Uuid,
+        programme: Programme,
+    ) -> StoreResult<Vec<CmeDecision>> {
+        let rows = sqlx::query(
+            "SELECT programme, doctor_id, fiscal_year, from_fy, outcome, total_half, decided_at \
+             FROM cme_decisions WHERE doctor_id = $1 AND programme = $2 ORDER BY fiscal_year",
+        )
+        .bind(doctor.to_string())
+        .bind(programme.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CmeDecision {
+                    programme: Programme::parse(r.get::<&str, _>("programme"))
+                        .map_err(corrupt("programme"))?,
+                    doctor: uuid(r.get("doctor_id"))?,
+                    fiscal_year: fiscal_year(r.get("fiscal_year"))?,
+                    from_fy: fiscal_year(r.get("from_fy"))?,
+                    outcome: r.get("outcome"),
+                    total_half: r.get("total_half"),
+                    decided_at: from_micros(r.get("decided_at"))?,
+                })
+            })
+            .collect()
+    }
+
     async fn open_certificate_review(&mut self, review: &CertificateReview) -> StoreResult<bool> {
         // Only a clash with certificate_reviews_open_key is skipped (not OR IGNORE, which would
         // also swallow NOT NULL and CHECK failures); the statement, not the transaction, ends.

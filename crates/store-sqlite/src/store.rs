@@ -423,6 +423,41 @@ impl RegistryStore for SqliteTx {
         .collect()
     }
 
+    async fn set_licence_date(
+        &mut self,
+        doctor: Uuid,
+        licensed_on: Option<NaiveDate>,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE doctors SET licensed_on = $2 WHERE id = $1")
+            .bind(doctor.to_string())
+            .bind(licensed_on.map(|d| d.to_string()))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn licence_dates(&mut self, doctors: &[Uuid]) -> StoreResult<Vec<(Uuid, NaiveDate)>> {
+        let mut ids: Vec<String> = doctors.iter().map(Uuid::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::new();
+        for chunk in ids.chunks(BULK_ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT id, licensed_on FROM doctors WHERE licensed_on IS NOT NULL AND id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(id.as_str());
+            }
+            q.push(") ORDER BY id");
+            for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                out.push((uuid(r.get("id"))?, date(r.get("licensed_on"))?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn count_doctors(&mut self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM doctors")
             .fetch_one(&mut *self.tx)

@@ -50,7 +50,7 @@ macro_rules! conformance_suite {
             register_matches_resolve_numbers_with_verified_accounts,
             doctors_are_read_by_ids_in_one_call,
             presences_are_inserted_in_bulk, pending_attendances_are_inserted_in_bulk_once,
-            presences_are_removed_in_bulk);
+            presences_are_removed_in_bulk, licence_dates_and_decisions_round_trip);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -2681,6 +2681,99 @@ pub async fn certificate_runs_are_replaced<S: Store>(s: S) {
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+/// 医籍登録年月日 is set, cleared and read for many doctors (unknown ones left out); decisions
+/// are replaced per (programme, doctor, year); only completed runs count as decided years.
+pub async fn licence_dates_and_decisions_round_trip<S: Store>(s: S) {
+    let fy = |y| FiscalYear::new(y).unwrap();
+    let (a, b, c) = (sample_doctor(1), sample_doctor(2), sample_doctor(3));
+    let mut tx = s.write().await.unwrap();
+    for d in [&a, &b, &c] {
+        tx.insert_doctor(d).await.unwrap();
+    }
+    assert!(
+        tx.set_licence_date(a.id, Some(day("2024-05-01")))
+            .await
+            .unwrap()
+    );
+    assert!(
+        tx.set_licence_date(b.id, Some(day("1999-04-20")))
+            .await
+            .unwrap()
+    );
+    assert!(tx.set_licence_date(b.id, None).await.unwrap());
+    assert!(
+        !tx.set_licence_date(Uuid::new_v4(), Some(day("2024-05-01")))
+            .await
+            .unwrap()
+    );
+    let decision = |d: Uuid, y: i32, outcome: &str, at: &str| CmeDecision {
+        programme: Programme::JmaCme,
+        doctor: d,
+        fiscal_year: fy(y),
+        from_fy: fy(y - 2),
+        outcome: outcome.into(),
+        total_half: 118,
+        decided_at: t(at),
+    };
+    tx.put_cme_decisions(&[
+        decision(a.id, 2025, "fell_short", "2026-12-01T00:00:00.000001Z"),
+        decision(a.id, 2026, "before_licence", "2027-12-01T00:00:00Z"),
+        decision(c.id, 2025, "fell_short", "2026-12-01T00:00:00Z"),
+    ])
+    .await
+    .unwrap();
+    tx.put_certificate_run(&CertificateRun {
+        programme: Programme::JmaCme,
+        fiscal_year: fy(2025),
+        started_at: t("2026-12-01T00:00:00Z"),
+        completed_at: Some(t("2026-12-01T00:10:00Z")),
+        issued: 0,
+    })
+    .await
+    .unwrap();
+    tx.put_certificate_run(&CertificateRun {
+        programme: Programme::JmaCme,
+        fiscal_year: fy(2026),
+        started_at: t("2027-12-01T00:00:00Z"),
+        completed_at: None,
+        issued: 0,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    tx.put_cme_decisions(&[decision(a.id, 2025, "achieved", "2027-01-05T00:00:00Z")])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.licence_dates(&[c.id, a.id, b.id, a.id]).await.unwrap(),
+        vec![(a.id, day("2024-05-01"))]
+    );
+    let got = tx.cme_decisions_of(a.id, Programme::JmaCme).await.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            decision(a.id, 2025, "achieved", "2027-01-05T00:00:00Z"),
+            decision(a.id, 2026, "before_licence", "2027-12-01T00:00:00Z"),
+        ]
+    );
+    assert_eq!(
+        tx.cme_decisions_of(c.id, Programme::JmaCme)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        tx.decided_years(Programme::JmaCme).await.unwrap(),
+        vec![fy(2025)]
     );
 }
 

@@ -131,6 +131,18 @@ pub trait RegistryStore {
     ) -> impl Future<Output = StoreResult<Vec<Doctor>>> + Send;
     /// How many doctors are registered.
     fn count_doctors(&mut self) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Sets (or clears) a doctor's 医籍登録年月日; false when the doctor does not exist. No
+    /// CME window starts before the fiscal year of this date.
+    fn set_licence_date(
+        &mut self,
+        doctor: Uuid,
+        licensed_on: Option<NaiveDate>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The known 医籍登録年月日 of these doctors (unknown ones are left out), in doctor order.
+    fn licence_dates(
+        &mut self,
+        doctors: &[Uuid],
+    ) -> impl Future<Output = StoreResult<Vec<(Uuid, NaiveDate)>>> + Send;
     /// Records a membership.
     fn insert_membership(
         &mut self,
@@ -721,6 +733,23 @@ pub trait CertificateStore {
         &mut self,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<CertificateReview>>> + Send;
+    /// The fiscal years whose decision run went through every doctor, oldest first: late
+    /// changes in their windows are re-decided.
+    fn decided_years(
+        &mut self,
+        programme: mamis_domain::Programme,
+    ) -> impl Future<Output = StoreResult<Vec<mamis_domain::FiscalYear>>> + Send;
+    /// Records decisions, replacing an earlier decision of the same (programme, doctor, year).
+    fn put_cme_decisions(
+        &mut self,
+        decisions: &[CmeDecision],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A doctor's recorded decisions, by fiscal year.
+    fn cme_decisions_of(
+        &mut self,
+        doctor: Uuid,
+        programme: mamis_domain::Programme,
+    ) -> impl Future<Output = StoreResult<Vec<CmeDecision>>> + Send;
 }
 
 /// 研修管理 — training sessions, their programmes, presence and pending attendance.

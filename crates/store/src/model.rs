@@ -793,6 +793,26 @@ pub struct CertificateRun {
     pub issued: u64,
 }
 
+/// One recorded decision: the window ending in `fiscal_year` judged for one doctor, so a run and
+/// each later re-decision leave a trace per doctor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CmeDecision {
+    /// The programme.
+    pub programme: mamis_domain::Programme,
+    /// The doctor.
+    pub doctor: Uuid,
+    /// The decision's year: the window's last year.
+    pub fiscal_year: mamis_domain::FiscalYear,
+    /// The window's first year.
+    pub from_fy: mamis_domain::FiscalYear,
+    /// `achieved`, `fell_short`, `consumed` or `before_licence`.
+    pub outcome: String,
+    /// Units + codes counted over the window, in half-points.
+    pub total_half: i64,
+    /// When it was decided (or last re-decided).
+    pub decided_at: Timestamp,
+}
+
 /// A staff review item: a ledger change would push an issued certificate's window below the
 /// threshold. The certificate stands; staff decide whether to revoke it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -218,6 +218,7 @@ impl<S: Store> TestApp<S> {
         handlers.push(Arc::new(mail::SendMail));
         handlers.push(Arc::new(mamis_app::migration::RemindJob));
         handlers.push(Arc::new(mamis_app::cme::certificates::DecideJob));
+        handlers.push(Arc::new(mamis_app::cme::certificates::RedecideJob));
         Worker::new(self.app.clone(), handlers)
     }
 }

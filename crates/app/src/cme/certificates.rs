@@ -12,8 +12,8 @@ use mamis_domain::rules::{Rules, Standing, year_totals};
 use mamis_domain::time::{japan, japan_date};
 use mamis_domain::{Action, FiscalYear, LedgerEntry, Principal, Target, Timestamp};
 use mamis_store::{
-    CertificateRecord, CertificateReview, CertificateRun, CertificateStore, IdentityStore,
-    LedgerStore, NewJob, RegistryStore, Revocation, Store, StoreError, Tx,
+    CertificateRecord, CertificateReview, CertificateRun, CertificateStore, CmeDecision,
+    IdentityStore, LedgerStore, NewJob, RegistryStore, Revocation, Store, StoreError, Tx,
 };
 use rand::RngCore;
 use serde_json::json;
@@ -55,6 +55,8 @@ pub struct RunReport {
     pub issued: u64,
     /// Whether the run went through every doctor (false when stopped midway).
     pub completed: bool,
+    /// The ledger was empty: nothing was decided and the year stays undecided.
+    pub empty_ledger: bool,
 }
 
 fn conflict(m: impl Into<String>) -> AppError {
@@ -71,9 +73,11 @@ fn japan_midnight(d: NaiveDate) -> Timestamp {
 }
 
 /// Decides the windows ending in `fiscal_year` (and any earlier achieved window not yet
-/// certified), issuing one certificate per achieved window. Safe to re-run and to run on several
-/// servers at once: each window is issued exactly once, numbers stay gap-free. `progress` gets
-/// (doctors done, doctors in all) after each page and may stop the run.
+/// certified), issuing one certificate per achieved window and recording each doctor's decision.
+/// Safe to re-run and to run on several servers at once: each window is issued exactly once,
+/// numbers stay gap-free. An empty ledger decides nothing (the run is not recorded, so history
+/// imported later is decided by it). `progress` gets (doctors done, doctors in all) after each
+/// page and may stop the run.
 pub async fn decide<S: Store>(
     app: &App<S>,
     who: &Principal,
@@ -81,6 +85,82 @@ pub async fn decide<S: Store>(
     progress: impl FnMut(u64, u64) -> ControlFlow<()>,
 ) -> Result<RunReport, AppError> {
     decide_paged(app, who, fiscal_year, PAGE, progress).await
+}
+
+/// One window due for a certificate: (doctor, from, to, units, codes).
+type Due = (Uuid, FiscalYear, FiscalYear, mamis_domain::HalfUnits, u32);
+
+/// What the rule decides for one doctor, given what the store holds: the windows now due and
+/// the decisions of `years` to record (none for a doctor without entries or certificates).
+/// What the store holds of one doctor, as a decision reads it.
+struct Record<'a> {
+    doctor: Uuid,
+    entries: &'a [LedgerEntry],
+    certs: &'a [CertificateRecord],
+    licensed_on: Option<NaiveDate>,
+}
+
+fn judge(
+    rules: &Rules,
+    record: Record<'_>,
+    today: NaiveDate,
+    decided_through: FiscalYear,
+    years: &[FiscalYear],
+    now: Timestamp,
+) -> (Vec<Due>, Vec<CmeDecision>) {
+    let Record {
+        doctor,
+        entries,
+        certs,
+        licensed_on,
+    } = record;
+    if entries.is_empty() && certs.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let issued: Vec<(FiscalYear, FiscalYear)> =
+        certs.iter().map(|c| (c.from_fy, c.to_fy)).collect();
+    let s = Standing::evaluate(
+        rules,
+        entries,
+        &issued,
+        licensed_on.map(FiscalYear::of_date),
+        today,
+        decided_through,
+    );
+    let due = s
+        .achieved_uncertified()
+        .filter(|w| w.to <= decided_through)
+        .map(|w| (doctor, w.from, w.to, w.half_units, w.codes.len() as u32))
+        .collect();
+    let span = i32::from(rules.certificate.window_years) - 1;
+    let decisions = years
+        .iter()
+        .filter_map(|n| {
+            let d = s.decisions.get(n)?;
+            let from = FiscalYear::new(n.year() - span).ok()?;
+            let total_half = s
+                .years
+                .range(from..=*n)
+                .map(|(_, y)| y.half_units.get())
+                .sum::<i64>()
+                + 2 * s
+                    .years
+                    .range(from..=*n)
+                    .flat_map(|(_, y)| y.codes())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len() as i64;
+            Some(CmeDecision {
+                programme: PROGRAMME,
+                doctor,
+                fiscal_year: *n,
+                from_fy: from,
+                outcome: d.as_str().to_owned(),
+                total_half,
+                decided_at: now,
+            })
+        })
+        .collect();
+    (due, decisions)
 }
 
 /// [`decide`] with a chosen page size (tests stop a run between pages to stand for a crash).
@@ -121,6 +201,15 @@ pub async fn decide_paged<S: Store>(
             prev.year()
         )));
     }
+    if tx.count_ledger_entries().await? == 0 {
+        // Nothing to judge yet: recording the year as decided would leave history imported
+        // later undecided.
+        tx.rollback().await?;
+        return Ok(RunReport {
+            empty_ledger: true,
+            ..RunReport::default()
+        });
+    }
     let mut run = match tx.certificate_run(PROGRAMME, fiscal_year).await? {
         Some(r) => r,
         None => CertificateRun {
@@ -143,6 +232,8 @@ pub async fn decide_paged<S: Store>(
         let ids: Vec<Uuid> = page.iter().map(|d| d.id).collect();
         let entries = tx.ledger_of_doctors(PROGRAMME, &ids).await?;
         let certs = tx.certificates_of_doctors(PROGRAMME, &ids).await?;
+        let licences: HashMap<Uuid, NaiveDate> =
+            tx.licence_dates(&ids).await?.into_iter().collect();
         tx.rollback().await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
@@ -152,27 +243,29 @@ pub async fn decide_paged<S: Store>(
         for e in entries {
             by_doctor.entry(e.doctor).or_default().push(e);
         }
-        let mut issued_of: HashMap<Uuid, Vec<(FiscalYear, FiscalYear)>> = HashMap::new();
-        for c in &certs {
-            issued_of
-                .entry(c.doctor)
-                .or_default()
-                .push((c.from_fy, c.to_fy));
+        let mut certs_of: HashMap<Uuid, Vec<CertificateRecord>> = HashMap::new();
+        for c in certs {
+            certs_of.entry(c.doctor).or_default().push(c);
         }
         let mut due = Vec::new();
+        let mut decisions = Vec::new();
         for id in &ids {
-            let entries = by_doctor.remove(id).unwrap_or_default();
-            if entries.is_empty() {
-                continue;
-            }
-            let issued = issued_of.remove(id).unwrap_or_default();
-            let s = Standing::compute_as_of(rules, &entries, &issued, today, fiscal_year);
-            for w in s.achieved_uncertified().filter(|w| w.to <= fiscal_year) {
-                due.push((*id, w.from, w.to, w.half_units, w.codes.len() as u32));
-            }
+            let (entries, certs) = (
+                by_doctor.remove(id).unwrap_or_default(),
+                certs_of.remove(id).unwrap_or_default(),
+            );
+            let record = Record {
+                doctor: *id,
+                entries: &entries,
+                certs: &certs,
+                licensed_on: licences.get(id).copied(),
+            };
+            let (d, r) = judge(rules, record, today, fiscal_year, &[fiscal_year], now);
+            due.extend(d);
+            decisions.extend(r);
         }
-        if !due.is_empty() {
-            report.issued += issue(app, who, &due, fiscal_year, now).await?;
+        if !due.is_empty() || !decisions.is_empty() {
+            report.issued += issue(app, who, &due, &decisions, fiscal_year, now, false).await?;
         }
         if progress(report.doctors, total).is_break() {
             return Ok(report);
@@ -202,14 +295,18 @@ pub async fn decide_paged<S: Store>(
     Ok(report)
 }
 
-/// Issues the due windows of one page under the series lock: windows already certified (by a
-/// concurrent or earlier run) are skipped, the rest numbered consecutively.
+/// Issues the due windows under the series lock and records the decisions, in one
+/// transaction: windows already certified (by a concurrent or earlier run, on any server) are
+/// skipped, the rest numbered consecutively in the series of the issue date's year. With
+/// `notify`, each holder is mailed (a re-decision after a late change is news to them).
 async fn issue<S: Store>(
     app: &App<S>,
     who: &Principal,
-    due: &[(Uuid, FiscalYear, FiscalYear, mamis_domain::HalfUnits, u32)],
+    due: &[Due],
+    decisions: &[CmeDecision],
     fiscal_year: FiscalYear,
     now: Timestamp,
+    notify: bool,
 ) -> Result<u64, AppError> {
     let rules = Rules::embedded(PROGRAMME);
     let today = japan_date(now);
@@ -221,7 +318,11 @@ async fn issue<S: Store>(
     let mut tx = app.store.write().await?;
     let first = tx.lock_number_series(SERIES, year).await?;
     let doctors: Vec<Uuid> = due.iter().map(|d| d.0).collect();
-    let existing = tx.certificates_of_doctors(PROGRAMME, &doctors).await?;
+    let existing = if doctors.is_empty() {
+        Vec::new()
+    } else {
+        tx.certificates_of_doctors(PROGRAMME, &doctors).await?
+    };
     let mut next = first;
     let mut records = Vec::new();
     for &(doctor, from, to, half_units, codes) in due {
@@ -249,8 +350,9 @@ async fn issue<S: Store>(
         });
         next += 1;
     }
+    tx.put_cme_decisions(decisions).await?;
     if records.is_empty() {
-        tx.rollback().await?;
+        tx.commit().await?;
         return Ok(0);
     }
     tx.insert_certificates(&records).await?;
@@ -266,11 +368,53 @@ async fn issue<S: Store>(
             "count": records.len(),
             "first": records.first().map(|r| r.number.clone()),
             "last": records.last().map(|r| r.number.clone()),
+            "doctors": if notify { json!(records.iter().map(|r| r.doctor).collect::<Vec<_>>()) } else { json!(null) },
         })),
     )
     .await?;
+    if notify {
+        for r in &records {
+            tell_holder(&mut tx, r, now).await?;
+        }
+    }
     tx.commit().await?;
     Ok(records.len() as u64)
+}
+
+/// Mails the holder of a certificate issued by a re-decision (verified account first, else the
+/// register's contact address), inside the issuing transaction.
+async fn tell_holder<T: Tx>(
+    tx: &mut T,
+    c: &CertificateRecord,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let to = match tx.verified_account_of(c.doctor).await? {
+        Some(a) => Some(a.email),
+        None => tx.doctor(c.doctor).await?.and_then(|d| d.contact_email),
+    };
+    let Some(to) = to else { return Ok(()) };
+    let (from, until) = (c.from_fy.year(), c.to_fy.year());
+    mail::queue(
+        tx,
+        now,
+        Outgoing {
+            to,
+            subject:
+                "【MAMIS】日医生涯教育認定証が発行されました / Your JMA CME certificate was issued"
+                    .into(),
+            body_text: format!(
+                "{from}年度〜{until}年度の生涯教育の記録が認定の基準に達したため、\
+                 日医生涯教育認定証（証書番号 {number}）を {issued} に発行しました。\
+                 マイページからダウンロードできます。\n\n\
+                 Your CME record for FY{from}–FY{until} reached the threshold, so JMA CME \
+                 certificate {number} was issued on {issued}. You can download it from My Page.\n",
+                number = c.number,
+                issued = c.issued_on,
+            ),
+        },
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Enqueues the decision run for windows ending in `fiscal_year` on its decision date, once.
@@ -322,8 +466,36 @@ pub async fn schedule<S: Store>(app: &App<S>) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Enqueues a decision run for `fiscal_year` now, under a key of its own (`tag`): a retry after
+/// an empty ledger, or history arriving for a year whose decision date has passed.
+async fn schedule_again<T: mamis_store::JobStore + Send>(
+    tx: &mut T,
+    fiscal_year: FiscalYear,
+    run_at: Timestamp,
+    tag: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.enqueue_job(
+        &NewJob {
+            id: Uuid::now_v7(),
+            kind: DECIDE_KIND.into(),
+            payload: json!({ "fiscal_year": fiscal_year.year() }),
+            idempotency_key: Some(format!(
+                "{DECIDE_KIND}:{}:{}:{tag}",
+                PROGRAMME.as_str(),
+                fiscal_year.year()
+            )),
+            run_at,
+            max_attempts: crate::jobs::DEFAULT_MAX_ATTEMPTS,
+        },
+        now,
+    )
+    .await
+    .map(|_| ())
+}
+
 /// The decision job: runs [`decide`] for its fiscal year (fails, and is retried, while the year
-/// before is not decided).
+/// before is not decided). On an empty ledger it records nothing and tries again the next day.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecideJob;
 
@@ -348,7 +520,137 @@ impl<S: Store> JobHandler<S> for DecideJob {
             let who = Principal::Job {
                 kind: DECIDE_KIND.into(),
             };
-            decide(app, &who, fy, |_, _| ControlFlow::Continue(()))
+            let report = decide(app, &who, fy, |_, _| ControlFlow::Continue(()))
+                .await
+                .map_err(|e| e.to_string())?;
+            if report.empty_ledger {
+                let now = app.now();
+                let tomorrow = japan_date(now).succ_opt().unwrap_or(japan_date(now));
+                let mut tx = app.store.write().await.map_err(|e| e.to_string())?;
+                schedule_again(
+                    &mut tx,
+                    fy,
+                    japan_midnight(tomorrow),
+                    &tomorrow.to_string(),
+                    now,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Job kind of a re-decision after a late change.
+pub const REDECIDE_KIND: &str = "certificates.redecide";
+
+/// Call after writing ledger entries (or anything that changes a doctor's windows) dated in
+/// `changes` (doctor, fiscal year), inside the same transaction. For each doctor with a change
+/// inside an already decided window, a re-decision job is queued; a change in a window whose
+/// decision date has passed but whose run has not yet completed queues that run.
+pub async fn late_change<T: CertificateStore + mamis_store::JobStore + Send>(
+    tx: &mut T,
+    changes: &[(Uuid, FiscalYear)],
+    now: Timestamp,
+) -> Result<u32, StoreError> {
+    if changes.is_empty() {
+        return Ok(0);
+    }
+    let rules = Rules::embedded(PROGRAMME);
+    let span = i32::from(rules.certificate.window_years) - 1;
+    let decided = tx.decided_years(PROGRAMME).await?;
+    let inside = |y: FiscalYear, n: FiscalYear| n.year() - span <= y.year() && y <= n;
+    let mut doctors: std::collections::BTreeMap<Uuid, std::collections::BTreeSet<i32>> =
+        Default::default();
+    for &(doctor, y) in changes {
+        if decided.iter().any(|&n| inside(y, n)) {
+            doctors.entry(doctor).or_default().insert(y.year());
+        }
+    }
+    // A decision date passed without a completed run (an empty ledger then): run it now.
+    let today = japan_date(now);
+    let n = decided.last().map_or(rules.mamis_start, |l| l.next());
+    if rules.evaluation_date(n) <= today && changes.iter().any(|&(_, y)| y <= n) {
+        schedule_again(tx, n, now, &now.timestamp_micros().to_string(), now).await?;
+    }
+    for (doctor, years) in &doctors {
+        tx.enqueue_job(
+            &NewJob {
+                id: Uuid::now_v7(),
+                kind: REDECIDE_KIND.into(),
+                payload: json!({ "doctor": doctor, "years": years }),
+                idempotency_key: Some(format!(
+                    "{REDECIDE_KIND}:{doctor}:{}",
+                    now.timestamp_micros()
+                )),
+                run_at: now,
+                max_attempts: crate::jobs::DEFAULT_MAX_ATTEMPTS,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(doctors.len() as u32)
+}
+
+/// Re-decides, in order, a doctor's decided windows after a late change: each decision sees the
+/// certificates issued by the one before; a window that now reaches, none of its years consumed,
+/// is certified today (numbered in today's year's series, mailed and audited); a certified
+/// window that no longer reaches opens a review item. Returns the certificates issued.
+pub async fn redecide<S: Store>(app: &App<S>, doctor: Uuid) -> Result<u64, AppError> {
+    let rules = Rules::embedded(PROGRAMME);
+    let now = app.now();
+    let today = japan_date(now);
+    let who = Principal::Job {
+        kind: REDECIDE_KIND.into(),
+    };
+    let mut tx = app.store.read().await?;
+    let decided = tx.decided_years(PROGRAMME).await?;
+    let entries = tx.ledger_of(doctor, PROGRAMME).await?;
+    let certs = tx.certificates_of(doctor, PROGRAMME).await?;
+    let licence = tx.licence_dates(&[doctor]).await?.first().map(|l| l.1);
+    tx.rollback().await?;
+    let Some(&last) = decided.last() else {
+        return Ok(0);
+    };
+    let record = Record {
+        doctor,
+        entries: &entries,
+        certs: &certs,
+        licensed_on: licence,
+    };
+    let (due, decisions) = judge(rules, record, today, last, &decided, now);
+    let issued = issue(app, &who, &due, &decisions, last, now, true).await?;
+    let mut tx = app.store.write().await?;
+    open_reviews(&mut tx, doctor, now).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// The re-decision job queued by [`late_change`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RedecideJob;
+
+impl<S: Store> JobHandler<S> for RedecideJob {
+    fn kind(&self) -> &'static str {
+        REDECIDE_KIND
+    }
+
+    fn run<'a>(
+        &'a self,
+        app: &'a App<S>,
+        job: &'a mamis_store::Job,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let doctor = job
+                .payload
+                .get("doctor")
+                .and_then(|v| v.as_str())
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or("payload without a doctor")?;
+            redecide(app, doctor)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -357,9 +659,27 @@ impl<S: Store> JobHandler<S> for DecideJob {
 }
 
 /// Opens a review item for each issued certificate of `doctor` whose window, counted from the
-/// ledger as it now stands in `tx`, falls below the threshold. Call after writing entries that
-/// can lower a total (reversals, negative adjustments).
+/// ledger as it now stands in `tx`, falls below the threshold, and queues a re-decision of the
+/// doctor's decided windows. Call after writing entries that can lower a total (reversals,
+/// negative adjustments, withdrawn attendance).
 pub async fn review_after_change<T: Tx>(
+    tx: &mut T,
+    doctor: Uuid,
+    now: Timestamp,
+) -> Result<u32, StoreError> {
+    let years: Vec<(Uuid, FiscalYear)> = tx
+        .decided_years(PROGRAMME)
+        .await?
+        .last()
+        .map(|&n| vec![(doctor, n)])
+        .unwrap_or_default();
+    late_change(tx, &years, now).await?;
+    open_reviews(tx, doctor, now).await
+}
+
+/// The review part of [`review_after_change`], for callers that queue the re-decision
+/// themselves with the exact years changed.
+pub(crate) async fn open_reviews<T: Tx>(
     tx: &mut T,
     doctor: Uuid,
     now: Timestamp,

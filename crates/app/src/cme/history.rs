@@ -731,6 +731,12 @@ impl LedgerRun<'_> {
         if report.applied() && !fresh.is_empty() {
             tx.insert_ledger_entries(&fresh).await?;
             report.written += fresh.len() as u64;
+            // history dated inside an already decided window is re-decided by a job
+            let mut changed: Vec<(Uuid, FiscalYear)> =
+                fresh.iter().map(|e| (e.doctor, e.fiscal_year)).collect();
+            changed.sort();
+            changed.dedup();
+            super::certificates::late_change(tx, &changed, self.ctx.now).await?;
         }
         Ok(())
     }

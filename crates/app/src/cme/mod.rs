@@ -43,6 +43,8 @@ pub struct Summary {
     pub jma_member: bool,
     /// The rules applied.
     pub rules: &'static Rules,
+    /// 医籍登録年月日, when known: no window starts before its fiscal year.
+    pub licensed_on: Option<NaiveDate>,
 }
 
 /// Which entries a ledger listing shows.
@@ -140,6 +142,7 @@ pub async fn summary<S: Store>(
     let memberships = tx.memberships_of(doctor).await?;
     let entries = tx.ledger_of(doctor, PROGRAMME).await?;
     let certificates = tx.certificates_of(doctor, PROGRAMME).await?;
+    let licensed_on = tx.licence_dates(&[doctor]).await?.first().map(|l| l.1);
     tx.rollback().await?;
     if staff_view {
         let mut tx = app.store.write().await?;
@@ -152,7 +155,14 @@ pub async fn summary<S: Store>(
     }
     let issued: Vec<(FiscalYear, FiscalYear)> =
         certificates.iter().map(|c| (c.from_fy, c.to_fy)).collect();
-    let standing = Standing::compute(rules, &entries, &issued, today);
+    let standing = Standing::evaluate(
+        rules,
+        &entries,
+        &issued,
+        licensed_on.map(FiscalYear::of_date),
+        today,
+        rules.decided_through(today),
+    );
     let jma_member = memberships
         .iter()
         .any(|m| m.level() == AssociationLevel::Jma && m.active_on(today));
@@ -163,6 +173,7 @@ pub async fn summary<S: Store>(
         entries,
         jma_member,
         rules,
+        licensed_on,
     })
 }
 
@@ -222,6 +233,51 @@ impl From<mamis_store::StoreError> for CreditError {
     }
 }
 
+/// An adjustment refused because the net of its (doctor, fiscal year, code) would fall below
+/// zero: a negative amount where the code holds less. Cancelling an entry uses the reversal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegativeNet {
+    /// The fiscal year adjusted.
+    pub fiscal_year: FiscalYear,
+    /// The curriculum code adjusted.
+    pub code: u16,
+    /// The amount asked for.
+    pub requested: HalfUnits,
+    /// The net of the (doctor, year, code) before the adjustment.
+    pub net: HalfUnits,
+    /// That net by source (sources with entries only), in display order.
+    pub by_source: Vec<(Source, HalfUnits)>,
+}
+
+/// Failures of a staff adjustment: those of any ledger change, or a net that would go negative.
+#[derive(Debug, thiserror::Error)]
+pub enum AdjustError {
+    /// Input, authorization, storage.
+    #[error(transparent)]
+    Credit(#[from] CreditError),
+    /// The net of the (doctor, year, code) would fall below zero; nothing was written.
+    #[error("the net of FY{} code {} would fall below zero", .0.fiscal_year.year(), .0.code)]
+    NegativeNet(NegativeNet),
+}
+
+impl From<AppError> for AdjustError {
+    fn from(e: AppError) -> Self {
+        Self::Credit(e.into())
+    }
+}
+
+impl From<CreditInputError> for AdjustError {
+    fn from(e: CreditInputError) -> Self {
+        Self::Credit(e.into())
+    }
+}
+
+impl From<mamis_store::StoreError> for AdjustError {
+    fn from(e: mamis_store::StoreError) -> Self {
+        Self::Credit(e.into())
+    }
+}
+
 fn check_reason(reason: &str) -> Result<String, CreditInputError> {
     let r = reason.trim();
     if r.is_empty() || r.chars().count() > MAX_REASON {
@@ -230,14 +286,15 @@ fn check_reason(reason: &str) -> Result<String, CreditInputError> {
     Ok(r.to_owned())
 }
 
-/// Writes a staff adjustment for a doctor (audited with the amount and reason).
+/// Writes a staff adjustment for a doctor (audited with the amount and reason), accepted only
+/// while the net of its (doctor, fiscal year, code) stays at zero or above.
 pub async fn adjust<S: Store>(
     app: &App<S>,
     who: &Principal,
     doctor: Uuid,
     input: Adjustment,
     client_addr: Option<String>,
-) -> Result<LedgerEntry, CreditError> {
+) -> Result<LedgerEntry, AdjustError> {
     let now = app.now();
     let today = japan_date(now);
     let rules = Rules::embedded(PROGRAMME);
@@ -260,6 +317,27 @@ pub async fn adjust<S: Store>(
     let mut tx = app.store.write().await?;
     let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
     authorize(&mut tx, who, &d, Action::EditCredits, today).await?;
+    let fiscal_year = FiscalYear::of_date(input.date);
+    let mut by_source: std::collections::BTreeMap<Source, i64> = Default::default();
+    for e in tx.ledger_of(doctor, PROGRAMME).await? {
+        if e.fiscal_year == fiscal_year && e.code == input.code {
+            *by_source.entry(e.source).or_default() += e.half_units.get();
+        }
+    }
+    let net: i64 = by_source.values().sum();
+    if net + input.half_units.get() < 0 {
+        tx.rollback().await?;
+        return Err(AdjustError::NegativeNet(NegativeNet {
+            fiscal_year,
+            code: input.code,
+            requested: input.half_units,
+            net: HalfUnits::new(net),
+            by_source: by_source
+                .into_iter()
+                .map(|(s, n)| (s, HalfUnits::new(n)))
+                .collect(),
+        }));
+    }
     let id = Uuid::new_v4();
     let entry = LedgerEntry {
         id,
@@ -281,8 +359,9 @@ pub async fn adjust<S: Store>(
     };
     tx.insert_ledger_entries(std::slice::from_ref(&entry))
         .await?;
+    certificates::late_change(&mut tx, &[(doctor, entry.fiscal_year)], now).await?;
     if !entry.half_units.is_positive() {
-        certificates::review_after_change(&mut tx, doctor, now).await?;
+        certificates::open_reviews(&mut tx, doctor, now).await?;
     }
     app.audit(
         &mut tx,
@@ -331,7 +410,8 @@ pub async fn reverse<S: Store>(
         }
         r => r?,
     }
-    certificates::review_after_change(&mut tx, d.id, now).await?;
+    certificates::late_change(&mut tx, &[(d.id, rev.fiscal_year)], now).await?;
+    certificates::open_reviews(&mut tx, d.id, now).await?;
     app.audit(
         &mut tx,
         Entry::new(who, "cme.reverse", format!("doctor:{}", d.id))
@@ -373,7 +453,9 @@ pub struct Credited {
 
 /// Writes credits once per origin key inside the caller's transaction: a key already credited
 /// (and not reversed) is skipped; a reversed key is credited again with the next generation.
-pub async fn credit<T: LedgerStore + Send>(
+pub async fn credit<
+    T: LedgerStore + mamis_store::CertificateStore + mamis_store::JobStore + Send,
+>(
     tx: &mut T,
     credits: &[NewCredit],
     created_by: &str,
@@ -393,7 +475,9 @@ pub async fn credit<T: LedgerStore + Send>(
 /// [`credit`] for a caller that has already read every generation of the credits' origin
 /// keys (`known`, as [`LedgerStore::ledger_by_origin`] returns them) in this transaction:
 /// a large batch then costs no second lookup.
-pub async fn credit_known<T: LedgerStore + Send>(
+pub async fn credit_known<
+    T: LedgerStore + mamis_store::CertificateStore + mamis_store::JobStore + Send,
+>(
     tx: &mut T,
     credits: &[NewCredit],
     known: &[mamis_store::OriginEntry],
@@ -447,5 +531,10 @@ pub async fn credit_known<T: LedgerStore + Send>(
     out.written = fresh.len() as u64;
     // the store splits the batch into statements of its own size
     tx.insert_ledger_entries(&fresh).await?;
+    let mut changed: Vec<(Uuid, FiscalYear)> =
+        fresh.iter().map(|e| (e.doctor, e.fiscal_year)).collect();
+    changed.sort();
+    changed.dedup();
+    certificates::late_change(tx, &changed, now).await?;
     Ok(out)
 }

@@ -121,6 +121,9 @@ pub struct IdentityForm {
     pub membership: String,
     /// County association code (members) or prefecture code (non-members).
     pub association: String,
+    /// 医籍登録年月日 YYYY-MM-DD, optional (empty: unknown); fills in the register's when it has
+    /// none, so no CME window starts before the licence year.
+    pub licensed_on: String,
 }
 
 /// A parse problem of one field of the identity form.
@@ -144,6 +147,7 @@ pub struct IdentityData {
     sex: Sex,
     member: bool,
     association: AssociationCode,
+    licensed_on: Option<NaiveDate>,
 }
 
 fn name(s: &str) -> Option<String> {
@@ -177,6 +181,17 @@ pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>>
         err("birth_date", "invalid-birth-date");
         None
     });
+    let licensed_on = if f.licensed_on.trim().is_empty() {
+        None
+    } else {
+        match parse_date(&f.licensed_on) {
+            Some(l) if birth_date.is_none_or(|b| l > b) => Some(l),
+            _ => {
+                err("licensed_on", "invalid-licence-date");
+                None
+            }
+        }
+    };
     let sex = Sex::parse(&f.sex)
         .map_err(|_| err("sex", "invalid-sex"))
         .ok();
@@ -236,6 +251,7 @@ pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>>
             sex,
             member,
             association,
+            licensed_on,
         }),
         _ => Err(errs),
     }
@@ -352,6 +368,12 @@ async fn submit_identity_once<S: Store>(
             None => {
                 tx.set_binding(account.id, Some(d.id), Verification::Verified)
                     .await?;
+                // the register's 医籍登録年月日 stands; the form's fills it in when unknown
+                if let Some(l) = data.licensed_on
+                    && tx.licence_dates(&[d.id]).await?.is_empty()
+                {
+                    tx.set_licence_date(d.id, Some(l)).await?;
+                }
                 crate::training::credit_pending(&mut tx, &d, now).await?;
                 if let Some(m) = &d.member_id {
                     tx.retire_legacy_credential(m, now).await?;

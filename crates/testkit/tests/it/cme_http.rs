@@ -271,7 +271,9 @@ async fn my_page_shows_the_ledger<S: Store>(t: TestApp<S>) {
     );
     assert_eq!(
         texts(&doc, "#cme-what-if"),
-        ["未取得のコードで各1単位、計2単位を取得すると60に達します（取得済みコードなら4単位）。"]
+        [
+            "最も少ない取得で60に達する方法: まだ取得していないカリキュラムコード3個で0.5単位ずつ、合計1.5単位を取得します（新しいコードは0.5単位でコードの1と合わせて1.5加算されます）。取得済みのコードだけで取得する場合は4単位が必要です。"
+        ]
     );
     assert_eq!(texts(&doc, "#cme-code-grid .cc").len(), 84);
     assert_eq!(earned(&doc), (50..=64).collect::<Vec<u16>>());
@@ -296,16 +298,29 @@ async fn my_page_shows_the_ledger<S: Store>(t: TestApp<S>) {
         ]
     );
     assert!(years[0][4].contains("研修会: 5"), "{:?}", years[0]);
+    // FY2024 is the prior system's (its totals instead of a decision date); the decision of
+    // FY2025 judges FY2023–2025 on 1 December 2026, that of FY2026 FY2024–2026 a year later
     assert_eq!(
         rows(&doc, "#cme-windows"),
-        [[
-            "2024年度〜2026年度",
-            "判定前",
-            "41",
-            "15",
-            "56",
-            "2027年12月1日"
-        ]]
+        [
+            ["2024年度", "旧制度で判定", "21", "6", "27", "2024年度: 27"],
+            [
+                "2023年度〜2025年度",
+                "判定前",
+                "31",
+                "11",
+                "42",
+                "2026年12月1日"
+            ],
+            [
+                "2024年度〜2026年度",
+                "判定前",
+                "41",
+                "15",
+                "56",
+                "2027年12月1日"
+            ]
+        ]
     );
     assert_eq!(texts(&doc, "#cme-certificates-empty").len(), 1);
 
@@ -412,6 +427,13 @@ async fn my_page_shows_the_ledger<S: Store>(t: TestApp<S>) {
     assert_eq!(
         texts(&doc, "#cme-explanation"),
         ["FY2024–FY2026: 41 units + 15 codes = 56. 4 more to reach the certificate."]
+    );
+    // the cheapest way, in words, with the plural rules of English
+    assert_eq!(
+        texts(&doc, "#cme-what-if"),
+        [
+            "The least that brings you to 60: 0.5 units in each of three curriculum codes you have not earned yet, 1.5 units in all (a new code adds 1 for the code on top of its units). In codes you have already earned you would need 4 units."
+        ]
     );
 }
 app_test!(
@@ -550,14 +572,16 @@ async fn own_session_reads<S: Store>(t: TestApp<S>) {
     );
     assert_eq!(next.shortfall, "4");
     assert_eq!(next.missing_codes.len(), 84 - 15);
+    // 4 short: 0.5 unit in each of three new codes (3 × 1.5 = 4.5) is the least, 1.5 units
     let w = next.what_if.unwrap();
     assert_eq!(
         (
+            w.units.as_str(),
             w.new_codes,
             w.extra_units.as_str(),
             w.units_in_earned_codes.as_str()
         ),
-        (2, "0", "4")
+        ("1.5", 3, "0", "4")
     );
 
     let r = a
@@ -973,3 +997,91 @@ async fn adjust_and_reverse<S: Store>(t: TestApp<S>) {
     );
 }
 app_test!(staff_adjust_and_reverse_through_the_api, adjust_and_reverse);
+
+/// Issue 15: an adjustment is accepted while the net of its (doctor, FY, code) stays ≥ 0; a
+/// negative one beyond that is refused (422 problem+json listing the nets by source) and
+/// writes nothing.
+async fn negative_adjustments<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let jma = token(&t, Role::JmaStaff, "JMA").await;
+    let adjust = format!("/api/v1/doctors/{MEMBER_ISEKI}/cme/adjustments");
+    let ledger_61 = format!("/api/v1/doctors/{MEMBER_ISEKI}/cme/ledger?code=61");
+    // code 61 in FY2026: training 2.5; a staff adjustment adds 1 → net 3.5
+    let r = post(
+        &t,
+        &adjust,
+        Some(&jma),
+        serde_json::json!({"date": "2026-05-01", "code": 61, "units": 1, "reason": "補正"}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let r = post(
+        &t,
+        &adjust,
+        Some(&jma),
+        serde_json::json!({"date": "2026-05-02", "code": 61, "units": "-4", "reason": "減算"}),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: dto::CmeAdjustmentRefusal = r.json().await.unwrap();
+    assert_eq!(
+        (p.status, p.code.as_str(), p.fiscal_year, p.curriculum_code),
+        (422, "negative-net", 2026, 61)
+    );
+    assert_eq!((p.net.as_str(), p.requested.as_str()), ("3.5", "-4"));
+    let nets: Vec<(&str, &str)> = p
+        .nets
+        .iter()
+        .map(|n| (n.source.as_str(), n.units.as_str()))
+        .collect();
+    assert_eq!(nets, [("training", "2.5"), ("staff_adjustment", "1")]);
+    assert!(
+        p.detail.contains("2026年度") && p.detail.contains("研修会 2.5"),
+        "{}",
+        p.detail
+    );
+    let l: dto::CmeLedger = t.api_get(&ledger_61, &jma).await.json().await.unwrap();
+    assert_eq!(l.entries.len(), 2, "nothing written");
+    // in English on request
+    let r = t
+        .client
+        .post(t.url(&adjust))
+        .bearer_auth(&jma)
+        .header("accept-language", "en")
+        .json(&serde_json::json!({"date": "2026-05-02", "code": 61, "units": "-4", "reason": "r"}))
+        .send()
+        .await
+        .unwrap();
+    let p: dto::CmeAdjustmentRefusal = r.json().await.unwrap();
+    assert!(p.detail.contains("below zero"), "{}", p.detail);
+    // down to exactly zero is accepted
+    let r = post(
+        &t,
+        &adjust,
+        Some(&jma),
+        serde_json::json!({"date": "2026-05-02", "code": 61, "units": "-3.5", "reason": "減算"}),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let l: dto::CmeLedger = t.api_get(&ledger_61, &jma).await.json().await.unwrap();
+    assert_eq!(l.entries.len(), 3);
+    // a code with nothing in that year: no net to take from
+    let r = post(
+        &t,
+        &adjust,
+        Some(&jma),
+        serde_json::json!({"date": "2025-06-01", "code": 0, "units": "-0.5", "reason": "減算"}),
+    )
+    .await;
+    assert_eq!(r.status(), 422);
+    let p: dto::CmeAdjustmentRefusal = r.json().await.unwrap();
+    assert_eq!(
+        (p.net.as_str(), p.nets.len(), p.fiscal_year),
+        ("0", 0, 2025)
+    );
+}
+app_test!(
+    negative_adjustments_are_refused_with_the_nets,
+    negative_adjustments
+);

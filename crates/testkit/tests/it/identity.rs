@@ -244,6 +244,7 @@ fn form_for(d: &Doctor, association: &str, member: bool) -> IdentityForm {
         sex: d.sex.as_str().to_owned(),
         membership: if member { "member" } else { "non_member" }.into(),
         association: association.into(),
+        licensed_on: String::new(),
     }
 }
 

@@ -7,6 +7,7 @@ mod audit;
 mod browser;
 mod certificates;
 mod certificates_http;
+mod cme_decisions;
 mod cme_history;
 mod cme_http;
 mod demo;

@@ -282,6 +282,7 @@ async fn unmatched_claim<S: Store>(t: &TestApp<S>) -> Uuid {
         sex: "female".into(),
         membership: "member".into(),
         association: "P13-0001".into(),
+        licensed_on: String::new(),
     };
     let mut last = None;
     for _ in 0..3 {

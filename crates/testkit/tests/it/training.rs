@@ -519,6 +519,7 @@ async fn pending<S: Store>(t: TestApp<S>) {
         sex: d.sex.as_str().to_owned(),
         membership: "non_member".into(),
         association: "P13".into(),
+        licensed_on: String::new(),
     })
     .unwrap();
     let outcome = registration::submit_identity(&t.app, &acc, data, &LoginOrigin::default())
@@ -693,3 +694,96 @@ async fn csv_refusals<S: Store>(t: TestApp<S>) {
     );
 }
 app_test!(malformed_attendee_lists_are_refused_whole, csv_refusals);
+
+/// Issue 15: attendance withdrawn after the window holding it was certified opens a review
+/// item; the certificate itself never changes.
+async fn withdrawn_after_certification<S: Store>(t: TestApp<S>) {
+    use mamis_app::cme::{self, NewCredit, certificates};
+    use mamis_domain::{FiscalYear, HalfUnits, Source};
+    setup(&t).await;
+    let s = chiyoda_session(&t).await;
+    let (d, _) = verified(&t, 1).await;
+    // the session earns code 10 (1 unit + 1 code = 2); 29 more codes at 1 unit in FY2026 = 58
+    t.clock.set(jst("2026-06-01T09:03:00"));
+    capture::desk_scan(
+        &t.app,
+        &job(),
+        s.id,
+        DeskInput::Iseki(d.iseki.clone()),
+        at_device("desk"),
+    )
+    .await
+    .unwrap();
+    t.clock.set(jst("2026-06-01T10:30:00"));
+    capture::desk_scan(
+        &t.app,
+        &job(),
+        s.id,
+        DeskInput::Iseki(d.iseki.clone()),
+        at_device("desk"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(net(&t, d.id).await, vec![(10, 2)]);
+    let credits: Vec<NewCredit> = (40..69)
+        .map(|c| NewCredit {
+            doctor: d.id,
+            date: "2026-05-10".parse().unwrap(),
+            source: Source::Declaration,
+            code: c,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("test:decl:{c}"),
+            note: None,
+        })
+        .collect();
+    let mut tx = t.app.store.write().await.unwrap();
+    cme::credit(&mut tx, &credits, "test", t.app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // decided in order a year and a half later: FY2024–2026 reaches exactly 60
+    t.clock.set(jst("2027-12-02T09:00:00"));
+    for y in [2025, 2026] {
+        certificates::decide(&t.app, &job(), FiscalYear::new(y).unwrap(), |_, _| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    }
+    let mut tx = t.app.store.read().await.unwrap();
+    let before = tx.certificates_of(d.id, PROGRAMME).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0].to_fy.year(), 2026);
+    assert!(
+        certificates::reviews(&t.app, &job(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // the organiser withdraws the attendance
+    let v = training::view(&t.app, &job(), s.id, None).await.unwrap();
+    let row = v.attendees[0].intervals[0].id;
+    capture::remove(&t.app, &job(), s.id, row, Some("wrong scan"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        net(&t, d.id).await.len(),
+        29,
+        "the session's credit is reversed"
+    );
+    t.worker(vec![]).drain().await.unwrap();
+    let open = certificates::reviews(&t.app, &job(), 10).await.unwrap();
+    assert_eq!(open.len(), 1, "one review item");
+    assert_eq!(open[0].number, before[0].number);
+    assert!(open[0].reason.contains("58"), "{}", open[0].reason);
+    let mut tx = t.app.store.read().await.unwrap();
+    let after = tx.certificates_of(d.id, PROGRAMME).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(after, before, "the certificate stands");
+}
+app_test!(
+    attendance_withdrawn_after_certification_opens_a_review,
+    withdrawn_after_certification
+);

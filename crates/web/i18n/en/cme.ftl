@@ -24,6 +24,8 @@ mycme-window-certified = Certified
 mycme-window-achieved = Certificate due
 mycme-window-fell-short = Fell short
 mycme-window-pending = Not decided yet
+mycme-window-prior-system = Judged under the prior system
+mycme-prior-year-total = { $year }: { $total }
 mycme-next-title = Toward your next certificate
 mycme-gauge-label = Progress toward the certificate: { $total } / { $threshold } ({ $pct }%)
 mycme-explain-window = { $range }: { $units } units + { $codes } codes = { $total }.
@@ -31,8 +33,41 @@ mycme-explain-short = { " " }{ $shortfall } more to reach the certificate.
 mycme-explain-reached = { " " }You have reached { $threshold }. The window is decided on { $date }.
 mycme-explain-achieved = { " " }A certificate is due for this window.
 mycme-achieved-line = { $range }: a certificate is due for this window.
-mycme-what-if = Earning 1 unit in each of { $units } codes you have not earned yet ({ $units } units in all) brings you to { $threshold } (or { $only } units in codes you have already earned).
-mycme-what-if-extra = Earning 1 unit in each of { $codes } codes you have not earned yet and { $extra } more units brings you to { $threshold } (or { $only } units in codes you have already earned).
+mycme-what-if-new = The least that brings you to { $threshold }: 0.5 units in { $codes ->
+        [1] one curriculum code
+        [2] each of two curriculum codes
+        [3] each of three curriculum codes
+        [4] each of four curriculum codes
+        [5] each of five curriculum codes
+       *[other] each of { $codes } curriculum codes
+    } you have not earned yet, { $units ->
+        [one] { $units } unit
+       *[other] { $units } units
+    } in all (a new code adds 1 for the code on top of its units). In codes you have already earned you would need { $only ->
+        [one] { $only } unit
+       *[other] { $only } units
+    }.
+mycme-what-if-new-extra = The least that brings you to { $threshold }: 0.5 units in { $codes ->
+        [1] one curriculum code
+        [2] each of two curriculum codes
+        [3] each of three curriculum codes
+        [4] each of four curriculum codes
+        [5] each of five curriculum codes
+       *[other] each of { $codes } curriculum codes
+    } you have not earned yet and { $extra ->
+        [one] { $extra } more unit
+       *[other] { $extra } more units
+    } in codes you have already earned, { $units ->
+        [one] { $units } unit
+       *[other] { $units } units
+    } in all. In codes you have already earned only you would need { $only ->
+        [one] { $only } unit
+       *[other] { $only } units
+    }.
+mycme-what-if-earned = The least that brings you to { $threshold }: { $units ->
+        [one] { $units } more unit
+       *[other] { $units } more units
+    } in curriculum codes you have already earned.
 mycme-years-title = Units by fiscal year
 mycme-years-empty = No units are recorded yet.
 mycme-capped = Units above a method's yearly cap (not counted)
@@ -88,6 +123,7 @@ mycme-api-session-cannot-write = Corrections and reversals need an API token (Au
 mycme-api-bad-json = The body could not be read as a JSON object.
 mycme-api-unknown-field = The body has a field that is not accepted; check the API description for the fields.
 mycme-api-bad-date = Give date as an ISO date such as 2025-06-01.
+mycme-api-negative-net = This adjustment is refused: it would take the net of curriculum code { $code } in FY{ $year } below zero (net now { $total }, adjustment { $extra }; by method: { $detail }). To cancel an entry, reverse it instead.
 mycme-api-bad-entry-id = Give the entry id as a UUID.
 mycme-credit-zero = units must not be 0.
 mycme-credit-bad-amount = Give units as a multiple of 0.5 from -100 to 100, as a number or a string such as "1.5".

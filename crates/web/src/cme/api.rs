@@ -4,12 +4,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use mamis_api_types as dto;
-use mamis_app::cme::{self, Adjustment, CreditInputError, LedgerFilter, Summary};
+use mamis_app::cme::{
+    self, AdjustError, Adjustment, CreditInputError, LedgerFilter, NegativeNet, Summary,
+};
 use mamis_domain::rules::{Explanation, Window};
 use mamis_domain::{HalfUnits, IsekiNumber, LedgerEntry, Principal};
 use mamis_store::Store;
@@ -20,6 +23,8 @@ use crate::WebState;
 use crate::shell::auth::MaybeUser;
 use crate::shell::client_addr::ClientAddr;
 use crate::shell::error::{ApiError, Failure, credit_input_key};
+use crate::shell::i18n::Lang;
+use crate::shell::middleware::RequestId;
 
 /// The routes of the CME API.
 pub fn routes<S: Store>() -> Router<WebState<S>> {
@@ -56,7 +61,11 @@ fn window_dto(w: &Window) -> dto::CmeWindow {
     dto::CmeWindow {
         from_fiscal_year: w.from.year(),
         to_fiscal_year: w.to.year(),
-        status: status_str(w.status).to_owned(),
+        status: if w.prior_system {
+            "prior_system".to_owned()
+        } else {
+            status_str(w.status).to_owned()
+        },
         units: units(w.half_units),
         codes: u32::try_from(w.codes.len()).unwrap_or(u32::MAX),
         total: units(HalfUnits::new(w.total_half())),
@@ -81,6 +90,7 @@ fn next_dto(w: &Window, x: &Explanation) -> dto::CmeNextWindow {
         shortfall: units(HalfUnits::new(x.shortfall_half)),
         missing_codes: x.missing_codes.clone(),
         what_if: x.what_if.as_ref().map(|w| dto::CmeWhatIf {
+            units: units(w.total),
             new_codes: w.new_codes,
             extra_units: units(w.extra_in_earned_codes),
             units_in_earned_codes: units(w.only_earned_codes),
@@ -442,6 +452,7 @@ pub async fn doctor_ledger<S: Store>(
         (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The doctor is outside the token's scope, the token's role may not edit credits, or the request carries only a My Page session (sessions never write here)", body = dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No doctor with this number", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The net of the doctor's (fiscal year, code) would fall below zero; the body lists the nets by source. Cancel an entry with its reversal instead", body = dto::CmeAdjustmentRefusal, content_type = "application/problem+json"),
     )
 )]
 pub async fn adjust<S: Store>(
@@ -449,14 +460,107 @@ pub async fn adjust<S: Store>(
     headers: HeaderMap,
     MaybeUser(user): MaybeUser,
     axum::Extension(ClientAddr(ip)): axum::Extension<ClientAddr>,
+    rid: Option<axum::Extension<RequestId>>,
     Path(iseki): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<dto::CmeEntry>), ApiError> {
+) -> Result<Response, ApiError> {
     let who = writer(&st, &headers, &user).await?;
     let input = adjustment(&body)?;
     let doctor = named_doctor(&st, &who, &iseki).await?;
-    let e = cme::adjust(&st.app, &who, doctor, input, Some(ip.to_string())).await?;
-    Ok((StatusCode::CREATED, Json(entry_dto(&e, None))))
+    match cme::adjust(&st.app, &who, doctor, input, Some(ip.to_string())).await {
+        Ok(e) => Ok((StatusCode::CREATED, Json(entry_dto(&e, None))).into_response()),
+        Err(AdjustError::Credit(e)) => Err(e.into()),
+        Err(AdjustError::NegativeNet(n)) => Ok(negative_net(
+            &st,
+            &headers,
+            rid.map(|r| r.0.0).unwrap_or_default(),
+            &n,
+        )),
+    }
+}
+
+/// The 422 problem document of an adjustment that would take a net below zero.
+fn negative_net<S: Store>(
+    st: &WebState<S>,
+    headers: &HeaderMap,
+    request_id: String,
+    n: &NegativeNet,
+) -> Response {
+    let lang = api_lang(headers);
+    let cat = &st.shared.catalogues;
+    let nets: Vec<String> = n
+        .by_source
+        .iter()
+        .map(|(s, u)| {
+            let name = cat.text(
+                lang,
+                &format!("mycme-source-{}", s.as_str().replace('_', "-")),
+                &[],
+            );
+            format!("{name} {u}")
+        })
+        .collect();
+    let (fy, code, requested, net) = (
+        n.fiscal_year.year().to_string(),
+        n.code.to_string(),
+        n.requested.to_string(),
+        n.net.to_string(),
+    );
+    let detail = cat.text(
+        lang,
+        "mycme-api-negative-net",
+        &[
+            ("year", &fy),
+            ("code", &code),
+            ("extra", &requested),
+            ("total", &net),
+            ("detail", &nets.join(", ")),
+        ],
+    );
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    let body = dto::CmeAdjustmentRefusal {
+        kind: format!(
+            "{}/problems/negative-net",
+            st.app.config.base_url.as_str().trim_end_matches('/')
+        ),
+        title: status.canonical_reason().unwrap_or("error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: "negative-net".into(),
+        request_id,
+        fiscal_year: n.fiscal_year.year(),
+        curriculum_code: n.code,
+        requested: units(n.requested),
+        net: units(n.net),
+        nets: n
+            .by_source
+            .iter()
+            .map(|(s, u)| dto::CmeNetBySource {
+                source: s.as_str().to_owned(),
+                units: units(*u),
+            })
+            .collect(),
+    };
+    let mut r = (status, Json(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// The language an API client asked for: Japanese unless English comes first.
+fn api_lang(headers: &HeaderMap) -> Lang {
+    let first = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .unwrap_or("");
+    if first.trim().to_ascii_lowercase().starts_with("en") {
+        Lang::En
+    } else {
+        Lang::Ja
+    }
 }
 
 /// Reverses a ledger entry: a new entry with the negated units, same fiscal year and code

@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use mamis_app::cme::{LedgerFilter, Summary};
 use mamis_domain::curriculum::Catalogue;
-use mamis_domain::rules::{Explanation, WindowStatus, year_totals};
+use mamis_domain::rules::{Explanation, WhatIf, WindowStatus, year_totals};
 use mamis_domain::{FiscalYear, HalfUnits, LedgerEntry, Source};
 use mamis_store::Store;
 
@@ -18,6 +18,7 @@ use crate::WebState;
 use crate::shell::auth::CurrentUser;
 use crate::shell::chrome::{Chrome, NavItem, PageCtx, PageResult, html, nav, page, unverified};
 use crate::shell::fmt::{Fmt, query_pairs};
+use crate::shell::i18n::{Arg, Catalogues, Lang};
 
 /// One window's line.
 struct WindowRow {
@@ -49,7 +50,43 @@ struct NextView {
     what_if: Option<String>,
 }
 
-fn next_view(f: &Fmt<'_>, x: &Explanation) -> NextView {
+/// An amount of units as a message argument: whole numbers are counts (plural rules select
+/// `unit`/`units` on them), halves are shown as written (always plural in English).
+fn amount(text: &str, h: HalfUnits) -> Arg<'_> {
+    if h.get() % 2 == 0 {
+        Arg::Count(h.get() / 2)
+    } else {
+        Arg::Text(text)
+    }
+}
+
+/// The cheapest way to reach the threshold, in words: 0.5 unit in each of so many codes not yet
+/// earned (each adds 1.5), plus units in earned codes when that is cheaper, or only the latter.
+pub(crate) fn what_if_text(cat: &Catalogues, lang: Lang, w: &WhatIf, threshold: u32) -> String {
+    let (total, extra, only) = (
+        w.total.to_string(),
+        w.extra_in_earned_codes.to_string(),
+        w.only_earned_codes.to_string(),
+    );
+    let key = match (w.new_codes, w.extra_in_earned_codes == HalfUnits::ZERO) {
+        (0, _) => "mycme-what-if-earned",
+        (_, true) => "mycme-what-if-new",
+        (_, false) => "mycme-what-if-new-extra",
+    };
+    cat.message(
+        lang,
+        key,
+        &[
+            ("codes", Arg::Count(i64::from(w.new_codes))),
+            ("units", amount(&total, w.total)),
+            ("extra", amount(&extra, w.extra_in_earned_codes)),
+            ("only", amount(&only, w.only_earned_codes)),
+            ("threshold", Arg::Count(i64::from(threshold))),
+        ],
+    )
+}
+
+fn next_view(f: &Fmt<'_>, cat: &Catalogues, lang: Lang, x: &Explanation) -> NextView {
     let range = f.range(x.from, x.to);
     let total = half(x.total_half);
     let threshold = x.threshold.to_string();
@@ -84,29 +121,10 @@ fn next_view(f: &Fmt<'_>, x: &Explanation) -> NextView {
             ],
         )
     });
-    let what_if = x.what_if.as_ref().map(|w| {
-        let only = w.only_earned_codes.to_string();
-        if w.extra_in_earned_codes == HalfUnits::ZERO {
-            f.t(
-                "mycme-what-if",
-                &[
-                    ("units", &w.new_codes.to_string()),
-                    ("threshold", &threshold),
-                    ("only", &only),
-                ],
-            )
-        } else {
-            f.t(
-                "mycme-what-if-extra",
-                &[
-                    ("codes", &w.new_codes.to_string()),
-                    ("extra", &w.extra_in_earned_codes.to_string()),
-                    ("threshold", &threshold),
-                    ("only", &only),
-                ],
-            )
-        }
-    });
+    let what_if = x
+        .what_if
+        .as_ref()
+        .map(|w| what_if_text(cat, lang, w, x.threshold));
     NextView {
         gauge_label: f.t(
             "mycme-gauge-label",
@@ -165,11 +183,17 @@ pub async fn status<S: Store>(
         return unverified(&st, &ctx);
     };
     let cat = &st.shared.catalogues;
-    let view = status_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), &s);
+    let view = status_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), cat, ctx.lang, &s);
     html(page(view.render()))
 }
 
-fn status_view<'a>(c: Chrome<'a>, f: &Fmt<'_>, s: &Summary) -> StatusView<'a> {
+fn status_view<'a>(
+    c: Chrome<'a>,
+    f: &Fmt<'_>,
+    cat: &Catalogues,
+    lang: Lang,
+    s: &Summary,
+) -> StatusView<'a> {
     StatusView {
         c,
         nav: nav(f, "/mypage/cme"),
@@ -181,15 +205,45 @@ fn status_view<'a>(c: Chrome<'a>, f: &Fmt<'_>, s: &Summary) -> StatusView<'a> {
             .windows
             .iter()
             .map(|w| {
-                let (status, class) = f.status(w.status);
+                let (status, class) = if w.prior_system {
+                    (f.t("mycme-window-prior-system", &[]), "prior-system")
+                } else {
+                    f.status(w.status)
+                };
+                // Years the prior system judged: their totals, year by year, instead of a date.
+                let decision = if w.prior_system {
+                    s.standing
+                        .years
+                        .range(w.from..=w.to)
+                        .map(|(fy, y)| {
+                            f.t(
+                                "mycme-prior-year-total",
+                                &[
+                                    ("year", &f.fy(*fy)),
+                                    (
+                                        "total",
+                                        &half(y.half_units.get() + 2 * y.per_code.len() as i64),
+                                    ),
+                                ],
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(&f.t("mycme-list-separator", &[]))
+                } else {
+                    f.date(w.decision_date)
+                };
                 WindowRow {
-                    range: f.range(w.from, w.to),
+                    range: if w.from == w.to {
+                        f.fy(w.from)
+                    } else {
+                        f.range(w.from, w.to)
+                    },
                     status,
                     class,
                     units: w.half_units.to_string(),
                     codes: w.codes.len(),
                     total: half(w.total_half()),
-                    decision: f.date(w.decision_date),
+                    decision,
                 }
             })
             .collect(),
@@ -205,7 +259,7 @@ fn status_view<'a>(c: Chrome<'a>, f: &Fmt<'_>, s: &Summary) -> StatusView<'a> {
         next: s
             .standing
             .next_window()
-            .map(|w| next_view(f, &w.explain(s.rules))),
+            .map(|w| next_view(f, cat, lang, &w.explain(s.rules))),
         achieved: s
             .standing
             .achieved_uncertified()

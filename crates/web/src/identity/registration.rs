@@ -223,13 +223,14 @@ async fn association_groups<S: Store>(
     Ok(groups)
 }
 
-const IDENTITY_FIELDS: [(&str, &str); 9] = [
+const IDENTITY_FIELDS: [(&str, &str); 10] = [
     ("iseki", "field-iseki"),
     ("family_name", "field-family-name"),
     ("given_name", "field-given-name"),
     ("family_kana", "field-family-kana"),
     ("given_kana", "field-given-kana"),
     ("birth_date", "field-birth-date"),
+    ("licensed_on", "field-licensed-on"),
     ("sex", "field-sex"),
     ("membership", "field-membership"),
     ("association", "field-association"),
@@ -250,6 +251,7 @@ async fn identity_view<S: Store>(
         "family_kana" => f.family_kana.clone(),
         "given_kana" => f.given_kana.clone(),
         "birth_date" => f.birth_date.clone(),
+        "licensed_on" => f.licensed_on.clone(),
         "sex" => f.sex.clone(),
         "membership" => f.membership.clone(),
         _ => f.association.clone(),
@@ -299,6 +301,8 @@ pub struct IdentityPost {
     membership: String,
     #[serde(default)]
     association: String,
+    #[serde(default)]
+    licensed_on: String,
 }
 
 impl From<IdentityPost> for registration::IdentityForm {
@@ -313,6 +317,7 @@ impl From<IdentityPost> for registration::IdentityForm {
             sex: p.sex,
             membership: p.membership,
             association: p.association,
+            licensed_on: p.licensed_on,
         }
     }
 }
