@@ -1413,7 +1413,7 @@ async fn legacy_cred<S: Store>(t: &TestApp<S>, m: &str) -> Option<mamis_store::L
 async fn legacy_login<S: Store>(t: TestApp<S>) {
     assert!(LEGACY_CSV.contains(BCRYPT_2B));
     t.clock.set(at("2026-03-31T12:00:00+09:00"));
-    let report = legacy::import(&t.app, &job(), LEGACY_CSV.as_bytes())
+    let report = legacy::import(&t.app, &job(), LEGACY_CSV.as_bytes(), false)
         .await
         .unwrap();
     assert_eq!((report.imported, report.encoding), (2, "UTF-8"));
@@ -1494,7 +1494,7 @@ async fn legacy_bad_files<S: Store>(t: TestApp<S>) {
         b"member_id,birth_date\n6666666666,1970-01-02\n7777777777,1970/13/02\n",
     ];
     for (i, bytes) in files.iter().enumerate() {
-        let Err(report) = legacy::import(&t.app, &job(), bytes).await else {
+        let Err(report) = legacy::import(&t.app, &job(), bytes, false).await else {
             panic!("file {i} must be refused");
         };
         assert_eq!(report.imported, 0);
@@ -1512,7 +1512,9 @@ async fn legacy_bad_files<S: Store>(t: TestApp<S>) {
     }
     assert_eq!(audit_rows(&t).await.len(), before, "nothing audited either");
     // the line of the unknown scheme is named
-    let r = legacy::import(&t.app, &job(), files[1]).await.unwrap_err();
+    let r = legacy::import(&t.app, &job(), files[1], false)
+        .await
+        .unwrap_err();
     assert_eq!(r.problems[0].line, 3);
     assert!(r.problems[0].message.contains("unsupported scheme"));
 }
@@ -1526,6 +1528,7 @@ async fn legacy_retired_by_binding<S: Store>(t: TestApp<S>) {
         &t.app,
         &job(),
         b"member_id,birth_date\n9900000070,1980-05-17\n",
+        false,
     )
     .await
     .unwrap();

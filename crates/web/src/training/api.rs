@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::WebState;
 use crate::shell::client_addr::ClientAddr;
 use crate::shell::error::ApiError;
-use crate::shell::i18n::Lang;
+use crate::shell::i18n::{Arg, Lang};
 use crate::shell::middleware::RequestId;
 
 /// The routes of the training API.
@@ -202,9 +202,13 @@ impl<'a, S: Store> Answer<'a, S> {
         } else {
             (StatusCode::UNPROCESSABLE_ENTITY, "attendee-list-refused")
         };
-        let detail = self.text(
+        let detail = self.st.shared.catalogues.message(
+            self.lang,
             "training-api-refused",
-            &[("number", list.total_problems.to_string())],
+            &[(
+                "number",
+                Arg::Count(i64::try_from(list.total_problems).unwrap_or(i64::MAX)),
+            )],
         );
         let p = self.problem(status, code, detail);
         let body = dto::TrainingImportRefusal {

@@ -21,6 +21,8 @@ use crate::shell::i18n::{Catalogues, Lang};
 /// One interval of the difference.
 struct DiffView {
     iseki: String,
+    /// The register's name (or the list's kana for an unknown number), beside the number.
+    name: String,
     span: String,
     pending: bool,
 }
@@ -37,6 +39,7 @@ struct Counts {
     added: u64,
     removed: u64,
     unchanged: u64,
+    captures_unchanged: u64,
     attendees: u64,
     pending: u64,
 }
@@ -50,6 +53,8 @@ struct UploadView<'a> {
     message: Option<String>,
     encoding: String,
     rows: u64,
+    /// Header names that are no column of the list, ignored (e.g. 備考), comma-separated.
+    ignored_columns: String,
     counts: Option<Counts>,
     added_lines: Vec<DiffView>,
     added_more: u64,
@@ -74,6 +79,7 @@ impl<'a> UploadView<'a> {
             message: None,
             encoding: String::new(),
             rows: 0,
+            ignored_columns: String::new(),
             counts: None,
             added_lines: Vec::new(),
             added_more: 0,
@@ -97,6 +103,7 @@ fn diff_views(lines: &[DiffLine]) -> Vec<DiffView> {
         .take(DIFF_SHOWN)
         .map(|l| DiffView {
             iseki: l.iseki.as_str().to_owned(),
+            name: l.name.clone().unwrap_or_default(),
             span: format!("{} – {}", jst(l.in_at), jst(l.out_at)),
             pending: l.pending,
         })
@@ -135,6 +142,7 @@ fn plan_page(
     let mut view = UploadView::empty(ctx.chrome(cat), id, cat.text(lang, heading, &[]));
     view.encoding = plan.list.encoding.to_owned();
     view.rows = plan.list.rows;
+    view.ignored_columns = plan.list.ignored_columns.join(", ");
     if !plan.ok() {
         view.problems = plan
             .list
@@ -153,6 +161,7 @@ fn plan_page(
         added: plan.added,
         removed: plan.removed,
         unchanged: plan.unchanged,
+        captures_unchanged: plan.captures_unchanged,
         attendees: plan.attendees,
         pending: plan.pending,
     });
