@@ -1338,15 +1338,13 @@ mod tests {
         assert_eq!(list.ignored_columns, ["foo", "bar"]);
         assert_eq!(
             kinds(&list),
-            vec![
-                (
-                    1,
-                    Some("医籍登録番号"),
-                    ProblemKind::MissingColumn {
-                        name: "医籍登録番号|iseki_number".into()
-                    }
-                ),
-            ]
+            vec![(
+                1,
+                Some("医籍登録番号"),
+                ProblemKind::MissingColumn {
+                    name: "医籍登録番号|iseki_number".into()
+                }
+            ),]
         );
         assert!(!list.ok());
         assert_eq!(list.rows, 0);
@@ -1736,7 +1734,10 @@ mod tests {
             assert!(list.ok(), "{ja}: {:?}", list.problems);
             assert_eq!(list.encoding, "UTF-8");
             // The QR capture comes back as a capture line, channel in words, not as a row.
-            assert!(text.contains(if ja { ",会場QR," } else { ",venue QR," }), "{text}");
+            assert!(
+                text.contains(if ja { ",会場QR," } else { ",venue QR," }),
+                "{text}"
+            );
             assert!(!text.contains("venue_qr"), "{text}");
             assert_eq!(list.captures.len(), 1);
             assert_eq!(list.captures[0].channel, PresenceChannel::VenueQr);

@@ -11,6 +11,7 @@ mod cme_history;
 mod cme_http;
 mod demo;
 mod identity;
+mod imports;
 mod jobs;
 mod mail;
 mod migration;

@@ -505,7 +505,7 @@ async fn attendee_lists<S: Store>(t: TestApp<S>) {
         "医籍登録番号ではありません（1〜7桁の数字、例: 123456）。"
     );
     assert!(
-        messages[1].starts_with("カタカナではありません"),
+        messages[1].starts_with("カナではありません"),
         "{messages:?}"
     );
     assert_eq!(one(&doc, "#problems-total"), "3");
