@@ -555,9 +555,9 @@ fn history_report(
         r.encoding
     };
     println!(
-        "{}: {} lines read ({encoding}), {} {what} written, {} unchanged",
+        "{}: {} read ({encoding}), {} {what} written, {} unchanged",
         file.display(),
-        r.rows,
+        count(r.rows, "line", "lines"),
         r.written,
         r.unchanged
     );
