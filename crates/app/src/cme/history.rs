@@ -1282,6 +1282,17 @@ mod tests {
     }
 
     #[test]
+    fn trailing_empty_columns_are_ignored() {
+        let rows = ledger_rows(
+            "iseki_number,fiscal_year,code,units,,\n123456,2020,10,1,,\n123457,2020,10,1,,,\n",
+        );
+        assert!(rows[0].is_ok(), "{:?}", rows[0]);
+        assert!(rows[1].is_ok(), "{:?}", rows[1]);
+        let rows = ledger_rows("iseki_number,fiscal_year,code,units\n123456,2020,10,1,x\n");
+        assert!(rows[0].is_err(), "a filled cell beyond the header is still wrong");
+    }
+
+    #[test]
     fn units_are_multiples_of_a_half() {
         assert_eq!(parse_units("1.5"), Some(3));
         assert_eq!(parse_units("2"), Some(4));
