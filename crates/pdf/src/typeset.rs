@@ -92,9 +92,7 @@ fn face_for(fonts: &Fonts, ch: char, vs: Option<char>) -> Option<usize> {
     let [main, fallback] = &fonts.faces;
     if main.draws(ch, vs) {
         Some(0)
-    } else if fallback.draws(ch, vs) {
-        Some(1)
-    } else if vs.is_some() && fallback.draws(ch, None) {
+    } else if fallback.draws(ch, vs) || (vs.is_some() && fallback.draws(ch, None)) {
         Some(1)
     } else if vs.is_some() && main.draws(ch, None) {
         Some(0)

@@ -1289,7 +1289,10 @@ mod tests {
         assert!(rows[0].is_ok(), "{:?}", rows[0]);
         assert!(rows[1].is_ok(), "{:?}", rows[1]);
         let rows = ledger_rows("iseki_number,fiscal_year,code,units\n123456,2020,10,1,x\n");
-        assert!(rows[0].is_err(), "a filled cell beyond the header is still wrong");
+        assert!(
+            rows[0].is_err(),
+            "a filled cell beyond the header is still wrong"
+        );
     }
 
     #[test]
