@@ -1639,8 +1639,11 @@ async fn bad_input<S: Store>(t: TestApp<S>) {
     // full-width and kana variants are accepted as the same data
     let mut typed = form_for(&d, "P13-0001", true);
     typed.iseki = format!("第{}号", "９００００８０");
-    typed.family_kana = "やまだ".into();
-    typed.birth_date = "１９８０/５/１７".into();
+    // the kana split at another place and in half-width kana, the birth date as 和暦: the one
+    // name normaliser and date parser compare it with the register's ヤマダ ハナコ, 1980-05-17
+    typed.family_kana = "やまだは".into();
+    typed.given_kana = "ﾅｺ".into();
+    typed.birth_date = "昭和５５年５月１７日".into();
     assert_eq!(
         submit(&t, &acc, &typed).await.unwrap(),
         IdentityOutcome::Verified
