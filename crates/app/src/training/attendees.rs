@@ -93,6 +93,14 @@ pub enum ProblemKind {
     /// A 会場QR, 受付 or 個人QR line that matches no recorded capture: a list neither edits
     /// nor adds such captures (they are corrected on the session page).
     CaptureChanged,
+    /// A recorded 会場QR, 受付 or 個人QR capture is missing from an export that lists later
+    /// captures: deleted from the file, which cannot withdraw it (line 0).
+    CaptureMissing {
+        /// Whose capture.
+        iseki: String,
+        /// Its 入室, Japan time, as the export writes it.
+        at: String,
+    },
     /// A check-in or check-out time that cannot be read.
     BadTime,
     /// Only one of 入室 and 退室 is given.
@@ -137,6 +145,7 @@ impl Problem {
             ProblemKind::BadChannel => "attendees-problem-bad-channel",
             ProblemKind::Contradicts { .. } => "attendees-problem-contradicts",
             ProblemKind::CaptureChanged => "attendees-problem-capture-changed",
+            ProblemKind::CaptureMissing { .. } => "attendees-problem-capture-missing",
             ProblemKind::UnknownColumn { .. } => "attendees-problem-unknown-column",
             ProblemKind::RepeatedColumn { .. } => "attendees-problem-repeated-column",
             ProblemKind::MissingColumn { .. } => "attendees-problem-missing-column",
@@ -170,6 +179,9 @@ impl Problem {
                 ("found", found.to_string()),
             ],
             ProblemKind::Contradicts { first } => vec![("first", first.to_string())],
+            ProblemKind::CaptureMissing { iseki, at } => {
+                vec![("iseki", iseki.clone()), ("at", at.clone())]
+            }
             ProblemKind::RegisterMismatch {
                 register: Some(kana),
             } => vec![("register", kana.clone())],
@@ -215,6 +227,10 @@ impl Problem {
                  capture; a list cannot add or edit those: correct them on the session page, or \
                  restore the line as exported"
                 .into(),
+            ProblemKind::CaptureMissing { iseki, at } => format!(
+                "the capture of {iseki} at {at} (会場QR, 受付 or 個人QR) is missing from the file; \
+                 a list cannot withdraw it: withdraw it on the session page, or restore the line"
+            ),
             ProblemKind::UnknownColumn { name } => format!(
                 "unknown column '{name}'; the columns are {}",
                 COLUMNS
@@ -1861,6 +1877,10 @@ mod tests {
             ProblemKind::BadChannel,
             ProblemKind::Contradicts { first: 3 },
             ProblemKind::CaptureChanged,
+            ProblemKind::CaptureMissing {
+                iseki: "123456".into(),
+                at: "2024-06-01 13:05:07".into(),
+            },
         ];
         let problems: Vec<Problem> = all
             .into_iter()

@@ -246,21 +246,56 @@ pub async fn import<S: Store>(
         }
     }
     // A capture line must be one of them as exported: a list neither adds nor edits captures.
+    // A line still open in the file matches the capture whatever its check-out since (the
+    // doctor may have left after the export was downloaded).
     let mut changed = Vec::new();
+    let mut matched: BTreeSet<(PresenceSubject, &'static str, i64)> = BTreeSet::new();
+    let mut latest: Option<i64> = None;
     for c in &plan.list.captures {
-        let key = (
-            subject_of(&c.iseki),
-            c.channel.as_str(),
-            seconds(c.in_at),
-            c.out_at.map(seconds),
-        );
-        if captured.contains(&key) {
+        let (subject, channel, in_s) = (subject_of(&c.iseki), c.channel.as_str(), seconds(c.in_at));
+        let found = match c.out_at {
+            Some(out) => captured.contains(&(subject.clone(), channel, in_s, Some(seconds(out)))),
+            None => captured
+                .range((subject.clone(), channel, in_s, None)..)
+                .next()
+                .is_some_and(|k| k.0 == subject && k.1 == channel && k.2 == in_s),
+        };
+        if found {
             plan.captures_unchanged += 1;
+            matched.insert((subject, channel, in_s));
+            latest = latest.max(Some(in_s));
         } else {
             changed.push(c.line);
         }
     }
-    if !changed.is_empty() {
+    // A capture recorded before the file's latest capture line but absent from the file was
+    // deleted from it: a list cannot withdraw it either. (Captures made after the export was
+    // downloaded come later, and are not expected in it.)
+    let mut missing: Vec<(PresenceSubject, Timestamp)> = Vec::new();
+    if let Some(latest) = latest {
+        for (subject, channel, in_s, _) in &captured {
+            if *in_s <= latest && !matched.contains(&(subject.clone(), *channel, *in_s)) {
+                missing.push((
+                    subject.clone(),
+                    chrono::DateTime::from_timestamp(*in_s, 0).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    if !changed.is_empty() || !missing.is_empty() {
+        let ids: Vec<Uuid> = missing
+            .iter()
+            .filter_map(|(s, _)| match s {
+                PresenceSubject::Doctor(d) => Some(*d),
+                PresenceSubject::Pending(_) => None,
+            })
+            .collect();
+        let numbers: HashMap<Uuid, IsekiNumber> = tx
+            .doctors_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.iseki))
+            .collect();
         tx.rollback().await?;
         for line in changed {
             add_problem(
@@ -269,6 +304,25 @@ pub async fn import<S: Store>(
                     line,
                     column: None,
                     kind: ProblemKind::CaptureChanged,
+                },
+            );
+        }
+        for (subject, in_at) in missing {
+            let iseki = match &subject {
+                PresenceSubject::Doctor(d) => numbers.get(d).map(ToString::to_string),
+                PresenceSubject::Pending(n) => Some(n.to_string()),
+            };
+            add_problem(
+                &mut plan.list,
+                Problem {
+                    line: 0,
+                    column: None,
+                    kind: ProblemKind::CaptureMissing {
+                        iseki: iseki.unwrap_or_default(),
+                        at: mamis_domain::time::to_japan(in_at)
+                            .format("%Y-%m-%d %H:%M:%S")
+                            .to_string(),
+                    },
                 },
             );
         }

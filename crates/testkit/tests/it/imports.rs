@@ -130,6 +130,41 @@ async fn export_uploaded_back<S: Store>(t: TestApp<S>) {
         assert_eq!(live_presence(&t, s.id).await, before, "no capture copied");
     }
 
+    // b leaves after the export was downloaded: the open desk line still matches
+    let exported = export(&t, s.id, true).await;
+    t.clock.set(jst("2026-06-01T10:40:00"));
+    capture::desk_scan(
+        &t.app,
+        &job(),
+        s.id,
+        DeskInput::Iseki(b.iseki.clone()),
+        at_device("desk"),
+    )
+    .await
+    .unwrap();
+    let plan = import::import(&t.app, &job(), s.id, &exported, false, None)
+        .await
+        .unwrap();
+    assert!(plan.ok() && plan.is_noop(), "{:?}", plan.list.problems);
+    // deleting the QR line from the export does not withdraw the capture: refused, named
+    let text = String::from_utf8(exported[3..].to_vec()).unwrap();
+    let without_qr: String = text
+        .split_inclusive("\r\n")
+        .filter(|l| !l.contains("会場QR"))
+        .collect();
+    let plan = import::import(&t.app, &job(), s.id, without_qr.as_bytes(), true, None)
+        .await
+        .unwrap();
+    assert!(!plan.applied);
+    assert_eq!(
+        plan.list.problems[0].kind,
+        ProblemKind::CaptureMissing {
+            iseki: a.iseki.to_string(),
+            at: "2026-06-01 08:58:00".into()
+        }
+    );
+    assert_eq!(net(&t, a.id).await, vec![(10, 2)], "still credited");
+
     // the QR scan was wrong: withdrawing it still reverses its credit
     let v = training::view(&t.app, &job(), s.id, None).await.unwrap();
     let qr = v

@@ -182,6 +182,7 @@ attendees-problem-birth-before-1900 = The birth date is before 1900.
 attendees-problem-bad-channel = Not a channel: 名簿 (list), 会場QR (venue QR), 受付 (desk) or 個人QR (personal QR), or leave it empty.
 attendees-problem-contradicts = Same medical register number as line { $first }, but another kana name or birth date: correct one of the two lines.
 attendees-problem-capture-changed = This venue QR, desk or personal QR line matches no recorded capture. A list cannot add or edit those: correct them on the session page, or restore the line as exported.
+attendees-problem-capture-missing = The capture of { $iseki } at { $at } (venue QR, desk or personal QR) is missing from the file. A list cannot withdraw it: withdraw it on the session page, or restore the line.
 
 # the venue screen
 training-office-venue-title = Venue QR code

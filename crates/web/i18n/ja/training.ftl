@@ -182,6 +182,7 @@ attendees-problem-birth-before-1900 = 生年月日が1900年より前です。
 attendees-problem-bad-channel = 経路として読めません（名簿・会場QR・受付・個人QR のいずれか、または空欄）。
 attendees-problem-contradicts = { $first }行目と同じ医籍登録番号ですが、氏名カナか生年月日が異なります。どちらかの行を修正してください。
 attendees-problem-capture-changed = この会場QR・受付・個人QRの行は記録された受付と一致しません。名簿ではこれらを追加・修正できません。研修会の画面で修正するか、書き出したときの内容に戻してください。
+attendees-problem-capture-missing = { $iseki } の { $at } の受付（会場QR・受付・個人QR）がファイルにありません。名簿では取り消せません。研修会の画面で取り消すか、行を元に戻してください。
 
 # the venue screen
 training-office-venue-title = 会場QRコード
