@@ -166,6 +166,10 @@ impl Problem {
         }
     }
 
+    /// The arguments of [`Problem::args`] that are counts: rendered as Fluent numbers, so
+    /// `[one]` / `*[other]` variants select on them.
+    pub const COUNT_ARGS: [&'static str; 5] = ["max_mb", "max", "expected", "found", "first"];
+
     /// The Fluent arguments (name → value as String), so messages can show limits and names.
     pub fn args(&self) -> Vec<(&'static str, String)> {
         match &self.kind {
@@ -245,8 +249,12 @@ impl Problem {
             ),
             ProblemKind::MissingColumn { name } => format!("the header has no column {name}"),
             ProblemKind::WrongWidth { expected, found } => format!(
-                "the line has {found} cells but the header {expected}; check for a missing or \
-                 extra comma"
+                "the line has {} but the header {expected}; check for a missing or extra comma",
+                if *found == 1 {
+                    "1 cell".to_owned()
+                } else {
+                    format!("{found} cells")
+                }
             ),
             ProblemKind::BadIseki => "not a 医籍登録番号 (1 to 7 digits, e.g. 123456)".into(),
             ProblemKind::BadKana => "not kana (katakana or hiragana, family and given name \

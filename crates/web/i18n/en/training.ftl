@@ -165,7 +165,10 @@ attendees-problem-broken-csv = Unreadable CSV: the rest of the file was not read
 attendees-problem-unknown-column = "{ $name }" is not a column of the list. The columns are 医籍登録番号, 氏名カナ (or 氏カナ and 名カナ), 生年月日, 入室 and 退室, or iseki_number, name_kana, birth_date, check_in and check_out.
 attendees-problem-repeated-column = Column "{ $name }" repeats another (氏名カナ replaces 氏カナ and 名カナ): keep one.
 attendees-problem-missing-column = The header has no column { $name }: add it.
-attendees-problem-wrong-width = The line has { $found } cells but the header { $expected }: check for a missing or extra comma.
+attendees-problem-wrong-width = { $found ->
+    [one] The line has one cell
+   *[other] The line has { $found } cells
+} but the header { $expected }: check for a missing or extra comma.
 attendees-problem-bad-iseki = Not a medical register number (1 to 7 digits, e.g. 123456).
 attendees-problem-bad-kana = Not kana (katakana or hiragana, family and given name separated by a space, e.g. ヤマダ タロウ).
 attendees-problem-bad-date = Not a past date as YYYY-MM-DD, YYYY/M/D, YYYY年M月D日 or 和暦 such as S50.4.1 or 昭和50年4月1日.

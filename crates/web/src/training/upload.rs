@@ -16,7 +16,7 @@ use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult};
 use crate::shell::error::{Failure, PageError};
-use crate::shell::i18n::{Catalogues, Lang};
+use crate::shell::i18n::{Arg, Catalogues, Lang};
 
 /// One interval of the difference.
 struct DiffView {
@@ -112,7 +112,10 @@ fn diff_views(lines: &[DiffLine]) -> Vec<DiffView> {
 
 fn problem_view(cat: &Catalogues, lang: Lang, p: &Problem) -> ProblemView {
     let args = p.args();
-    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args: Vec<(&str, Arg<'_>)> = args
+        .iter()
+        .map(|(k, v)| (*k, super::api::problem_arg(k, v)))
+        .collect();
     ProblemView {
         line: if p.line == 0 {
             cat.text(lang, "training-office-upload-whole-file", &[])
@@ -120,7 +123,7 @@ fn problem_view(cat: &Catalogues, lang: Lang, p: &Problem) -> ProblemView {
             p.line.to_string()
         },
         column: p.column.clone().unwrap_or_default(),
-        message: cat.text(lang, p.message_id(), &args),
+        message: cat.message(lang, p.message_id(), &args),
     }
 }
 
