@@ -184,11 +184,11 @@ impl Problem {
             ],
             ProblemKind::Contradicts { first } => vec![("first", first.to_string())],
             ProblemKind::CaptureMissing { iseki, at } => {
-                vec![("iseki", iseki.clone()), ("at", at.clone())]
+                vec![("iseki", iseki.clone()), ("date", at.clone())]
             }
             ProblemKind::RegisterMismatch {
                 register: Some(kana),
-            } => vec![("register", kana.clone())],
+            } => vec![("name", kana.clone())],
             _ => Vec::new(),
         }
     }

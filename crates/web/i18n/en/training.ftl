@@ -177,7 +177,7 @@ attendees-problem-only-one-time = Give both check-in and check-out, or neither f
 attendees-problem-out-before-in = The check-out is before the check-in: check the times.
 attendees-problem-outside-session = The time from check-in to check-out does not overlap the session: check the date and times.
 attendees-problem-register-mismatch = This differs from the register for this medical register number: check the number, or correct the cell.
-attendees-problem-register-kana = The register has the kana "{ $register }" for this medical register number: check the number, or correct the cell.
+attendees-problem-register-kana = The register has the kana "{ $name }" for this medical register number: check the number, or correct the cell.
 attendees-problem-unclosed-quote = A quote (") opened on this line is never closed, so the rest of the file was read as one cell: close the quote or remove it.
 attendees-problem-not-begun = The session has not begun: upload its attendee list once it has started.
 attendees-problem-excel-date = A number, not a date: in Excel, format the column as Date (yyyy/m/d) or Text and save again.
@@ -185,7 +185,7 @@ attendees-problem-birth-before-1900 = The birth date is before 1900.
 attendees-problem-bad-channel = Not a channel: 名簿 (list), 会場QR (venue QR), 受付 (desk) or 個人QR (personal QR), or leave it empty.
 attendees-problem-contradicts = Same medical register number as line { $first }, but another kana name or birth date: correct one of the two lines.
 attendees-problem-capture-changed = This venue QR, desk or personal QR line matches no recorded capture. A list cannot add or edit those: correct them on the session page, or restore the line as exported.
-attendees-problem-capture-missing = The capture of { $iseki } at { $at } (venue QR, desk or personal QR) is missing from the file. A list cannot withdraw it: withdraw it on the session page, or restore the line.
+attendees-problem-capture-missing = The capture of { $iseki } at { $date } (venue QR, desk or personal QR) is missing from the file. A list cannot withdraw it: withdraw it on the session page, or restore the line.
 
 # the venue screen
 training-office-venue-title = Venue QR code

@@ -174,7 +174,7 @@ attendees-problem-only-one-time = 入室と退室は両方入力するか、研�
 attendees-problem-out-before-in = 退室が入室より前になっています。時刻を確認してください。
 attendees-problem-outside-session = 入室から退室までの時間が研修会の時間と重なっていません。日付と時刻を確認してください。
 attendees-problem-register-mismatch = この医籍登録番号の登録内容と一致しません。番号を確認するか、この欄を修正してください。
-attendees-problem-register-kana = この医籍登録番号の登録カナは「{ $register }」です。番号を確認するか、この欄を修正してください。
+attendees-problem-register-kana = この医籍登録番号の登録カナは「{ $name }」です。番号を確認するか、この欄を修正してください。
 attendees-problem-unclosed-quote = この行で始まった引用符（"）が閉じられていないため、ファイルの残りが1つの欄として読まれました。引用符を閉じるか削除してください。
 attendees-problem-not-begun = この研修会はまだ始まっていません。出席者名簿は開始後にアップロードしてください。
 attendees-problem-excel-date = 日付ではなく数値です。Excelで列の書式を「日付」（yyyy/m/d）か「文字列」にして保存し直してください。
@@ -182,7 +182,7 @@ attendees-problem-birth-before-1900 = 生年月日が1900年より前です。
 attendees-problem-bad-channel = 経路として読めません（名簿・会場QR・受付・個人QR のいずれか、または空欄）。
 attendees-problem-contradicts = { $first }行目と同じ医籍登録番号ですが、氏名カナか生年月日が異なります。どちらかの行を修正してください。
 attendees-problem-capture-changed = この会場QR・受付・個人QRの行は記録された受付と一致しません。名簿ではこれらを追加・修正できません。研修会の画面で修正するか、書き出したときの内容に戻してください。
-attendees-problem-capture-missing = { $iseki } の { $at } の受付（会場QR・受付・個人QR）がファイルにありません。名簿では取り消せません。研修会の画面で取り消すか、行を元に戻してください。
+attendees-problem-capture-missing = { $iseki } の { $date } の受付（会場QR・受付・個人QR）がファイルにありません。名簿では取り消せません。研修会の画面で取り消すか、行を元に戻してください。
 
 # the venue screen
 training-office-venue-title = 会場QRコード
