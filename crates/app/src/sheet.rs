@@ -20,6 +20,9 @@ pub(crate) enum Line {
     Blank,
     /// A data line at this physical line number.
     Data(u64),
+    /// A quoted cell starting on this line is never closed: the reader took the rest of the
+    /// file as that cell, so nothing after it can be trusted.
+    UnclosedQuote(u64),
     /// The CSV reader failed at this line; nothing after it can be trusted.
     Broken {
         /// Where it failed.
@@ -72,6 +75,17 @@ impl<'t> Sheet<'t> {
         self.line
     }
 
+    /// Whether the record starting at `byte`, just read, ran to the end of the file inside a
+    /// quote: quotes come in pairs in a well-formed record (opening, closing, doubled), so an odd
+    /// count in a record that reaches the end means one was never closed.
+    fn unclosed(&self, byte: u64) -> bool {
+        let end = usize::try_from(self.reader.position().byte()).unwrap_or(usize::MAX);
+        let start = usize::try_from(byte).unwrap_or(usize::MAX);
+        end >= self.text.len()
+            && start < self.text.len()
+            && self.text[start..].iter().filter(|&&b| b == b'"').count() % 2 == 1
+    }
+
     /// The next record into `rec`, with its physical line.
     pub(crate) fn next(&mut self, rec: &mut StringRecord) -> Line {
         match self.reader.read_record(rec) {
@@ -79,12 +93,71 @@ impl<'t> Sheet<'t> {
             Ok(true) if rec.iter().all(|c| c.trim().is_empty()) => Line::Blank,
             Ok(true) => {
                 let byte = rec.position().map_or(0, |p| p.byte());
-                Line::Data(self.line_at(byte))
+                let line = self.line_at(byte);
+                if self.unclosed(byte) {
+                    Line::UnclosedQuote(line)
+                } else {
+                    Line::Data(line)
+                }
             }
             Err(e) => Line::Broken {
                 line: e.position().map_or(0, |p| self.line_at(p.byte())),
                 error: e.to_string(),
             },
         }
+    }
+}
+
+/// Cells up to the last non-empty one: spreadsheets leave empty columns at the right of a
+/// sheet, which every import ignores.
+pub(crate) fn width(rec: &StringRecord) -> usize {
+    (0..rec.len())
+        .rev()
+        .find(|&i| rec.get(i).is_some_and(|c| !c.trim().is_empty()))
+        .map_or(0, |i| i + 1)
+}
+
+/// Whether a data line fits a header of `header_width` named columns: every named column has a
+/// cell, and any cell beyond them is empty.
+pub(crate) fn fits(rec: &StringRecord, header_width: usize) -> bool {
+    rec.len() >= header_width && width(rec) <= header_width
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        let mut sheet = Sheet::new(text, false);
+        let mut rec = StringRecord::new();
+        let mut out = Vec::new();
+        loop {
+            match sheet.next(&mut rec) {
+                Line::End => break,
+                Line::Blank => out.push("blank".into()),
+                Line::Data(l) => out.push(format!("{l}:{}", rec.len())),
+                Line::UnclosedQuote(l) => out.push(format!("{l}:unclosed")),
+                Line::Broken { line, .. } => out.push(format!("{line}:broken")),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn physical_lines_and_unclosed_quotes() {
+        assert_eq!(lines("a,b\n\n1,\"x\ny\"\n2,3\n"), ["1:2", "3:2", "5:2"]);
+        assert_eq!(lines("a,b\n1,\"x\n2,3\n4,5\n"), ["1:2", "2:unclosed"]);
+        assert_eq!(lines("a,b\n1,\"x\"\"y\"\n"), ["1:2", "2:2"]);
+        assert_eq!(lines("a,b\n1,\"x\""), ["1:2", "2:2"]);
+    }
+
+    #[test]
+    fn trailing_empty_cells_fit() {
+        let rec = StringRecord::from(vec!["1", "2", "", " "]);
+        assert_eq!(width(&rec), 2);
+        assert!(fits(&rec, 2));
+        assert!(fits(&rec, 3));
+        assert!(!fits(&rec, 5));
+        assert!(!fits(&StringRecord::from(vec!["1", "2", "3"]), 2));
     }
 }

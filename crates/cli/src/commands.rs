@@ -283,33 +283,62 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Legacy {
-            cmd: LegacyCmd::Import { file },
+            cmd: LegacyCmd::Import { file, replace },
         } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let (sk, ak) = keys(cfg, false)?;
             let app = app_for(store, cfg, sk, ak)?;
-            match mamis_app::identity::legacy::import(&app, &cli_principal(), &bytes).await {
+            let report =
+                mamis_app::identity::legacy::import(&app, &cli_principal(), &bytes, replace).await;
+            let (Ok(r) | Err(r)) = &report;
+            println!("{}: read as {}", file.display(), r.encoding);
+            match &report {
                 Ok(r) => {
                     println!(
-                        "imported {} legacy credentials ({})",
-                        r.imported, r.encoding
+                        "imported {}, {} unchanged, {} replaced",
+                        count(r.imported, "legacy credential", "legacy credentials"),
+                        r.unchanged,
+                        r.total_replaced
                     );
+                    for x in &r.replaced {
+                        println!(
+                            "line {}: replaced the credential of {}",
+                            x.line, x.member_id
+                        );
+                    }
+                    if r.total_replaced > r.replaced.len() {
+                        println!(
+                            "… and {} more",
+                            count(
+                                r.total_replaced - r.replaced.len(),
+                                "replaced credential",
+                                "replaced credentials"
+                            )
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(r) => {
                     for p in &r.problems {
-                        println!("line {}: {}", p.line, p.message);
+                        match p.line {
+                            0 => println!("file: {}", p.message),
+                            line => println!("line {line}: {}", p.message),
+                        }
                     }
                     if r.total_problems > r.problems.len() {
                         println!(
-                            "… and {} more problems",
-                            r.total_problems - r.problems.len()
+                            "… and {}",
+                            count(
+                                r.total_problems - r.problems.len(),
+                                "more problem",
+                                "more problems"
+                            )
                         );
                     }
                     println!(
-                        "nothing was imported: {} problem(s) in {}",
-                        r.total_problems,
+                        "nothing was imported: {} in {}",
+                        count(r.total_problems, "problem", "problems"),
                         file.display()
                     );
                     Ok(ExitCode::from(2))
@@ -548,9 +577,9 @@ fn history_report(
         r.encoding
     };
     println!(
-        "{}: {} lines read ({encoding}), {} {what} written, {} unchanged",
+        "{}: {} read ({encoding}), {} {what} written, {} unchanged",
         file.display(),
-        r.rows,
+        count(r.rows, "line", "lines"),
         r.written,
         r.unchanged
     );
@@ -563,14 +592,17 @@ fn history_report(
     }
     let kept = r.problems.len() as u64;
     if r.total_problems > kept {
-        println!("… and {} more problems", r.total_problems - kept);
+        println!(
+            "… and {}",
+            count(r.total_problems - kept, "more problem", "more problems")
+        );
     }
     if r.applied() {
         ExitCode::SUCCESS
     } else {
         println!(
-            "nothing was imported: {} problem(s); correct the file and run the import again",
-            r.total_problems
+            "nothing was imported: {}; correct the file and run the import again",
+            count(r.total_problems, "problem", "problems")
         );
         ExitCode::from(2)
     }
@@ -893,4 +925,14 @@ fn init_tracing(json: bool) {
     } else {
         builder.try_init()
     };
+}
+
+/// "1 problem", "3 problems": English counts for the CLI's reports.
+fn count<N: TryInto<u64>>(n: N, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }

@@ -148,10 +148,15 @@ enum StaffCmd {
 
 #[derive(Debug, Subcommand)]
 enum LegacyCmd {
-    /// Import `member_id,birth_date[,password_hash]` (UTF-8 or CP932); all or nothing.
+    /// Import `member_id,birth_date[,password_hash]` (UTF-8, UTF-16 with BOM or CP932; birth
+    /// dates as 1970-05-06, 1970/5/6, 1970年5月6日 or S45.5.6); all or nothing.
     Import {
         /// The CSV file.
         file: PathBuf,
+        /// Replace the credential of a member who already has one (otherwise such a row
+        /// refuses the file); each replaced one is reported.
+        #[arg(long)]
+        replace: bool,
     },
 }
 

@@ -106,15 +106,16 @@ impl KanaName {
     /// Longest name accepted, in characters.
     pub const MAX_CHARS: usize = 60;
 
-    /// NFKC, hiragana → katakana, every kind of whitespace (U+3000 too) removed; only katakana,
-    /// the long-vowel mark and the middle dot remain acceptable.
+    /// Folded by [`crate::names::fold_kana`] (NFKC, hiragana → katakana), every kind of
+    /// whitespace (U+3000 too) removed; only katakana, the long-vowel mark and the middle dot
+    /// remain acceptable.
     pub fn normalise(input: &str) -> Result<Self, DomainError> {
-        let s: String = nfkc_compact(input)
+        let s: String = crate::names::fold_kana(input)
             .chars()
-            .map(hiragana_to_katakana)
+            .filter(|c| !c.is_whitespace())
             .collect();
         let n = s.chars().count();
-        if n == 0 || n > Self::MAX_CHARS || !s.chars().all(is_katakana) {
+        if n == 0 || n > Self::MAX_CHARS || !s.chars().all(crate::names::is_katakana) {
             return Err(DomainError::InvalidKanaName);
         }
         Ok(Self(s))
@@ -124,19 +125,6 @@ impl KanaName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-fn hiragana_to_katakana(c: char) -> char {
-    match c {
-        '\u{3041}'..='\u{3096}' | '\u{309D}'..='\u{309E}' => {
-            char::from_u32(c as u32 + 0x60).unwrap_or(c)
-        }
-        _ => c,
-    }
-}
-
-fn is_katakana(c: char) -> bool {
-    matches!(c, '\u{30A1}'..='\u{30FA}' | '\u{30FC}'..='\u{30FE}' | '・')
 }
 
 impl TryFrom<String> for KanaName {
@@ -187,6 +175,7 @@ impl Sex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::{hiragana_to_katakana, is_katakana};
     use proptest::prelude::*;
 
     #[test]

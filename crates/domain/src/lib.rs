@@ -4,10 +4,12 @@
 pub mod association;
 pub mod authz;
 pub mod curriculum;
+pub mod dates;
 pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod membership;
+pub mod names;
 pub mod rules;
 pub mod time;
 pub mod training;

@@ -1,5 +1,5 @@
 //! A4 PDFs of the three CME documents — 学習単位取得証, 日医生涯教育認定証 and 受講証明書 — with
-//! the IPAex Mincho font embedded (subset) and a QR code of the public verification URL.
+//! the IPAex Mincho font embedded (subset; IPAmj Mincho for the characters it lacks) and a QR code of the public verification URL.
 //!
 //! [`render`] is a pure function of its input: no clock, no random ids, so the same
 //! [`Certificate`] always gives the same bytes (the metadata dates come from `issued_on`).
@@ -113,9 +113,10 @@ pub struct Certificate {
 /// and `Pdf`.
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
-    /// A character has no glyph in the embedded font (e.g. 𠮷, U+20BB7, is not in IPAex).
-    /// Nothing is substituted: a certificate must not misprint a name.
-    #[error("the font has no glyph for {ch:?} (U+{:04X}) in {field}", u32::from(*ch))]
+    /// A character has no glyph in either embedded font (IPAex Mincho, then IPAmj Mincho for
+    /// 𠮷 and variation sequences). Nothing is substituted: a certificate must not misprint a
+    /// name.
+    #[error("no font has a glyph for {ch:?} (U+{:04X}) in {field}", u32::from(*ch))]
     MissingGlyph {
         /// Which input field holds the character.
         field: &'static str,

@@ -17,38 +17,126 @@ use krilla::{Data, Document, SerializeSettings};
 
 use crate::PdfError;
 
-/// IPAex Mincho 004.01 (IPA Font License v1.0, see assets/fonts/); one face keeps the binary
-/// about 7.8 MB larger instead of 14 MB with Gothic too.
+/// IPAex Mincho 004.01 (IPA Font License v1.0, see assets/fonts/): the main face, used for
+/// every character it has.
 static FONT_DATA: &[u8] = include_bytes!("../../../assets/fonts/ipaexm.ttf");
+
+/// IPAmj Mincho 005.01 (IPA Font License v1.0, see assets/fonts/): the fallback for name
+/// characters IPAex lacks (𠮷, JIS X 0213 plane 2, MJ characters) and for ideographic variation
+/// sequences (渡邉󠄀) IPAex cannot draw; subset like the main face.
+static FALLBACK_DATA: &[u8] = include_bytes!("../../../assets/fonts/ipamjm.ttf");
+
+/// One face parsed for shaping and for krilla.
+struct Face {
+    pdf: Font,
+    face: rustybuzz::Face<'static>,
+    /// Every line is shaped as Han script, left to right: Japanese with Latin digits needs
+    /// nothing script-specific from these fonts, and one plan keeps shaping uniform.
+    plan: rustybuzz::ShapePlan,
+}
+
+impl Face {
+    fn load(data: &'static [u8]) -> Option<Face> {
+        let face = rustybuzz::Face::from_slice(data, 0)?;
+        let plan = rustybuzz::ShapePlan::new(
+            &face,
+            rustybuzz::Direction::LeftToRight,
+            Some(rustybuzz::script::HAN),
+            None,
+            &[],
+        );
+        Some(Face {
+            pdf: Font::new(Data::from(data), 0)?,
+            face,
+            plan,
+        })
+    }
+
+    /// Whether this face draws `ch` followed by the variation selector `vs`, if any.
+    fn draws(&self, ch: char, vs: Option<char>) -> bool {
+        match vs {
+            Some(vs) => self.face.glyph_variation_index(ch, vs).is_some(),
+            None => self.face.glyph_index(ch).is_some(),
+        }
+    }
+}
 
 /// Parsed once per process: krilla hashes the whole font when it is loaded, and compiling a
 /// shaping plan per line would cost a sixth of the render time.
 struct Fonts {
-    pdf: Font,
-    face: rustybuzz::Face<'static>,
-    /// Every line is shaped as Han script, left to right: Japanese with Latin digits needs
-    /// nothing script-specific from this font, and one plan keeps shaping uniform.
-    plan: rustybuzz::ShapePlan,
+    /// [main, fallback], indexed by [`Segment::font`].
+    faces: [Face; 2],
 }
 
 static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
-    let face = rustybuzz::Face::from_slice(FONT_DATA, 0)?;
-    let plan = rustybuzz::ShapePlan::new(
-        &face,
-        rustybuzz::Direction::LeftToRight,
-        Some(rustybuzz::script::HAN),
-        None,
-        &[],
-    );
     Some(Fonts {
-        pdf: Font::new(Data::from(FONT_DATA), 0)?,
-        face,
-        plan,
+        faces: [Face::load(FONT_DATA)?, Face::load(FALLBACK_DATA)?],
     })
 });
 
 fn fonts() -> Result<&'static Fonts, PdfError> {
     FONTS.as_ref().ok_or(PdfError::Font)
+}
+
+/// Variation selectors (standardised and ideographic), which belong to the character before.
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Which face draws the character `ch` (with its variation selector `vs`): the main face when
+/// it has that exact form, else the fallback; a sequence neither face knows (渡邉 with U+E0100
+/// is in neither cmap) is drawn as its base character by the fallback, the face made for
+/// registered name forms, else by the main face — the selector is kept in the text either way;
+/// `None` when no face has `ch`.
+fn face_for(fonts: &Fonts, ch: char, vs: Option<char>) -> Option<usize> {
+    let [main, fallback] = &fonts.faces;
+    if main.draws(ch, vs) {
+        Some(0)
+    } else if fallback.draws(ch, vs) || (vs.is_some() && fallback.draws(ch, None)) {
+        Some(1)
+    } else if vs.is_some() && main.draws(ch, None) {
+        Some(0)
+    } else {
+        None
+    }
+}
+
+/// `text` cut into (face, byte range) pieces, each drawn by one face; a variation selector
+/// stays with its base character. Fails with the first character no face has.
+fn segments(
+    text: &str,
+    field: &'static str,
+) -> Result<Vec<(usize, std::ops::Range<usize>)>, PdfError> {
+    let fonts = fonts()?;
+    let mut out: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, ch)) = chars.next() {
+        let vs = chars
+            .peek()
+            .map(|&(_, c)| c)
+            .filter(|&c| is_variation_selector(c));
+        let end = match vs {
+            Some(v) => {
+                chars.next();
+                at + ch.len_utf8() + v.len_utf8()
+            }
+            None => at + ch.len_utf8(),
+        };
+        // A lone selector (none before it) is drawn by nothing: the main face ignores it.
+        let face = if is_variation_selector(ch) {
+            Some(out.last().map_or(0, |s| s.0))
+        } else {
+            face_for(fonts, ch, vs)
+        };
+        let Some(face) = face else {
+            return Err(PdfError::MissingGlyph { field, ch });
+        };
+        match out.last_mut() {
+            Some((f, range)) if *f == face => range.end = end,
+            _ => out.push((face, at..end)),
+        }
+    }
+    Ok(out)
 }
 
 /// A4 in points.
@@ -61,65 +149,98 @@ pub(crate) fn mm(v: f32) -> f32 {
     v * 72.0 / 25.4
 }
 
-/// Fails with the first character of `text` that the font cannot draw.
+/// Fails with the first character of `text` that no font can draw.
 pub(crate) fn check_glyphs(field: &'static str, text: &str) -> Result<(), PdfError> {
-    let face = &fonts()?.face;
-    match text.chars().find(|&ch| face.glyph_index(ch).is_none()) {
-        Some(ch) => Err(PdfError::MissingGlyph { field, ch }),
-        None => Ok(()),
-    }
+    segments(text, field).map(|_| ())
+}
+
+/// A piece of a line drawn by one face; glyph ranges are relative to `range`.
+#[derive(Debug, Clone)]
+struct Segment {
+    /// Index into [`Fonts::faces`].
+    font: usize,
+    /// Byte range of the line's text.
+    range: std::ops::Range<usize>,
+    glyphs: Vec<KrillaGlyph>,
+    width_em: f32,
 }
 
 /// A shaped single line of text; advances are in ems.
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
     text: String,
-    glyphs: Vec<KrillaGlyph>,
+    segments: Vec<Segment>,
     width_em: f32,
 }
 
+/// Shapes `text` with one face.
+fn shape(face: &Face, text: &str) -> Result<(Vec<KrillaGlyph>, f32), PdfError> {
+    let upem = face.face.units_per_em() as f32;
+    let mut buffer = rustybuzz::UnicodeBuffer::new();
+    buffer.push_str(text);
+    buffer.set_direction(rustybuzz::Direction::LeftToRight);
+    buffer.set_script(rustybuzz::script::HAN);
+    let out = rustybuzz::shape_with_plan(&face.face, &face.plan, buffer);
+    let infos = out.glyph_infos();
+    let positions = out.glyph_positions();
+    let mut glyphs = Vec::with_capacity(infos.len());
+    let mut width_em = 0.0;
+    for (i, (info, pos)) in infos.iter().zip(positions).enumerate() {
+        let start = info.cluster as usize;
+        if info.glyph_id == 0 {
+            let ch = text[start..].chars().next().unwrap_or('\u{FFFD}');
+            return Err(PdfError::MissingGlyph { field: "text", ch });
+        }
+        // A cluster ends where the next different cluster starts (left to right).
+        let end = infos[i + 1..]
+            .iter()
+            .map(|n| n.cluster as usize)
+            .find(|&c| c != start)
+            .unwrap_or(text.len());
+        let advance = pos.x_advance as f32 / upem;
+        width_em += advance;
+        glyphs.push(KrillaGlyph::new(
+            GlyphId::new(info.glyph_id),
+            advance,
+            pos.x_offset as f32 / upem,
+            pos.y_offset as f32 / upem,
+            pos.y_advance as f32 / upem,
+            start..end,
+            None,
+        ));
+    }
+    Ok((glyphs, width_em))
+}
+
 impl Run {
-    /// Shapes `text` as one left-to-right line.
+    /// Shapes `text` as one left-to-right line, each piece with the face that draws it.
     pub(crate) fn new(text: &str) -> Result<Run, PdfError> {
         let fonts = fonts()?;
-        let upem = fonts.face.units_per_em() as f32;
-        let mut buffer = rustybuzz::UnicodeBuffer::new();
-        buffer.push_str(text);
-        buffer.set_direction(rustybuzz::Direction::LeftToRight);
-        buffer.set_script(rustybuzz::script::HAN);
-        let out = rustybuzz::shape_with_plan(&fonts.face, &fonts.plan, buffer);
-        let infos = out.glyph_infos();
-        let positions = out.glyph_positions();
-        let mut glyphs = Vec::with_capacity(infos.len());
+        let mut segments = Vec::new();
         let mut width_em = 0.0;
-        for (i, (info, pos)) in infos.iter().zip(positions).enumerate() {
-            let start = info.cluster as usize;
-            if info.glyph_id == 0 {
-                let ch = text[start..].chars().next().unwrap_or('\u{FFFD}');
-                return Err(PdfError::MissingGlyph { field: "text", ch });
-            }
-            // A cluster ends where the next different cluster starts (left to right).
-            let end = infos[i + 1..]
-                .iter()
-                .map(|n| n.cluster as usize)
-                .find(|&c| c != start)
-                .unwrap_or(text.len());
-            let advance = pos.x_advance as f32 / upem;
-            width_em += advance;
-            glyphs.push(KrillaGlyph::new(
-                GlyphId::new(info.glyph_id),
-                advance,
-                pos.x_offset as f32 / upem,
-                pos.y_offset as f32 / upem,
-                pos.y_advance as f32 / upem,
-                start..end,
-                None,
-            ));
+        for (font, range) in self::segments(text, "text")? {
+            let (glyphs, w) = shape(&fonts.faces[font], &text[range.clone()])?;
+            width_em += w;
+            segments.push(Segment {
+                font,
+                range,
+                glyphs,
+                width_em: w,
+            });
         }
         Ok(Run {
             text: text.to_owned(),
-            glyphs,
+            segments,
             width_em,
+        })
+    }
+
+    /// Each glyph's advance in ems with the byte offset in the line where its cluster starts.
+    fn advances(&self) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.segments.iter().flat_map(|s| {
+            s.glyphs
+                .iter()
+                .map(move |g| (s.range.start + g.text_range.start, g.x_advance))
         })
     }
 
@@ -255,9 +376,9 @@ pub(crate) fn wrap(
     // Width of each character: glyph advances summed per cluster start.
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut widths = vec![0.0f32; chars.len()];
-    for g in &run.glyphs {
-        if let Ok(i) = chars.binary_search_by_key(&g.text_range.start, |&(b, _)| b) {
-            widths[i] += g.x_advance * size;
+    for (start, advance) in run.advances() {
+        if let Ok(i) = chars.binary_search_by_key(&start, |&(b, _)| b) {
+            widths[i] += advance * size;
         }
     }
     let can_break_before = |i: usize| -> bool {
@@ -331,14 +452,18 @@ pub(crate) fn emit(pages: &[Page], metadata: &Metadata) -> Result<Vec<u8>, PdfEr
             match op {
                 Op::Text { x, y, size, run } => {
                     surface.set_fill(Some(Fill::default()));
-                    surface.draw_glyphs(
-                        Point::from_xy(*x, *y),
-                        &run.glyphs,
-                        fonts.pdf.clone(),
-                        &run.text,
-                        *size,
-                        false,
-                    );
+                    let mut at = *x;
+                    for seg in &run.segments {
+                        surface.draw_glyphs(
+                            Point::from_xy(at, *y),
+                            &seg.glyphs,
+                            fonts.faces[seg.font].pdf.clone(),
+                            &run.text[seg.range.clone()],
+                            *size,
+                            false,
+                        );
+                        at += seg.width_em * *size;
+                    }
                 }
                 Op::Rect { rect, gray } => {
                     // Consecutive rectangles of one grey become one path (a QR code has hundreds).
@@ -397,17 +522,41 @@ mod tests {
     #[test]
     fn missing_glyphs_are_named() {
         assert!(check_glyphs("氏名", "髙橋 﨑 德").is_ok());
+        // 𠮷 is not in IPAex: the fallback draws it.
+        assert!(check_glyphs("氏名", "𠮷田").is_ok());
         assert!(matches!(
-            check_glyphs("氏名", "𠮷田"),
+            check_glyphs("氏名", "田😀"),
             Err(PdfError::MissingGlyph {
                 field: "氏名",
-                ch: '𠮷'
+                ch: '😀'
             })
         ));
         assert!(matches!(
             Run::new("a😀"),
             Err(PdfError::MissingGlyph { ch: '😀', .. })
         ));
+    }
+
+    #[test]
+    fn each_character_goes_to_the_face_that_draws_it() {
+        let run = Run::new("山田 𠮷川 渡邉\u{E0110}").unwrap();
+        let pieces: Vec<(usize, &str)> = run
+            .segments
+            .iter()
+            .map(|s| (s.font, &run.text[s.range.clone()]))
+            .collect();
+        assert_eq!(
+            pieces,
+            [(0, "山田 "), (1, "𠮷"), (0, "川 渡"), (1, "邉\u{E0110}")]
+        );
+        // The variant glyph itself is drawn, not the base character's.
+        let fb = &fonts().unwrap().faces[1].face;
+        let variant = fb.glyph_variation_index('邉', '\u{E0110}').unwrap();
+        assert_ne!(Some(variant), fb.glyph_index('邉'));
+        let last = run.segments.last().unwrap();
+        assert_eq!(last.glyphs.len(), 1, "one glyph for the sequence");
+        assert_eq!(last.glyphs[0].glyph_id, GlyphId::new(u32::from(variant.0)));
+        assert_eq!(last.glyphs[0].text_range, 0.."邉\u{E0110}".len());
     }
 
     proptest! {

@@ -210,6 +210,22 @@ impl TrainingStore for PgTx {
         .transpose()
     }
 
+    async fn lock_training_session(&mut self, id: Uuid) -> StoreResult<Option<TrainingSession>> {
+        // A row lock: a second apply of the same session waits here for the first to commit.
+        sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM training_sessions s WHERE s.id = $1 FOR UPDATE"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+    }
+
     async fn training_sessions_by_ids(
         &mut self,
         ids: &[Uuid],

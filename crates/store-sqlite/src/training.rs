@@ -218,6 +218,22 @@ impl TrainingStore for SqliteTx {
         .transpose()
     }
 
+    async fn lock_training_session(&mut self, id: Uuid) -> StoreResult<Option<TrainingSession>> {
+        // Writers hold SQLite's single write lock (BEGIN IMMEDIATE): nothing else to take.
+        sqlx::query(concat!(
+            "SELECT ",
+            session_cols!(),
+            " FROM training_sessions s WHERE s.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(session_row)
+        .transpose()
+    }
+
     async fn training_sessions_by_ids(
         &mut self,
         ids: &[Uuid],

@@ -778,6 +778,13 @@ pub trait TrainingStore {
         limit: u32,
         offset: u32,
     ) -> impl Future<Output = StoreResult<Vec<TrainingSession>>> + Send;
+    /// One session, locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's write
+    /// transaction already holds the database's single write lock): two attendee-list applies
+    /// to one session run one after the other, the second seeing the first's rows.
+    fn lock_training_session(
+        &mut self,
+        id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<TrainingSession>>> + Send;
     /// Outside organisations' sessions in `prefecture` not yet approved, by start then id: the
     /// prefecture staff's approval queue.
     fn sessions_awaiting_approval(

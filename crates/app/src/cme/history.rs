@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::PROGRAMME;
 use crate::audit::Entry;
 use crate::authz::require;
-use crate::identity::{legacy, registration};
+use crate::identity::legacy;
 use crate::sheet::{Line, Sheet};
 use crate::{App, AppError};
 
@@ -109,6 +109,16 @@ fn problem(line: u64, column: Option<&str>, message: String) -> Problem {
 }
 
 /// The problem of a CSV the reader could not read on: the rest of the file is unread.
+fn unclosed_quote(line: u64) -> Problem {
+    problem(
+        line,
+        None,
+        "a quote (\") opened on this line is never closed, so the rest of the file was read as \
+         one cell and not imported; close the quote or remove it"
+            .to_owned(),
+    )
+}
+
 fn broken(line: u64, error: &str) -> Problem {
     problem(
         line,
@@ -197,7 +207,10 @@ fn decode<'a>(bytes: &'a [u8], report: &mut HistoryReport) -> Option<Cow<'a, str
         return None;
     }
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Ok(s) = std::str::from_utf8(body) {
+    // NUL bytes mean UTF-16 without a BOM: `legacy::decode` names that.
+    if let Ok(s) = std::str::from_utf8(body)
+        && !s.contains('\0')
+    {
         report.encoding = "UTF-8";
         return Some(Cow::Borrowed(s));
     }
@@ -269,13 +282,15 @@ fn read_header(
         ));
         return None;
     }
+    // Empty columns at the right, as spreadsheets leave them, are no columns.
+    let width = crate::sheet::width(&record);
     let mut header = Header {
         at: vec![None; columns.len()],
         names: columns.iter().map(|c| c.en.to_owned()).collect(),
-        width: record.len(),
+        width,
     };
     let mut problems = Vec::new();
-    for (i, raw) in record.iter().enumerate() {
+    for (i, raw) in record.iter().take(width).enumerate() {
         let name = norm(raw);
         match columns.iter().position(|c| c.matches(&name)) {
             None if name.is_empty() => problems.push(problem(
@@ -539,8 +554,9 @@ fn parse_ledger_row(
     cols: &LedgerColumns,
     rules: &Rules,
 ) -> Result<LedgerRow, Vec<Problem>> {
-    if rec.len() != header.width {
-        return Err(vec![width_problem(line, header, rec.len())]);
+    if !crate::sheet::fits(rec, header.width) {
+        let found = crate::sheet::width(rec).max(rec.len().min(header.width));
+        return Err(vec![width_problem(line, header, found)]);
     }
     let mut out = Vec::new();
     let iseki = parse_iseki(&cell(rec, cols.iseki.0), line, &cols.iseki.1, &mut out);
@@ -782,6 +798,10 @@ pub async fn import_ledger_history<S: Store>(
         let line = match sheet.next(&mut rec) {
             Line::End => break,
             Line::Blank => continue,
+            Line::UnclosedQuote(line) => {
+                run.problems.push(unclosed_quote(line));
+                break;
+            }
             Line::Broken { line, error } => {
                 run.problems.push(broken(line, &error));
                 break;
@@ -897,8 +917,9 @@ fn parse_certificate_row(
     cols: &CertificateColumns,
     ctx: &Context,
 ) -> Result<CertificateRow, Vec<Problem>> {
-    if rec.len() != header.width {
-        return Err(vec![width_problem(line, header, rec.len())]);
+    if !crate::sheet::fits(rec, header.width) {
+        let found = crate::sheet::width(rec).max(rec.len().min(header.width));
+        return Err(vec![width_problem(line, header, found)]);
     }
     let rules = ctx.rules;
     let mut out = Vec::new();
@@ -921,23 +942,39 @@ fn parse_certificate_row(
     let from_fy = parse_fiscal_year(&cell(rec, cols.from_fy.0), line, &cols.from_fy.1, &mut out);
     let to_fy = parse_fiscal_year(&cell(rec, cols.to_fy.0), line, &cols.to_fy.1, &mut out);
     let issued_text = cell(rec, cols.issued_on.0);
-    let issued_on = registration::parse_date(&issued_text);
-    if issued_on.is_none() {
-        out.push(problem(
-            line,
-            Some(&cols.issued_on.1),
-            format!("'{issued_text}' is not a date (YYYY-MM-DD, YYYY/M/D or YYYYMMDD)"),
-        ));
-    }
+    let issued_on = match mamis_domain::dates::parse_date(&issued_text) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            out.push(problem(
+                line,
+                Some(&cols.issued_on.1),
+                format!("'{issued_text}': {e}"),
+            ));
+            None
+        }
+    };
     if let (Some(from), Some(to)) = (from_fy, to_fy) {
         let window = i32::from(rules.certificate.window_years);
         let years = to.year() - from.year() + 1;
-        if years != window {
+        if to < from {
             out.push(problem(
                 line,
                 Some(&cols.to_fy.1),
                 format!(
-                    "{from}–{to} is {years} fiscal year(s); a certificate covers {window} consecutive fiscal years"
+                    "the window ends ({to}) before it starts ({from}); a certificate covers {window} consecutive fiscal years"
+                ),
+            ));
+        } else if years != window {
+            let span = if years == 1 {
+                "one fiscal year".to_owned()
+            } else {
+                format!("{years} fiscal years")
+            };
+            out.push(problem(
+                line,
+                Some(&cols.to_fy.1),
+                format!(
+                    "{from}–{to} is {span}; a certificate covers {window} consecutive fiscal years"
                 ),
             ));
         } else if to >= rules.mamis_start {
@@ -1163,6 +1200,10 @@ pub async fn import_certificate_history<S: Store>(
         let line = match sheet.next(&mut rec) {
             Line::End => break,
             Line::Blank => continue,
+            Line::UnclosedQuote(line) => {
+                report.add(unclosed_quote(line));
+                break;
+            }
             Line::Broken { line, error } => {
                 report.add(broken(line, &error));
                 break;
@@ -1240,10 +1281,24 @@ mod tests {
                     out.push(parse_ledger_row(&rec, line, &header, &cols, ctx().rules));
                 }
                 Line::Blank => {}
-                Line::End | Line::Broken { .. } => break,
+                Line::End | Line::Broken { .. } | Line::UnclosedQuote(_) => break,
             }
         }
         out
+    }
+
+    #[test]
+    fn trailing_empty_columns_are_ignored() {
+        let rows = ledger_rows(
+            "iseki_number,fiscal_year,code,units,,\n123456,2020,10,1,,\n123457,2020,10,1,,,\n",
+        );
+        assert!(rows[0].is_ok(), "{:?}", rows[0]);
+        assert!(rows[1].is_ok(), "{:?}", rows[1]);
+        let rows = ledger_rows("iseki_number,fiscal_year,code,units\n123456,2020,10,1,x\n");
+        assert!(
+            rows[0].is_err(),
+            "a filled cell beyond the header is still wrong"
+        );
     }
 
     #[test]
@@ -1406,7 +1461,7 @@ mod tests {
         };
         let m = msgs(1);
         assert!(m[0].contains("not a certificate number"), "{m:?}");
-        assert!(m[1].contains("is 2 fiscal year(s)"), "{m:?}");
+        assert!(m[1].contains("is 2 fiscal years"), "{m:?}");
         let m = msgs(2);
         assert!(m[0].contains("decided by MAMIS itself"), "{m:?}");
         assert!(m[1].contains("in the future"), "{m:?}");

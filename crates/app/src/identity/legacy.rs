@@ -2,7 +2,7 @@
 //! birth date as YYMMDD) until the cut-over, and the import of its credentials. After the
 //! cut-over nothing is looked up: every attempt gets the same answer.
 
-use chrono::NaiveDate;
+use mamis_domain::dates;
 use mamis_domain::identity::{LegacyCutover, legacy_birth_date_matches};
 use mamis_domain::{MemberId, Principal};
 use mamis_store::{IdentityStore, LegacyCredential, PortalSubject, Store, Tx};
@@ -12,6 +12,7 @@ use super::passwords::legacy_scheme_supported;
 use super::sessions::{self, Origin};
 use super::{IdResult, IdentityError};
 use crate::audit::Entry;
+use crate::sheet::{Line, Sheet};
 use crate::{App, AppError};
 
 /// Problems reported in full; beyond this only the total is counted.
@@ -22,79 +23,171 @@ pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 /// One line that could not be imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineProblem {
-    /// 1-based line number in the file (the header is line 1).
+    /// 1-based physical line number in the file (the header is line 1, blank lines and lines
+    /// inside multi-line cells counted); 0 for the file as a whole.
     pub line: usize,
     /// What is wrong, in English (the CLI's language).
     pub message: String,
 }
 
+/// A credential that replaced an existing one (only with `replace`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// The line of the file.
+    pub line: usize,
+    /// Whose credential was replaced.
+    pub member_id: MemberId,
+}
+
 /// The result of an import: applied entirely, or not at all with the reasons.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportReport {
-    /// Rows imported (0 when refused).
+    /// Rows imported (0 when refused): new and replaced credentials.
     pub imported: usize,
+    /// Rows equal to the stored credential, left as they were.
+    pub unchanged: usize,
+    /// Rows that replaced an existing credential (the first [`MAX_REPORTED`]).
+    pub replaced: Vec<Replaced>,
+    /// How many rows replaced an existing credential in all.
+    pub total_replaced: usize,
     /// The first [`MAX_REPORTED`] problems.
     pub problems: Vec<LineProblem>,
     /// How many problems there were in all.
     pub total_problems: usize,
-    /// The encoding the file was read in.
+    /// The encoding the file was read in ("UTF-8", "UTF-8 with BOM", "UTF-16 LE", "UTF-16 BE",
+    /// "CP932"), "-" when it could not be read.
     pub encoding: &'static str,
 }
 
-/// Decodes UTF-8 (with or without BOM), else CP932 (Shift_JIS as Excel writes it in Japan).
+impl ImportReport {
+    fn refused(problems: Vec<LineProblem>, total: usize, encoding: &'static str) -> Self {
+        Self {
+            imported: 0,
+            unchanged: 0,
+            replaced: Vec::new(),
+            total_replaced: 0,
+            problems,
+            total_problems: total,
+            encoding,
+        }
+    }
+}
+
+/// Decodes what Excel and other tools write: UTF-8 (with or without BOM), UTF-16 LE or BE with
+/// a BOM, else CP932 (Shift_JIS as Excel writes it in Japan); returns the text and the name of
+/// the encoding found. UTF-16 without a BOM (NUL bytes everywhere) is refused by name rather
+/// than read as a header full of NUL characters.
 pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), String> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Ok(s) = std::str::from_utf8(body) {
+    let utf16 = |enc: &'static encoding_rs::Encoding, body: &[u8], name: &'static str| {
+        let (text, had_errors) = enc.decode_without_bom_handling(body);
+        if had_errors {
+            Err(format!(
+                "the file starts as {name} but is not valid {name}; save it as CSV UTF-8 and try again"
+            ))
+        } else {
+            Ok((text.into_owned(), name))
+        }
+    };
+    if let Some(body) = bytes.strip_prefix(b"\xFF\xFE") {
+        return utf16(encoding_rs::UTF_16LE, body, "UTF-16 LE");
+    }
+    if let Some(body) = bytes.strip_prefix(b"\xFE\xFF") {
+        return utf16(encoding_rs::UTF_16BE, body, "UTF-16 BE");
+    }
+    if bytes.contains(&0) {
+        return Err(
+            "the file contains NUL bytes, as UTF-16 without a byte-order mark does; \
+                    save it as CSV UTF-8 (or UTF-16 with BOM) and try again"
+                .into(),
+        );
+    }
+    if let Some(body) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return match std::str::from_utf8(body) {
+            Ok(s) => Ok((s.to_owned(), "UTF-8 with BOM")),
+            Err(_) => Err(
+                "the file starts as UTF-8 (BOM) but is not valid UTF-8; save it as CSV UTF-8 and try again"
+                    .into(),
+            ),
+        };
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
         return Ok((s.to_owned(), "UTF-8"));
     }
     let (text, _, had_errors) = encoding_rs::SHIFT_JIS.decode(bytes);
     if had_errors {
         return Err(
-            "the file is neither UTF-8 nor CP932 (Shift_JIS); save it as UTF-8 CSV and try again"
+            "the file is neither UTF-8, UTF-16 with BOM nor CP932 (Shift_JIS); save it as UTF-8 CSV and try again"
                 .into(),
         );
     }
     Ok((text.into_owned(), "CP932"))
 }
 
-fn parse_birth(s: &str) -> Option<NaiveDate> {
-    super::registration::parse_date(s)
-        .filter(|d| d.format("%Y-%m-%d").to_string() == s.trim() || !s.contains('/'))
+/// One credential of the file with its line.
+pub type Row = (usize, LegacyCredential);
+
+fn line_no(l: u64) -> usize {
+    usize::try_from(l).unwrap_or(usize::MAX)
 }
 
 /// Parses a legacy credential file (`member_id,birth_date[,password_hash]`) completely before
-/// anything is written.
+/// anything is written; birth dates in every form of [`mamis_domain::dates`], not in the
+/// future and not before 1900.
 pub fn parse(
     bytes: &[u8],
     now: mamis_domain::Timestamp,
-) -> Result<(Vec<LegacyCredential>, &'static str), ImportReport> {
-    let refuse = |msg: String, encoding| ImportReport {
-        imported: 0,
-        problems: vec![LineProblem {
-            line: 1,
-            message: msg,
-        }],
-        total_problems: 1,
-        encoding,
+) -> Result<(Vec<Row>, &'static str), ImportReport> {
+    let refuse = |line: usize, msg: String, encoding| {
+        ImportReport::refused(vec![LineProblem { line, message: msg }], 1, encoding)
     };
     if bytes.len() > MAX_BYTES {
         return Err(refuse(
+            0,
             format!("the file is larger than {} MB", MAX_BYTES >> 20),
             "-",
         ));
     }
-    let (text, encoding) = decode(bytes).map_err(|m| refuse(m, "-"))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
-        Err(e) => return Err(refuse(format!("cannot read the header: {e}"), encoding)),
+    let (text, encoding) = decode(bytes).map_err(|m| refuse(0, m, "-"))?;
+    let today = mamis_domain::time::japan_date(now);
+    let mut sheet = Sheet::new(&text, false);
+    let mut rec = csv::StringRecord::new();
+    let header_line = loop {
+        match sheet.next(&mut rec) {
+            Line::Blank => {}
+            Line::Data(l) => break line_no(l),
+            Line::End => {
+                return Err(refuse(
+                    0,
+                    "the file is empty; its first line must be member_id,birth_date[,password_hash]"
+                        .into(),
+                    encoding,
+                ));
+            }
+            Line::UnclosedQuote(l) => {
+                return Err(refuse(
+                    line_no(l),
+                    "a quote (\") opened on this line is never closed".into(),
+                    encoding,
+                ));
+            }
+            Line::Broken { line, error } => {
+                return Err(refuse(
+                    line_no(line),
+                    format!("cannot read the header: {error}"),
+                    encoding,
+                ));
+            }
+        }
     };
+    let headers: Vec<String> = rec
+        .iter()
+        .take(crate::sheet::width(&rec))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let (Some(mi), Some(bi)) = (col("member_id"), col("birth_date")) else {
         return Err(refuse(
+            header_line,
             format!(
                 "the header must be member_id,birth_date[,password_hash]; found: {}",
                 headers.join(",")
@@ -106,22 +199,43 @@ pub fn parse(
     let mut out = Vec::new();
     let mut problems = Vec::new();
     let mut total = 0usize;
-    let mut seen = std::collections::HashSet::new();
-    for (i, rec) in reader.records().enumerate() {
-        let line = i + 2;
-        let mut problem = |m: String| {
-            total += 1;
-            if problems.len() < MAX_REPORTED {
-                problems.push(LineProblem { line, message: m });
+    let mut seen = std::collections::HashMap::new();
+    let mut add = |line: usize, m: String| {
+        total += 1;
+        if problems.len() < MAX_REPORTED {
+            problems.push(LineProblem { line, message: m });
+        }
+    };
+    loop {
+        let line = match sheet.next(&mut rec) {
+            Line::End => break,
+            Line::Blank => continue,
+            Line::Data(l) => line_no(l),
+            Line::UnclosedQuote(l) => {
+                add(
+                    line_no(l),
+                    "a quote (\") opened on this line is never closed, so the rest of the file \
+                     was read as one cell; close the quote or remove it"
+                        .into(),
+                );
+                break;
+            }
+            Line::Broken { line, error } => {
+                add(line_no(line), format!("unreadable CSV: {error}"));
+                break;
             }
         };
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                problem(format!("unreadable CSV: {e}"));
-                continue;
-            }
-        };
+        if crate::sheet::width(&rec) > headers.len() {
+            add(
+                line,
+                format!(
+                    "the line has {} cells but the header {}; check for a missing or extra comma",
+                    crate::sheet::width(&rec),
+                    headers.len()
+                ),
+            );
+            continue;
+        }
         let member = rec.get(mi).unwrap_or("").trim();
         let birth = rec.get(bi).unwrap_or("").trim();
         let hash = hi
@@ -131,84 +245,143 @@ pub fn parse(
         let member_id = match MemberId::parse(member) {
             Ok(m) => m,
             Err(_) => {
-                problem(format!("member_id '{member}' is not 10 digits"));
+                add(line, format!("member_id '{member}' is not 10 digits"));
                 continue;
             }
         };
-        let Some(birth_date) = parse_birth(birth) else {
-            problem(format!(
-                "birth_date '{birth}' is not a date (YYYY-MM-DD or YYYYMMDD)"
-            ));
-            continue;
+        let birth_date = match dates::parse_birth_date(birth, today) {
+            Ok(d) => d,
+            Err(e) => {
+                add(line, format!("birth_date '{birth}': {e}"));
+                continue;
+            }
         };
         if let Some(h) = hash
             && !legacy_scheme_supported(h)
         {
             let scheme: String = h.chars().take(16).collect();
-            problem(format!(
-                "password_hash '{scheme}…' uses an unsupported scheme (use $argon2id$, $2b$ or $pbkdf2-sha256$)"
-            ));
+            add(
+                line,
+                format!(
+                    "password_hash '{scheme}…' uses an unsupported scheme (use $argon2id$, $2b$ or $pbkdf2-sha256$)"
+                ),
+            );
             continue;
         }
-        if !seen.insert(member_id.clone()) {
-            problem(format!("member_id {member_id} appears more than once"));
+        if let Some(first) = seen.get(&member_id) {
+            add(
+                line,
+                format!("member_id {member_id} appears more than once (first on line {first})"),
+            );
             continue;
         }
-        out.push(LegacyCredential {
-            member_id,
-            birth_date,
-            password_hash: hash.map(str::to_owned),
-            retired_at: None,
-            imported_at: now,
-        });
+        seen.insert(member_id.clone(), line);
+        out.push((
+            line,
+            LegacyCredential {
+                member_id,
+                birth_date,
+                password_hash: hash.map(str::to_owned),
+                retired_at: None,
+                imported_at: now,
+            },
+        ));
     }
     if total > 0 {
-        return Err(ImportReport {
-            imported: 0,
-            problems,
-            total_problems: total,
-            encoding,
-        });
+        return Err(ImportReport::refused(problems, total, encoding));
     }
     Ok((out, encoding))
 }
 
 /// Imports a legacy credential file all-or-nothing, in one transaction (safe while `serve` runs).
+/// A row for a member who already has a different credential is refused unless `replace` is
+/// given, and then reported as replaced; a row equal to the stored credential is unchanged.
 pub async fn import<S: Store>(
     app: &App<S>,
     actor: &Principal,
     bytes: &[u8],
+    replace: bool,
 ) -> Result<ImportReport, ImportReport> {
     let now = app.now();
-    let (creds, encoding) = parse(bytes, now)?;
-    let fail = |e: AppError| ImportReport {
-        imported: 0,
-        problems: vec![LineProblem {
-            line: 0,
-            message: format!("database: {e}"),
-        }],
-        total_problems: 1,
-        encoding,
+    let (rows, encoding) = parse(bytes, now)?;
+    let fail = |e: AppError| {
+        ImportReport::refused(
+            vec![LineProblem {
+                line: 0,
+                message: format!("database: {e}"),
+            }],
+            1,
+            encoding,
+        )
     };
+    let mut tx = app.store.write().await.map_err(|e| fail(e.into()))?;
+    let mut report = ImportReport::refused(Vec::new(), 0, encoding);
+    let mut write = Vec::with_capacity(rows.len());
+    for (line, cred) in rows {
+        let stored = tx
+            .legacy_credential(&cred.member_id)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        match stored {
+            None => write.push(cred),
+            Some(old)
+                if old.birth_date == cred.birth_date
+                    && old.password_hash == cred.password_hash
+                    && old.retired_at.is_none() =>
+            {
+                report.unchanged += 1;
+            }
+            Some(_) if replace => {
+                report.total_replaced += 1;
+                if report.replaced.len() < MAX_REPORTED {
+                    report.replaced.push(Replaced {
+                        line,
+                        member_id: cred.member_id.clone(),
+                    });
+                }
+                write.push(cred);
+            }
+            Some(_) => {
+                report.total_problems += 1;
+                if report.problems.len() < MAX_REPORTED {
+                    report.problems.push(LineProblem {
+                        line,
+                        message: format!(
+                            "member_id {} already has a legacy credential; run the import with \
+                             --replace to replace it",
+                            cred.member_id
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    if report.total_problems > 0 {
+        let _ = tx.rollback().await;
+        report.total_replaced = 0;
+        report.replaced.clear();
+        report.unchanged = 0;
+        return Err(report);
+    }
     let run = async {
-        let mut tx = app.store.write().await?;
-        tx.upsert_legacy_credentials(&creds).await?;
+        tx.upsert_legacy_credentials(&write).await?;
         app.audit(
             &mut tx,
-            Entry::new(actor, "legacy.import", "legacy_credentials")
-                .details(serde_json::json!({ "rows": creds.len(), "encoding": encoding })),
+            Entry::new(actor, "legacy.import", "legacy_credentials").details(serde_json::json!({
+                "rows": write.len(),
+                "unchanged": report.unchanged,
+                "replaced": report.total_replaced,
+                "replaced_members": report.replaced.iter().map(|r| r.member_id.as_str()).collect::<Vec<_>>(),
+                "encoding": encoding,
+            })),
         )
         .await?;
         tx.commit().await?;
         Ok::<_, AppError>(())
     };
     run.await.map_err(fail)?;
-    Ok(ImportReport {
-        imported: creds.len(),
-        problems: vec![],
-        total_problems: 0,
-        encoding,
-    })
+    report.imported = write.len();
+    Ok(report)
 }
 
 /// A successful legacy login.
@@ -290,45 +463,91 @@ pub async fn login<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     fn now() -> mamis_domain::Timestamp {
         chrono::DateTime::from_timestamp(1_780_000_000, 0).unwrap()
     }
 
-    #[test]
-    fn good_file_in_both_encodings() {
-        let csv = "member_id,birth_date,password_hash\n0123456789,1970-01-02,\n1234567890,19800517,$2b$12$abcdefghijklmnopqrstuu\n";
-        let (rows, enc) = parse(csv.as_bytes(), now()).unwrap();
-        assert_eq!((rows.len(), enc), (2, "UTF-8"));
-        assert_eq!(
-            rows[1].birth_date,
-            NaiveDate::from_ymd_opt(1980, 5, 17).unwrap()
-        );
-        let with_bom = [b"\xEF\xBB\xBF".as_slice(), csv.as_bytes()].concat();
-        assert_eq!(parse(&with_bom, now()).unwrap().0.len(), 2);
-        let (sjis, _, _) = encoding_rs::SHIFT_JIS
-            .encode("member_id,birth_date\n０１２３４５６７８９,1970-01-02\n");
-        let (rows, enc) = parse(&sjis, now()).unwrap();
-        assert_eq!((rows[0].member_id.as_str(), enc), ("0123456789", "CP932"));
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
     #[test]
-    fn every_bad_line_is_reported_and_nothing_is_returned() {
-        let csv = "member_id,birth_date,password_hash\n123,1970-01-02,\n0123456789,1970-13-02,\n0123456780,1970-01-02,$md5$x\n0123456789,1970-01-02,\n0123456789,1970-01-02,\n";
+    fn good_file_in_every_encoding() {
+        let csv = "member_id,birth_date,password_hash\n0123456789,1970-01-02,\n1234567890,19800517,$2b$12$abcdefghijklmnopqrstuu\n";
+        let (rows, enc) = parse(csv.as_bytes(), now()).unwrap();
+        assert_eq!((rows.len(), enc), (2, "UTF-8"));
+        assert_eq!(rows[1].1.birth_date, d(1980, 5, 17));
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), csv.as_bytes()].concat();
+        assert_eq!(parse(&with_bom, now()).unwrap().1, "UTF-8 with BOM");
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS
+            .encode("member_id,birth_date\n０１２３４５６７８９,1970-01-02\n");
+        let (rows, enc) = parse(&sjis, now()).unwrap();
+        assert_eq!((rows[0].1.member_id.as_str(), enc), ("0123456789", "CP932"));
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain(csv.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(csv.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(parse(&le, now()).unwrap().1, "UTF-16 LE");
+        assert_eq!(parse(&be, now()).unwrap().1, "UTF-16 BE");
+        assert_eq!(parse(&be, now()).unwrap().0[1].1.birth_date, d(1980, 5, 17));
+        // Without a BOM, UTF-16 is named instead of read as NUL characters.
+        let bare: Vec<u8> = csv.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let r = parse(&bare, now()).unwrap_err();
+        assert!(r.problems[0].message.contains("UTF-16"), "{r:?}");
+    }
+
+    #[test]
+    fn dates_as_people_type_them() {
+        let csv = "member_id,birth_date\n0000000001,1970/5/6\n0000000002,S45.5.6\n0000000003,昭和45年5月6日\n0000000004,1970年5月6日\n";
+        let (rows, _) = parse(csv.as_bytes(), now()).unwrap();
+        assert!(rows.iter().all(|r| r.1.birth_date == d(1970, 5, 6)));
+        let csv = "member_id,birth_date\n0000000001,2099-01-01\n0000000002,1899-12-31\n0000000003,25694\n";
+        let r = parse(csv.as_bytes(), now()).unwrap_err();
+        let m: Vec<&str> = r.problems.iter().map(|p| p.message.as_str()).collect();
+        assert!(m[0].contains("in the future"), "{m:?}");
+        assert!(m[1].contains("before 1900"), "{m:?}");
+        assert!(m[2].contains("format the column"), "{m:?}");
+    }
+
+    #[test]
+    fn every_bad_line_is_reported_with_its_physical_line() {
+        let csv = "member_id,birth_date,password_hash\n\n123,1970-01-02,\n0123456789,1970-13-02,\n0123456780,1970-01-02,\"$md5$x\nstill the cell\"\n0123456789,1970-01-02,\n\n0123456789,1970-01-02,\n";
         let r = parse(csv.as_bytes(), now()).unwrap_err();
         assert_eq!(r.total_problems, 4);
         let lines: Vec<usize> = r.problems.iter().map(|p| p.line).collect();
-        assert_eq!(lines, [2, 3, 4, 6]);
+        assert_eq!(lines, [3, 4, 5, 9]);
         assert!(r.problems[2].message.contains("unsupported scheme"));
-        assert!(r.problems[3].message.contains("more than once"));
+        assert!(
+            r.problems[3]
+                .message
+                .contains("more than once (first on line 7)"),
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn unclosed_quotes_and_trailing_columns() {
+        let csv = "member_id,birth_date,,\n0123456789,1970-01-02,,\n0123456788,\"1970-01-02\n0123456787,1970-01-02\n";
+        let r = parse(csv.as_bytes(), now()).unwrap_err();
+        assert_eq!(r.total_problems, 1, "{r:?}");
+        assert_eq!(r.problems[0].line, 3);
+        assert!(r.problems[0].message.contains("never closed"), "{r:?}");
+        let ok = "member_id,birth_date,,\n0123456789,1970-01-02,,\n";
+        assert_eq!(parse(ok.as_bytes(), now()).unwrap().0.len(), 1);
     }
 
     #[test]
     fn header_and_encoding_errors() {
         let r = parse(b"id,birthday\n0123456789,1970-01-02\n", now()).unwrap_err();
         assert!(r.problems[0].message.contains("member_id,birth_date"));
-        let r = parse(&[0x82, 0xFF, 0xFE, 0x00, 0x81], now()).unwrap_err();
-        assert!(r.problems[0].message.contains("neither UTF-8 nor CP932"));
+        let r = parse(&[0x82, 0xFF, 0xFE, 0x01, 0x81], now()).unwrap_err();
+        assert!(r.problems[0].message.contains("neither UTF-8"), "{r:?}");
     }
 
     #[test]

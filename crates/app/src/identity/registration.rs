@@ -6,7 +6,9 @@
 use chrono::NaiveDate;
 use mamis_domain::identity::{Email, PasswordContext, check_password};
 use mamis_domain::time::japan_date;
-use mamis_domain::{AssociationCode, AssociationLevel, IsekiNumber, KanaName, Principal, Sex};
+use mamis_domain::{
+    AssociationCode, AssociationLevel, IsekiNumber, KanaName, Principal, Sex, names,
+};
 use mamis_store::{
     AccessStore, Account, AccountKind, EmailToken, IdentityClaim, IdentityStore, RegistryStore,
     Store, TokenPurpose, Tx, Verification,
@@ -257,14 +259,10 @@ pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>>
     }
 }
 
-/// Accepts YYYY-MM-DD, YYYY/M/D and YYYYMMDD (full-width digits too), years 1900–2100.
+/// A date in any form of the one date parser ([`mamis_domain::dates`]: YYYY-MM-DD, YYYY/M/D,
+/// YYYYMMDD, YYYY年M月D日, 和暦, full-width digits too), years 1900–2100.
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
-    use unicode_normalization::UnicodeNormalization;
-    let s: String = s.nfkc().collect::<String>().trim().to_owned();
-    let d = NaiveDate::parse_from_str(&s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(&s, "%Y/%m/%d"))
-        .or_else(|_| NaiveDate::parse_from_str(&s, "%Y%m%d"))
-        .ok()?;
+    let d = mamis_domain::dates::parse_date(s).ok()?;
     (1900..=2100)
         .contains(&chrono::Datelike::year(&d))
         .then_some(d)
@@ -350,10 +348,14 @@ async fn submit_identity_once<S: Store>(
         doctor_id: account.doctor_id,
     };
     let doctor = tx.doctor_by_iseki(&data.iseki).await?;
+    // Kana compared through the one name normaliser: the whole name, so a family/given split
+    // at another place (カトウユウ ト) still matches.
     let matched = doctor.filter(|d| {
         d.birth_date == data.birth_date
-            && d.family_kana == data.family_kana
-            && d.given_kana == data.given_kana
+            && names::same_kana(
+                &format!("{}{}", d.family_kana.as_str(), d.given_kana.as_str()),
+                &format!("{}{}", data.family_kana.as_str(), data.given_kana.as_str()),
+            )
     });
     let outcome = match matched {
         Some(d) => match tx.verified_account_of(d.id).await? {

@@ -8,12 +8,14 @@
 //! it in a spreadsheet and upload it again.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use csv::StringRecord;
+use mamis_domain::dates::{self, DateError};
 use mamis_domain::time::{japan, japan_date, to_japan};
-use mamis_domain::{IsekiNumber, Timestamp};
+use mamis_domain::{IsekiNumber, Timestamp, names};
+use mamis_store::PresenceChannel;
 
 use crate::sheet::{Line, Sheet};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
@@ -45,6 +47,10 @@ pub enum ProblemKind {
     Empty,
     /// The CSV reader failed here; the rest of the file was not read.
     BrokenCsv,
+    /// A quote opened on this line is never closed; the rest of the file was not read.
+    UnclosedQuote,
+    /// The session has not begun: a list is uploaded once it has (line 0).
+    NotBegun,
     /// A header name that is no column of the list, so a wrong file is refused.
     UnknownColumn {
         /// The header as spelled in the file (NFKC, trimmed).
@@ -71,8 +77,30 @@ pub enum ProblemKind {
     BadIseki,
     /// The kana are not katakana (ー, ・ and spaces allowed).
     BadKana,
-    /// The birth date is not a real past date as YYYY-MM-DD, YYYY/M/D or YYYYMMDD.
+    /// The birth date is not a real past date in one of the accepted forms.
     BadDate,
+    /// The birth date is a bare number: Excel's day count (format the column as a date).
+    ExcelDate,
+    /// The birth date is before 1900.
+    BirthBefore1900,
+    /// The channel (経路) is none of 名簿, 会場QR, 受付, 個人QR.
+    BadChannel,
+    /// This line gives another name or birth date than an earlier line for the same number.
+    Contradicts {
+        /// The earlier line.
+        first: u64,
+    },
+    /// A 会場QR, 受付 or 個人QR line that matches no recorded capture: a list neither edits
+    /// nor adds such captures (they are corrected on the session page).
+    CaptureChanged,
+    /// A recorded 会場QR, 受付 or 個人QR capture is missing from an export that lists later
+    /// captures: deleted from the file, which cannot withdraw it (line 0).
+    CaptureMissing {
+        /// Whose capture.
+        iseki: String,
+        /// Its 入室, Japan time, as the export writes it.
+        at: String,
+    },
     /// A check-in or check-out time that cannot be read.
     BadTime,
     /// Only one of 入室 and 退室 is given.
@@ -83,7 +111,11 @@ pub enum ProblemKind {
     OutsideSession,
     /// The kana or birth date differ from the register's; found by the import, which reads the
     /// register (`parse` never reports it).
-    RegisterMismatch,
+    RegisterMismatch {
+        /// The register's kana for the number, when the kana differ (shown so the organiser
+        /// can correct the cell); never the birth date.
+        register: Option<String>,
+    },
 }
 
 /// One thing wrong with an attendee list.
@@ -106,6 +138,14 @@ impl Problem {
             ProblemKind::Unreadable => "attendees-problem-unreadable",
             ProblemKind::Empty => "attendees-problem-empty",
             ProblemKind::BrokenCsv => "attendees-problem-broken-csv",
+            ProblemKind::UnclosedQuote => "attendees-problem-unclosed-quote",
+            ProblemKind::NotBegun => "attendees-problem-not-begun",
+            ProblemKind::ExcelDate => "attendees-problem-excel-date",
+            ProblemKind::BirthBefore1900 => "attendees-problem-birth-before-1900",
+            ProblemKind::BadChannel => "attendees-problem-bad-channel",
+            ProblemKind::Contradicts { .. } => "attendees-problem-contradicts",
+            ProblemKind::CaptureChanged => "attendees-problem-capture-changed",
+            ProblemKind::CaptureMissing { .. } => "attendees-problem-capture-missing",
             ProblemKind::UnknownColumn { .. } => "attendees-problem-unknown-column",
             ProblemKind::RepeatedColumn { .. } => "attendees-problem-repeated-column",
             ProblemKind::MissingColumn { .. } => "attendees-problem-missing-column",
@@ -117,9 +157,18 @@ impl Problem {
             ProblemKind::OnlyOneTime => "attendees-problem-only-one-time",
             ProblemKind::OutBeforeIn => "attendees-problem-out-before-in",
             ProblemKind::OutsideSession => "attendees-problem-outside-session",
-            ProblemKind::RegisterMismatch => "attendees-problem-register-mismatch",
+            ProblemKind::RegisterMismatch { register: None } => {
+                "attendees-problem-register-mismatch"
+            }
+            ProblemKind::RegisterMismatch { register: Some(_) } => {
+                "attendees-problem-register-kana"
+            }
         }
     }
+
+    /// The arguments of [`Problem::args`] that are counts: rendered as Fluent numbers, so
+    /// `[one]` / `*[other]` variants select on them.
+    pub const COUNT_ARGS: [&'static str; 5] = ["max_mb", "max", "expected", "found", "first"];
 
     /// The Fluent arguments (name → value as String), so messages can show limits and names.
     pub fn args(&self) -> Vec<(&'static str, String)> {
@@ -133,6 +182,13 @@ impl Problem {
                 ("expected", expected.to_string()),
                 ("found", found.to_string()),
             ],
+            ProblemKind::Contradicts { first } => vec![("first", first.to_string())],
+            ProblemKind::CaptureMissing { iseki, at } => {
+                vec![("iseki", iseki.clone()), ("date", at.clone())]
+            }
+            ProblemKind::RegisterMismatch {
+                register: Some(kana),
+            } => vec![("name", kana.clone())],
             _ => Vec::new(),
         }
     }
@@ -153,9 +209,32 @@ impl Problem {
                 "the file is empty; its first line must be the header, with at least {}",
                 ISEKI.label()
             ),
-            ProblemKind::BrokenCsv => {
-                "unreadable CSV (an unclosed quote?); the rest of the file was not read".into()
+            ProblemKind::BrokenCsv => "unreadable CSV; the rest of the file was not read".into(),
+            ProblemKind::UnclosedQuote => "a quote (\") opened on this line is never closed, so \
+                 the rest of the file was read as one cell; close the quote or remove it"
+                .into(),
+            ProblemKind::NotBegun => "the session has not begun; upload its attendee list once \
+                 it has started"
+                .into(),
+            ProblemKind::ExcelDate => "a number, not a date: format the column as Date \
+                 (yyyy/m/d) or Text in Excel and save again"
+                .into(),
+            ProblemKind::BirthBefore1900 => "the birth date is before 1900".into(),
+            ProblemKind::BadChannel => {
+                "not a channel: 名簿, 会場QR, 受付 or 個人QR (or leave it empty)".into()
             }
+            ProblemKind::Contradicts { first } => format!(
+                "gives another name or birth date for this 医籍登録番号 than line {first}; \
+                 correct one of the two lines"
+            ),
+            ProblemKind::CaptureChanged => "this 会場QR, 受付 or 個人QR line matches no recorded \
+                 capture; a list cannot add or edit those: correct them on the session page, or \
+                 restore the line as exported"
+                .into(),
+            ProblemKind::CaptureMissing { iseki, at } => format!(
+                "the capture of {iseki} at {at} (会場QR, 受付 or 個人QR) is missing from the file; \
+                 a list cannot withdraw it: withdraw it on the session page, or restore the line"
+            ),
             ProblemKind::UnknownColumn { name } => format!(
                 "unknown column '{name}'; the columns are {}",
                 COLUMNS
@@ -170,16 +249,20 @@ impl Problem {
             ),
             ProblemKind::MissingColumn { name } => format!("the header has no column {name}"),
             ProblemKind::WrongWidth { expected, found } => format!(
-                "the line has {found} cells but the header {expected}; check for a missing or \
-                 extra comma"
+                "the line has {} but the header {expected}; check for a missing or extra comma",
+                if *found == 1 {
+                    "1 cell".to_owned()
+                } else {
+                    format!("{found} cells")
+                }
             ),
             ProblemKind::BadIseki => "not a 医籍登録番号 (1 to 7 digits, e.g. 123456)".into(),
-            ProblemKind::BadKana => "not katakana (family and given name separated by a space, \
-                 e.g. ヤマダ タロウ)"
+            ProblemKind::BadKana => "not kana (katakana or hiragana, family and given name \
+                 separated by a space, e.g. ヤマダ タロウ)"
                 .into(),
-            ProblemKind::BadDate => {
-                "not a past date as YYYY-MM-DD, YYYY/M/D or YYYYMMDD (e.g. 1975-04-01)".into()
-            }
+            ProblemKind::BadDate => "not a past date as YYYY-MM-DD, YYYY/M/D, YYYY年M月D日 or \
+                 和暦 such as S50.4.1 (e.g. 1975-04-01)"
+                .into(),
             ProblemKind::BadTime => {
                 "not a time (HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM, Japan time)".into()
             }
@@ -190,9 +273,15 @@ impl Problem {
             ProblemKind::OutsideSession => {
                 "the time from 入室 to 退室 does not overlap the session".into()
             }
-            ProblemKind::RegisterMismatch => "differs from the register for this 医籍登録番号; \
-                 check the number, or correct the cell"
+            ProblemKind::RegisterMismatch { register: None } => "differs from the register for \
+                 this 医籍登録番号; check the number, or correct the cell"
                 .into(),
+            ProblemKind::RegisterMismatch {
+                register: Some(kana),
+            } => format!(
+                "the register has {kana} for this 医籍登録番号; check the number, or correct \
+                 the cell"
+            ),
         }
     }
 }
@@ -216,6 +305,22 @@ pub struct AttendeeRow {
     pub out_at: Timestamp,
 }
 
+/// A line recording a capture of another channel (会場QR, 受付, 個人QR), as the session's export
+/// writes it: matched against what was recorded, never written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureLine {
+    /// Physical line of the file.
+    pub line: u64,
+    /// Whom the line is about.
+    pub iseki: IsekiNumber,
+    /// The channel named on the line.
+    pub channel: PresenceChannel,
+    /// 入室.
+    pub in_at: Timestamp,
+    /// 退室; none while the doctor is still in the room.
+    pub out_at: Option<Timestamp>,
+}
+
 /// What reading a list found: the rows and, if any, what is wrong.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AttendeeList {
@@ -229,6 +334,10 @@ pub struct AttendeeList {
     pub problems: Vec<Problem>,
     /// How many problems there were in all; any problem means nothing is to be written.
     pub total_problems: u64,
+    /// Lines of other channels' captures (see [`CaptureLine`]).
+    pub captures: Vec<CaptureLine>,
+    /// Header names that are no column of the list: their cells are ignored (e.g. 備考).
+    pub ignored_columns: Vec<String>,
 }
 
 impl AttendeeList {
@@ -253,7 +362,8 @@ impl AttendeeList {
         );
     }
 
-    fn add(&mut self, line: u64, column: Option<&str>, kind: ProblemKind) {
+    /// Counts a problem (see [`AttendeeList::add_first`] for problems of the whole file).
+    pub fn add(&mut self, line: u64, column: Option<&str>, kind: ProblemKind) {
         self.total_problems += 1;
         if self.problems.len() < MAX_REPORTED {
             self.problems.push(Problem {
@@ -387,7 +497,10 @@ fn unquote(s: &str) -> &str {
 /// Reads the bytes as UTF-8 (with or without BOM) without copying, else as CP932.
 fn decode<'a>(bytes: &'a [u8], list: &mut AttendeeList) -> Option<Cow<'a, str>> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Ok(s) = std::str::from_utf8(body) {
+    // NUL bytes mean UTF-16 without a BOM: `legacy::decode` names that.
+    if let Ok(s) = std::str::from_utf8(body)
+        && !s.contains('\0')
+    {
         list.encoding = "UTF-8";
         return Some(Cow::Borrowed(s));
     }
@@ -435,6 +548,10 @@ fn read_header(sheet: &mut Sheet<'_>, list: &mut AttendeeList) -> Option<Header>
                 list.add(0, None, ProblemKind::Empty);
                 return None;
             }
+            Line::UnclosedQuote(line) => {
+                list.add(line, None, ProblemKind::UnclosedQuote);
+                return None;
+            }
             Line::Broken { line, .. } => {
                 list.add(line, None, ProblemKind::BrokenCsv);
                 return None;
@@ -444,7 +561,7 @@ fn read_header(sheet: &mut Sheet<'_>, list: &mut AttendeeList) -> Option<Header>
     let mut header = Header {
         at: [None; COLUMNS.len()],
         spelled: Vec::with_capacity(record.len()),
-        width: record.len(),
+        width: crate::sheet::width(&record),
     };
     let before = list.total_problems;
     for (i, raw) in record.iter().enumerate() {
@@ -452,11 +569,8 @@ fn read_header(sheet: &mut Sheet<'_>, list: &mut AttendeeList) -> Option<Header>
         match COLUMNS.iter().position(|c| c.matches(&name)) {
             // Spreadsheets leave unnamed columns at the right; their cells are ignored.
             None if name.is_empty() => {}
-            None => list.add(
-                line,
-                Some(&name),
-                ProblemKind::UnknownColumn { name: name.clone() },
-            ),
+            // A column of the organiser's own (備考, 所属 …): ignored, and named in the preview.
+            None => list.ignored_columns.push(name.clone()),
             Some(k) if header.at[k].is_some() => list.add(
                 line,
                 Some(&name),
@@ -595,28 +709,52 @@ fn parse_instant(v: &str, session: &Session) -> Option<Timestamp> {
     }
 }
 
-fn is_katakana(c: char) -> bool {
-    // ァ..ヺ, then ・ ー ヽ ヾ.
-    matches!(c, '\u{30A1}'..='\u{30FA}' | '\u{30FB}'..='\u{30FE}')
-}
-
-/// The words of a kana cell, or `None` if a character is not katakana or a space.
-fn kana_words(v: &str) -> Option<std::str::SplitWhitespace<'_>> {
-    v.chars()
-        .all(|c| c.is_whitespace() || is_katakana(c))
-        .then(|| v.split_whitespace())
-}
-
-/// Words joined by one space, `None` when there are none.
-fn joined<'a>(words: impl Iterator<Item = &'a str>) -> Option<String> {
-    let mut out = String::new();
-    for w in words {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
+/// A kana cell folded by the one name normaliser (hiragana and half-width kana accepted) and cut
+/// into words; `Err` when a character is not kana, `Ok(None)` when the cell is empty.
+fn kana_words(v: &str) -> Result<Option<Vec<String>>, ()> {
+    let folded = names::fold_kana(v);
+    if folded.is_empty() {
+        return Ok(None);
     }
-    (!out.is_empty()).then_some(out)
+    if !names::is_kana_text(&folded) {
+        return Err(());
+    }
+    Ok(Some(folded.split(' ').map(str::to_owned).collect()))
+}
+
+/// A channel as the export writes it (会場QR, 受付, 個人QR, 名簿 or their English words) or as
+/// stored (venue_qr …); `None` when unknown.
+fn parse_channel(v: &str) -> Option<PresenceChannel> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Some(PresenceChannel::List);
+    }
+    [
+        PresenceChannel::List,
+        PresenceChannel::VenueQr,
+        PresenceChannel::Desk,
+        PresenceChannel::PersonalQr,
+    ]
+    .into_iter()
+    .find(|&c| {
+        v == channel_word(c, true)
+            || v.eq_ignore_ascii_case(channel_word(c, false))
+            || v.eq_ignore_ascii_case(c.as_str())
+    })
+}
+
+/// The word the export writes for a channel.
+pub fn channel_word(c: PresenceChannel, ja: bool) -> &'static str {
+    match (c, ja) {
+        (PresenceChannel::VenueQr, true) => "会場QR",
+        (PresenceChannel::PersonalQr, true) => "個人QR",
+        (PresenceChannel::Desk, true) => "受付",
+        (PresenceChannel::List, true) => "名簿",
+        (PresenceChannel::VenueQr, false) => "venue QR",
+        (PresenceChannel::PersonalQr, false) => "personal QR",
+        (PresenceChannel::Desk, false) => "desk",
+        (PresenceChannel::List, false) => "list",
+    }
 }
 
 /// A cell of `rec` under column `c`, normalised; empty when the column is absent.
@@ -627,21 +765,30 @@ fn cell<'r>(rec: &'r StringRecord, header: &Header, c: Column) -> (Cow<'r, str>,
     }
 }
 
-/// Checks one data line; every problem found is added, and a row returned only without any.
+/// What a good line is.
+enum Parsed {
+    /// An attendance of the list channel.
+    Row(AttendeeRow),
+    /// Another channel's capture, to be matched.
+    Capture(CaptureLine),
+}
+
+/// Checks one data line; every problem found is added, and a line returned only without any.
+/// The kana key and birth date are returned too, for the check across lines.
 fn read_row(
     rec: &StringRecord,
     line: u64,
     header: &Header,
     session: &Session,
     list: &mut AttendeeList,
-) -> Option<AttendeeRow> {
-    if rec.len() != header.width {
+) -> Option<(Parsed, Option<String>, Option<NaiveDate>)> {
+    if !crate::sheet::fits(rec, header.width) {
         list.add(
             line,
             None,
             ProblemKind::WrongWidth {
                 expected: header.width,
-                found: rec.len(),
+                found: crate::sheet::width(rec).max(rec.len().min(header.width)),
             },
         );
         return None;
@@ -658,11 +805,13 @@ fn read_row(
     let (mut family_kana, mut given_kana) = (None, None);
     let (v, at) = cell(rec, header, NAME_KANA);
     match kana_words(&v) {
-        Some(mut words) => {
-            family_kana = words.next().map(str::to_owned);
-            given_kana = joined(words);
+        Ok(Some(words)) => {
+            let mut words = words.into_iter();
+            family_kana = words.next();
+            given_kana = Some(words.collect::<Vec<_>>().join(" ")).filter(|g| !g.is_empty());
         }
-        None => list.add(line, col(at), ProblemKind::BadKana),
+        Ok(None) => {}
+        Err(()) => list.add(line, col(at), ProblemKind::BadKana),
     }
     for (c, slot) in [
         (FAMILY_KANA, &mut family_kana),
@@ -670,9 +819,9 @@ fn read_row(
     ] {
         let (v, at) = cell(rec, header, c);
         match kana_words(&v) {
-            Some(words) if at.is_some() => *slot = joined(words),
-            Some(_) => {}
-            None => list.add(line, col(at), ProblemKind::BadKana),
+            Ok(Some(words)) => *slot = Some(words.join(" ")),
+            Ok(None) => {}
+            Err(()) => list.add(line, col(at), ProblemKind::BadKana),
         }
     }
 
@@ -681,63 +830,97 @@ fn read_row(
     let birth_date = if v.is_empty() {
         None
     } else {
-        let d = parse_date(v).filter(|d| *d <= session.day);
-        if d.is_none() {
-            list.add(line, col(at), ProblemKind::BadDate);
+        match dates::parse_birth_date(v, session.day) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let kind = match e {
+                    DateError::ExcelSerial => ProblemKind::ExcelDate,
+                    DateError::Before1900 => ProblemKind::BirthBefore1900,
+                    DateError::NotADate | DateError::Future => ProblemKind::BadDate,
+                };
+                list.add(line, col(at), kind);
+                None
+            }
         }
-        d
     };
+
+    let (v, at) = cell(rec, header, CHANNEL);
+    let channel = parse_channel(&v);
+    if channel.is_none() {
+        list.add(line, col(at), ProblemKind::BadChannel);
+    }
+    let capture = channel.filter(|&c| c != PresenceChannel::List);
 
     let (vi, ai) = cell(rec, header, CHECK_IN);
     let (vo, ao) = cell(rec, header, CHECK_OUT);
     let (vi, vo) = (unquote(&vi), unquote(&vo));
-    let times = match (vi.is_empty(), vo.is_empty()) {
-        (true, true) => Some((session.start, session.end)),
-        (false, true) => {
-            list.add(line, col(ao), ProblemKind::OnlyOneTime);
+    let in_at = (!vi.is_empty()).then(|| parse_instant(vi, session));
+    let out_at = (!vo.is_empty()).then(|| parse_instant(vo, session));
+    if in_at == Some(None) {
+        list.add(line, col(ai), ProblemKind::BadTime);
+    }
+    if out_at == Some(None) {
+        list.add(line, col(ao), ProblemKind::BadTime);
+    }
+    let times = match (in_at, out_at, capture) {
+        (Some(Some(i)), Some(Some(o)), _) if o < i => {
+            list.add(line, col(ao), ProblemKind::OutBeforeIn);
             None
         }
-        (true, false) => {
+        // A capture may still be open: the doctor is in the room as the list is exported.
+        (Some(Some(i)), None, Some(_)) => Some((i, None)),
+        (Some(Some(i)), Some(Some(o)), _) if !(i < session.end && o > session.start) => {
+            list.add(line, None, ProblemKind::OutsideSession);
+            None
+        }
+        (Some(Some(i)), Some(Some(o)), _) => Some((i, Some(o))),
+        (None, None, None) => Some((session.start, Some(session.end))),
+        (None, None, Some(_)) | (Some(_), None, Some(_)) | (None, Some(_), Some(_)) => {
             list.add(line, col(ai), ProblemKind::OnlyOneTime);
             None
         }
-        (false, false) => {
-            let in_at = parse_instant(vi, session);
-            if in_at.is_none() {
-                list.add(line, col(ai), ProblemKind::BadTime);
-            }
-            let out_at = parse_instant(vo, session);
-            if out_at.is_none() {
-                list.add(line, col(ao), ProblemKind::BadTime);
-            }
-            match (in_at, out_at) {
-                (Some(i), Some(o)) if o < i => {
-                    list.add(line, col(ao), ProblemKind::OutBeforeIn);
-                    None
-                }
-                (Some(i), Some(o)) if !(i < session.end && o > session.start) => {
-                    list.add(line, None, ProblemKind::OutsideSession);
-                    None
-                }
-                (Some(i), Some(o)) => Some((i, o)),
-                _ => None,
-            }
+        (Some(_), None, None) => {
+            list.add(line, col(ao), ProblemKind::OnlyOneTime);
+            None
         }
+        (None, Some(_), None) => {
+            list.add(line, col(ai), ProblemKind::OnlyOneTime);
+            None
+        }
+        _ => None,
     };
 
     if list.total_problems != before {
         return None;
     }
     let ((in_at, out_at), iseki) = (times?, iseki?);
-    Some(AttendeeRow {
-        line,
-        iseki,
-        family_kana,
-        given_kana,
-        birth_date,
-        in_at,
-        out_at,
-    })
+    let key = match (&family_kana, &given_kana) {
+        (None, None) => None,
+        (f, g) => Some(names::kana_key(&format!(
+            "{}{}",
+            f.as_deref().unwrap_or(""),
+            g.as_deref().unwrap_or("")
+        ))),
+    };
+    let parsed = match capture {
+        Some(channel) => Parsed::Capture(CaptureLine {
+            line,
+            iseki,
+            channel,
+            in_at,
+            out_at,
+        }),
+        None => Parsed::Row(AttendeeRow {
+            line,
+            iseki,
+            family_kana,
+            given_kana,
+            birth_date,
+            in_at,
+            out_at: out_at?,
+        }),
+    };
+    Some((parsed, key, birth_date))
 }
 
 /// Keeps the first of rows that agree in everything but the line.
@@ -784,10 +967,16 @@ pub fn parse(bytes: &[u8], start: Timestamp, end: Timestamp) -> AttendeeList {
     };
     let session = Session::new(start, end);
     let mut rec = StringRecord::new();
+    // The first line of each number with its kana key and birth date.
+    let mut people: HashMap<IsekiNumber, (u64, Option<String>, Option<NaiveDate>)> = HashMap::new();
     loop {
         match sheet.next(&mut rec) {
             Line::End => break,
             Line::Blank => {}
+            Line::UnclosedQuote(line) => {
+                list.add(line, None, ProblemKind::UnclosedQuote);
+                break;
+            }
             Line::Broken { line, .. } => {
                 list.add(line, None, ProblemKind::BrokenCsv);
                 break;
@@ -798,8 +987,37 @@ pub fn parse(bytes: &[u8], start: Timestamp, end: Timestamp) -> AttendeeList {
                     break;
                 }
                 list.rows += 1;
-                if let Some(row) = read_row(&rec, line, &header, &session, &mut list) {
-                    list.entries.push(row);
+                let Some((parsed, key, birth)) = read_row(&rec, line, &header, &session, &mut list)
+                else {
+                    continue;
+                };
+                let iseki = match &parsed {
+                    Parsed::Row(r) => &r.iseki,
+                    Parsed::Capture(c) => &c.iseki,
+                };
+                // Two lines for one number must not disagree on who it is.
+                match people.get_mut(iseki) {
+                    None => {
+                        people.insert(iseki.clone(), (line, key, birth));
+                    }
+                    Some((first, k, b)) => {
+                        let kana_differs = matches!((&*k, &key), (Some(a), Some(b)) if a != b);
+                        let birth_differs = matches!((*b, birth), (Some(a), Some(b)) if a != b);
+                        if kana_differs || birth_differs {
+                            list.add(line, None, ProblemKind::Contradicts { first: *first });
+                            continue;
+                        }
+                        if k.is_none() {
+                            *k = key;
+                        }
+                        if b.is_none() {
+                            *b = birth;
+                        }
+                    }
+                }
+                match parsed {
+                    Parsed::Row(row) => list.entries.push(row),
+                    Parsed::Capture(c) => list.captures.push(c),
                 }
             }
         }
@@ -866,7 +1084,7 @@ fn write_export(rows: &[ExportRow], ja: bool) -> csv::Result<Vec<u8>> {
             japan_time(r.in_at),
             r.out_at.map(japan_time).unwrap_or_default(),
             yes_no(r.left_at_end).to_owned(),
-            safe(r.channel),
+            safe(PresenceChannel::parse(r.channel).map_or(r.channel, |c| channel_word(c, ja))),
             safe(r.device.as_deref().unwrap_or("")),
             safe(r.client_addr.as_deref().unwrap_or("")),
             yes_no(r.pending).to_owned(),
@@ -878,8 +1096,9 @@ fn write_export(rows: &[ExportRow], ja: bool) -> csv::Result<Vec<u8>> {
 /// UTF-8 with BOM (Excel opens it), CRLF, Japanese headers when `ja` else English; times as
 /// `YYYY-MM-DD HH:MM:SS` Japan time. The first five columns (医籍登録番号, 氏名, 氏名カナ, 入室,
 /// 退室 / iseki_number, name, name_kana, check_in, check_out) come first and every column is
-/// one `parse` accepts, so the export can be edited and re-uploaded. A row without `out_at`
-/// re-uploads as [`ProblemKind::OnlyOneTime`] until its 退室 is filled in.
+/// one `parse` accepts, so the export can be edited and re-uploaded. Channels are written in
+/// words (会場QR, 受付, 個人QR, 名簿); a row of another channel than 名簿 re-uploads as itself,
+/// open or not: matched against the recorded capture, never written.
 pub fn export_csv(rows: &[ExportRow], ja: bool) -> Vec<u8> {
     // Writing to memory cannot fail.
     write_export(rows, ja).unwrap_or_default()
@@ -951,7 +1170,7 @@ mod tests {
     fn english_header_any_case_and_export_columns_ignored() {
         let text = "ISEKI_NUMBER, Name ,Family_Kana,given_kana,Birth_Date,Check_In,CHECK_OUT,\
                     left_at_end,channel,device,client_addr,pending\n\
-                    7654321,山田 太郎,ヤマダ,タロウ,1980/1/2,13:00,16:00,yes,qr,iPhone,192.0.2.1,no\n";
+                    7654321,山田 太郎,ヤマダ,タロウ,1980/1/2,13:00,16:00,yes,list,iPhone,192.0.2.1,no\n";
         let list = read(text);
         assert!(list.ok(), "{:?}", list.problems);
         let a = &list.entries[0];
@@ -1021,18 +1240,19 @@ mod tests {
     #[test]
     fn impossible_or_future_birth_date_is_bad_date() {
         let text = "医籍登録番号,Birth_Date\n\
-                    1,1975-02-30\n2,2024-06-02\n3,1975-4\n4,75/4/1\n5,1975.04.01\n6,2024-06-01\n";
+                    1,1975-02-30\n2,2024-06-02\n3,1975-4\n4,75/4/1\n5,1975.04.01\n6,2024-06-01\n\
+                    7,27485\n8,1899-12-31\n";
         let list = read(text);
-        assert_eq!(
-            kinds(&list),
-            (2..=6)
-                .map(|l| (l, Some("Birth_Date"), ProblemKind::BadDate))
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(list.total_problems, 5);
-        // Only the last line (born on the session's day) is a row.
-        assert_eq!(list.entries.len(), 1);
-        assert_eq!(list.entries[0].line, 7);
+        let mut want: Vec<_> = (2..=5)
+            .map(|l| (l, Some("Birth_Date"), ProblemKind::BadDate))
+            .collect();
+        want.push((8, Some("Birth_Date"), ProblemKind::ExcelDate));
+        want.push((9, Some("Birth_Date"), ProblemKind::BirthBefore1900));
+        assert_eq!(kinds(&list), want);
+        assert_eq!(list.total_problems, 6);
+        // 1975.04.01 reads, and so does a birth on the session's day.
+        let lines: Vec<u64> = list.entries.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [6, 7]);
     }
 
     #[test]
@@ -1139,27 +1359,16 @@ mod tests {
     #[test]
     fn wrong_columns_are_refused() {
         let list = read("foo,bar\n1,2\n3,4\n");
+        assert_eq!(list.ignored_columns, ["foo", "bar"]);
         assert_eq!(
             kinds(&list),
-            vec![
-                (
-                    1,
-                    Some("foo"),
-                    ProblemKind::UnknownColumn { name: "foo".into() }
-                ),
-                (
-                    1,
-                    Some("bar"),
-                    ProblemKind::UnknownColumn { name: "bar".into() }
-                ),
-                (
-                    1,
-                    Some("医籍登録番号"),
-                    ProblemKind::MissingColumn {
-                        name: "医籍登録番号|iseki_number".into()
-                    }
-                ),
-            ]
+            vec![(
+                1,
+                Some("医籍登録番号"),
+                ProblemKind::MissingColumn {
+                    name: "医籍登録番号|iseki_number".into()
+                }
+            ),]
         );
         assert!(!list.ok());
         assert_eq!(list.rows, 0);
@@ -1244,7 +1453,7 @@ mod tests {
             vec![
                 (2, Some("医籍登録番号"), ProblemKind::BadIseki),
                 (3, Some("医籍登録番号"), ProblemKind::BadIseki),
-                (4, Some("氏名カナ"), ProblemKind::BadKana),
+                // line 4 (hiragana) is folded to katakana, not refused
                 (5, Some("氏名カナ"), ProblemKind::BadKana),
                 (
                     6,
@@ -1264,7 +1473,10 @@ mod tests {
                 ),
             ]
         );
-        let a = &list.entries[0];
+        // The hiragana line is a row, folded to katakana.
+        assert_eq!(list.entries[0].line, 4);
+        assert_eq!(list.entries[0].family_kana.as_deref(), Some("ヤマダ"));
+        let a = &list.entries[1];
         assert_eq!(a.family_kana.as_deref(), Some("ヤマダ・ヲ"));
         assert_eq!(a.given_kana.as_deref(), Some("ヴァー ジョン"));
     }
@@ -1502,7 +1714,7 @@ mod tests {
                 in_at: jst(2024, 6, 1, 13, 5, 7),
                 out_at: Some(jst(2024, 6, 1, 15, 59, 0)),
                 left_at_end: false,
-                channel: "qr",
+                channel: "venue_qr",
                 device: Some("=HYPERLINK(\"x\"), \"Mobile\"".into()),
                 client_addr: Some("192.0.2.1".into()),
                 pending: true,
@@ -1545,6 +1757,15 @@ mod tests {
             let list = parse(&bytes, s, e);
             assert!(list.ok(), "{ja}: {:?}", list.problems);
             assert_eq!(list.encoding, "UTF-8");
+            // The QR capture comes back as a capture line, channel in words, not as a row.
+            assert!(
+                text.contains(if ja { ",会場QR," } else { ",venue QR," }),
+                "{text}"
+            );
+            assert!(!text.contains("venue_qr"), "{text}");
+            assert_eq!(list.captures.len(), 1);
+            assert_eq!(list.captures[0].channel, PresenceChannel::VenueQr);
+            assert_eq!(list.captures[0].in_at, rows[0].in_at);
             let back: Vec<_> = list
                 .entries
                 .iter()
@@ -1560,6 +1781,7 @@ mod tests {
                 .collect();
             let want: Vec<_> = rows
                 .iter()
+                .filter(|r| r.channel == "list")
                 .map(|r| {
                     let mut k = r.kana.split(' ');
                     (
@@ -1576,15 +1798,54 @@ mod tests {
     }
 
     #[test]
-    fn export_without_check_out_asks_for_one_on_upload() {
+    fn open_captures_read_back_and_open_list_rows_ask_for_a_check_out() {
         let mut rows = export_rows();
         rows[0].out_at = None;
         let (s, e) = session();
         let list = parse(&export_csv(&rows, true), s, e);
+        assert!(list.ok(), "{:?}", list.problems);
+        assert_eq!(list.captures[0].out_at, None);
+        rows[1].out_at = None;
+        let list = parse(&export_csv(&rows, true), s, e);
         assert_eq!(
             kinds(&list),
-            vec![(2, Some("退室"), ProblemKind::OnlyOneTime)]
+            vec![(3, Some("退室"), ProblemKind::OnlyOneTime)]
         );
+    }
+
+    #[test]
+    fn contradicting_lines_name_both() {
+        let text = "医籍登録番号,氏名カナ,生年月日,入室,退室\n\
+                    1,カトウ ユウト,1980-01-02,13:00,14:00\n\
+                    1,かとうゆうと,S55.1.2,15:00,16:00\n\
+                    2,ヤマダ タロウ,,13:00,14:00\n\
+                    2,ヤマダ ジロウ,,15:00,16:00\n\
+                    3,,1980-01-02,13:00,14:00\n\
+                    3,,1980-01-03,15:00,16:00\n";
+        let list = read(text);
+        assert_eq!(
+            kinds(&list),
+            vec![
+                (5, None, ProblemKind::Contradicts { first: 4 }),
+                (7, None, ProblemKind::Contradicts { first: 6 }),
+            ]
+        );
+        assert!(
+            list.problems[0].english().contains("line 4"),
+            "{:?}",
+            list.problems[0].english()
+        );
+    }
+
+    #[test]
+    fn unknown_and_trailing_empty_columns_are_ignored() {
+        let text = "医籍登録番号,氏名カナ,備考,,\n1,ヤマダ タロウ,遅刻,,\n2,ヤマダ ハナコ,,,\n\n";
+        let list = read(text);
+        assert!(list.ok(), "{:?}", list.problems);
+        assert_eq!(list.ignored_columns, ["備考"]);
+        assert_eq!(list.entries.len(), 2);
+        let list = read("医籍登録番号,氏名カナ\n1,\"ヤマダ\n2,ヤマダ\n");
+        assert_eq!(kinds(&list), vec![(2, None, ProblemKind::UnclosedQuote)]);
     }
 
     #[test]
@@ -1613,7 +1874,21 @@ mod tests {
             ProblemKind::OnlyOneTime,
             ProblemKind::OutBeforeIn,
             ProblemKind::OutsideSession,
-            ProblemKind::RegisterMismatch,
+            ProblemKind::RegisterMismatch { register: None },
+            ProblemKind::RegisterMismatch {
+                register: Some("カトウ ユウト".into()),
+            },
+            ProblemKind::UnclosedQuote,
+            ProblemKind::NotBegun,
+            ProblemKind::ExcelDate,
+            ProblemKind::BirthBefore1900,
+            ProblemKind::BadChannel,
+            ProblemKind::Contradicts { first: 3 },
+            ProblemKind::CaptureChanged,
+            ProblemKind::CaptureMissing {
+                iseki: "123456".into(),
+                at: "2024-06-01 13:05:07".into(),
+            },
         ];
         let problems: Vec<Problem> = all
             .into_iter()

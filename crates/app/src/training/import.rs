@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use mamis_domain::{IsekiNumber, Principal, Timestamp};
+use mamis_domain::{IsekiNumber, Principal, Timestamp, names};
 use mamis_store::{
     PendingAttendance, PresenceChannel, PresenceRow, PresenceSubject, Store, TrainingStore, Tx,
 };
@@ -33,6 +33,9 @@ pub struct DiffLine {
     pub out_at: Timestamp,
     /// The number has no verified MAMIS_ID: kept as pending attendance.
     pub pending: bool,
+    /// The name beside the number: the register's (kanji) when the number is registered,
+    /// else the kana the list gives.
+    pub name: Option<String>,
 }
 
 /// What an upload would change (preview) or changed (applied); with problems, nothing.
@@ -50,6 +53,9 @@ pub struct ImportPlan {
     pub removed_lines: Vec<DiffLine>,
     /// Intervals already recorded as in the file.
     pub unchanged: u64,
+    /// Lines of other channels' captures (会場QR, 受付, 個人QR) matching what is recorded:
+    /// ignored, as a list neither edits nor withdraws them.
+    pub captures_unchanged: u64,
     /// Distinct numbers in the file.
     pub attendees: u64,
     /// Of those, numbers without a verified MAMIS_ID (credited once one is verified).
@@ -81,6 +87,46 @@ fn add_problem(list: &mut AttendeeList, p: Problem) {
 
 type Key = (PresenceSubject, Timestamp, Timestamp);
 
+/// A capture as the export shows it: subject, channel, in and out to the second.
+type CaptureKey = (PresenceSubject, &'static str, i64, Option<i64>);
+
+/// An instant to the second, as the export writes it.
+fn seconds(t: Timestamp) -> i64 {
+    t.timestamp()
+}
+
+/// 氏名 as registered, family and given name separated by a space.
+fn full_name(d: &mamis_store::Doctor) -> String {
+    format!("{} {}", d.family_name, d.given_name)
+}
+
+/// The kana a row gives, for the preview of a number the register does not know.
+fn kana_of(r: &attendees::AttendeeRow) -> Option<String> {
+    match (&r.family_kana, &r.given_kana) {
+        (None, None) => None,
+        (f, g) => Some(
+            [f.as_deref(), g.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    }
+}
+
+/// Whether a row's kana agree with the register's, through the one name normaliser: the whole
+/// name compared whole (so カトウユウト matches カトウ ユウト), a family or given name alone
+/// compared with that part (a lone 氏名カナ word may also be the whole name).
+fn kana_agrees(r: &attendees::AttendeeRow, d: &mamis_store::Doctor) -> bool {
+    let (fam, giv) = (d.family_kana.as_str(), d.given_kana.as_str());
+    match (&r.family_kana, &r.given_kana) {
+        (None, None) => true,
+        (Some(f), Some(g)) => names::same_kana(&format!("{f}{g}"), &format!("{fam}{giv}")),
+        (Some(f), None) => names::same_kana(f, fam) || names::same_kana(f, &format!("{fam}{giv}")),
+        (None, Some(g)) => names::same_kana(g, giv),
+    }
+}
+
 /// Reads an attendee list for a session and shows the difference (`apply` false) or writes it
 /// (`apply` true, audited). The caller shows `list.problems` when `ok()` is false.
 pub async fn import<S: Store>(
@@ -96,15 +142,22 @@ pub async fn import<S: Store>(
     let mut tx = app.store.read().await?;
     let s = managed_session(&mut tx, who, session).await?;
     tx.rollback().await?;
-    let mut plan = ImportPlan {
-        list: attendees::parse(bytes, s.start, s.end),
-        ..ImportPlan::default()
-    };
+    let mut plan = ImportPlan::default();
+    // A list records who came: before the session begins nobody has.
+    if now < s.start {
+        plan.list.add(0, None, ProblemKind::NotBegun);
+        return Ok(plan);
+    }
+    plan.list = attendees::parse(bytes, s.start, s.end);
     if !plan.list.ok() {
         return Ok(plan);
     }
     let mut tx = if apply {
-        app.store.write().await?
+        let mut tx = app.store.write().await?;
+        // Applies to one session run one after the other (a row lock on PostgreSQL), so the
+        // second computes its difference from what the first wrote.
+        tx.lock_training_session(session).await?;
+        tx
     } else {
         app.store.read().await?
     };
@@ -114,6 +167,7 @@ pub async fn import<S: Store>(
         .entries
         .iter()
         .map(|r| r.iseki.clone())
+        .chain(plan.list.captures.iter().map(|c| c.iseki.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
@@ -131,28 +185,22 @@ pub async fn import<S: Store>(
         };
         let d = &m.doctor;
         if r.birth_date.is_some_and(|b| b != d.birth_date) {
-            problems.push((r.line, "birth_date"));
+            problems.push((r.line, "birth_date", None));
         }
-        let kana_differs = r
-            .family_kana
-            .as_deref()
-            .is_some_and(|k| k != d.family_kana.as_str())
-            || r.given_kana
-                .as_deref()
-                .is_some_and(|k| k != d.given_kana.as_str());
-        if kana_differs {
-            problems.push((r.line, "name_kana"));
+        if !kana_agrees(r, d) {
+            let register = format!("{} {}", d.family_kana.as_str(), d.given_kana.as_str());
+            problems.push((r.line, "name_kana", Some(register)));
         }
     }
     if !problems.is_empty() {
         tx.rollback().await?;
-        for (line, column) in problems {
+        for (line, column, register) in problems {
             add_problem(
                 &mut plan.list,
                 Problem {
                     line,
                     column: Some(column.to_owned()),
-                    kind: ProblemKind::RegisterMismatch,
+                    kind: ProblemKind::RegisterMismatch { register },
                 },
             );
         }
@@ -177,20 +225,115 @@ pub async fn import<S: Store>(
         .filter(|n| matches!(subject_of(n), PresenceSubject::Pending(_)))
         .count() as u64;
     let mut recorded: HashMap<Key, Vec<PresenceRow>> = HashMap::new();
+    // Other channels' captures, by what the export shows of them (times to the second).
+    let mut captured: BTreeSet<CaptureKey> = BTreeSet::new();
     for r in tx.presence_of(s.id).await? {
-        if r.channel == PresenceChannel::List
-            && let Some(out) = r.out_at
-        {
+        if r.removed_at.is_some() {
+            continue;
+        }
+        if r.channel != PresenceChannel::List {
+            captured.insert((
+                r.subject.clone(),
+                r.channel.as_str(),
+                seconds(r.in_at),
+                r.out_at.map(seconds),
+            ));
+        } else if let Some(out) = r.out_at {
             recorded
                 .entry((r.subject.clone(), r.in_at, out))
                 .or_default()
                 .push(r);
         }
     }
+    // A capture line must be one of them as exported: a list neither adds nor edits captures.
+    // A line still open in the file matches the capture whatever its check-out since (the
+    // doctor may have left after the export was downloaded).
+    let mut changed = Vec::new();
+    let mut matched: BTreeSet<(PresenceSubject, &'static str, i64)> = BTreeSet::new();
+    let mut latest: Option<i64> = None;
+    for c in &plan.list.captures {
+        let (subject, channel, in_s) = (subject_of(&c.iseki), c.channel.as_str(), seconds(c.in_at));
+        let found = match c.out_at {
+            Some(out) => captured.contains(&(subject.clone(), channel, in_s, Some(seconds(out)))),
+            None => captured
+                .range((subject.clone(), channel, in_s, None)..)
+                .next()
+                .is_some_and(|k| k.0 == subject && k.1 == channel && k.2 == in_s),
+        };
+        if found {
+            plan.captures_unchanged += 1;
+            matched.insert((subject, channel, in_s));
+            latest = latest.max(Some(in_s));
+        } else {
+            changed.push(c.line);
+        }
+    }
+    // A capture recorded before the file's latest capture line but absent from the file was
+    // deleted from it: a list cannot withdraw it either. (Captures made after the export was
+    // downloaded come later, and are not expected in it.)
+    let mut missing: Vec<(PresenceSubject, Timestamp)> = Vec::new();
+    if let Some(latest) = latest {
+        for (subject, channel, in_s, _) in &captured {
+            if *in_s <= latest && !matched.contains(&(subject.clone(), *channel, *in_s)) {
+                missing.push((
+                    subject.clone(),
+                    chrono::DateTime::from_timestamp(*in_s, 0).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    if !changed.is_empty() || !missing.is_empty() {
+        let ids: Vec<Uuid> = missing
+            .iter()
+            .filter_map(|(s, _)| match s {
+                PresenceSubject::Doctor(d) => Some(*d),
+                PresenceSubject::Pending(_) => None,
+            })
+            .collect();
+        let numbers: HashMap<Uuid, IsekiNumber> = tx
+            .doctors_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.iseki))
+            .collect();
+        tx.rollback().await?;
+        for line in changed {
+            add_problem(
+                &mut plan.list,
+                Problem {
+                    line,
+                    column: None,
+                    kind: ProblemKind::CaptureChanged,
+                },
+            );
+        }
+        for (subject, in_at) in missing {
+            let iseki = match &subject {
+                PresenceSubject::Doctor(d) => numbers.get(d).map(ToString::to_string),
+                PresenceSubject::Pending(n) => Some(n.to_string()),
+            };
+            add_problem(
+                &mut plan.list,
+                Problem {
+                    line: 0,
+                    column: None,
+                    kind: ProblemKind::CaptureMissing {
+                        iseki: iseki.unwrap_or_default(),
+                        at: mamis_domain::time::to_japan(in_at)
+                            .format("%Y-%m-%d %H:%M:%S")
+                            .to_string(),
+                    },
+                },
+            );
+        }
+        plan.list.problems.sort_by_key(|p| p.line);
+        plan.captures_unchanged = 0;
+        return Ok(plan);
+    }
     // the numbers of recorded doctors, to show what disappears
-    let mut iseki_of_doctor: HashMap<uuid::Uuid, IsekiNumber> = register
+    let mut iseki_of_doctor: HashMap<uuid::Uuid, (IsekiNumber, String)> = register
         .values()
-        .map(|m| (m.doctor.id, m.doctor.iseki.clone()))
+        .map(|m| (m.doctor.id, (m.doctor.iseki.clone(), full_name(&m.doctor))))
         .collect();
     let mut to_add = Vec::new();
     let mut pending_new: Vec<PendingAttendance> = Vec::new();
@@ -209,6 +352,10 @@ pub async fn import<S: Store>(
                 in_at,
                 out_at,
                 pending: matches!(subject, PresenceSubject::Pending(_)),
+                name: match register.get(&row.iseki) {
+                    Some(m) => Some(full_name(&m.doctor)),
+                    None => kana_of(row),
+                },
             });
         }
         if let PresenceSubject::Pending(n) = &subject
@@ -257,6 +404,7 @@ pub async fn import<S: Store>(
                             in_at: r.in_at,
                             out_at: key.2,
                             pending: true,
+                            name: None,
                         });
                     }
                 }
@@ -273,15 +421,17 @@ pub async fn import<S: Store>(
         .filter(|d| !iseki_of_doctor.contains_key(d))
         .collect();
     for doc in tx.doctors_by_ids(&unnamed).await? {
-        iseki_of_doctor.insert(doc.id, doc.iseki);
+        let name = full_name(&doc);
+        iseki_of_doctor.insert(doc.id, (doc.iseki, name));
     }
     for (d, in_at, out_at) in removed_doctors {
-        if let Some(iseki) = iseki_of_doctor.get(&d) {
+        if let Some((iseki, name)) = iseki_of_doctor.get(&d) {
             plan.removed_lines.push(DiffLine {
                 iseki: iseki.clone(),
                 in_at,
                 out_at,
                 pending: false,
+                name: Some(name.clone()),
             });
         }
     }
@@ -328,6 +478,8 @@ pub async fn import<S: Store>(
             "added": plan.added,
             "removed": plan.removed,
             "unchanged": plan.unchanged,
+            "captures_unchanged": plan.captures_unchanged,
+            "ignored_columns": plan.list.ignored_columns,
             "pending": plan.pending,
             "credited": plan.settled.written,
             "reversed": plan.settled.reversed,

@@ -361,7 +361,21 @@ fn legacy_import_is_all_or_nothing_with_a_line_report() {
     );
     assert!(out.contains("line 4: birth_date"), "{out}");
     assert!(out.contains("line 5: password_hash"), "{out}");
-    assert!(out.contains("nothing was imported: 3 problem(s)"), "{out}");
+    assert!(out.contains("nothing was imported: 3 problems in"), "{out}");
+    assert!(
+        out.starts_with("bad.csv: read as UTF-8") || out.contains(": read as UTF-8\n"),
+        "{out}"
+    );
+
+    // one problem is "1 problem"; a birth date in the future is refused
+    let one = d.0.join("one.csv");
+    std::fs::write(&one, "member_id,birth_date\n0123456789,2099-01-01\n").unwrap();
+    let out = stdout(&mamis(&["legacy", "import", one.to_str().unwrap()], &env));
+    assert!(
+        out.contains("line 2: birth_date '2099-01-01': the birth date is in the future"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was imported: 1 problem in"), "{out}");
 
     let missing = d.0.join("missing.csv");
     std::fs::write(&missing, "id,birthday\n0123456789,1970-01-02\n").unwrap();
@@ -384,7 +398,34 @@ fn legacy_import_is_all_or_nothing_with_a_line_report() {
     std::fs::write(&good, bytes).unwrap();
     let o = mamis(&["legacy", "import", good.to_str().unwrap()], &env);
     assert!(o.status.success(), "{}", stdout(&o));
-    assert_eq!(stdout(&o).trim(), "imported 2 legacy credentials (CP932)");
+    let out = stdout(&o);
+    assert!(out.contains("good.csv: read as CP932\n"), "{out}");
+    assert!(
+        out.contains("imported 2 legacy credentials, 0 unchanged, 0 replaced"),
+        "{out}"
+    );
+
+    // a changed birth date replaces a credential only with --replace, and is reported
+    let change = d.0.join("change.csv");
+    std::fs::write(&change, "member_id,birth_date\n\n1234567890,S55.5.18\n").unwrap();
+    let o = mamis(&["legacy", "import", change.to_str().unwrap()], &env);
+    assert_eq!(o.status.code(), Some(2));
+    let out = stdout(&o);
+    assert!(out.contains("line 3: member_id 1234567890 already has a legacy credential; run the import with --replace"), "{out}");
+    let o = mamis(
+        &["legacy", "import", "--replace", change.to_str().unwrap()],
+        &env,
+    );
+    assert!(o.status.success(), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("imported 1 legacy credential, 0 unchanged, 1 replaced"),
+        "{out}"
+    );
+    assert!(
+        out.contains("line 3: replaced the credential of 1234567890"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -280,25 +280,99 @@ fn rare_kanji_print_and_missing_ones_are_refused() {
         assert!(text.contains("髙橋 德子"), "{text}");
     }
 
-    // 𠮷 (U+20BB7) is not in IPAex: refused with the field, never printed as a blank box.
-    c.holder.name = "𠮷田 花子".to_owned();
+    // No font has an emoji: refused with the field, never printed as a blank box.
+    c.holder.name = "𠮷田 😀".to_owned();
     match render(&c) {
         Err(PdfError::MissingGlyph { field, ch }) => {
-            assert_eq!((field, ch), ("氏名", '𠮷'));
+            assert_eq!((field, ch), ("氏名", '😀'));
         }
         other => panic!("expected MissingGlyph, got {other:?}"),
     }
     let mut a = attendance(3);
     if let Document::Attendance { lines, .. } = &mut a.document {
-        lines[1].title = "𠮷野家セミナー".to_owned();
+        lines[1].title = "𠮷野家セミナー\u{1F600}".to_owned();
     }
     assert!(matches!(
         render(&a),
         Err(PdfError::MissingGlyph {
             field: "研修名",
-            ch: '𠮷'
+            ch: '\u{1F600}'
         })
     ));
+}
+
+/// The fonts `pdffonts` lists for `pdf`, and whether every one is embedded and subset.
+fn fonts_of(path: &std::path::Path) -> (Vec<String>, bool) {
+    let fonts = tools::fonts(path);
+    let all = !fonts.is_empty()
+        && fonts.iter().all(|l| {
+            // name type encoding emb sub uni object ID
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let n = cols.len();
+            n >= 7 && cols[n - 5] == "yes" && cols[n - 4] == "yes" && l.contains('+')
+        });
+    (fonts, all)
+}
+
+#[test]
+fn names_outside_ipaex_print_with_the_fallback_font() {
+    // 𠮷 is not in IPAex; 髙 is; both fonts end up embedded and subset.
+    let mut c = cme_certificate();
+    c.holder.name = "𠮷田 髙橋".to_owned();
+    c.holder.kana = "ヨシダ タカハシ".to_owned();
+    let pdf = render(&c).unwrap();
+    assert_eq!(
+        render(&c).unwrap(),
+        pdf,
+        "still reproducible with two fonts"
+    );
+    if !tools::available("fallback") {
+        return;
+    }
+    let scratch = tools::Scratch::new("fallback");
+    let path = scratch.pdf(&pdf);
+    let text = tools::text(&path);
+    assert!(text.contains("𠮷田 髙橋"), "{text}");
+    let (fonts, all) = fonts_of(&path);
+    assert!(all, "{fonts:?}");
+    assert!(fonts.iter().any(|l| l.contains("IPAexMincho")), "{fonts:?}");
+    assert!(fonts.iter().any(|l| l.contains("IPAmjMincho")), "{fonts:?}");
+}
+
+#[test]
+fn variation_sequences_are_kept() {
+    // 渡邉󠄀 with IVS U+E0100 (drawn by IPAmj, the selector kept in the text) and 﨑 with
+    // U+E0102, a form only IPAmj has; 山 and the plain 﨑 stay with IPAex.
+    let mut c = cme_certificate();
+    c.holder.name = "山﨑 渡邉\u{E0100}".to_owned();
+    let pdf = render(&c).unwrap();
+    if let Some((text, _)) = read_back_name("ivs-mj", &{
+        let mut c = c.clone();
+        c.holder.name = "山﨑\u{E0102} 渡邉\u{E0110}".to_owned();
+        c
+    }) {
+        assert!(text.contains("山﨑\u{E0102} 渡邉\u{E0110}"), "{text}");
+    }
+    if !tools::available("ivs") {
+        return;
+    }
+    let scratch = tools::Scratch::new("ivs");
+    let path = scratch.pdf(&pdf);
+    let text = tools::text(&path);
+    assert!(text.contains("山﨑 渡邉"), "{text}");
+    assert!(
+        text.contains("渡邉\u{E0100}"),
+        "the selector is kept in the text: {:?}",
+        text.lines().find(|l| l.contains("渡邉"))
+    );
+    assert!(
+        !text.contains("﨑\u{E0100}"),
+        "no selector invented: {text}"
+    );
+    let (fonts, all) = fonts_of(&path);
+    assert!(all, "{fonts:?}");
+    assert!(fonts.iter().any(|l| l.contains("IPAexMincho")), "{fonts:?}");
+    assert!(fonts.iter().any(|l| l.contains("IPAmjMincho")), "{fonts:?}");
 }
 
 /// Text of a document whose holder name differs from the fixture.

@@ -420,7 +420,7 @@ C-2019-0001,100001,2019,2021,2022-12-02
             (
                 3,
                 Some("to_fy"),
-                "FY2022–FY2023 is 2 fiscal year(s); a certificate covers 3 consecutive fiscal years"
+                "FY2022–FY2023 is 2 fiscal years; a certificate covers 3 consecutive fiscal years"
             ),
             (
                 4,

@@ -1414,7 +1414,7 @@ async fn legacy_cred<S: Store>(t: &TestApp<S>, m: &str) -> Option<mamis_store::L
 async fn legacy_login<S: Store>(t: TestApp<S>) {
     assert!(LEGACY_CSV.contains(BCRYPT_2B));
     t.clock.set(at("2026-03-31T12:00:00+09:00"));
-    let report = legacy::import(&t.app, &job(), LEGACY_CSV.as_bytes())
+    let report = legacy::import(&t.app, &job(), LEGACY_CSV.as_bytes(), false)
         .await
         .unwrap();
     assert_eq!((report.imported, report.encoding), (2, "UTF-8"));
@@ -1509,7 +1509,7 @@ async fn legacy_bad_files<S: Store>(t: TestApp<S>) {
         b"member_id,birth_date\n6666666666,1970-01-02\n7777777777,1970/13/02\n",
     ];
     for (i, bytes) in files.iter().enumerate() {
-        let Err(report) = legacy::import(&t.app, &job(), bytes).await else {
+        let Err(report) = legacy::import(&t.app, &job(), bytes, false).await else {
             panic!("file {i} must be refused");
         };
         assert_eq!(report.imported, 0);
@@ -1527,7 +1527,9 @@ async fn legacy_bad_files<S: Store>(t: TestApp<S>) {
     }
     assert_eq!(audit_rows(&t).await.len(), before, "nothing audited either");
     // the line of the unknown scheme is named
-    let r = legacy::import(&t.app, &job(), files[1]).await.unwrap_err();
+    let r = legacy::import(&t.app, &job(), files[1], false)
+        .await
+        .unwrap_err();
     assert_eq!(r.problems[0].line, 3);
     assert!(r.problems[0].message.contains("unsupported scheme"));
 }
@@ -1541,6 +1543,7 @@ async fn legacy_retired_by_binding<S: Store>(t: TestApp<S>) {
         &t.app,
         &job(),
         b"member_id,birth_date\n9900000070,1980-05-17\n",
+        false,
     )
     .await
     .unwrap();
@@ -1651,8 +1654,11 @@ async fn bad_input<S: Store>(t: TestApp<S>) {
     // full-width and kana variants are accepted as the same data
     let mut typed = form_for(&d, "P13-0001", true);
     typed.iseki = format!("第{}号", "９００００８０");
-    typed.family_kana = "やまだ".into();
-    typed.birth_date = "１９８０/５/１７".into();
+    // the kana split at another place and in half-width kana, the birth date as 和暦: the one
+    // name normaliser and date parser compare it with the register's ヤマダ ハナコ, 1980-05-17
+    typed.family_kana = "やまだは".into();
+    typed.given_kana = "ﾅｺ".into();
+    typed.birth_date = "昭和５５年５月１７日".into();
     assert_eq!(
         submit(&t, &acc, &typed).await.unwrap(),
         IdentityOutcome::Verified

@@ -12,6 +12,7 @@ mod cme_history;
 mod cme_http;
 mod demo;
 mod identity;
+mod imports;
 mod jobs;
 mod limits;
 mod mail;

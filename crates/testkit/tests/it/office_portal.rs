@@ -57,7 +57,9 @@ async fn legacy_login_until_the_cutover<S: Store>(t: TestApp<S>) {
     let job = Principal::Job {
         kind: "test".into(),
     };
-    let report = legacy::import(&t.app, &job, csv.as_bytes()).await.unwrap();
+    let report = legacy::import(&t.app, &job, csv.as_bytes(), false)
+        .await
+        .unwrap();
     assert_eq!(report.imported, 1);
     // a day and a half before the cut-over (2026-04-01 00:00 Japan time)
     t.clock.set(at("2026-03-30T12:00:00+09:00"));

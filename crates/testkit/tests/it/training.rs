@@ -22,7 +22,7 @@ use mamis_store::{
 use mamis_testkit::{TestApp, app_test};
 use uuid::Uuid;
 
-fn job() -> Principal {
+pub(crate) fn job() -> Principal {
     Principal::Job {
         kind: "test".into(),
     }
@@ -32,14 +32,14 @@ fn code(s: &str) -> AssociationCode {
     AssociationCode::parse(s).unwrap()
 }
 
-fn staff(role: Role, scope: &str) -> Principal {
+pub(crate) fn staff(role: Role, scope: &str) -> Principal {
     Principal::Staff {
         account_id: Uuid::new_v4(),
         grants: vec![RoleGrant::new(role, Scope::Association(code(scope))).unwrap()],
     }
 }
 
-fn jst(s: &str) -> DateTime<Utc> {
+pub(crate) fn jst(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(&format!("{s}+09:00"))
         .unwrap()
         .with_timezone(&Utc)
@@ -47,7 +47,7 @@ fn jst(s: &str) -> DateTime<Utc> {
 
 const ORG: Uuid = Uuid::from_u128(0x0A11);
 
-async fn setup<S: Store>(t: &TestApp<S>) {
+pub(crate) async fn setup<S: Store>(t: &TestApp<S>) {
     let mut tx = t.app.store.write().await.unwrap();
     tx.upsert_association(&Association {
         code: code("P13-0001"),
@@ -70,7 +70,7 @@ async fn setup<S: Store>(t: &TestApp<S>) {
 }
 
 /// A doctor in the register with a verified MAMIS_ID; returns the doctor and their principal.
-async fn verified<S: Store>(t: &TestApp<S>, n: u32) -> (Doctor, Principal) {
+pub(crate) async fn verified<S: Store>(t: &TestApp<S>, n: u32) -> (Doctor, Principal) {
     let d = sample_doctor(n);
     let account = Uuid::from_u128(0xACC0 + u128::from(n));
     let mut acc = Account::new(
@@ -144,7 +144,7 @@ fn input(organiser: Organiser) -> SessionInput {
     }
 }
 
-async fn chiyoda_session<S: Store>(t: &TestApp<S>) -> TrainingSession {
+pub(crate) async fn chiyoda_session<S: Store>(t: &TestApp<S>) -> TrainingSession {
     training::create(
         &t.app,
         &job(),
@@ -155,7 +155,7 @@ async fn chiyoda_session<S: Store>(t: &TestApp<S>) -> TrainingSession {
     .unwrap()
 }
 
-async fn ledger<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<LedgerEntry> {
+pub(crate) async fn ledger<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<LedgerEntry> {
     let mut tx = t.app.store.read().await.unwrap();
     let v = tx.ledger_of(d, PROGRAMME).await.unwrap();
     tx.rollback().await.unwrap();
@@ -163,7 +163,7 @@ async fn ledger<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<LedgerEntry> {
 }
 
 /// Net half-units per code of a doctor's ledger, codes with nothing left out.
-async fn net<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<(u16, i64)> {
+pub(crate) async fn net<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<(u16, i64)> {
     let mut by = std::collections::BTreeMap::new();
     for e in ledger(t, d).await {
         *by.entry(e.code).or_insert(0) += e.half_units.get();
@@ -172,9 +172,9 @@ async fn net<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<(u16, i64)> {
 }
 
 /// What the whole programme earns: code 10 → 1 unit, 11 → 0.5, 12 → 1 (in half-units).
-const WHOLE: [(u16, i64); 3] = [(10, 2), (11, 1), (12, 2)];
+pub(crate) const WHOLE: [(u16, i64); 3] = [(10, 2), (11, 1), (12, 2)];
 
-fn at_device(device: &str) -> Origin {
+pub(crate) fn at_device(device: &str) -> Origin {
     Origin {
         device: Some(device.into()),
         client_addr: Some("192.0.2.50".into()),
@@ -182,7 +182,7 @@ fn at_device(device: &str) -> Origin {
 }
 
 /// A browser opens the venue link and completes it after logging in.
-async fn venue<S: Store>(
+pub(crate) async fn venue<S: Store>(
     t: &TestApp<S>,
     s: &TrainingSession,
     who: &Principal,
@@ -638,8 +638,11 @@ async fn csv_refusals<S: Store>(t: TestApp<S>) {
     let (a, _) = verified(&t, 1).await;
     let cases: Vec<(Vec<u8>, ProblemKind)> = vec![
         (
+            // unknown columns are ignored, so this file lacks the number's column
             b"foo,when\nx,y\n".to_vec(),
-            ProblemKind::UnknownColumn { name: "foo".into() },
+            ProblemKind::MissingColumn {
+                name: "医籍登録番号|iseki_number".into(),
+            },
         ),
         (
             format!("iseki_number,birth_date\n{},1980-02-30\n", a.iseki.as_str()).into_bytes(),
@@ -648,7 +651,7 @@ async fn csv_refusals<S: Store>(t: TestApp<S>) {
         (
             // contradicts the register: same number, another birth date
             format!("iseki_number,birth_date\n{},1981-05-17\n", a.iseki.as_str()).into_bytes(),
-            ProblemKind::RegisterMismatch,
+            ProblemKind::RegisterMismatch { register: None },
         ),
         (
             {

@@ -412,7 +412,7 @@ async fn attendee_lists<S: Store>(t: TestApp<S>) {
     let token = csrf(&t, &ua).await;
     let page = format!("/office/training/{}", s.id);
     let list = format!(
-        "医籍登録番号,氏名カナ,入室,退室\r\n{},ヤマダ タロウ,09:00,12:00\r\n{},ヤマダ タロウ,09:05,10:30\r\n",
+        "医籍登録番号,氏名カナ,入室,退室,備考\r\n{},ヤマダ タロウ,09:00,12:00,\r\n{},ヤマダ タロウ,09:05,10:30,遅刻\r\n",
         a.iseki.as_str(),
         b.iseki.as_str()
     );
@@ -428,6 +428,15 @@ async fn attendee_lists<S: Store>(t: TestApp<S>) {
         texts(&doc, "#added-lines th.iseki"),
         vec![a.iseki.as_str(), b.iseki.as_str()]
     );
+    // names beside numbers, and the organiser's own column ignored and named
+    assert_eq!(
+        texts(&doc, "#added-lines td.name"),
+        vec![
+            format!("{} {}", a.family_name, a.given_name),
+            format!("{} {}", b.family_name, b.given_name)
+        ]
+    );
+    assert_eq!(one(&doc, "#upload-ignored-columns"), "備考");
     let staging = attr(&doc, "#confirm-form input[name=staging]", "value").unwrap();
     let (_, doc) = get(&t, &ua, &page).await;
     assert!(
@@ -505,7 +514,7 @@ async fn attendee_lists<S: Store>(t: TestApp<S>) {
         "医籍登録番号ではありません（1〜7桁の数字、例: 123456）。"
     );
     assert!(
-        messages[1].starts_with("カタカナではありません"),
+        messages[1].starts_with("カナではありません"),
         "{messages:?}"
     );
     assert_eq!(one(&doc, "#problems-total"), "3");

@@ -138,6 +138,8 @@ training-office-upload-problems-total = Problems
 training-office-upload-whole-file = whole file
 training-office-upload-more = More not shown
 training-office-upload-encoding = Encoding
+training-office-upload-ignored-columns = Columns ignored
+training-office-upload-captures-unchanged = Venue QR, desk and personal QR lines (unchanged, ignored)
 training-office-upload-rows = Data lines
 training-office-upload-added = Attendance to add
 training-office-upload-removed = Attendance to withdraw
@@ -157,21 +159,33 @@ training-office-col-problem = Problem
 # problems of an attendee list (ids from mamis_app::training::attendees::Problem::message_id)
 attendees-problem-too-large = The file is larger than { $max_mb } MB: split it and upload the parts.
 attendees-problem-too-many-rows = The file has more than { $max } data lines and was not read further: split it.
-attendees-problem-unreadable = The file is neither UTF-8 nor Shift_JIS: save it as "CSV UTF-8" and try again.
+attendees-problem-unreadable = The file is neither UTF-8, UTF-16 with BOM nor Shift_JIS: save it as "CSV UTF-8" and try again.
 attendees-problem-empty = The file is empty: its first line must be the header, with at least 医籍登録番号 (iseki_number).
-attendees-problem-broken-csv = Unreadable CSV (an unclosed quote?): the rest of the file was not read.
+attendees-problem-broken-csv = Unreadable CSV: the rest of the file was not read.
 attendees-problem-unknown-column = "{ $name }" is not a column of the list. The columns are 医籍登録番号, 氏名カナ (or 氏カナ and 名カナ), 生年月日, 入室 and 退室, or iseki_number, name_kana, birth_date, check_in and check_out.
 attendees-problem-repeated-column = Column "{ $name }" repeats another (氏名カナ replaces 氏カナ and 名カナ): keep one.
 attendees-problem-missing-column = The header has no column { $name }: add it.
-attendees-problem-wrong-width = The line has { $found } cells but the header { $expected }: check for a missing or extra comma.
+attendees-problem-wrong-width = { $found ->
+    [one] The line has one cell
+   *[other] The line has { $found } cells
+} but the header { $expected }: check for a missing or extra comma.
 attendees-problem-bad-iseki = Not a medical register number (1 to 7 digits, e.g. 123456).
-attendees-problem-bad-kana = Not katakana (family and given name separated by a space, e.g. ヤマダ タロウ).
-attendees-problem-bad-date = Not a past date as YYYY-MM-DD, YYYY/M/D or YYYYMMDD (e.g. 1975-04-01).
+attendees-problem-bad-kana = Not kana (katakana or hiragana, family and given name separated by a space, e.g. ヤマダ タロウ).
+attendees-problem-bad-date = Not a past date as YYYY-MM-DD, YYYY/M/D, YYYY年M月D日 or 和暦 such as S50.4.1 or 昭和50年4月1日.
 attendees-problem-bad-time = Not a time (HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM, Japan time).
 attendees-problem-only-one-time = Give both check-in and check-out, or neither for the whole session.
 attendees-problem-out-before-in = The check-out is before the check-in: check the times.
 attendees-problem-outside-session = The time from check-in to check-out does not overlap the session: check the date and times.
 attendees-problem-register-mismatch = This differs from the register for this medical register number: check the number, or correct the cell.
+attendees-problem-register-kana = The register has the kana "{ $name }" for this medical register number: check the number, or correct the cell.
+attendees-problem-unclosed-quote = A quote (") opened on this line is never closed, so the rest of the file was read as one cell: close the quote or remove it.
+attendees-problem-not-begun = The session has not begun: upload its attendee list once it has started.
+attendees-problem-excel-date = A number, not a date: in Excel, format the column as Date (yyyy/m/d) or Text and save again.
+attendees-problem-birth-before-1900 = The birth date is before 1900.
+attendees-problem-bad-channel = Not a channel: 名簿 (list), 会場QR (venue QR), 受付 (desk) or 個人QR (personal QR), or leave it empty.
+attendees-problem-contradicts = Same medical register number as line { $first }, but another kana name or birth date: correct one of the two lines.
+attendees-problem-capture-changed = This venue QR, desk or personal QR line matches no recorded capture. A list cannot add or edit those: correct them on the session page, or restore the line as exported.
+attendees-problem-capture-missing = The capture of { $iseki } at { $date } (venue QR, desk or personal QR) is missing from the file. A list cannot withdraw it: withdraw it on the session page, or restore the line.
 
 # the venue screen
 training-office-venue-title = Venue QR code
@@ -286,7 +300,10 @@ training-api-parts-not-credit = An item that earns no units ({ $detail }) cannot
 training-api-bad-session-id = Give the session id as a UUID.
 training-api-media-type = Send the attendee list as the raw CSV body with Content-Type: text/csv.
 training-api-too-large = The file is larger than { $number } MB. Split it and send the parts.
-training-api-refused = The attendee list has { $number } problems, so nothing was recorded. Fix the lines listed under problems and send it again.
+training-api-refused = { $number ->
+    [one] The attendee list has one problem, so nothing was recorded. Fix the line listed under problems and send it again.
+   *[other] The attendee list has { $number } problems, so nothing was recorded. Fix the lines listed under problems and send it again.
+}
 training-api-title = Enter a session or item title of 1–200 characters.
 training-api-venue-place = Enter the venue's name or address (1–200 characters), or give online.
 training-api-session-times = The session must end after it starts.

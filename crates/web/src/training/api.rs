@@ -26,7 +26,7 @@ use uuid::Uuid;
 use crate::WebState;
 use crate::shell::client_addr::ClientAddr;
 use crate::shell::error::ApiError;
-use crate::shell::i18n::Lang;
+use crate::shell::i18n::{Arg, Lang};
 use crate::shell::middleware::RequestId;
 
 /// The routes of the training API.
@@ -178,14 +178,20 @@ impl<'a, S: Store> Answer<'a, S> {
     fn list_problem(&self, p: &Problem) -> dto::TrainingImportProblem {
         let id = p.message_id();
         let args = p.args();
-        let text = self.text(id, &args);
+        let args: Vec<(&str, Arg<'_>)> =
+            args.iter().map(|(k, v)| (*k, problem_arg(k, v))).collect();
+        let text = self.st.shared.catalogues.message(self.lang, id, &args);
         dto::TrainingImportProblem {
             line: p.line,
             column: p.column.clone(),
-            code: id
-                .strip_prefix("attendees-problem-")
-                .unwrap_or(id)
-                .replace('-', "_"),
+            // The register's kana named or not, the stable kind is one.
+            code: match id {
+                "attendees-problem-register-kana" => "register_mismatch".to_owned(),
+                _ => id
+                    .strip_prefix("attendees-problem-")
+                    .unwrap_or(id)
+                    .replace('-', "_"),
+            },
             message: if text == id { p.english() } else { text },
         }
     }
@@ -202,9 +208,13 @@ impl<'a, S: Store> Answer<'a, S> {
         } else {
             (StatusCode::UNPROCESSABLE_ENTITY, "attendee-list-refused")
         };
-        let detail = self.text(
+        let detail = self.st.shared.catalogues.message(
+            self.lang,
             "training-api-refused",
-            &[("number", list.total_problems.to_string())],
+            &[(
+                "number",
+                Arg::Count(i64::try_from(list.total_problems).unwrap_or(i64::MAX)),
+            )],
         );
         let p = self.problem(status, code, detail);
         let body = dto::TrainingImportRefusal {
@@ -425,6 +435,15 @@ fn session_dto(s: &TrainingSession) -> dto::TrainingSession {
             at: instant(a.at),
         }),
         closed_at: s.closed_at.map(instant),
+    }
+}
+
+/// A list problem's argument for Fluent: counts as numbers (plural variants select on them),
+/// the rest as text.
+pub(super) fn problem_arg<'a>(name: &str, value: &'a str) -> Arg<'a> {
+    match value.parse::<i64>() {
+        Ok(n) if Problem::COUNT_ARGS.contains(&name) => Arg::Count(n),
+        _ => Arg::Text(value),
     }
 }
 

@@ -16,11 +16,13 @@ use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult};
 use crate::shell::error::{Failure, PageError};
-use crate::shell::i18n::{Catalogues, Lang};
+use crate::shell::i18n::{Arg, Catalogues, Lang};
 
 /// One interval of the difference.
 struct DiffView {
     iseki: String,
+    /// The register's name (or the list's kana for an unknown number), beside the number.
+    name: String,
     span: String,
     pending: bool,
 }
@@ -37,6 +39,7 @@ struct Counts {
     added: u64,
     removed: u64,
     unchanged: u64,
+    captures_unchanged: u64,
     attendees: u64,
     pending: u64,
 }
@@ -50,6 +53,8 @@ struct UploadView<'a> {
     message: Option<String>,
     encoding: String,
     rows: u64,
+    /// Header names that are no column of the list, ignored (e.g. 備考), comma-separated.
+    ignored_columns: String,
     counts: Option<Counts>,
     added_lines: Vec<DiffView>,
     added_more: u64,
@@ -74,6 +79,7 @@ impl<'a> UploadView<'a> {
             message: None,
             encoding: String::new(),
             rows: 0,
+            ignored_columns: String::new(),
             counts: None,
             added_lines: Vec::new(),
             added_more: 0,
@@ -97,6 +103,7 @@ fn diff_views(lines: &[DiffLine]) -> Vec<DiffView> {
         .take(DIFF_SHOWN)
         .map(|l| DiffView {
             iseki: l.iseki.as_str().to_owned(),
+            name: l.name.clone().unwrap_or_default(),
             span: format!("{} – {}", jst(l.in_at), jst(l.out_at)),
             pending: l.pending,
         })
@@ -105,7 +112,10 @@ fn diff_views(lines: &[DiffLine]) -> Vec<DiffView> {
 
 fn problem_view(cat: &Catalogues, lang: Lang, p: &Problem) -> ProblemView {
     let args = p.args();
-    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args: Vec<(&str, Arg<'_>)> = args
+        .iter()
+        .map(|(k, v)| (*k, super::api::problem_arg(k, v)))
+        .collect();
     ProblemView {
         line: if p.line == 0 {
             cat.text(lang, "training-office-upload-whole-file", &[])
@@ -113,7 +123,7 @@ fn problem_view(cat: &Catalogues, lang: Lang, p: &Problem) -> ProblemView {
             p.line.to_string()
         },
         column: p.column.clone().unwrap_or_default(),
-        message: cat.text(lang, p.message_id(), &args),
+        message: cat.message(lang, p.message_id(), &args),
     }
 }
 
@@ -135,6 +145,7 @@ fn plan_page(
     let mut view = UploadView::empty(ctx.chrome(cat), id, cat.text(lang, heading, &[]));
     view.encoding = plan.list.encoding.to_owned();
     view.rows = plan.list.rows;
+    view.ignored_columns = plan.list.ignored_columns.join(", ");
     if !plan.ok() {
         view.problems = plan
             .list
@@ -153,6 +164,7 @@ fn plan_page(
         added: plan.added,
         removed: plan.removed,
         unchanged: plan.unchanged,
+        captures_unchanged: plan.captures_unchanged,
         attendees: plan.attendees,
         pending: plan.pending,
     });
