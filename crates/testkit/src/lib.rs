@@ -84,6 +84,15 @@ async fn start<S: Store>(
     guard: Option<Guard>,
     edit: impl FnOnce(&mut AppConfig),
 ) -> TestApp<S> {
+    start_web(store, guard, edit, mamis_web::WebConfig::default()).await
+}
+
+async fn start_web<S: Store>(
+    store: S,
+    guard: Option<Guard>,
+    edit: impl FnOnce(&mut AppConfig),
+    web_config: mamis_web::WebConfig,
+) -> TestApp<S> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let base_url = format!("http://{addr}");
@@ -107,7 +116,7 @@ async fn start<S: Store>(
     // as `mamis serve` does at start: signing keys and the portal's client registration
     mamis_app::oidc::keys::ensure(&app).await.unwrap();
     mamis_app::portal::rp::ensure_client(&app).await.unwrap();
-    let web = mamis_web::WebState::new(app.clone(), mamis_web::WebConfig::default()).unwrap();
+    let web = mamis_web::WebState::new(app.clone(), web_config).unwrap();
     let router = mamis_web::router(web);
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -150,6 +159,18 @@ pub async fn spawn_sqlite_with(edit: impl FnOnce(&mut AppConfig)) -> TestApp<Sql
         .unwrap();
     store.migrate().await.unwrap();
     start(store, Some(Guard::Dir(dir)), edit).await
+}
+
+/// A server on a fresh SQLite file with its own HTTP-layer settings (trusted proxies, the
+/// `/metrics` allow-list).
+pub async fn spawn_sqlite_web(web: mamis_web::WebConfig) -> TestApp<SqliteStore> {
+    let dir = std::env::temp_dir().join(format!("mamis-testkit-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    start_web(store, Some(Guard::Dir(dir)), |_| {}, web).await
 }
 
 /// A server on a fresh PostgreSQL database cloned from the migrated template; `None` (reported

@@ -146,3 +146,32 @@ async fn operations<S: Store>(t: TestApp<S>) {
     );
 }
 app_test!(health_ready_and_metrics, operations);
+
+#[tokio::test]
+async fn metrics_answer_only_the_allowed_addresses() {
+    // this server lets only 10.0.0.0/8 read /metrics; the test client comes from 127.0.0.1
+    let t = mamis_testkit::spawn_sqlite_web(mamis_web::WebConfig {
+        metrics_allow: vec!["10.0.0.0/8".parse().unwrap()],
+        ..Default::default()
+    })
+    .await;
+    let r = t.get("/metrics").await;
+    assert_eq!(r.status(), 403);
+    assert!(
+        !r.text()
+            .await
+            .unwrap()
+            .contains("mamis_http_requests_total")
+    );
+    assert_eq!(t.get("/healthz").await.status(), 200);
+    // the default allows loopback
+    let t = mamis_testkit::spawn_sqlite().await;
+    let r = t.get("/metrics").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("mamis_http_requests_total")
+    );
+}
