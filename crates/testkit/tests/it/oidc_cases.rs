@@ -31,7 +31,7 @@ fn system() -> Principal {
 }
 
 /// Seeds the demo data and the signing keys; returns the verified member's login.
-async fn setup<S: Store>(t: &TestApp<S>) -> (String, String) {
+pub(crate) async fn setup<S: Store>(t: &TestApp<S>) -> (String, String) {
     let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
     let (_, email, password, _) = logins
         .accounts

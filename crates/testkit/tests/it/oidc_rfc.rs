@@ -1,27 +1,17 @@
 //! The OpenID edge cases of the security review, each against the RFC the certified peer
 //! follows, and the redirects and caching every login page must get right.
 
-use mamis_app::oidc::keys::{self, Alg};
+use mamis_app::oidc::keys::Alg;
 use mamis_app::oidc::provider::{self, NewClient};
 use mamis_domain::Principal;
 use mamis_store::Store;
 use mamis_testkit::{TestApp, app_test, attr, browser, html, password_login};
 use serde_json::Value;
 
+use super::oidc_cases::setup;
+
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-
-async fn setup<S: Store>(t: &TestApp<S>) -> (String, String) {
-    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
-    let (_, email, password, _) = logins
-        .accounts
-        .iter()
-        .find(|a| a.0 == "verified member")
-        .unwrap()
-        .clone();
-    keys::ensure(&t.app).await.unwrap();
-    (email, password)
-}
 
 async fn client<S: Store>(t: &TestApp<S>, public: bool) -> (String, Option<String>) {
     let (c, secret) = provider::create_client(
