@@ -809,6 +809,80 @@ pub async fn revoke<S: Store>(
     Ok(())
 }
 
+/// What the revocation's confirmation step shows of the number typed, so staff see whose
+/// certificate they are about to revoke before anything changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationPreview {
+    /// The number as stored.
+    pub number: String,
+    /// `cme_certificate`, `annual_units` or `attendance`.
+    pub kind: String,
+    /// The holder's full name (the confirmation is a personal-data view, and audited).
+    pub holder: String,
+    /// The holder's 医籍登録番号, to tell namesakes apart.
+    pub iseki: String,
+    /// Issue date.
+    pub issued_on: NaiveDate,
+    /// The period it covers.
+    pub period: Period,
+    /// Already revoked (the confirmation says so instead of offering the button).
+    pub revoked: bool,
+}
+
+/// Looks a number up for the revocation's confirmation step (JMA staff; audited as a view of
+/// the holder's data). `NotFound` for an unknown number.
+pub async fn revocation_preview<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    number: &str,
+    client_addr: Option<String>,
+) -> Result<RevocationPreview, AppError> {
+    require(who, Action::ManageCertificates, &Target::System)?;
+    let mut tx = app.store.write().await?;
+    let (doctor, kind, issued_on, period, revoked) =
+        if let Some(c) = tx.certificate_by_number(number).await? {
+            (
+                c.doctor,
+                "cme_certificate".to_owned(),
+                c.issued_on,
+                Period::Years(c.from_fy, c.to_fy),
+                c.revocation.is_some(),
+            )
+        } else if let Some(d) = tx.document_by_number(number).await? {
+            let content: serde_json::Value = serde_json::from_str(&d.content).unwrap_or_default();
+            let period = super::documents::period_of(&d.kind, &content)
+                .ok_or_else(|| AppError::Internal(format!("document {number}: bad content")))?;
+            (
+                d.doctor,
+                d.kind.clone(),
+                d.issued_on,
+                period,
+                d.revocation.is_some(),
+            )
+        } else {
+            tx.rollback().await?;
+            return Err(AppError::NotFound);
+        };
+    let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
+    app.audit(
+        &mut tx,
+        Entry::new(who, "certificate.view", format!("certificate:{number}"))
+            .from(client_addr)
+            .details(json!({ "doctor": doctor, "purpose": "revocation_confirmation" })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(RevocationPreview {
+        number: number.to_owned(),
+        kind,
+        holder: format!("{} {}", d.family_name, d.given_name),
+        iseki: d.iseki.to_string(),
+        issued_on,
+        period,
+        revoked,
+    })
+}
+
 /// Where a certificate stands for someone checking it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Validity {

@@ -233,6 +233,24 @@ pub async fn set_account_status<S: Store>(
     Ok(())
 }
 
+/// The account a status change would hit, for the confirmation step (staff over the account's
+/// nodes only, like the change itself).
+pub async fn account_for_status<S: Store>(
+    app: &App<S>,
+    staff: &Principal,
+    account: Uuid,
+) -> IdResult<mamis_store::Account> {
+    let mut tx = app.store.read().await?;
+    let acc = tx
+        .account(account)
+        .await?
+        .ok_or(IdentityError::App(AppError::NotFound))?;
+    let nodes = account_nodes(&mut tx, &acc, japan_date(app.now())).await?;
+    tx.rollback().await?;
+    require(staff, Action::SuspendAccounts, &Target::Doctor(&nodes))?;
+    Ok(acc)
+}
+
 /// Suspends a verified binding (staff), freeing the record for a verification after review.
 pub async fn suspend_binding<S: Store>(
     app: &App<S>,

@@ -325,6 +325,38 @@ async fn verification_story<S: Store>(t: TestApp<S>) {
     let (status, doc) = get(&t, &jma, "/office/certificates").await;
     assert_eq!(status, 200);
     let csrf = attr(&doc, "#revoke-form input[name=csrf]", "value").unwrap();
+    // the first post only asks: whose certificate the typed number is, and nothing changes yet
+    let typed = ca.number.to_lowercase();
+    let r = post(
+        &t,
+        &jma,
+        "/office/certificates/revoke",
+        &[
+            ("csrf", csrf.as_str()),
+            ("number", typed.as_str()),
+            ("category", "error"),
+            ("reason", "研修会の出席が二重に登録されていたため"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let doc = html(&r.text().await.unwrap());
+    assert_eq!(one(&doc, "#confirm-title"), "この証明書を取り消しますか");
+    let facts = texts(&doc, "#confirm-facts dd");
+    assert!(facts.contains(&ca.number), "{facts:?}");
+    assert!(facts.contains(&"証明 花子".to_owned()), "{facts:?}");
+    assert!(facts.contains(&"発行内容の誤り".to_owned()), "{facts:?}");
+    assert_eq!(
+        attr(&doc, "#confirm-form input[name=confirmed]", "value").as_deref(),
+        Some("1")
+    );
+    let (_, _, before) = verify(&t, &verify_path(&ca.number, &code_a)).await;
+    assert_eq!(
+        attr(&before, "#verify-status", "data-status").as_deref(),
+        Some("valid"),
+        "asking revokes nothing"
+    );
+    assert!(t.mails().await.iter().all(|m| m.to_addr != HOLDER));
     let r = post(
         &t,
         &jma,
@@ -334,6 +366,7 @@ async fn verification_story<S: Store>(t: TestApp<S>) {
             ("number", ca.number.as_str()),
             ("category", "error"),
             ("reason", "研修会の出席が二重に登録されていたため"),
+            ("confirmed", "1"),
         ],
     )
     .await;
@@ -381,6 +414,7 @@ async fn verification_story<S: Store>(t: TestApp<S>) {
             ("number", ca.number.as_str()),
             ("category", "fraud"),
             ("reason", "再度"),
+            ("confirmed", "1"),
         ],
     )
     .await;
@@ -754,6 +788,7 @@ async fn office<S: Store>(t: TestApp<S>) {
             ("number", ca.number.as_str()),
             ("category", "error"),
             ("reason", "誤り"),
+            ("confirmed", "1"),
         ],
     )
     .await;
@@ -861,6 +896,7 @@ async fn office<S: Store>(t: TestApp<S>) {
         ("number", ca.number.as_str()),
         ("category", "fraud"),
         ("reason", "単位の不正な取得が判明したため"),
+        ("confirmed", "1"),
     ];
     let r = post(&t, &jma, "/office/certificates/revoke", &form).await;
     assert_eq!(r.status(), 303);

@@ -514,13 +514,32 @@ async fn remind_mails_each_member_once<S: Store>(t: TestApp<S>) {
     assert_eq!(r.status(), 403);
     assert_eq!(t.mails().await.len(), before);
 
-    // the page queues the run and says so; a worker mails
+    // the first post asks, saying how many members are waiting; nothing is queued yet
     let queued = |body: &str| texts(&html(body), "#migration-remind-queued").len();
     let r = post(
         &t,
         &tokyo,
         "/office/migration/remind",
         &[("csrf", &csrf), ("node", "P13")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let asked = html(&r.text().await.unwrap());
+    assert_eq!(texts(&asked, "#confirm-title"), ["移行の案内メールを送りますか"]);
+    assert!(texts(&asked, "#migration-remind-queued").is_empty());
+    assert_eq!(
+        attr(&asked, "#confirm-form input[name=node]", "value").as_deref(),
+        Some("P13")
+    );
+    t.worker(vec![]).drain().await.unwrap();
+    assert_eq!(t.mails().await.len(), before, "asking mails nobody");
+
+    // confirmed, the page queues the run and says so; a worker mails
+    let r = post(
+        &t,
+        &tokyo,
+        "/office/migration/remind",
+        &[("csrf", &csrf), ("node", "P13"), ("confirmed", "1")],
     )
     .await;
     assert_eq!(r.status(), 200);
@@ -570,7 +589,7 @@ async fn remind_mails_each_member_once<S: Store>(t: TestApp<S>) {
         &t,
         &tokyo,
         "/office/migration/remind",
-        &[("csrf", &csrf), ("node", "P13")],
+        &[("csrf", &csrf), ("node", "P13"), ("confirmed", "1")],
     )
     .await;
     assert_eq!(r.status(), 200);
@@ -591,6 +610,7 @@ async fn remind_mails_each_member_once<S: Store>(t: TestApp<S>) {
                 &csrf_of(&page(&t, &jma, "/office/migration").await.1),
             ),
             ("node", "JMA"),
+            ("confirmed", "1"),
         ],
     )
     .await;
@@ -660,6 +680,7 @@ async fn remind_mails_each_member_once<S: Store>(t: TestApp<S>) {
                 &csrf_of(&page(&t, &jma, "/office/migration").await.1),
             ),
             ("node", "P13-0099"),
+            ("confirmed", "1"),
         ],
     )
     .await;

@@ -759,7 +759,36 @@ async fn desk<S: Store>(t: TestApp<S>) {
         "action",
     )
     .unwrap();
-    let r = post(&t, &ua, &action, &[("csrf", token.as_str())]).await;
+    // the first post asks, naming the attendee; the list is unchanged until confirmed
+    let r = post(
+        &t,
+        &ua,
+        &action,
+        &[("csrf", token.as_str()), ("reason", "重複して記録したため")],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let asked = html(&r.text().await.unwrap());
+    assert_eq!(one(&asked, "#confirm-title"), "この出席記録を取り消しますか");
+    let facts = texts(&asked, "#confirm-facts dd");
+    assert!(facts.contains(&d.iseki.as_str().to_owned()), "{facts:?}");
+    assert!(facts.contains(&"重複して記録したため".to_owned()), "{facts:?}");
+    let (_, doc) = get(&t, &ua, &format!("/office/training/{}", s.id)).await;
+    assert_eq!(
+        texts(&doc, &format!("#attendee-{}", d.iseki.as_str())).len(),
+        1
+    );
+    let r = post(
+        &t,
+        &ua,
+        &action,
+        &[
+            ("csrf", token.as_str()),
+            ("reason", "重複して記録したため"),
+            ("confirmed", "1"),
+        ],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let (_, doc) = get(&t, &ua, &format!("/office/training/{}?removed=1", s.id)).await;
     assert!(texts(&doc, &format!("#attendee-{}", d.iseki.as_str())).is_empty());
@@ -925,7 +954,22 @@ async fn approvals<S: Store>(t: TestApp<S>) {
     )
     .unwrap();
     let action = attr(&doc, &format!("{card} form.approve"), "action").unwrap();
+    // the first post asks, naming the session and its units; nothing is approved yet
     let r = post(&t, &tokyo, &action, &[("csrf", token.as_str())]).await;
+    assert_eq!(r.status(), 200);
+    let asked = html(&r.text().await.unwrap());
+    assert_eq!(one(&asked, "#confirm-title"), "この研修会を承認しますか");
+    assert!(texts(&asked, "#confirm-facts dd").contains(&"東京内科学会".to_owned()));
+    assert!(texts(&asked, "#confirm-facts dd").contains(&"2.5 単位".to_owned()));
+    let (_, still) = get(&t, &tokyo, "/office/training/approvals").await;
+    assert_eq!(texts(&still, &card).len(), 1, "asking approves nothing");
+    let r = post(
+        &t,
+        &tokyo,
+        &action,
+        &[("csrf", token.as_str()), ("confirmed", "1")],
+    )
+    .await;
     assert_eq!(r.status(), 303);
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(to, "/office/training/approvals?approved=P13-2026-00001");

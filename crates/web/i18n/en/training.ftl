@@ -321,3 +321,16 @@ training-api-too-many-items = A session has at most 100 programme items.
 training-api-closed = The session is closed and cannot change.
 training-api-programme-fixed = The programme cannot change once the session has begun.
 training-api-invalid = The input cannot be accepted ({ $detail }).
+training-close-confirm-title = End this session?
+training-close-confirm-lead = Once ended, the { $live ->
+    [one] attendee still in is
+   *[other] { $live } attendees still in are
+} recorded as leaving now (in at the end), and credits are settled from attendance.
+training-close-confirm-final = An ended session cannot be reopened. Attendance is added or corrected by uploading the attendee list.
+training-close-confirm-attendees = Attendees
+training-close-confirm-live = Still in
+training-remove-confirm-title = Remove this attendance?
+training-remove-confirm-lead = Once removed, the credits this interval earned are recorded as reversed and the doctor's My Page shows it. The reason is kept in the audit record.
+training-approve-confirm-title = Approve this session?
+training-approve-confirm-lead = Approval issues an approval number and credits the session's attendees, including attendance already recorded.
+training-approve-confirm-submit = Approve

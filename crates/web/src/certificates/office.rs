@@ -10,11 +10,13 @@ use mamis_domain::Principal;
 use mamis_store::Store;
 use serde::Deserialize;
 
-use super::verify::{category_key, enc, param};
+use super::verify::{category_key, enc, param, period_words};
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult, html, page};
+use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::PageError;
+use crate::shell::fmt::Fmt;
 use crate::shell::fmt::query_pairs;
 
 /// One open review item.
@@ -135,6 +137,9 @@ pub struct RevokeForm {
     category: String,
     #[serde(default)]
     reason: String,
+    /// `1` on the confirmation step's form; without it the page only asks.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 /// Longest revocation reason (the app's limit, checked here to say so on the form).
@@ -178,6 +183,17 @@ pub async fn office_revoke<S: Store>(
 ) -> PageResult {
     let (key, status) = match parse_revoke(&f) {
         Err(key) => (key, StatusCode::UNPROCESSABLE_ENTITY),
+        Ok((number, category, reason)) if !is_confirmed(f.confirmed.as_deref()) => {
+            match certificates::revocation_preview(&st.app, &staff, &number, origin.client_addr)
+                .await
+            {
+                Ok(p) if !p.revoked => {
+                    return confirm_page(&st, &ctx, &p, category, reason);
+                }
+                Ok(_) => ("certificates-revoke-error-already", StatusCode::CONFLICT),
+                Err(e) => revoke_refusal(e)?,
+            }
+        }
         Ok((number, category, reason)) => {
             let client = origin.client_addr;
             match certificates::revoke(&st.app, &staff, &number, category, reason, client).await {
@@ -198,6 +214,47 @@ pub async fn office_revoke<S: Store>(
     render_office(&st, &ctx, &staff, retry, None, status).await
 }
 
+/// The second step: whose certificate the typed number is, and what revoking it does.
+fn confirm_page<S: Store>(
+    st: &WebState<S>,
+    ctx: &PageCtx,
+    p: &certificates::RevocationPreview,
+    category: &str,
+    reason: &str,
+) -> PageResult {
+    let cat = &st.shared.catalogues;
+    let f = Fmt::new(cat, ctx.lang);
+    let t = |k: &str| cat.text(ctx.lang, k, &[]);
+    Confirm {
+        c: ctx.chrome(cat),
+        title: t("certificates-confirm-title"),
+        lead: vec![t("certificates-confirm-lead")],
+        facts: vec![
+            (t("certificates-col-number"), p.number.clone()),
+            (t("certificates-confirm-holder"), p.holder.clone()),
+            (t("certificates-confirm-iseki"), p.iseki.clone()),
+            (
+                t("certificates-confirm-kind"),
+                t(&format!("certificates-kind-{}", p.kind.replace('_', "-"))),
+            ),
+            (t("certificates-confirm-period"), period_words(&f, &p.period)),
+            (t("certificates-confirm-issued"), f.date(p.issued_on)),
+            (t("certificates-revoke-category"), t(&category_key(category))),
+            (t("certificates-revoke-reason"), reason.to_owned()),
+        ],
+        action: "/office/certificates/revoke".to_owned(),
+        fields: vec![
+            ("number".to_owned(), p.number.clone()),
+            ("category".to_owned(), category.to_owned()),
+            ("reason".to_owned(), reason.to_owned()),
+        ],
+        submit: t("certificates-confirm-submit"),
+        cancel: ("/office/certificates".to_owned(), t("confirm-cancel")),
+        possible: true,
+    }
+    .respond()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +265,7 @@ mod tests {
             number: number.into(),
             category: category.into(),
             reason: reason.into(),
+            confirmed: None,
         };
         assert_eq!(
             parse_revoke(&form(" n2026-000001 ", "fraud", " 二重登録 ")),

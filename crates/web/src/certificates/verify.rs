@@ -91,14 +91,7 @@ fn found(f: &Fmt<'_>, v: &Verification) -> Found {
             None,
         ),
     };
-    let period = match &v.period {
-        Period::Years(from, to) if from == to => f.fy(*from),
-        Period::Years(from, to) => f.range(*from, *to),
-        Period::Dates(from, to) => f.t(
-            "certificates-date-range",
-            &[("from", &f.date(*from)), ("to", &f.date(*to))],
-        ),
-    };
+    let period = period_words(f, &v.period);
     Found {
         class,
         status,
@@ -116,6 +109,18 @@ fn found(f: &Fmt<'_>, v: &Verification) -> Found {
             .filter(|_| v.kind == "cme_certificate")
             .map(|u| f.date(u)),
         holder: v.holder.clone(),
+    }
+}
+
+/// A certificate's period in words: one fiscal year, a range of them, or dates.
+pub(super) fn period_words(f: &Fmt<'_>, period: &Period) -> String {
+    match period {
+        Period::Years(from, to) if from == to => f.fy(*from),
+        Period::Years(from, to) => f.range(*from, *to),
+        Period::Dates(from, to) => f.t(
+            "certificates-date-range",
+            &[("from", &f.date(*from)), ("to", &f.date(*to))],
+        ),
     }
 }
 

@@ -211,7 +211,7 @@ pub async fn logout<S: Store>(
     if let Some(c) = cookie(&headers, session_cookie(https)) {
         sessions::close(&st.app, &c).await.map_err(fail)?;
     }
-    let ctx = PageCtx { user: None, ..ctx };
+    let ctx = ctx.signed_out();
     let mut r = notice(&st, &ctx, "logged-out", &[], Some(("/login", "nav-login")))?;
     clear_cookie(&mut r, https, session_cookie(https));
     Ok(r)

@@ -82,7 +82,7 @@ pub async fn reset_continue<S: Store>(
     let code = (!f.code.is_empty()).then_some(f.code.as_str());
     match recovery::complete_reset(&st.app, &f.token, &f.password, code).await {
         Ok(()) => {
-            let ctx = PageCtx { user: None, ..ctx };
+            let ctx = ctx.signed_out();
             let https = st.shared.https;
             let mut r = notice(
                 &st,

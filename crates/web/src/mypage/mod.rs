@@ -28,6 +28,8 @@ struct MyPageView<'a> {
     status: String,
     status_class: &'static str,
     verified: bool,
+    /// A doctor's account (staff see only their account settings here).
+    doctor: bool,
     email: String,
     totp: bool,
     cme: Option<CmeCard>,
@@ -63,6 +65,7 @@ pub async fn mypage<S: Store>(
         status: cat.text(ctx.lang, key, &[]),
         status_class: class,
         verified: a.verification == Verification::Verified,
+        doctor: a.kind == AccountKind::Doctor,
         email: a.email.clone(),
         totp: a.totp_secret.is_some(),
     };

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
+use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult, page};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::Lang;
@@ -119,6 +120,9 @@ pub struct NodeQuery {
 pub struct RemindForm {
     #[serde(default)]
     node: String,
+    /// `1` on the confirmation step.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 /// Why the requested node cannot be shown, as a message key and status.
@@ -320,6 +324,41 @@ pub async fn remind<S: Store>(
         Ok(node) => node,
         Err(bad) => return render(&st, &ctx, &staff, Err(bad), f.node, false).await,
     };
+    if !is_confirmed(f.confirmed.as_deref()) {
+        match migration::dashboard(&st.app, &staff, &node).await {
+            Ok(d) => {
+                let names = tree_names(&st, ctx.lang).await?;
+                let cat = &st.shared.catalogues;
+                let t = |k: &str| cat.text(ctx.lang, k, &[]);
+                let waiting = (d.total.legacy_only + d.total.neither).to_string();
+                let name = names.get(node.as_str()).cloned().unwrap_or_default();
+                return Confirm {
+                    c: ctx.chrome(cat),
+                    title: t("migration-remind-confirm-title"),
+                    lead: vec![t("migration-remind-confirm-lead")],
+                    facts: vec![
+                        (
+                            t("migration-remind-confirm-node"),
+                            format!("{name}（{node}）"),
+                        ),
+                        (t("migration-remind-confirm-waiting"), waiting),
+                    ],
+                    action: "/office/migration/remind".to_owned(),
+                    fields: vec![("node".to_owned(), node.to_string())],
+                    submit: t("migration-remind-submit"),
+                    cancel: (
+                        format!("/office/migration?node={node}"),
+                        t("confirm-cancel"),
+                    ),
+                    possible: true,
+                }
+                .respond();
+            }
+            // the page says the node is unknown, as the dashboard does
+            Err(AppError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     let queued = match migration::request_remind(&st.app, &staff, &node, origin.client_addr).await {
         Ok(()) => true,
         // the page says the node is unknown, as the dashboard does

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult, page};
+use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::{Catalogues, Lang};
 
@@ -240,6 +241,10 @@ pub async fn office<S: Store>(
     ctx: PageCtx,
     StaffUser(who, staff): StaffUser,
 ) -> PageResult {
+    // staff without an association (an organiser) have no queue: their page is the training list
+    if grant_nodes(&staff).is_empty() && mamis_app::training::can_use_training(&staff) {
+        return Ok(Redirect::to("/office/training").into_response());
+    }
     render(&st, &ctx, &who, &staff, None).await
 }
 
@@ -360,6 +365,9 @@ pub async fn forward<S: Store>(
 pub struct StatusForm {
     #[serde(default)]
     reason: String,
+    /// `1` on the suspension's confirmation step.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 async fn set_status<S: Store>(
@@ -373,6 +381,30 @@ async fn set_status<S: Store>(
 ) -> PageResult {
     let account = account_id(&account)?;
     let reason = f.reason.trim();
+    let asks = status == AccountStatus::Suspended && !is_confirmed(f.confirmed.as_deref());
+    if !reason.is_empty() && reason.chars().count() <= MAX_REASON_CHARS && asks {
+        let acc = binding::account_for_status(&st.app, &staff, account)
+            .await
+            .map_err(fail)?;
+        let cat = &st.shared.catalogues;
+        let t = |k: &str| cat.text(ctx.lang, k, &[]);
+        return Confirm {
+            c: ctx.chrome(cat),
+            title: t("office-suspend-confirm-title"),
+            lead: vec![t("office-suspend-confirm-lead")],
+            facts: vec![
+                (t("office-name"), acc.display_name.clone()),
+                (t("office-suspend-confirm-email"), acc.email.clone()),
+                (t("office-account-reason"), reason.to_owned()),
+            ],
+            action: format!("/office/accounts/{account}/suspend"),
+            fields: vec![("reason".to_owned(), reason.to_owned())],
+            submit: t("office-suspend-submit"),
+            cancel: ("/office".to_owned(), t("confirm-cancel")),
+            possible: true,
+        }
+        .respond();
+    }
     if !reason.is_empty() && reason.chars().count() <= MAX_REASON_CHARS {
         binding::set_account_status(&st.app, &staff, account, status, reason)
             .await

@@ -488,7 +488,7 @@ async fn end_session<S: Store>(
         Some(url) => Redirect::to(&url).into_response(),
         None => {
             let cat = &st.shared.catalogues;
-            let ctx = PageCtx { user: None, ..ctx };
+            let ctx = ctx.signed_out();
             let view = Notice {
                 c: ctx.chrome(cat),
                 title: cat.text(ctx.lang, "logged-out", &[]),

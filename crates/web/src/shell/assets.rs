@@ -19,6 +19,12 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
     Router::new()
         .route("/lang", post(switch_lang::<S>))
         .route("/static/mamis.css", get(stylesheet))
+        .route(
+            "/static/mamis.js",
+            get(|| asset(JS, include_str!("../../static/mamis.js"))),
+        )
+        .route("/static/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
 }
 
 /// The content type of the scripts.
@@ -72,6 +78,15 @@ pub async fn stylesheet() -> impl IntoResponse {
         ],
         include_str!("../../static/mamis.css"),
     )
+}
+
+/// The site icon (browsers also ask for `/favicon.ico`; an SVG answers both).
+pub async fn favicon() -> Response {
+    asset(
+        "image/svg+xml",
+        include_str!("../../static/favicon.svg"),
+    )
+    .await
 }
 
 /// Every unknown path: a JSON problem under `/api/`, the localised 404 page elsewhere.

@@ -5,8 +5,11 @@
 
 use askama::Template;
 use axum::http::StatusCode;
+use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
-use mamis_store::Store;
+use mamis_app::identity::sessions::{self, Current};
+use mamis_domain::{Principal, Scope};
+use mamis_store::{AccountKind, Store};
 
 use crate::WebState;
 use crate::shell::csrf::CsrfToken;
@@ -27,8 +30,33 @@ pub struct Chrome<'a> {
     pub csrf: String,
     /// The current path (the language switch returns here).
     pub path: String,
-    /// The logged-in MAMIS_ID, shown in the header with a logout button.
+    /// The logged-in account's name, shown in the header with a logout button.
     pub user: Option<String>,
+    /// Who is looking, so the header offers only links they may follow.
+    pub audience: Audience,
+}
+
+/// Who is looking at a page, as far as the header's links are concerned: each kind sees only
+/// the places it may enter (a doctor is not offered 事務局; an organiser's 事務局 is the training list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Audience {
+    /// Not logged in.
+    #[default]
+    Visitor,
+    /// A doctor's MAMIS_ID.
+    Doctor,
+    /// Staff, with the back-office page their grants land on (`None`: no grant reaches one).
+    Staff(Option<&'static str>),
+}
+
+/// One link of the site header.
+pub struct HeaderLink {
+    /// Where it leads.
+    pub href: &'static str,
+    /// Its text.
+    pub label: String,
+    /// Whether the current page is under it (`aria-current`).
+    pub current: bool,
 }
 
 impl<'a> Chrome<'a> {
@@ -40,7 +68,48 @@ impl<'a> Chrome<'a> {
             csrf,
             path,
             user: None,
+            audience: Audience::Visitor,
         }
+    }
+    /// The header's links for this audience, the current one marked.
+    pub fn links(&self) -> Vec<HeaderLink> {
+        let mut links: Vec<(&'static str, &str)> = vec![("/", "nav-home")];
+        match self.audience {
+            Audience::Visitor => {}
+            Audience::Doctor => links.push(("/mypage", "nav-mypage")),
+            Audience::Staff(office) => {
+                links.push(("/mypage", "nav-account"));
+                if let Some(o) = office {
+                    links.push((o, "nav-office"));
+                }
+            }
+        }
+        // the CME portal is a doctor's place; staff work in the back office
+        if !matches!(self.audience, Audience::Staff(_)) {
+            links.push(("/cme", "nav-cme"));
+        }
+        let mut out: Vec<HeaderLink> = links
+            .into_iter()
+            .map(|(href, key)| HeaderLink {
+                href,
+                label: self.t(key),
+                current: false,
+            })
+            .collect();
+        // the longest matching prefix is the current section
+        let best = out
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                self.path == l.href
+                    || (l.href != "/" && self.path.starts_with(&format!("{}/", l.href)))
+            })
+            .max_by_key(|(_, l)| l.href.len())
+            .map(|(i, _)| i);
+        if let Some(i) = best {
+            out[i].current = true;
+        }
+        out
     }
     /// A message in the page's language.
     pub fn t(&self, key: &str) -> String {
@@ -62,6 +131,7 @@ pub struct PageCtx {
     pub(crate) csrf: String,
     pub(crate) path: String,
     pub(crate) user: Option<String>,
+    pub(crate) audience: Audience,
 }
 
 impl<S: Store> axum::extract::FromRequestParts<WebState<S>> for PageCtx {
@@ -72,6 +142,7 @@ impl<S: Store> axum::extract::FromRequestParts<WebState<S>> for PageCtx {
     ) -> Result<Self, Self::Rejection> {
         let crate::shell::auth::MaybeUser(user) =
             <crate::shell::auth::MaybeUser as axum::extract::FromRequestParts<WebState<S>>>::from_request_parts(parts, st).await?;
+        let (user, audience) = viewer(st, user.as_ref()).await;
         Ok(Self {
             lang: lang_of(&parts.headers),
             csrf: parts
@@ -84,8 +155,75 @@ impl<S: Store> axum::extract::FromRequestParts<WebState<S>> for PageCtx {
                 "/logout" => "/".to_owned(),
                 p => p.to_owned(),
             },
-            user: user.map(|u| u.account.email),
+            user,
+            audience,
         })
+    }
+}
+
+/// The header's name and audience of whoever holds the session (one grant lookup for staff).
+pub(crate) async fn viewer<S: Store>(
+    st: &WebState<S>,
+    current: Option<&Current>,
+) -> (Option<String>, Audience) {
+    let Some(c) = current else {
+        return (None, Audience::Visitor);
+    };
+    let a = &c.account;
+    let name = if a.display_name.trim().is_empty() {
+        a.email.clone()
+    } else {
+        a.display_name.clone()
+    };
+    let audience = match a.kind {
+        AccountKind::Doctor => Audience::Doctor,
+        AccountKind::Staff => {
+            match mamis_app::identity::recovery::staff_principal(&st.app, a).await {
+                Ok(p) => Audience::Staff(office_landing(&p)),
+                Err(e) => {
+                    tracing::error!(error = %e, "grant lookup for the header");
+                    Audience::Staff(None)
+                }
+            }
+        }
+    };
+    (Some(name), audience)
+}
+
+/// The same for a request the page handler did not finish (error pages keep the header).
+pub(crate) async fn viewer_of_headers<S: Store>(
+    st: &WebState<S>,
+    headers: &HeaderMap,
+) -> (Option<String>, Audience) {
+    let cookie = crate::shell::middleware::cookie(
+        headers,
+        crate::shell::auth::session_cookie(st.shared.https),
+    );
+    let current = match cookie {
+        Some(v) => sessions::current(&st.app, &v).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "session lookup for an error page");
+            None
+        }),
+        None => None,
+    };
+    viewer(st, current.as_ref()).await
+}
+
+/// The back-office page a staff member's grants land on: the identity queue for association
+/// staff, the training list for an organiser; none for staff whose grants reach neither.
+pub fn office_landing(p: &Principal) -> Option<&'static str> {
+    let Principal::Staff { grants, .. } = p else {
+        return None;
+    };
+    if grants
+        .iter()
+        .any(|g| matches!(g.scope(), Scope::Association(_)))
+    {
+        Some("/office")
+    } else if mamis_app::training::can_use_training(p) {
+        Some("/office/training")
+    } else {
+        None
     }
 }
 
@@ -94,7 +232,17 @@ impl PageCtx {
     pub(crate) fn chrome<'a>(&self, cat: &'a Catalogues) -> Chrome<'a> {
         let mut c = Chrome::new(cat, self.lang, self.csrf.clone(), self.path.clone());
         c.user = self.user.clone();
+        c.audience = self.audience;
         c
+    }
+
+    /// This context after the session ended (the page rendered by logout or a fresh login form).
+    pub(crate) fn signed_out(self) -> Self {
+        Self {
+            user: None,
+            audience: Audience::Visitor,
+            ..self
+        }
     }
 }
 

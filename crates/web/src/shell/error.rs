@@ -219,6 +219,13 @@ pub async fn render<S: Store>(State(st): State<WebState<S>>, req: Request, next:
         .get::<crate::shell::csrf::CsrfToken>()
         .map(|t| t.0.clone())
         .unwrap_or_default();
+    // error pages keep the logged-in header, so the session cookie is kept for them
+    let cookies: HeaderMap = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .map(|v| (header::COOKIE, v.clone()))
+        .collect();
     let resp = next.run(req).await;
     let Some(Pending(failure, flavour)) = resp.extensions().get::<Pending>().cloned() else {
         return resp;
@@ -236,8 +243,11 @@ pub async fn render<S: Store>(State(st): State<WebState<S>>, req: Request, next:
                     &[("request_id", &request_id)],
                 ),
             };
+            let mut c = Chrome::new(cat, lang, csrf, path);
+            (c.user, c.audience) =
+                crate::shell::chrome::viewer_of_headers(&st, &cookies).await;
             let view = ErrorView {
-                c: Chrome::new(cat, lang, csrf, path),
+                c,
                 title: cat.text(lang, &format!("error-{key}-title"), &[]),
                 body,
             };

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod auth;
 pub mod chrome;
 pub mod client_addr;
+pub mod confirm;
 pub mod csrf;
 pub mod device;
 pub mod error;

@@ -1,11 +1,12 @@
 //! The prefecture's approval of outside organisers' sessions.
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Form, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use mamis_app::training;
 use mamis_store::{Organiser, Store, StoredItem, TrainingSession, TrainingStore, Tx};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::list::{ItemRow, programme_rows};
@@ -16,6 +17,7 @@ use super::{
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult};
+use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::fmt::{Fmt, query_pairs};
 use crate::shell::i18n::Lang;
@@ -137,14 +139,58 @@ pub async fn approvals<S: Store>(
     render(view.render(), StatusCode::OK)
 }
 
-/// Approves an outside session (the app checks the prefecture) and shows the issued number.
+/// The approval form: only the confirmation mark (the CSRF token is checked by the middleware).
+#[derive(Debug, Deserialize)]
+pub struct ApproveForm {
+    /// `1` on the confirmation step.
+    #[serde(default)]
+    confirmed: Option<String>,
+}
+
+/// Approves an outside session (the app checks the prefecture) and shows the issued number;
+/// the first post asks, naming the session and what approval does.
 pub async fn approve<S: Store>(
     State(st): State<WebState<S>>,
+    ctx: PageCtx,
     StaffUser(_, staff): StaffUser,
     RequestOrigin(origin): RequestOrigin,
     Path(id): Path<String>,
+    Form(form): Form<ApproveForm>,
 ) -> PageResult {
     let id = session_id(&id)?;
+    if !is_confirmed(form.confirmed.as_deref()) {
+        let v = training::view(&st.app, &staff, id, origin.client_addr)
+            .await
+            .map_err(fail)?;
+        let cat = &st.shared.catalogues;
+        let f = Fmt::new(cat, ctx.lang);
+        let t = |k: &str| f.t(k, &[]);
+        let s = &v.session;
+        let (_, total_units) = programme_rows(&f, ctx.lang, &v.items)?;
+        return Confirm {
+            c: ctx.chrome(cat),
+            title: t("training-approve-confirm-title"),
+            lead: vec![t("training-approve-confirm-lead")],
+            facts: vec![
+                (t("training-office-col-title"), s.title.clone()),
+                (
+                    t("training-office-organiser"),
+                    organiser_label(&st, &s.organiser, ctx.lang).await?,
+                ),
+                (t("training-office-col-when"), when(&f, s.start, s.end)),
+                (t("training-office-total-units"), total_units),
+            ],
+            action: format!("/office/training/{id}/approve"),
+            fields: Vec::new(),
+            submit: t("training-approve-confirm-submit"),
+            cancel: (
+                "/office/training/approvals".to_owned(),
+                t("confirm-cancel"),
+            ),
+            possible: !training::credits_now(s),
+        }
+        .respond();
+    }
     let a = training::approve(&st.app, &staff, id, origin.client_addr)
         .await
         .map_err(fail)?;

@@ -20,6 +20,7 @@ use super::{
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult};
+use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::fmt::{Fmt, hm, query_pairs};
 use crate::shell::i18n::{Catalogues, Lang};
 use crate::shell::middleware::lang_of;
@@ -218,11 +219,48 @@ pub(super) fn too_large_text(cat: &Catalogues, lang: Lang) -> String {
 /// Closes the session (open intervals end then, credits are settled) and returns to its page.
 pub async fn close<S: Store>(
     State(st): State<WebState<S>>,
+    ctx: PageCtx,
     StaffUser(_, staff): StaffUser,
     RequestOrigin(origin): RequestOrigin,
     Path(id): Path<String>,
+    Form(form): Form<ConfirmForm>,
 ) -> PageResult {
     let id = session_id(&id)?;
+    if !is_confirmed(form.confirmed.as_deref()) {
+        let v = training::view(&st.app, &staff, id, origin.client_addr)
+            .await
+            .map_err(fail)?;
+        let cat = &st.shared.catalogues;
+        let f = Fmt::new(cat, ctx.lang);
+        let t = |k: &str| f.t(k, &[]);
+        let live = v.live.to_string();
+        return Confirm {
+            c: ctx.chrome(cat),
+            title: t("training-close-confirm-title"),
+            lead: vec![
+                f.t("training-close-confirm-lead", &[("live", &live)]),
+                t("training-close-confirm-final"),
+            ],
+            facts: vec![
+                (t("training-office-col-title"), v.session.title.clone()),
+                (
+                    t("training-office-col-when"),
+                    when(&f, v.session.start, v.session.end),
+                ),
+                (
+                    t("training-close-confirm-attendees"),
+                    v.attendees.len().to_string(),
+                ),
+                (t("training-close-confirm-live"), live.clone()),
+            ],
+            action: format!("/office/training/{id}/close"),
+            fields: Vec::new(),
+            submit: t("training-office-close-submit"),
+            cancel: (format!("/office/training/{id}"), t("confirm-cancel")),
+            possible: v.session.closed_at.is_none(),
+        }
+        .respond();
+    }
     let settled = training::close(&st.app, &staff, id, origin.client_addr)
         .await
         .map_err(fail)?;
@@ -233,17 +271,30 @@ pub async fn close<S: Store>(
     Ok(Redirect::to(&to).into_response())
 }
 
+/// A form whose only field is the confirmation mark (the CSRF token is checked by the middleware).
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    /// `1` on the confirmation step.
+    #[serde(default)]
+    confirmed: Option<String>,
+}
+
 /// The removal form: the CSRF token (checked by the middleware) and an optional reason.
 #[derive(Debug, Deserialize)]
 pub struct RemoveForm {
     /// Why the interval is withdrawn, kept in the audit record.
     #[serde(default)]
     reason: Option<String>,
+    /// `1` on the confirmation step.
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
-/// Withdraws one presence interval (its credits are reversed) and returns to the page.
+/// Withdraws one presence interval (its credits are reversed) and returns to the page; the
+/// first post asks, naming the attendee and the interval.
 pub async fn remove<S: Store>(
     State(st): State<WebState<S>>,
+    ctx: PageCtx,
     StaffUser(_, staff): StaffUser,
     RequestOrigin(origin): RequestOrigin,
     Path((id, presence)): Path<(String, String)>,
@@ -251,6 +302,49 @@ pub async fn remove<S: Store>(
 ) -> PageResult {
     let id = session_id(&id)?;
     let presence = session_id(&presence)?;
+    if !is_confirmed(form.confirmed.as_deref()) {
+        let v = training::view(&st.app, &staff, id, origin.client_addr)
+            .await
+            .map_err(fail)?;
+        let cat = &st.shared.catalogues;
+        let f = Fmt::new(cat, ctx.lang);
+        let t = |k: &str| f.t(k, &[]);
+        let views = attendee_views(&f, &v);
+        let action = format!("/office/training/{id}/presence/{presence}/remove");
+        let (who, interval) = views
+            .iter()
+            .find_map(|a| {
+                a.intervals
+                    .iter()
+                    .find(|r| r.remove_action == action)
+                    .map(|r| (a, r))
+            })
+            .ok_or(crate::shell::error::PageError(
+                crate::shell::error::Failure::NotFound,
+            ))?;
+        let reason = form.reason.unwrap_or_default();
+        return Confirm {
+            c: ctx.chrome(cat),
+            title: t("training-remove-confirm-title"),
+            lead: vec![t("training-remove-confirm-lead")],
+            facts: vec![
+                (t("training-office-col-title"), v.session.title.clone()),
+                (t("training-office-col-name"), who.name.clone()),
+                (t("training-office-col-iseki"), who.iseki.clone()),
+                (
+                    t("training-office-col-intervals"),
+                    format!("{}（{}）", interval.span, interval.channel),
+                ),
+                (t("training-office-remove-reason"), reason.clone()),
+            ],
+            action,
+            fields: vec![("reason".to_owned(), reason)],
+            submit: t("training-office-remove"),
+            cancel: (format!("/office/training/{id}"), t("confirm-cancel")),
+            possible: true,
+        }
+        .respond();
+    }
     capture::remove(
         &st.app,
         &staff,
