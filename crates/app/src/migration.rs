@@ -385,11 +385,11 @@ fn reminder_text<S: Store>(app: &App<S>, m: &UnmovedMember, to: &str) -> OutboxM
         body_text: format!(
             "{family} {given} 先生\n\n\
              日本医師会生涯教育 on-line へのログインは MAMIS_ID に一元化されます。\
-             従来のユーザーID(日医会員IDと生年月日のパスワード)は {cutover}(日本時間)をもって{ja_when}。\n\
+             従来のユーザーID（日医会員IDと生年月日のパスワード）は {cutover}（日本時間）をもって{ja_when}。\n\
              マイページで MAMIS_ID を登録してください: {base}register\n\
-             登録では、メールアドレスの確認のあと、医籍登録番号・氏名(カナ)・生年月日で本人確認を行います。\n\
+             登録では、メールアドレスの確認のあと、医籍登録番号・氏名（カナ）・生年月日で本人確認を行います。\n\
              ご不明な点は、所属の医師会にお問い合わせください。\n\
-             (このメールは、医師会に登録されている連絡先アドレスにお送りしています。)\n\n\
+             （このメールは、医師会に登録されている連絡先アドレスにお送りしています。）\n\n\
              Dear Dr {family} {given},\n\n\
              Logins to the JMA CME portal (生涯教育 on-line) move to MAMIS_ID. \
              The old user ID (your JMA member ID with the birth-date password) {en_when} {cutover} (Japan time).\n\

@@ -96,7 +96,7 @@ fn wait_notice(to: &str, until: Timestamp) -> Outgoing {
         subject: "【MAMIS】ログインの試行が続いています / Repeated login attempts".into(),
         body_text: format!(
             "お使いの MAMIS_ID で、誤ったパスワードによるログインが続けて試されました。\n\
-             安全のため、{} まで新しいログインをお待ちいただきます(時間が過ぎると自動で解除されます)。\n\
+             安全のため、{} まで新しいログインをお待ちいただきます（時間が過ぎると自動で解除されます）。\n\
              お心当たりがない場合は、パスワードの再設定をおすすめします。\n\n\
              Several logins with a wrong password were tried on your MAMIS_ID. New attempts wait until {} \
              (Japan time); the wait ends by itself. If this was not you, consider resetting your password.\n",

@@ -63,7 +63,7 @@ pub async fn request_reset<S: Store>(app: &App<S>, email: &str) -> IdResult<()> 
                 to: acc.email.clone(),
                 subject: "【MAMIS】パスワード再設定 / Reset your password".into(),
                 body_text: format!(
-                    "パスワードを再設定するには、1時間以内に次のリンクを開いてください(1回限り有効)。\n{url}\n\
+                    "パスワードを再設定するには、1時間以内に次のリンクを開いてください（1回限り有効）。\n{url}\n\
                      お心当たりがない場合は、このメールを破棄してください。\n\n\
                      To reset your password, open this link within one hour (it works once):\n{url}\n"
                 ),
@@ -256,7 +256,7 @@ pub async fn request_email_change<S: Store>(
         Outgoing {
             to: acc.email.clone(),
             subject: "【MAMIS】MAMIS_ID の変更が申請されました / A change of your MAMIS_ID was requested".into(),
-            body_text: "MAMIS_ID(ログイン用メールアドレス)の変更が申請されました。お心当たりがない場合は、パスワードを変更し、医師会にご連絡ください。\n\n\
+            body_text: "MAMIS_ID（ログイン用メールアドレス）の変更が申請されました。お心当たりがない場合は、パスワードを変更し、医師会にご連絡ください。\n\n\
                         A change of your MAMIS_ID (login address) was requested. If this was not you, change your password and contact your association.\n"
                 .into(),
         },

@@ -61,7 +61,7 @@ pub async fn start<S: Store>(app: &App<S>, email: &str) -> IdResult<()> {
             to: email.to_string(),
             subject: "【MAMIS】マイページ登録のご案内 / Your MAMIS registration link".into(),
             body_text: format!(
-                "マイページ登録を続けるには、24時間以内に次のリンクを開いてください(1回限り有効)。\n{url}\n\
+                "マイページ登録を続けるには、24時間以内に次のリンクを開いてください（1回限り有効）。\n{url}\n\
                  お心当たりがない場合は、このメールを破棄してください。\n\n\
                  To continue your registration, open this link within 24 hours (it works once):\n{url}\n\
                  If you did not ask for it, ignore this mail.\n"
@@ -162,25 +162,75 @@ fn name(s: &str) -> Option<String> {
 pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>> {
     let mut errs = Vec::new();
     let mut err = |field, key| errs.push(FieldError { field, key });
+    // an empty field says it is required, not what shape a filled one must have
+    let blank = |v: &str| v.trim().is_empty();
     let iseki = IsekiNumber::parse(&f.iseki)
-        .map_err(|_| err("iseki", "invalid-iseki"))
+        .map_err(|_| {
+            err(
+                "iseki",
+                if blank(&f.iseki) {
+                    "field-required"
+                } else {
+                    "invalid-iseki"
+                },
+            )
+        })
         .ok();
     let family_name = name(&f.family_name).or_else(|| {
-        err("family_name", "invalid-name");
+        err(
+            "family_name",
+            if blank(&f.family_name) {
+                "field-required"
+            } else {
+                "invalid-name"
+            },
+        );
         None
     });
     let given_name = name(&f.given_name).or_else(|| {
-        err("given_name", "invalid-name");
+        err(
+            "given_name",
+            if blank(&f.given_name) {
+                "field-required"
+            } else {
+                "invalid-name"
+            },
+        );
         None
     });
     let family_kana = KanaName::normalise(&f.family_kana)
-        .map_err(|_| err("family_kana", "invalid-kana"))
+        .map_err(|_| {
+            err(
+                "family_kana",
+                if blank(&f.family_kana) {
+                    "field-required"
+                } else {
+                    "invalid-kana"
+                },
+            )
+        })
         .ok();
     let given_kana = KanaName::normalise(&f.given_kana)
-        .map_err(|_| err("given_kana", "invalid-kana"))
+        .map_err(|_| {
+            err(
+                "given_kana",
+                if blank(&f.given_kana) {
+                    "field-required"
+                } else {
+                    "invalid-kana"
+                },
+            )
+        })
         .ok();
     let birth_date = parse_date(&f.birth_date).or_else(|| {
-        err("birth_date", "invalid-birth-date");
+        err(
+            "birth_date",
+            if blank(&f.birth_date) {
+                "field-required"
+            } else {
+                "invalid-birth-date"
+            },
+        );
         None
     });
     let licensed_on = if f.licensed_on.trim().is_empty() {
@@ -195,11 +245,24 @@ pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>>
         }
     };
     let sex = Sex::parse(&f.sex)
-        .map_err(|_| err("sex", "invalid-sex"))
+        .map_err(|_| {
+            err(
+                "sex",
+                if blank(&f.sex) {
+                    "field-choose"
+                } else {
+                    "invalid-sex"
+                },
+            )
+        })
         .ok();
     let member = match f.membership.as_str() {
         "member" => Some(true),
         "non_member" => Some(false),
+        "" => {
+            err("membership", "field-choose");
+            None
+        }
         _ => {
             err("membership", "invalid-membership");
             None
@@ -215,7 +278,9 @@ pub fn parse_identity(f: &IdentityForm) -> Result<IdentityData, Vec<FieldError>>
     if association.is_none() {
         err(
             "association",
-            if member == Some(false) {
+            if blank(&f.association) {
+                "field-choose"
+            } else if member == Some(false) {
                 "invalid-prefecture"
             } else {
                 "invalid-county"

@@ -164,29 +164,65 @@ fn require_client_admin(actor: &Principal) -> Result<(), AppError> {
     )
 }
 
+/// Why a client's fields are refused, so pages can say it in the user's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientProblem {
+    /// The name is empty.
+    NoName,
+    /// No redirect URI was given.
+    NoRedirect,
+    /// This URI is not an absolute URL.
+    NotAbsolute(String),
+    /// This URI is neither https nor http on a loopback address.
+    NotHttps(String),
+    /// This URI carries a fragment.
+    Fragment(String),
+}
+
+impl std::fmt::Display for ClientProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoName | Self::NoRedirect => {
+                f.write_str("a client needs a name and at least one redirect URI")
+            }
+            Self::NotAbsolute(u) => write!(f, "'{u}' is not an absolute URL"),
+            Self::NotHttps(u) => write!(f, "'{u}' must be https (or http on a loopback address)"),
+            Self::Fragment(u) => write!(f, "'{u}' must not have a fragment"),
+        }
+    }
+}
+
 /// What every client must have, whether registered or edited.
-fn check_fields(name: &str, redirects: &[String], post_logout: &[String]) -> Result<(), AppError> {
-    if name.trim().is_empty() || redirects.is_empty() {
-        return Err(AppError::Conflict(
-            "a client needs a name and at least one redirect URI".into(),
-        ));
+pub fn client_fields_problem(
+    name: &str,
+    redirects: &[String],
+    post_logout: &[String],
+) -> Result<(), ClientProblem> {
+    if name.trim().is_empty() {
+        return Err(ClientProblem::NoName);
+    }
+    if redirects.is_empty() {
+        return Err(ClientProblem::NoRedirect);
     }
     for u in redirects.iter().chain(post_logout) {
-        check_redirect(u).map_err(AppError::Conflict)?;
+        check_redirect(u)?;
     }
     Ok(())
 }
 
-fn check_redirect(uri: &str) -> Result<(), String> {
-    let u = url::Url::parse(uri).map_err(|_| format!("'{uri}' is not an absolute URL"))?;
+fn check_fields(name: &str, redirects: &[String], post_logout: &[String]) -> Result<(), AppError> {
+    client_fields_problem(name, redirects, post_logout)
+        .map_err(|p| AppError::Conflict(p.to_string()))
+}
+
+fn check_redirect(uri: &str) -> Result<(), ClientProblem> {
+    let u = url::Url::parse(uri).map_err(|_| ClientProblem::NotAbsolute(uri.to_owned()))?;
     let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
-        return Err(format!(
-            "'{uri}' must be https (or http on a loopback address)"
-        ));
+        return Err(ClientProblem::NotHttps(uri.to_owned()));
     }
     if u.fragment().is_some() {
-        return Err(format!("'{uri}' must not have a fragment"));
+        return Err(ClientProblem::Fragment(uri.to_owned()));
     }
     Ok(())
 }

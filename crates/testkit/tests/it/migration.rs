@@ -525,7 +525,10 @@ async fn remind_mails_each_member_once<S: Store>(t: TestApp<S>) {
     .await;
     assert_eq!(r.status(), 200);
     let asked = html(&r.text().await.unwrap());
-    assert_eq!(texts(&asked, "#confirm-title"), ["移行の案内メールを送りますか"]);
+    assert_eq!(
+        texts(&asked, "#confirm-title"),
+        ["移行の案内メールを送りますか"]
+    );
     assert!(texts(&asked, "#migration-remind-queued").is_empty());
     assert_eq!(
         attr(&asked, "#confirm-form input[name=node]", "value").as_deref(),
@@ -577,7 +580,7 @@ async fn remind_mails_each_member_once<S: Store>(t: TestApp<S>) {
     );
     assert!(
         m.body_text
-            .contains("2026-04-01 00:00(日本時間)をもって使えなくなりました")
+            .contains("2026-04-01 00:00（日本時間）をもって使えなくなりました")
     );
     assert!(
         m.body_text

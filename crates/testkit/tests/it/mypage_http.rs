@@ -92,7 +92,7 @@ async fn bad_form_input<S: Store>(t: TestApp<S>) {
     assert_eq!(r.status(), 422);
     let msg = texts(&html(&r.text().await.unwrap()), "#form-error");
     assert_eq!(msg.len(), 1);
-    assert_eq!(msg, ["パスワードが長すぎます(1,024バイトまで)。"]);
+    assert_eq!(msg, ["パスワードが長すぎます（1,024バイトまで）。"]);
     assert!(
         t.app.hasher.calls() - calls <= 1,
         "at most the current password was checked"

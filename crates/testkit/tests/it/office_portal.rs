@@ -113,7 +113,10 @@ async fn legacy_login_until_the_cutover<S: Store>(t: TestApp<S>) {
     );
     assert_eq!(texts(&doc, "#cme-member-id"), [MEMBER]);
     assert_eq!(texts(&doc, "#cme-countdown"), ["あと 1 日 12 時間"]);
-    assert_eq!(texts(&doc, "#cme-cutover"), ["2026-04-01 00:00 (日本時間)"]);
+    assert_eq!(
+        texts(&doc, "#cme-cutover"),
+        ["2026-04-01 00:00（日本時間）"]
+    );
     assert_eq!(
         attr(&doc, "#cme-register-link", "href").as_deref(),
         Some("/register")
@@ -375,7 +378,7 @@ async fn office_verifies_a_claim<S: Store>(t: TestApp<S>) {
     let label = format!("{card} label[for=evidence-{claim}]");
     assert_eq!(
         texts(&doc, &label),
-        ["確認した資料(例: 医師免許証の写しを確認)"]
+        ["確認した資料（例: 医師免許証の写しを確認）"]
     );
     let csrf = csrf_of(&page);
     let verify = format!("/office/identity/{claim}/verify");
@@ -415,7 +418,7 @@ async fn office_verifies_a_claim<S: Store>(t: TestApp<S>) {
     .await;
     assert_eq!(r.status(), 422);
     let doc = html(&r.text().await.unwrap());
-    let msg = "確認した資料を入力してください(500文字まで)。";
+    let msg = "確認した資料を入力してください（500文字まで）。";
     assert_eq!(texts(&doc, "#office-error"), [msg]);
     assert_eq!(texts(&doc, &format!("#claim-{claim}-error")), [msg]);
     assert_eq!(

@@ -769,10 +769,16 @@ async fn desk<S: Store>(t: TestApp<S>) {
     .await;
     assert_eq!(r.status(), 200);
     let asked = html(&r.text().await.unwrap());
-    assert_eq!(one(&asked, "#confirm-title"), "この出席記録を取り消しますか");
+    assert_eq!(
+        one(&asked, "#confirm-title"),
+        "この出席記録を取り消しますか"
+    );
     let facts = texts(&asked, "#confirm-facts dd");
     assert!(facts.contains(&d.iseki.as_str().to_owned()), "{facts:?}");
-    assert!(facts.contains(&"重複して記録したため".to_owned()), "{facts:?}");
+    assert!(
+        facts.contains(&"重複して記録したため".to_owned()),
+        "{facts:?}"
+    );
     let (_, doc) = get(&t, &ua, &format!("/office/training/{}", s.id)).await;
     assert_eq!(
         texts(&doc, &format!("#attendee-{}", d.iseki.as_str())).len(),

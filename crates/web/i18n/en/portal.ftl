@@ -1,7 +1,7 @@
 # portal: the JMA CME portal (CME on-line) and the login with the old user ID
 cme-title = JMA CME On-line
 cme-lead = About the JMA continuing medical education (CME) system, news, and the way in to the members' journal quiz and JMA e-learning.
-cme-japan-time = (Japan time)
+cme-japan-time = { $time } (Japan time)
 cme-login-title = Log in
 cme-login-lead = Log in to CME On-line with your MAMIS_ID (the e-mail address you registered for My Page) and your password.
 cme-login-mamis-id = Log in with MAMIS_ID
@@ -32,7 +32,10 @@ cme-members-only = The journal quiz and JMA e-learning are for JMA members only.
 cme-news-title = News
 cme-news-unify-date = 1 October 2025
 cme-news-unify-title = CME On-line moves to MAMIS_ID as its single login
-cme-news-unify-body = From April 2026 (planned) you log in to CME On-line with your MAMIS_ID as well (one login ID). The old user ID (your 10-digit member ID) and its password will no longer work. Content for JMA members, such as JMA e-learning, stays available to members only.
+cme-news-unify-body = { $ended ->
+    [yes] Since { $date } you log in to CME On-line with your MAMIS_ID (one login ID). The old user ID (your 10-digit member ID) and its password no longer work.
+   *[no] From { $date } you log in to CME On-line with your MAMIS_ID as well (one login ID). The old user ID (your 10-digit member ID) and its password will then no longer work.
+  } Content for JMA members, such as JMA e-learning, stays available to members only.
 cme-news-unify-declaration = The declaration in fiscal 2026 (for learning in fiscal 2025) is still made on the paper form.
 cme-news-unify-source = JMA notice 日医発第1008号 (生教), 1 October 2025
 cme-legacy-title = Log in with the old user ID

@@ -14,7 +14,10 @@ footer-text = MAMIS is operated jointly by the Japan Medical Association and its
 home-title = Welcome to MAMIS
 home-lead = MAMIS keeps medical associations' member records, continuing-medical-education credits and certificates in one place, and gives every doctor a single login: the MAMIS_ID.
 home-mamis-id-title = One login: MAMIS_ID
-home-mamis-id-body = Every service, including CME on-line, is entered with your MAMIS_ID. Logging in with the old 10-digit user ID (member ID) ended at the cut-over on 1 April 2026.
+home-mamis-id-body = Every service, including CME on-line, is entered with your MAMIS_ID. Logging in with the old 10-digit user ID (member ID) { $ended ->
+    [yes] ended at the cut-over on { $date }.
+   *[no] ends at the cut-over on { $date }.
+  }
 home-mypage-title = My Page
 home-mypage-body = Your credit status, training attendance, e-learning and journal-quiz units, and certificates to download.
 home-mypage-link = Go to My Page
@@ -65,3 +68,13 @@ invalid-query = The query string could not be read; check the parameter names an
 nav-login = Log in
 nav-logout = Log out
 confirm-cancel = Cancel and go back
+field-required = This field is required.
+field-choose = Please choose one (required).
+form-error-summary = Please check what you entered
+form-error-count = { $n ->
+    [one] There is one problem. The link takes you to the field.
+   *[other] There are { $n } problems. Each link takes you to its field.
+}
+password-show = Show
+password-hide = Hide
+sex-choose = Please choose

@@ -237,9 +237,15 @@ fn confirm_page<S: Store>(
                 t("certificates-confirm-kind"),
                 t(&format!("certificates-kind-{}", p.kind.replace('_', "-"))),
             ),
-            (t("certificates-confirm-period"), period_words(&f, &p.period)),
+            (
+                t("certificates-confirm-period"),
+                period_words(&f, &p.period),
+            ),
             (t("certificates-confirm-issued"), f.date(p.issued_on)),
-            (t("certificates-revoke-category"), t(&category_key(category))),
+            (
+                t("certificates-revoke-category"),
+                t(&category_key(category)),
+            ),
             (t("certificates-revoke-reason"), reason.to_owned()),
         ],
         action: "/office/certificates/revoke".to_owned(),

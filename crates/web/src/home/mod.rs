@@ -10,6 +10,7 @@ use mamis_store::Store;
 use crate::WebState;
 use crate::shell::chrome::{Chrome, PageCtx, page};
 use crate::shell::error::PageError;
+use crate::shell::fmt::Fmt;
 
 /// The home page's route.
 pub fn routes<S: Store>() -> Router<WebState<S>> {
@@ -20,6 +21,8 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
 #[template(path = "home/home.html")]
 struct HomeView<'a> {
     c: Chrome<'a>,
+    /// The cut-over sentence, dated from the configuration and in the tense the clock gives.
+    cutover: String,
 }
 
 /// The home page: what MAMIS is, and the ways in.
@@ -27,9 +30,18 @@ pub async fn home<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
 ) -> Result<Html<String>, PageError> {
+    let cat = &st.shared.catalogues;
+    let until = st.app.config.legacy_until;
+    let ended = if st.app.now() >= until { "yes" } else { "no" };
+    let date = Fmt::new(cat, ctx.lang).date(mamis_domain::time::japan_date(until));
     page(
         HomeView {
-            c: ctx.chrome(&st.shared.catalogues),
+            c: ctx.chrome(cat),
+            cutover: cat.text(
+                ctx.lang,
+                "home-mamis-id-body",
+                &[("date", &date), ("ended", ended)],
+            ),
         }
         .render(),
     )

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{TokenForm, TokenQuery, confirm_page, fail, link_invalid, message, notice};
 use crate::WebState;
 use crate::shell::auth::{CurrentUser, RequestOrigin, session_cookie, set_cookie};
-use crate::shell::chrome::{Chrome, PageCtx, PageResult, html, page};
+use crate::shell::chrome::{Chrome, ErrorSummary, PageCtx, PageResult, html, page};
 use crate::shell::error::PageError;
 use crate::shell::i18n::Lang;
 
@@ -165,6 +165,7 @@ pub struct AssocGroup {
 #[template(path = "identity/identity.html")]
 struct IdentityView<'a> {
     c: Chrome<'a>,
+    summary: Option<ErrorSummary>,
     fields: Vec<FieldView>,
     groups: Vec<AssocGroup>,
     message: Option<String>,
@@ -256,7 +257,7 @@ async fn identity_view<S: Store>(
         "membership" => f.membership.clone(),
         _ => f.association.clone(),
     };
-    let fields = IDENTITY_FIELDS
+    let fields: Vec<FieldView> = IDENTITY_FIELDS
         .iter()
         .map(|(name, label)| FieldView {
             name,
@@ -269,9 +270,22 @@ async fn identity_view<S: Store>(
         })
         .collect();
     let groups = association_groups(st, ctx.lang).await?;
+    let summary = ErrorSummary::of(
+        cat,
+        ctx.lang,
+        fields
+            .iter()
+            .filter_map(|f| {
+                f.error
+                    .as_ref()
+                    .map(|e| (f.name.to_owned(), f.label.clone(), e.clone()))
+            })
+            .collect(),
+    );
     html(page(
         IdentityView {
             c: ctx.chrome(cat),
+            summary,
             fields,
             groups,
             message,

@@ -15,6 +15,7 @@ use crate::WebState;
 use crate::shell::auth::StaffUser;
 use crate::shell::chrome::{Chrome, PageCtx, page};
 use crate::shell::error::PageError;
+use crate::shell::i18n::{Catalogues, Lang};
 
 /// The routes of this module.
 pub fn routes<S: Store>() -> Router<WebState<S>> {
@@ -162,19 +163,45 @@ pub async fn client_save<S: Store>(
         id_token_alg: Alg::parse(&f.alg).unwrap_or(Alg::Rs256),
         disabled: f.disabled.is_some(),
     };
-    match provider::edit_client(&st.app, &who, &id, edit).await {
-        Ok(_) => Ok(Redirect::to("/office/clients").into_response()),
-        Err(AppError::Conflict(why)) => {
+    let cat = &st.shared.catalogues;
+    // checked here first so the page names the problem in its own language
+    let refused = match provider::client_fields_problem(
+        &edit.name,
+        &edit.redirect_uris,
+        &edit.post_logout_redirect_uris,
+    ) {
+        Err(p) => Some(problem_text(cat, ctx.lang, &p)),
+        Ok(()) => match provider::edit_client(&st.app, &who, &id, edit).await {
+            Ok(_) => None,
+            Err(AppError::Conflict(_)) => {
+                Some(cat.text(ctx.lang, "admin-client-problem-other", &[]))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    match refused {
+        None => Ok(Redirect::to("/office/clients").into_response()),
+        Some(why) => {
             let mut c = provider::client(&st.app, &who, &id).await?;
             c.name = f.name;
             c.redirect_uris = lines(&f.redirect_uris);
             c.post_logout_redirect_uris = lines(&f.post_logout_redirect_uris);
-            let cat = &st.shared.catalogues;
             let msg = cat.text(ctx.lang, "admin-client-invalid", &[("detail", &why)]);
             let mut r = page(client_view(ctx.chrome(cat), &c, Some(msg)).render())?.into_response();
             *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(r)
         }
-        Err(e) => Err(e.into()),
+    }
+}
+
+/// A refused client field in the page's language.
+fn problem_text(cat: &Catalogues, lang: Lang, p: &provider::ClientProblem) -> String {
+    use provider::ClientProblem as P;
+    match p {
+        P::NoName => cat.text(lang, "admin-client-problem-name", &[]),
+        P::NoRedirect => cat.text(lang, "admin-client-problem-no-redirect", &[]),
+        P::NotAbsolute(u) => cat.text(lang, "admin-client-problem-absolute", &[("uri", u)]),
+        P::NotHttps(u) => cat.text(lang, "admin-client-problem-https", &[("uri", u)]),
+        P::Fragment(u) => cat.text(lang, "admin-client-problem-fragment", &[("uri", u)]),
     }
 }

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
-use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::chrome::{Chrome, PageCtx, PageResult, page};
+use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::Lang;
 

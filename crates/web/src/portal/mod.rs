@@ -17,6 +17,7 @@ use crate::WebState;
 use crate::shell::auth::{RequestOrigin, clear_cookie, portal_cookie, set_cookie};
 use crate::shell::chrome::{Chrome, Notice, PageCtx, PageResult, html, page};
 use crate::shell::error::{Failure, PageError};
+use crate::shell::fmt::Fmt;
 use crate::shell::middleware::cookie;
 
 /// The routes of the CME portal.
@@ -48,10 +49,10 @@ fn legacy_open<S: Store>(st: &WebState<S>) -> bool {
 
 /// The cut-over instant as pages show it (Japan time).
 fn cutover_text<S: Store>(st: &WebState<S>, ctx: &PageCtx) -> String {
-    format!(
-        "{} {}",
-        id::jst(st.app.config.legacy_until),
-        st.shared.catalogues.text(ctx.lang, "cme-japan-time", &[])
+    st.shared.catalogues.text(
+        ctx.lang,
+        "cme-japan-time",
+        &[("time", &id::jst(st.app.config.legacy_until))],
     )
 }
 
@@ -69,6 +70,8 @@ struct CmeView<'a> {
     cutover: String,
     legacy: Option<LegacySession>,
     mamis: bool,
+    /// The news item on the one login, dated from the configuration, in the clock's tense.
+    news: String,
 }
 
 /// Whole days and hours from `now` to `until` (zero once passed).
@@ -109,6 +112,18 @@ pub async fn cme<S: Store>(
         c: ctx.chrome(cat),
         legacy_open: legacy_open(&st),
         cutover: cutover_text(&st, &ctx),
+        news: cat.text(
+            ctx.lang,
+            "cme-news-unify-body",
+            &[
+                (
+                    "date",
+                    &Fmt::new(cat, ctx.lang)
+                        .date(mamis_domain::time::japan_date(st.app.config.legacy_until)),
+                ),
+                ("ended", if legacy_open(&st) { "no" } else { "yes" }),
+            ],
+        ),
         legacy,
         mamis: matches!(
             session.as_ref().map(|s| &s.subject),

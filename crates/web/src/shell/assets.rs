@@ -82,11 +82,7 @@ pub async fn stylesheet() -> impl IntoResponse {
 
 /// The site icon (browsers also ask for `/favicon.ico`; an SVG answers both).
 pub async fn favicon() -> Response {
-    asset(
-        "image/svg+xml",
-        include_str!("../../static/favicon.svg"),
-    )
-    .await
+    asset("image/svg+xml", include_str!("../../static/favicon.svg")).await
 }
 
 /// Every unknown path: a JSON problem under `/api/`, the localised 404 page elsewhere.

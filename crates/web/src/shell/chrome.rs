@@ -4,8 +4,8 @@
 //! verified doctor's.
 
 use askama::Template;
-use axum::http::StatusCode;
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use mamis_app::identity::sessions::{self, Current};
 use mamis_domain::{Principal, Scope};
@@ -314,4 +314,37 @@ pub(crate) fn unverified<S: Store>(st: &WebState<S>, ctx: &PageCtx) -> PageResul
     let mut r = html(page(view.render()))?;
     *r.status_mut() = StatusCode::FORBIDDEN;
     Ok(r)
+}
+
+/// The box at the top of a form that came back with problems: it takes the focus (the page's
+/// script focuses it), says how many, and links each problem to its field.
+pub struct ErrorSummary {
+    /// 「入力内容を確認してください」.
+    pub title: String,
+    /// How many problems, in words.
+    pub count: String,
+    /// Each problem: the field's id and the text (label: message).
+    pub items: Vec<(String, String)>,
+}
+
+impl ErrorSummary {
+    /// The summary of `items` (field id, label, message); `None` when there is nothing wrong.
+    pub fn of(cat: &Catalogues, lang: Lang, items: Vec<(String, String, String)>) -> Option<Self> {
+        if items.is_empty() {
+            return None;
+        }
+        let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        Some(Self {
+            title: cat.text(lang, "form-error-summary", &[]),
+            count: cat.message(
+                lang,
+                "form-error-count",
+                &[("n", crate::shell::i18n::Arg::Count(n))],
+            ),
+            items: items
+                .into_iter()
+                .map(|(id, label, message)| (id, format!("{label}: {message}")))
+                .collect(),
+        })
+    }
 }

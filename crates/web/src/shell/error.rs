@@ -244,8 +244,7 @@ pub async fn render<S: Store>(State(st): State<WebState<S>>, req: Request, next:
                 ),
             };
             let mut c = Chrome::new(cat, lang, csrf, path);
-            (c.user, c.audience) =
-                crate::shell::chrome::viewer_of_headers(&st, &cookies).await;
+            (c.user, c.audience) = crate::shell::chrome::viewer_of_headers(&st, &cookies).await;
             let view = ErrorView {
                 c,
                 title: cat.text(lang, &format!("error-{key}-title"), &[]),

@@ -183,10 +183,7 @@ pub async fn approve<S: Store>(
             action: format!("/office/training/{id}/approve"),
             fields: Vec::new(),
             submit: t("training-approve-confirm-submit"),
-            cancel: (
-                "/office/training/approvals".to_owned(),
-                t("confirm-cancel"),
-            ),
+            cancel: ("/office/training/approvals".to_owned(), t("confirm-cancel")),
             possible: !training::credits_now(s),
         }
         .respond();

@@ -238,7 +238,14 @@ pub async fn close<S: Store>(
             c: ctx.chrome(cat),
             title: t("training-close-confirm-title"),
             lead: vec![
-                f.t("training-close-confirm-lead", &[("live", &live)]),
+                cat.message(
+                    ctx.lang,
+                    "training-close-confirm-lead",
+                    &[(
+                        "live",
+                        crate::shell::i18n::Arg::Count(i64::try_from(v.live).unwrap_or(i64::MAX)),
+                    )],
+                ),
                 t("training-close-confirm-final"),
             ],
             facts: vec![
