@@ -23,6 +23,7 @@ mod oidc_cases;
 mod oidc_flow;
 mod oidc_keys;
 mod oidc_rfc;
+mod pages_browser;
 mod portal_rp;
 mod sso_browser;
 mod training;

@@ -349,8 +349,8 @@ pub async fn identity_page<S: Store>(
         }
         Verification::Unverified => None,
     };
+    // 性別 is the doctor's to choose: nothing is pre-selected
     let empty = registration::IdentityForm {
-        sex: "male".into(),
         membership: "member".into(),
         ..Default::default()
     };
