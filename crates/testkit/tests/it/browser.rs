@@ -225,6 +225,17 @@ async fn registration_to_my_page() {
         &d.birth_date.format("%Y/%m/%d").to_string(),
     )
     .await;
+    // 性別 is chosen by the doctor (nothing is pre-selected)
+    let sex = match d.sex {
+        mamis_domain::Sex::Male => "male",
+        mamis_domain::Sex::Female => "female",
+    };
+    c.find(Locator::Css(&format!("select#sex option[value='{sex}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     // the association is chosen from the list, by name
     c.find(Locator::Css("select#association option[value='P13-0002']"))
         .await

@@ -469,7 +469,7 @@ async fn attendee_lists<S: Store>(t: TestApp<S>) {
     );
     assert_eq!(
         texts(&doc, &format!("#attendee-{} .channel", a.iseki.as_str())),
-        vec!["(名簿)"]
+        vec!["（名簿）"]
     );
 
     // the staging id is used up
@@ -729,7 +729,7 @@ async fn desk<S: Store>(t: TestApp<S>) {
     );
     assert_eq!(
         texts(&doc, &format!("#attendee-{} .channel", d.iseki.as_str())),
-        vec!["(受付入力)"]
+        vec!["（受付入力）"]
     );
     // (both were scanned on the one desk tablet, which the app flags as a shared device)
     assert_eq!(

@@ -334,3 +334,4 @@ training-remove-confirm-lead = Once removed, the credits this interval earned ar
 training-approve-confirm-title = Approve this session?
 training-approve-confirm-lead = Approval issues an approval number and credits the session's attendees, including attendance already recorded.
 training-approve-confirm-submit = Approve
+training-office-channel = ({ $channel })

@@ -325,3 +325,4 @@ training-remove-confirm-lead = 取り消すと、この時間帯の出席で付�
 training-approve-confirm-title = この研修会を承認しますか
 training-approve-confirm-lead = 承認すると承認番号が発行され、この研修会の出席者に単位が付与されます。すでに記録された出席にもさかのぼって付与されます。
 training-approve-confirm-submit = 承認する
+training-office-channel = （{ $channel }）

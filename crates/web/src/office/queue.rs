@@ -76,6 +76,8 @@ struct OfficeView<'a> {
     certificates: bool,
     /// Whether the training sessions link is shown (staff who organise or approve sessions).
     training: bool,
+    /// The associations a claim can be forwarded to, by code: (code, name（code）).
+    forward_to: Vec<(String, String)>,
 }
 
 /// The association nodes of the staff member's grants, without nodes another grant already
@@ -201,7 +203,14 @@ async fn render<S: Store>(
             claims,
         });
     }
+    let mut forward_to: Vec<(String, String)> = names
+        .iter()
+        .filter(|(code, _)| code.as_str() != "JMA")
+        .map(|(code, name)| (code.clone(), format!("{name}（{code}）")))
+        .collect();
+    forward_to.sort();
     let view = OfficeView {
+        forward_to,
         c: ctx.chrome(cat),
         staff_name: who.account.display_name.clone(),
         nodes,

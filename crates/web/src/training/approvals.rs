@@ -158,7 +158,17 @@ pub async fn approve<S: Store>(
     Form(form): Form<ApproveForm>,
 ) -> PageResult {
     let id = session_id(&id)?;
-    if !is_confirmed(form.confirmed.as_deref()) {
+    // only a session in one of this staff member's approval queues is asked about; any other
+    // cannot be approved, and approve() below refuses it with the reason (403 outside the
+    // prefecture, 409 once it no longer waits)
+    let mut waiting = false;
+    for p in approval_prefectures(&staff) {
+        let queue = training::awaiting_approval(&st.app, &staff, &p)
+            .await
+            .map_err(fail)?;
+        waiting |= queue.iter().any(|s| s.id == id);
+    }
+    if waiting && !is_confirmed(form.confirmed.as_deref()) {
         let v = training::view(&st.app, &staff, id, origin.client_addr)
             .await
             .map_err(fail)?;

@@ -132,7 +132,10 @@ fn attendee_views(f: &Fmt<'_>, v: &SessionView) -> Vec<AttendeeView> {
                                 &[("from", &time_on(day, r.in_at))],
                             ),
                         },
-                        channel: channel_label(f, r.channel),
+                        channel: f.t(
+                            "training-office-channel",
+                            &[("channel", &channel_label(f, r.channel))],
+                        ),
                         left_at_end: r.left_at_end,
                     })
                     .collect(),
@@ -340,7 +343,7 @@ pub async fn remove<S: Store>(
                 (t("training-office-col-iseki"), who.iseki.clone()),
                 (
                     t("training-office-col-intervals"),
-                    format!("{}（{}）", interval.span, interval.channel),
+                    format!("{} {}", interval.span, interval.channel),
                 ),
                 (t("training-office-remove-reason"), reason.clone()),
             ],
