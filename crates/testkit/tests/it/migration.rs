@@ -212,7 +212,7 @@ async fn dashboard_counts_within_each_scope<S: Store>(t: TestApp<S>) {
     assert_eq!(texts(&doc, "h1"), ["移行状況:MAMIS_ID への移行"]);
     assert_eq!(
         texts(&doc, "#migration-node-title"),
-        ["千代田区医師会 (P13-0001)"]
+        ["千代田区医師会（P13-0001）"]
     );
     assert_eq!(texts(&doc, "#migration-day"), ["2026-06-01"]);
     assert_eq!(
@@ -261,7 +261,7 @@ async fn dashboard_counts_within_each_scope<S: Store>(t: TestApp<S>) {
         v(["1", "16.7%", "2", "33.3%", "3", "50.0%", "6"])
     );
     assert!(texts(&doc, "#migration-row-P27-0001").is_empty());
-    assert_eq!(texts(&doc, "#migration-h-P13"), ["東京都医師会 (P13)"]);
+    assert_eq!(texts(&doc, "#migration-h-P13"), ["東京都医師会（P13）"]);
     let (status, _) = page(&t, &tokyo, "/office/migration?node=P27").await;
     assert_eq!(status, 403);
     // drilling down into one of their counties
@@ -304,9 +304,11 @@ async fn dashboard_counts_within_each_scope<S: Store>(t: TestApp<S>) {
         texts(&doc, "#migration-error"),
         ["この医師会コードの医師会は登録されていません。コードを確認してください。"]
     );
+    // the associations are chosen from a list of those in scope: an unknown code is not offered
+    assert!(texts(&doc, "#migration-node option[value='P13-0099']").is_empty());
     assert_eq!(
-        attr(&doc, "#migration-node", "value").as_deref(),
-        Some("P13-0099")
+        texts(&doc, "#migration-node option[value='P13-0001']"),
+        ["千代田区医師会（P13-0001）"]
     );
     let (status, body) = page(&t, &jma, "/office/migration?node=Tokyo").await;
     assert_eq!(status, 400);

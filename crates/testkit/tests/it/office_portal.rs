@@ -365,7 +365,7 @@ async fn office_verifies_a_claim<S: Store>(t: TestApp<S>) {
     );
     assert_eq!(
         texts(&doc, "h2#queue-P13-0001"),
-        ["確認待ち: 千代田区医師会 (P13-0001)"]
+        ["確認待ち: 千代田区医師会（P13-0001）"]
     );
     assert_eq!(
         texts(&doc, &format!("{card} .reason")),
@@ -457,7 +457,7 @@ async fn office_verifies_a_claim<S: Store>(t: TestApp<S>) {
     let doc = html(&r.text().await.unwrap());
     assert_eq!(
         texts(&doc, "#office-error"),
-        ["医師会コードは JMA、P01〜P47、または P13-0001 の形式で入力してください。"]
+        ["回付先の医師会を一覧から選んでください。"]
     );
 
     assert_eq!(account(&t, claim).await.verification, Verification::Review);

@@ -37,8 +37,6 @@ office-error-iseki-format = Enter the registration number as 1 to 7 digits (第1
 office-error-iseki-unknown = No doctor with this registration number is in the register. Check the number.
 office-error-evidence = Enter what you checked (up to 500 characters).
 office-error-already-bound = Another verified MAMIS_ID holds this record. Suspend that binding first.
-office-error-code-format = Enter the association code as JMA, P01 to P47, or in the form P13-0001.
-office-error-code-unknown = No association has this code.
 office-error-reason = Enter a reason (up to 500 characters).
 
 # admin
@@ -97,3 +95,4 @@ admin-client-problem-https = "{ $uri }" must be an https address (http only for 
 admin-client-problem-fragment = "{ $uri }" cannot have a part after "#".
 admin-client-problem-other = What you entered could not be saved. Please check each field.
 office-forward-choose = Choose the association to forward to
+office-error-forward-choose = Choose the association to forward to from the list.

@@ -37,8 +37,6 @@ office-error-iseki-format = 医籍登録番号は1〜7桁の数字で入力し�
 office-error-iseki-unknown = この医籍登録番号の医師は登録されていません。番号を確認してください。
 office-error-evidence = 確認した資料を入力してください（500文字まで）。
 office-error-already-bound = この医籍情報には本人確認済みの別の MAMIS_ID が結び付いています。先にその結び付きを停止してください。
-office-error-code-format = 医師会コードは JMA、P01〜P47、または P13-0001 の形式で入力してください。
-office-error-code-unknown = この医師会コードは登録されていません。
 office-error-reason = 理由を入力してください（500文字まで）。
 
 # admin
@@ -97,3 +95,4 @@ admin-client-problem-https = 「{ $uri }」は https のアドレスにしてく
 admin-client-problem-fragment = 「{ $uri }」には「#」以降の部分を付けられません。
 admin-client-problem-other = 入力内容を保存できませんでした。各項目を確認してください。
 office-forward-choose = 回付先の医師会を選んでください
+office-error-forward-choose = 回付先の医師会を一覧から選んでください。

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
-use crate::shell::chrome::{Chrome, PageCtx, PageResult, page};
+use crate::shell::chrome::{Chrome, PageCtx, PageResult, bracketed, page};
 use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::Lang;
@@ -84,6 +84,8 @@ struct GrantNode {
 struct MigrationView<'a> {
     c: Chrome<'a>,
     node_input: String,
+    /// The associations within the staff member's grants, to choose from: (code, name（code）).
+    choices: Vec<(String, String)>,
     grant_nodes: Vec<GrantNode>,
     dash: Option<DashView>,
     /// A reminder run was just queued.
@@ -207,7 +209,16 @@ async fn render<S: Store>(
 ) -> PageResult {
     let cat = &st.shared.catalogues;
     let names = tree_names(st, ctx.lang).await?;
-    let grant_nodes = grant_nodes(staff)
+    let scope = grant_nodes(staff);
+    let mut choices: Vec<(String, String)> = names
+        .iter()
+        .filter(|(code, _)| {
+            AssociationCode::parse(code).is_ok_and(|c| scope.iter().any(|g| g.contains(&c)))
+        })
+        .map(|(code, name)| (code.clone(), bracketed(ctx.lang, name, code)))
+        .collect();
+    choices.sort();
+    let grant_nodes = scope
         .into_iter()
         .map(|c| GrantNode {
             name: names.get(c.as_str()).cloned().unwrap_or_default(),
@@ -234,6 +245,7 @@ async fn render<S: Store>(
     let view = MigrationView {
         c: ctx.chrome(cat),
         node_input,
+        choices,
         grant_nodes,
         dash,
         queued,
@@ -339,7 +351,7 @@ pub async fn remind<S: Store>(
                     facts: vec![
                         (
                             t("migration-remind-confirm-node"),
-                            format!("{name}（{node}）"),
+                            bracketed(ctx.lang, &name, node.as_str()),
                         ),
                         (t("migration-remind-confirm-waiting"), waiting),
                     ],

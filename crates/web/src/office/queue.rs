@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
-use crate::shell::chrome::{Chrome, PageCtx, PageResult, page};
+use crate::shell::chrome::{Chrome, PageCtx, PageResult, bracketed, page};
 use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::{Catalogues, Lang};
@@ -206,7 +206,7 @@ async fn render<S: Store>(
     let mut forward_to: Vec<(String, String)> = names
         .iter()
         .filter(|(code, _)| code.as_str() != "JMA")
-        .map(|(code, name)| (code.clone(), format!("{name}（{code}）")))
+        .map(|(code, name)| (code.clone(), bracketed(ctx.lang, name, code)))
         .collect();
     forward_to.sort();
     let view = OfficeView {
@@ -352,11 +352,12 @@ pub async fn forward<S: Store>(
     Form(f): Form<ForwardForm>,
 ) -> PageResult {
     let account = account_id(&account)?;
+    // the association is chosen from a list; anything else was not one of its entries
     let key = match AssociationCode::parse(&f.to) {
-        Err(_) => "office-error-code-format",
+        Err(_) => "office-error-forward-choose",
         Ok(to) => match binding::forward(&st.app, &staff, account, &to).await {
             Ok(()) => return done(),
-            Err(IdentityError::Invalid(_)) => "office-error-code-unknown",
+            Err(IdentityError::Invalid(_)) => "office-error-forward-choose",
             Err(e) => return Err(fail(e)),
         },
     };

@@ -36,6 +36,14 @@ pub struct Chrome<'a> {
     pub audience: Audience,
 }
 
+/// `name（code）` in Japanese, `name (code)` in English.
+pub fn bracketed(lang: Lang, name: &str, code: &str) -> String {
+    match lang {
+        Lang::Ja => format!("{name}（{code}）"),
+        Lang::En => format!("{name} ({code})"),
+    }
+}
+
 /// Who is looking at a page, as far as the header's links are concerned: each kind sees only
 /// the places it may enter (a doctor is not offered 事務局; an organiser's 事務局 is the training list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,6 +122,10 @@ impl<'a> Chrome<'a> {
     /// A message in the page's language.
     pub fn t(&self, key: &str) -> String {
         self.cat.text(self.lang, key, &[])
+    }
+    /// A name with its code or note in brackets: full-width in Japanese, `name (code)` in English.
+    pub fn named(&self, name: &str, code: &str) -> String {
+        bracketed(self.lang, name, code)
     }
     /// `<html lang>`.
     pub fn lang_tag(&self) -> &'static str {
