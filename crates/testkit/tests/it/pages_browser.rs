@@ -264,6 +264,19 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
     login(&t, c, &member).await;
     check_both_sizes(c, &t.url("/mypage/cme"), true).await;
     assert_eq!(links(c).await, ["/", "/mypage", "/cme"]);
+    c.goto(&t.url("/")).await.unwrap();
+    let offered = c
+        .execute(
+            "return [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let offered: Vec<String> = serde_json::from_value(offered).unwrap();
+    assert!(
+        !offered.iter().any(|h| h.starts_with("/office")),
+        "a doctor is offered no back-office link: {offered:?}"
+    );
     // the venue check-in, on the doctor's phone
     let code = capture::venue_code(&t.app, &job, s.id).await.unwrap();
     phone(c).await;

@@ -123,6 +123,10 @@ impl<'a> Chrome<'a> {
     pub fn t(&self, key: &str) -> String {
         self.cat.text(self.lang, key, &[])
     }
+    /// Whether a doctor is looking (pages leave out what only staff may open).
+    pub fn is_doctor(&self) -> bool {
+        self.audience == Audience::Doctor
+    }
     /// A name with its code or note in brackets: full-width in Japanese, `name (code)` in English.
     pub fn named(&self, name: &str, code: &str) -> String {
         bracketed(self.lang, name, code)
