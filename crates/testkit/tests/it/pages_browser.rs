@@ -169,6 +169,22 @@ async fn check_both_sizes(c: &Client, url: &str, has_table: bool) {
     }
 }
 
+/// The other pages at a phone's width: nothing wider than the screen, no cramped table cell.
+async fn fits_a_phone(c: &Client, url: &str) {
+    phone(c).await;
+    c.goto(url).await.unwrap();
+    let l = measure(c).await;
+    assert!(
+        l.scroll_width <= l.inner_width,
+        "{url}: {} wider than {}: {:?}",
+        l.scroll_width,
+        l.inner_width,
+        l.overflowing
+    );
+    assert!(l.header_height < 80.0, "{url}: header {}", l.header_height);
+    assert!(l.narrow_cells.is_empty(), "{url}: {:?}", l.narrow_cells);
+}
+
 fn account(logins: &demo::DemoLogins, email: &str) -> (String, String, String, Option<String>) {
     logins
         .accounts
@@ -277,6 +293,18 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
         !offered.iter().any(|h| h.starts_with("/office")),
         "a doctor is offered no back-office link: {offered:?}"
     );
+    for path in [
+        "/",
+        "/mypage",
+        "/mypage/cme/training",
+        "/mypage/cme/learning",
+        "/mypage/cme/records",
+        "/mypage/cme/documents",
+        "/mypage/sessions",
+        "/cme",
+    ] {
+        fits_a_phone(c, &t.url(path)).await;
+    }
     // the venue check-in, on the doctor's phone
     let code = capture::venue_code(&t.app, &job, s.id).await.unwrap();
     phone(c).await;
@@ -389,6 +417,15 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
     login(&t, c, &chiyoda).await;
     assert_eq!(links(c).await, ["/", "/mypage", "/office"]);
     check_both_sizes(c, &t.url(&format!("/office/training/{}", s.id)), true).await;
+    for path in [
+        "/office",
+        "/office/training",
+        "/office/migration",
+        "/office/training/new",
+    ] {
+        fits_a_phone(c, &t.url(path)).await;
+    }
+    desktop(c).await;
     c.goto(&t.url("/office/training")).await.unwrap();
     assert!(
         c.find(Locator::Id("training-approvals-link"))
@@ -412,6 +449,10 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
         .next()
         .unwrap()
         .to_owned();
+    for path in ["/office/certificates", "/office/clients"] {
+        fits_a_phone(c, &t.url(path)).await;
+    }
+    desktop(c).await;
     c.goto(&t.url("/office/certificates")).await.unwrap();
     fill(c, "revoke-number", &number).await;
     c.find(Locator::Css("#revoke-category option[value=error]"))
@@ -445,6 +486,19 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
     // confirming revokes
     click(c, "confirm-submit").await;
     assert!(text(c, "#revoke-done").await.contains(&number));
+
+    // in English too, the phone header stays one row under its menu
+    phone(c).await;
+    c.goto(&t.url("/")).await.unwrap();
+    click(c, "menu-toggle").await;
+    click(c, "lang-switch").await;
+    c.wait()
+        .for_element(Locator::XPath("//html[@lang='en']"))
+        .await
+        .unwrap();
+    for path in ["/", "/office", "/office/certificates", "/login"] {
+        fits_a_phone(c, &t.url(path)).await;
+    }
     b.close().await;
 }
 
