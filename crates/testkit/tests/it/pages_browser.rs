@@ -305,6 +305,25 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
     ] {
         fits_a_phone(c, &t.url(path)).await;
     }
+    // a new password can be shown before it is saved
+    desktop(c).await;
+    c.goto(&t.url("/mypage/password")).await.unwrap();
+    let reveal = c
+        .wait()
+        .for_element(Locator::Css("#password + button.reveal"))
+        .await
+        .unwrap();
+    assert_eq!(reveal.text().await.unwrap(), "表示する");
+    reveal.click().await.unwrap();
+    let kind = c
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .attr("type")
+        .await
+        .unwrap();
+    assert_eq!(kind.as_deref(), Some("text"));
+    assert_eq!(reveal.text().await.unwrap(), "隠す");
     // the venue check-in, on the doctor's phone
     let code = capture::venue_code(&t.app, &job, s.id).await.unwrap();
     phone(c).await;
