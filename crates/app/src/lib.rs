@@ -72,6 +72,8 @@ pub struct AppConfig {
     pub oidc: oidc::provider::Lifetimes,
     /// Rate limits shared by every server (`/verify`, reset and registration mail).
     pub limits: limits::Limits,
+    /// How many previewed attendee lists may wait, and for how long.
+    pub previews: training::previews::PreviewLimits,
 }
 
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.

@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 23] = [
+const KEYS: [&str; 26] = [
     "bind",
     "database_url",
     "base_url",
@@ -26,6 +26,9 @@ const KEYS: [&str; 23] = [
     "verify_per_minute",
     "mail_per_address_per_hour",
     "mail_per_recipient_per_hour",
+    "upload_previews_per_organiser",
+    "upload_previews_per_association",
+    "upload_preview_minutes",
     "log_format",
     "job_lease_seconds",
     "legacy_login_until",
@@ -58,6 +61,9 @@ pub struct Raw {
     pub verify_per_minute: u64,
     pub mail_per_address_per_hour: u64,
     pub mail_per_recipient_per_hour: u64,
+    pub upload_previews_per_organiser: u64,
+    pub upload_previews_per_association: u64,
+    pub upload_preview_minutes: u64,
     pub log_format: String,
     pub job_lease_seconds: u64,
     pub legacy_login_until: String,
@@ -86,6 +92,9 @@ impl Default for Raw {
             verify_per_minute: 30,
             mail_per_address_per_hour: 20,
             mail_per_recipient_per_hour: 5,
+            upload_previews_per_organiser: 3,
+            upload_previews_per_association: 10,
+            upload_preview_minutes: 30,
             log_format: "text".into(),
             job_lease_seconds: 300,
             legacy_login_until: "2026-04-01T00:00:00+09:00".into(),
@@ -134,6 +143,8 @@ pub struct Config {
     pub audit_checkpoint: std::time::Duration,
     /// Rate limits shared by every server (`MAMIS_VERIFY_PER_MINUTE`, `MAMIS_MAIL_PER_*`).
     pub limits: mamis_app::limits::Limits,
+    /// Previewed attendee lists waiting (`MAMIS_UPLOAD_PREVIEWS_*`, `MAMIS_UPLOAD_PREVIEW_MINUTES`).
+    pub previews: mamis_app::training::previews::PreviewLimits,
     pub log_json: bool,
     pub job_lease_seconds: u64,
     /// When legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
@@ -204,6 +215,9 @@ pub fn load(
                         | "verify_per_minute"
                         | "mail_per_address_per_hour"
                         | "mail_per_recipient_per_hour"
+                        | "upload_previews_per_organiser"
+                        | "upload_previews_per_association"
+                        | "upload_preview_minutes"
                 );
             let value: figment::value::Value = if numeric {
                 // say which variable is wrong (figment would name the map that carried it)
@@ -381,6 +395,30 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
             chrono::Duration::hours(1),
         )?,
     };
+    let bounded = |value: u64, max: u64, var: &str| {
+        if (1..=max).contains(&value) {
+            Ok(u32::try_from(value).unwrap_or(u32::MAX))
+        } else {
+            Err(ConfigError(format!("{var} must be 1–{max}, not {value}")))
+        }
+    };
+    let previews = mamis_app::training::previews::PreviewLimits {
+        per_organiser: bounded(
+            raw.upload_previews_per_organiser,
+            100,
+            "MAMIS_UPLOAD_PREVIEWS_PER_ORGANISER",
+        )?,
+        per_association: bounded(
+            raw.upload_previews_per_association,
+            1_000,
+            "MAMIS_UPLOAD_PREVIEWS_PER_ASSOCIATION",
+        )?,
+        minutes: bounded(
+            raw.upload_preview_minutes,
+            24 * 60,
+            "MAMIS_UPLOAD_PREVIEW_MINUTES",
+        )?,
+    };
     if db_kind == DbKind::Sqlite {
         let rest = raw
             .database_url
@@ -449,6 +487,7 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         database_connect: std::time::Duration::from_secs(raw.database_connect_seconds),
         audit_checkpoint: std::time::Duration::from_secs(raw.audit_checkpoint_minutes * 60),
         limits,
+        previews,
         log_json,
         job_lease_seconds: raw.job_lease_seconds,
         legacy_until,
@@ -626,6 +665,14 @@ mod tests {
             (
                 &[("MAMIS_SESSION_IDLE_MINUTES", "99999999999999999999999")],
                 "MAMIS_SESSION_IDLE_MINUTES",
+            ),
+            (
+                &[("MAMIS_UPLOAD_PREVIEWS_PER_ORGANISER", "0")],
+                "MAMIS_UPLOAD_PREVIEWS_PER_ORGANISER must be 1–100, not 0",
+            ),
+            (
+                &[("MAMIS_UPLOAD_PREVIEW_MINUTES", "1441")],
+                "MAMIS_UPLOAD_PREVIEW_MINUTES must be 1–1440, not 1441",
             ),
             (
                 &[("MAMIS_DATABASE_URL", "sqlite://")],

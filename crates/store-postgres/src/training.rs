@@ -316,6 +316,92 @@ impl TrainingStore for PgTx {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn insert_upload_preview(&mut self, p: &UploadPreview) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO upload_previews (id, session_id, account_id, owner, content, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(p.id)
+        .bind(p.session)
+        .bind(p.account)
+        .bind(&p.owner)
+        .bind(&p.content)
+        .bind(p.created_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn purge_upload_previews(&mut self, before: Timestamp) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM upload_previews WHERE created_at < $1")
+            .bind(before)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn upload_previews_of(
+        &mut self,
+        account: Uuid,
+        owner: &str,
+    ) -> StoreResult<(Vec<Uuid>, Vec<Uuid>)> {
+        let mine: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM upload_previews WHERE account_id = $1 ORDER BY created_at, id",
+        )
+        .bind(account)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let theirs: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM upload_previews WHERE owner = $1 ORDER BY created_at, id",
+        )
+        .bind(owner)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok((mine, theirs))
+    }
+
+    async fn delete_upload_preview(&mut self, id: Uuid) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM upload_previews WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn take_upload_preview(
+        &mut self,
+        id: Uuid,
+        session: Uuid,
+        account: Uuid,
+    ) -> StoreResult<Option<UploadPreview>> {
+        let row = sqlx::query(
+            "DELETE FROM upload_previews WHERE id = $1 AND session_id = $2 AND account_id = $3 \
+             RETURNING id, session_id, account_id, owner, content, created_at",
+        )
+        .bind(id)
+        .bind(session)
+        .bind(account)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(UploadPreview {
+                id: col(&r, "id")?,
+                session: col(&r, "session_id")?,
+                account: col(&r, "account_id")?,
+                owner: col(&r, "owner")?,
+                content: col(&r, "content")?,
+                created_at: col(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
     async fn close_training_session(&mut self, id: Uuid, at: Timestamp) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE training_sessions SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL",

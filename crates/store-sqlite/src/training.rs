@@ -218,6 +218,97 @@ impl TrainingStore for SqliteTx {
         .transpose()
     }
 
+    async fn insert_upload_preview(&mut self, p: &UploadPreview) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO upload_previews (id, session_id, account_id, owner, content, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(p.id.to_string())
+        .bind(p.session.to_string())
+        .bind(p.account.to_string())
+        .bind(&p.owner)
+        .bind(&p.content)
+        .bind(micros(p.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn purge_upload_previews(&mut self, before: Timestamp) -> StoreResult<u64> {
+        let r = sqlx::query("DELETE FROM upload_previews WHERE created_at < $1")
+            .bind(micros(before))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn upload_previews_of(
+        &mut self,
+        account: Uuid,
+        owner: &str,
+    ) -> StoreResult<(Vec<Uuid>, Vec<Uuid>)> {
+        let ids = |rows: Vec<String>| {
+            rows.iter()
+                .map(|r| uuid(r))
+                .collect::<StoreResult<Vec<_>>>()
+        };
+        let mine: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM upload_previews WHERE account_id = $1 ORDER BY created_at, id",
+        )
+        .bind(account.to_string())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let theirs: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM upload_previews WHERE owner = $1 ORDER BY created_at, id",
+        )
+        .bind(owner)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok((ids(mine)?, ids(theirs)?))
+    }
+
+    async fn delete_upload_preview(&mut self, id: Uuid) -> StoreResult<bool> {
+        let r = sqlx::query("DELETE FROM upload_previews WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn take_upload_preview(
+        &mut self,
+        id: Uuid,
+        session: Uuid,
+        account: Uuid,
+    ) -> StoreResult<Option<UploadPreview>> {
+        let row = sqlx::query(
+            "DELETE FROM upload_previews WHERE id = $1 AND session_id = $2 AND account_id = $3 \
+             RETURNING id, session_id, account_id, owner, content, created_at",
+        )
+        .bind(id.to_string())
+        .bind(session.to_string())
+        .bind(account.to_string())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(UploadPreview {
+                id: uuid(r.get("id"))?,
+                session: uuid(r.get("session_id"))?,
+                account: uuid(r.get("account_id"))?,
+                owner: r.get("owner"),
+                content: r.get("content"),
+                created_at: from_micros(r.get("created_at"))?,
+            })
+        })
+        .transpose()
+    }
+
     async fn lock_training_session(&mut self, id: Uuid) -> StoreResult<Option<TrainingSession>> {
         // Writers hold SQLite's single write lock (BEGIN IMMEDIATE): nothing else to take.
         sqlx::query(concat!(

@@ -50,7 +50,8 @@ macro_rules! conformance_suite {
             register_matches_resolve_numbers_with_verified_accounts,
             doctors_are_read_by_ids_in_one_call,
             presences_are_inserted_in_bulk, pending_attendances_are_inserted_in_bulk_once,
-            presences_are_removed_in_bulk, licence_dates_and_decisions_round_trip);
+            presences_are_removed_in_bulk, licence_dates_and_decisions_round_trip,
+            upload_previews_are_taken_once_by_their_uploader);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -4084,4 +4085,92 @@ pub async fn presences_are_removed_in_bulk<S: Store>(s: S) {
     // a removed row still blocks nothing and is not updated again
     assert!(!tx.remove_presence(rows[5].id, at).await.unwrap());
     tx.rollback().await.unwrap();
+}
+
+/// Previewed uploads: taken once, only by their uploader for their session, counted per account
+/// and per owner oldest first, purged when expired.
+pub async fn upload_previews_are_taken_once_by_their_uploader<S: Store>(s: S) {
+    let own = Organiser::Association(code("P13"));
+    let session = training_session(1, own.clone(), "2026-06-01T09:00:00Z");
+    let other_session = training_session(2, own, "2026-06-02T09:00:00Z");
+    let now = t("2026-06-01T12:00:00Z");
+    let accounts: Vec<Uuid> = (0..2).map(|_| Uuid::new_v4()).collect();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_training_session(&session).await.unwrap();
+    tx.insert_training_session(&other_session).await.unwrap();
+    for (i, id) in accounts.iter().enumerate() {
+        let a = Account::new(
+            *id,
+            &format!("uploader{i}@example.jp"),
+            "",
+            AccountKind::Staff,
+            now,
+        );
+        tx.insert_account(&a).await.unwrap();
+    }
+    let preview = |n: u8, account: Uuid, owner: &str, at: Timestamp| UploadPreview {
+        id: ordered_id(n),
+        session: session.id,
+        account,
+        owner: owner.into(),
+        // every byte value survives, including NUL and invalid UTF-8
+        content: (0..=255u8).chain([n]).collect(),
+        created_at: at,
+    };
+    let first = preview(10, accounts[0], "P13", now);
+    let second = preview(11, accounts[0], "P13", now + Duration::seconds(1));
+    let theirs = preview(12, accounts[1], "P13", now + Duration::seconds(2));
+    let elsewhere = preview(13, accounts[1], "P27", now - Duration::minutes(31));
+    for p in [&second, &first, &theirs, &elsewhere] {
+        tx.insert_upload_preview(p).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.upload_previews_of(accounts[0], "P13").await.unwrap(),
+        (
+            vec![first.id, second.id],
+            vec![first.id, second.id, theirs.id]
+        )
+    );
+    // someone else's, or for another session: nothing taken
+    assert_eq!(
+        tx.take_upload_preview(first.id, session.id, accounts[1])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        tx.take_upload_preview(first.id, other_session.id, accounts[0])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        tx.take_upload_preview(first.id, session.id, accounts[0])
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        tx.take_upload_preview(first.id, session.id, accounts[0])
+            .await
+            .unwrap(),
+        None,
+        "taken once"
+    );
+    assert!(tx.delete_upload_preview(second.id).await.unwrap());
+    assert!(!tx.delete_upload_preview(second.id).await.unwrap());
+    assert_eq!(
+        tx.purge_upload_previews(now - Duration::minutes(30))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.upload_previews_of(accounts[1], "P27").await.unwrap(),
+        (vec![theirs.id], vec![])
+    );
+    tx.commit().await.unwrap();
 }

@@ -785,6 +785,34 @@ pub trait TrainingStore {
         &mut self,
         id: Uuid,
     ) -> impl Future<Output = StoreResult<Option<TrainingSession>>> + Send;
+    /// Keeps a previewed attendee list until its confirmation.
+    fn insert_upload_preview(
+        &mut self,
+        p: &UploadPreview,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Deletes the previews created before `before` (expired); returns how many.
+    fn purge_upload_previews(
+        &mut self,
+        before: Timestamp,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The ids of an account's previews and of an owner's, oldest first: the caps are counted
+    /// from them.
+    fn upload_previews_of(
+        &mut self,
+        account: Uuid,
+        owner: &str,
+    ) -> impl Future<Output = StoreResult<(Vec<Uuid>, Vec<Uuid>)>> + Send;
+    /// Deletes one preview (an organiser's oldest, replaced by a new upload); false when gone.
+    fn delete_upload_preview(&mut self, id: Uuid)
+    -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Takes a preview once: deletes and returns it when it exists for this session and
+    /// account; `None` (and nothing deleted) otherwise.
+    fn take_upload_preview(
+        &mut self,
+        id: Uuid,
+        session: Uuid,
+        account: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<UploadPreview>>> + Send;
     /// Outside organisations' sessions in `prefecture` not yet approved, by start then id: the
     /// prefecture staff's approval queue.
     fn sessions_awaiting_approval(

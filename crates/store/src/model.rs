@@ -863,6 +863,24 @@ pub struct SessionApproval {
     pub by: String,
 }
 
+/// An uploaded attendee list between its preview and its organiser's confirmation, kept in the
+/// database so that any server behind the load balancer can confirm it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPreview {
+    /// The staging id the confirmation form carries.
+    pub id: Uuid,
+    /// The session the list is for.
+    pub session: Uuid,
+    /// The staff account that uploaded it; only it may confirm.
+    pub account: Uuid,
+    /// The session's organiser (association code or organisation id): the per-association cap.
+    pub owner: String,
+    /// The file as uploaded.
+    pub content: Vec<u8>,
+    /// When it was previewed; it expires after the configured minutes.
+    pub created_at: Timestamp,
+}
+
 /// 研修会 — a training session as stored; the app rebuilds a [`mamis_domain::training::Session`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrainingSession {

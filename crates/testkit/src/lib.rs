@@ -110,6 +110,7 @@ async fn start_web<S: Store>(
         legacy_until: mamis_domain::identity::LegacyCutover::default_instant(),
         oidc: Default::default(),
         limits: Default::default(),
+        previews: Default::default(),
     };
     edit(&mut config);
     let app = App::new(store, Arc::new(clock.clone()), config).unwrap();

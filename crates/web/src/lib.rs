@@ -60,8 +60,6 @@ pub(crate) struct Shared {
     pub https: bool,
     /// The CME portal's HTTP client for talking to the provider (as any relying party would).
     pub http: reqwest::Client,
-    /// Attendee lists uploaded and previewed, awaiting the organiser's confirmation.
-    pub training_staging: training::staging::Staging,
 }
 
 /// What every handler can reach: the app context and the web layer's shared parts.
@@ -98,7 +96,6 @@ impl<S: Store> WebState<S> {
                 .timeout(std::time::Duration::from_secs(10))
                 .build()
                 .map_err(|e| format!("HTTP client: {e}"))?,
-            training_staging: training::staging::Staging::default(),
         };
         Ok(Self {
             app,

@@ -8,6 +8,7 @@
 pub mod attendees;
 pub mod capture;
 pub mod import;
+pub mod previews;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -103,6 +104,9 @@ pub enum TrainingError {
     /// Captures are taken from an hour before the start to an hour after the end.
     #[error("attendance is recorded from an hour before the start to an hour after the end")]
     OutsideHours,
+    /// The association already has as many previewed lists waiting as allowed.
+    #[error("too many previewed lists are waiting: confirm or let one expire first")]
+    TooManyPreviews,
 }
 
 impl From<StoreError> for TrainingError {

@@ -25,6 +25,7 @@ mod oidc_keys;
 mod oidc_rfc;
 mod pages_browser;
 mod portal_rp;
+mod previews;
 mod sso_browser;
 mod training;
 mod training_doctor_http;

@@ -335,3 +335,4 @@ training-approve-confirm-title = Approve this session?
 training-approve-confirm-lead = Approval issues an approval number and credits the session's attendees, including attendance already recorded.
 training-approve-confirm-submit = Approve
 training-office-channel = ({ $channel })
+training-office-upload-too-many = Too many previewed lists of this association are waiting. Confirm one, or wait until one expires ({ $minutes } minutes), then upload again.

@@ -326,3 +326,4 @@ training-approve-confirm-title = この研修会を承認しますか
 training-approve-confirm-lead = 承認すると承認番号が発行され、この研修会の出席者に単位が付与されます。すでに記録された出席にもさかのぼって付与されます。
 training-approve-confirm-submit = 承認する
 training-office-channel = （{ $channel }）
+training-office-upload-too-many = この医師会で確認待ちの名簿が上限に達しています。確認待ちの名簿を反映するか、期限切れ（{ $minutes }分）になるのを待ってから、もう一度アップロードしてください。

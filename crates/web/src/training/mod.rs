@@ -2,8 +2,9 @@
 //!
 //! Handlers extract, call one use case of [`mamis_app::training`] (which authorises), and
 //! render. Attendee lists are previewed before anything is written: the uploaded bytes wait in
-//! an in-memory staging area of the web state (bounded in bytes, 30 minutes) until the organiser
-//! confirms, so the confirmation applies exactly the file that was shown.
+//! the store ([`mamis_app::training::previews`]: bounded per organiser and association, 30
+//! minutes by default) until the organiser confirms, on whichever server the confirmation
+//! reaches, so it applies exactly the file that was shown.
 //!
 //! The upload is a multipart form; the CSRF layer reads tokens from url-encoded bodies and the
 //! `X-CSRF-Token` header only, so `upload.js` sends the file with the header.
@@ -18,7 +19,6 @@ mod desk;
 mod form;
 mod list;
 mod session;
-pub(crate) mod staging;
 mod upload;
 mod venue;
 
@@ -193,6 +193,7 @@ fn refusal_key(e: &TrainingError) -> Option<&'static str> {
         TrainingError::PersonalCodeInvalid => "training-office-refused-personal-code",
         TrainingError::NotAwaitingApproval => "training-office-refused-not-awaiting",
         TrainingError::OutsideHours => "training-office-refused-outside-hours",
+        TrainingError::TooManyPreviews => "training-office-upload-too-many",
     })
 }
 

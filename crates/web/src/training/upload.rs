@@ -6,6 +6,7 @@ use axum::extract::{Form, FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use mamis_app::training::attendees::Problem;
 use mamis_app::training::import::{self, DiffLine, ImportPlan};
+use mamis_app::training::{TrainingError, previews};
 use mamis_store::Store;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -271,11 +272,23 @@ pub async fn upload<S: Store>(
     let plan = import::import(&st.app, &staff, id, &file, false, origin.client_addr)
         .await
         .map_err(fail)?;
-    let staging = (plan.ok() && !plan.is_noop()).then(|| {
-        st.shared
-            .training_staging
-            .put(id, who.account.id, file, st.app.now())
-    });
+    let staging = if plan.ok() && !plan.is_noop() {
+        match previews::keep(&st.app, &staff, who.account.id, id, file.to_vec()).await {
+            Ok(staged) => Some(staged),
+            Err(TrainingError::TooManyPreviews) => {
+                let minutes = st.app.config.previews.minutes.to_string();
+                let m = cat.text(
+                    ctx.lang,
+                    "training-office-upload-too-many",
+                    &[("minutes", &minutes)],
+                );
+                return upload_message(cat, &ctx, id, m, StatusCode::TOO_MANY_REQUESTS);
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    } else {
+        None
+    };
     plan_page(cat, &ctx, id, &plan, staging)
 }
 
@@ -298,11 +311,12 @@ pub async fn confirm<S: Store>(
 ) -> PageResult {
     let id = session_id(&id)?;
     let cat = &st.shared.catalogues;
-    let staged = Uuid::parse_str(f.staging.trim()).ok().and_then(|s| {
-        st.shared
-            .training_staging
-            .take(s, id, who.account.id, st.app.now())
-    });
+    let staged = match Uuid::parse_str(f.staging.trim()) {
+        Ok(s) => previews::take(&st.app, who.account.id, id, s)
+            .await
+            .map_err(fail)?,
+        Err(_) => None,
+    };
     let Some(bytes) = staged else {
         let m = cat.text(ctx.lang, "training-office-upload-expired", &[]);
         return upload_message(cat, &ctx, id, m, StatusCode::GONE);
