@@ -23,6 +23,10 @@ pub enum AppError {
     /// The database could not be reached or timed out; transient: retry, and operators check it.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// Another writer (a bulk import or apply) held the database past the busy timeout; nothing
+    /// was written, and retrying after a short wait will do.
+    #[error("database busy: {0}")]
+    Busy(String),
     /// A defect or corrupt data; the text is logged, users see a generic error and the request id.
     #[error("internal error: {0}")]
     Internal(String),
@@ -33,6 +37,7 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Conflict { constraint } => AppError::Conflict(constraint),
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Busy(m) => AppError::Busy(m),
             StoreError::Corrupt(m) | StoreError::Other(m) => AppError::Internal(m),
         }
     }

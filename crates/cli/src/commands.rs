@@ -128,7 +128,7 @@ async fn open_sqlite(cfg: &Config) -> anyhow::Result<SqliteStore> {
             );
         }
     }
-    let store = SqliteStore::connect(&cfg.database_url).await.map_err(|e| {
+    let store = SqliteStore::connect_with_busy(&cfg.database_url, cfg.sqlite_busy).await.map_err(|e| {
         anyhow!(
             "cannot open the SQLite database {}: {e}; check that the file and its directory are writable, or choose another --database-url",
             cfg.database_url

@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 26] = [
+const KEYS: [&str; 27] = [
     "bind",
     "database_url",
     "base_url",
@@ -22,6 +22,7 @@ const KEYS: [&str; 26] = [
     "trusted_proxies",
     "metrics_allow",
     "database_connect_seconds",
+    "sqlite_busy_seconds",
     "audit_checkpoint_minutes",
     "verify_per_minute",
     "mail_per_address_per_hour",
@@ -57,6 +58,7 @@ pub struct Raw {
     pub trusted_proxies: String,
     pub metrics_allow: String,
     pub database_connect_seconds: u64,
+    pub sqlite_busy_seconds: u64,
     pub audit_checkpoint_minutes: u64,
     pub verify_per_minute: u64,
     pub mail_per_address_per_hour: u64,
@@ -88,6 +90,7 @@ impl Default for Raw {
             trusted_proxies: String::new(),
             metrics_allow: "127.0.0.1/32, ::1/128".into(),
             database_connect_seconds: 5,
+            sqlite_busy_seconds: 30,
             audit_checkpoint_minutes: 60,
             verify_per_minute: 30,
             mail_per_address_per_hour: 20,
@@ -139,6 +142,9 @@ pub struct Config {
     pub metrics_allow: Vec<mamis_web::IpNet>,
     /// How long the first connection to PostgreSQL may take (`MAMIS_DATABASE_CONNECT_SECONDS`).
     pub database_connect: std::time::Duration,
+    /// How long a SQLite write waits for another writer before answering busy
+    /// (`MAMIS_SQLITE_BUSY_SECONDS`).
+    pub sqlite_busy: std::time::Duration,
     /// How often `serve` writes the audit chain's head to the log (`MAMIS_AUDIT_CHECKPOINT_MINUTES`).
     pub audit_checkpoint: std::time::Duration,
     /// Rate limits shared by every server (`MAMIS_VERIFY_PER_MINUTE`, `MAMIS_MAIL_PER_*`).
@@ -211,6 +217,7 @@ pub fn load(
                         | "session_idle_minutes"
                         | "session_absolute_hours"
                         | "database_connect_seconds"
+                        | "sqlite_busy_seconds"
                         | "audit_checkpoint_minutes"
                         | "verify_per_minute"
                         | "mail_per_address_per_hour"
@@ -359,6 +366,12 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
             raw.database_connect_seconds
         ));
     }
+    if !(1..=300).contains(&raw.sqlite_busy_seconds) {
+        return err(format!(
+            "sqlite_busy_seconds must be 1–300, not {} (MAMIS_SQLITE_BUSY_SECONDS)",
+            raw.sqlite_busy_seconds
+        ));
+    }
     if !(1..=24 * 60).contains(&raw.audit_checkpoint_minutes) {
         return err(format!(
             "audit_checkpoint_minutes must be 1–1440, not {} (MAMIS_AUDIT_CHECKPOINT_MINUTES)",
@@ -485,6 +498,7 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         trusted_proxies,
         metrics_allow,
         database_connect: std::time::Duration::from_secs(raw.database_connect_seconds),
+        sqlite_busy: std::time::Duration::from_secs(raw.sqlite_busy_seconds),
         audit_checkpoint: std::time::Duration::from_secs(raw.audit_checkpoint_minutes * 60),
         limits,
         previews,

@@ -114,8 +114,11 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(e.to_string())
         }
-        sqlx::Error::Database(d) if d.message().contains("database is locked") => {
-            StoreError::Unavailable(d.message().to_owned())
+        sqlx::Error::Database(d)
+            if d.message().contains("database is locked")
+                || d.message().contains("database is busy") =>
+        {
+            StoreError::Busy(d.message().to_owned())
         }
         other => StoreError::Other(other.to_string()),
     }

@@ -27,18 +27,28 @@ pub struct SqliteTx {
     pub(crate) tx: Transaction<'static, Sqlite>,
 }
 
+/// How long a write waits for another writer by default.
+pub const DEFAULT_BUSY: Duration = Duration::from_secs(30);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`).
+    /// Opens (creating if missing) the database at `url` (`sqlite://path` or `sqlite::memory:`);
+    /// a writer waits up to [`DEFAULT_BUSY`] for another writer before giving up.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with_busy(url, DEFAULT_BUSY).await
+    }
+
+    /// The same with the busy timeout given: how long a write waits while another writer (a
+    /// bulk import or apply) holds the database, before it fails with `StoreError::Busy`.
+    pub async fn connect_with_busy(url: &str, busy: Duration) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
+            .busy_timeout(busy);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))

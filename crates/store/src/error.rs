@@ -12,6 +12,10 @@ pub enum StoreError {
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Another writer held the database past the busy timeout (a bulk import or apply): the
+    /// write was not made; retrying shortly will do.
+    #[error("database busy: {0}")]
+    Busy(String),
     /// A stored value no longer parses into its domain type.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),

@@ -100,11 +100,26 @@ pub async fn current<S: Store>(app: &App<S>, cookie: &str) -> IdResult<Option<Cu
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_EVERY {
-        let mut tx = app.store.write().await?;
-        tx.touch_session(&hash, now).await?;
-        tx.commit().await?;
+        // the touch only extends the idle timeout: while a bulk import holds the database the
+        // page is still served, and the next request touches instead
+        match touch(app, &hash, now).await {
+            Err(mamis_store::StoreError::Busy(m)) => {
+                tracing::warn!(error = %m, "session touch skipped: database busy");
+            }
+            other => other?,
+        }
     }
     Ok(Some(Current { session, account }))
+}
+
+async fn touch<S: Store>(
+    app: &App<S>,
+    hash: &str,
+    now: mamis_domain::Timestamp,
+) -> Result<(), mamis_store::StoreError> {
+    let mut tx = app.store.write().await?;
+    tx.touch_session(hash, now).await?;
+    tx.commit().await
 }
 
 /// Ends the session behind a cookie (logout).

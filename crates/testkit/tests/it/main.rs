@@ -5,6 +5,7 @@
 mod api;
 mod audit;
 mod browser;
+mod busy;
 mod certificates;
 mod certificates_http;
 mod cme_decisions;

@@ -75,3 +75,6 @@ form-error-count = { $n }か所に問題があります。各項目のリンク�
 password-show = 表示する
 password-hide = 隠す
 sex-choose = 選択してください
+error-busy-title = ただいま混み合っています
+error-busy-body = 大量のデータの取り込み中のため、変更を受け付けられませんでした。何も保存されていません。数秒後にもう一度お試しください。
+problem-busy = 大量のデータの取り込み中のため、変更を受け付けられませんでした（何も保存されていません）。Retry-After の秒数のあとに再試行してください。

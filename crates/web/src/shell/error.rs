@@ -27,6 +27,8 @@ pub enum Failure {
     BadRequest(&'static str),
     Conflict,
     Unavailable,
+    /// Another writer held the database (a bulk import): retry after `Retry-After` seconds.
+    Busy,
     Internal,
     Csrf,
     /// The wrapped failure, with a message key saying specifically why (a 401 for a missing
@@ -42,7 +44,7 @@ impl Failure {
             Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
             Failure::Conflict => StatusCode::CONFLICT,
-            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Unavailable | Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Failure::Because(f, _) => f.status(),
         }
@@ -56,6 +58,7 @@ impl Failure {
             Failure::BadRequest(_) => "bad-request",
             Failure::Conflict => "conflict",
             Failure::Unavailable => "unavailable",
+            Failure::Busy => "busy",
             Failure::Internal => "internal",
             Failure::Csrf => "csrf",
             Failure::Because(f, _) => f.slug(),
@@ -71,6 +74,10 @@ impl From<AppError> for Failure {
             AppError::NotFound => Failure::NotFound,
             AppError::Invalid(d) => Failure::BadRequest(domain_error_key(&d)),
             AppError::Conflict(_) => Failure::Conflict,
+            AppError::Busy(m) => {
+                tracing::warn!(error = %m, "database busy");
+                Failure::Busy
+            }
             AppError::Unavailable(m) => {
                 tracing::error!(error = %m, "store unavailable");
                 Failure::Unavailable
@@ -264,6 +271,12 @@ pub async fn render<S: Store>(State(st): State<WebState<S>>, req: Request, next:
             out.headers_mut().append(k, v.clone());
         }
     }
+    if failure == Failure::Busy {
+        out.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(BUSY_RETRY_AFTER_SECONDS),
+        );
+    }
     out
 }
 
@@ -298,6 +311,9 @@ fn problem<S: Store>(st: &WebState<S>, lang: Lang, f: &Failure, request_id: &str
     );
     r
 }
+
+/// How long a client should wait before retrying a write refused because the database was busy.
+const BUSY_RETRY_AFTER_SECONDS: &str = "5";
 
 /// The message key of a refused adjustment or reversal; each names the field to fix.
 pub fn credit_input_key(e: CreditInputError) -> &'static str {

@@ -113,6 +113,7 @@ pub(super) fn failure_text(cat: &Catalogues, lang: Lang, f: &Failure) -> String 
         Failure::BadRequest(k) | Failure::Because(_, k) => cat.text(lang, k, &[]),
         Failure::NotFound => cat.text(lang, "training-office-not-found", &[]),
         Failure::Forbidden | Failure::Csrf => cat.text(lang, "training-office-forbidden", &[]),
+        Failure::Busy => cat.text(lang, "error-busy-body", &[]),
         _ => cat.text(lang, "training-office-failed", &[]),
     }
 }
@@ -125,7 +126,7 @@ pub(super) fn failure_status(f: &Failure) -> StatusCode {
         Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
         Failure::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Failure::Conflict => StatusCode::CONFLICT,
-        Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Failure::Unavailable | Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
         Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         Failure::Because(inner, _) => failure_status(inner),
     }
