@@ -836,6 +836,8 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![
         Arc::new(mail::SendMail),
+        Arc::new(mamis_app::identity::mail_requests::ResetMailJob),
+        Arc::new(mamis_app::identity::mail_requests::RegisterMailJob),
         Arc::new(mamis_app::migration::RemindJob),
         Arc::new(mamis_app::cme::certificates::DecideJob),
         Arc::new(mamis_app::cme::certificates::RedecideJob),
