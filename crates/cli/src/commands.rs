@@ -583,6 +583,12 @@ fn history_report(
         r.written,
         r.unchanged
     );
+    if r.licences > 0 {
+        println!(
+            "医籍登録年月日 filled in for {}",
+            count(r.licences, "doctor", "doctors")
+        );
+    }
     for p in &r.problems {
         match (p.line, &p.column) {
             (0, _) => println!("file: {}", p.message),
