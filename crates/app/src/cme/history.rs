@@ -1406,7 +1406,10 @@ mod tests {
         loop {
             match sheet.next(&mut rec) {
                 Line::Data(line) => {
-                    out.push(parse_ledger_row(&rec, line, &header, &cols, ctx().rules));
+                    let c = ctx();
+                    out.push(parse_ledger_row(
+                        &rec, line, &header, &cols, c.rules, c.today,
+                    ));
                 }
                 Line::Blank => {}
                 Line::End | Line::Broken { .. } | Line::UnclosedQuote(_) => break,
@@ -1505,6 +1508,7 @@ mod tests {
                 fiscal_year: FiscalYear::new(2023).unwrap(),
                 code: 74,
                 half_units: HalfUnits::new(3),
+                licensed_on: None,
             }
         );
         let bad = rows[1].as_ref().unwrap_err();
@@ -1542,6 +1546,7 @@ mod tests {
             fiscal_year: FiscalYear::new(2024).unwrap(),
             code: 83,
             half_units: HalfUnits::new(1),
+            licensed_on: None,
         };
         assert_eq!(row.origin_key(), "prior:9999999:2024:83");
         let mut other = row.clone();
