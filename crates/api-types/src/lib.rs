@@ -4,6 +4,49 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// Whole numbers as JSON Schema counts them: `60` and `60.0` are the same integer, so a field
+/// typed `integer` in the OpenAPI document takes either; a fraction or a value out of the
+/// field's range is refused.
+pub mod whole {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Int(u64),
+        Float(f64),
+    }
+
+    fn of<'de, D: Deserializer<'de>, T: TryFrom<u64>>(n: Number) -> Result<T, D::Error> {
+        let v = match n {
+            Number::Int(v) => Some(v),
+            // below 2^53 an f64 holds every integer exactly
+            Number::Float(f) if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) => Some(f as u64),
+            Number::Float(_) => None,
+        };
+        v.and_then(|v| T::try_from(v).ok())
+            .ok_or_else(|| D::Error::custom("expected a whole number in range"))
+    }
+
+    /// A `u16` written as `12` or `12.0`.
+    pub fn u16<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        of::<D, u16>(Number::deserialize(d)?)
+    }
+
+    /// A `u32` written as `60` or `60.0`.
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        of::<D, u32>(Number::deserialize(d)?)
+    }
+
+    /// An optional `u32` (absent or `null`: none).
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        Option::<Number>::deserialize(d)?
+            .map(of::<D, u32>)
+            .transpose()
+    }
+}
+
 /// One association of the tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Association {
@@ -300,7 +343,7 @@ pub struct CmeLedger {
 
 /// Units as sent by a client: a decimal string (`"1.5"`) or a JSON number (`1.5`); a multiple of
 /// 0.5 between -100 and 100, not zero.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CmeUnitsInput {
     /// `"1.5"`, `"-2"`.
@@ -309,6 +352,44 @@ pub enum CmeUnitsInput {
     Number(f64),
 }
 
+impl utoipa::PartialSchema for CmeUnitsInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        units_input_schema().into()
+    }
+}
+
+impl ToSchema for CmeUnitsInput {}
+
+/// The schema of [`CmeUnitsInput`] with the server's limits: a decimal string or a number, a
+/// non-zero multiple of 0.5 from -100 to 100.
+fn units_input_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let number = |min: f64, max: f64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .multiple_of(Some(0.5))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    OneOfBuilder::new()
+        .description(Some(
+            "Units: a decimal string (`\"1.5\"`, `\"-2\"`) or a number; a multiple of 0.5 \
+             from -100 to 100, not zero",
+        ))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(UNITS_TEXT_PATTERN))
+                .examples(["1.5"]),
+        )
+        .item(number(0.5, 100.0))
+        .item(number(-100.0, -0.5))
+        .into()
+}
+
+/// A non-zero multiple of 0.5 from -100 to 100 written as text (`"1.5"`, `"-2"`, `"100"`).
+pub const UNITS_TEXT_PATTERN: &str = r"^[+-]?(0\.5|[1-9]\.[05]|[1-9][0-9]\.[05]|[1-9][0-9]?|100)$";
+
 /// A staff adjustment: a signed amount for one date and code, with its reason. Unknown fields
 /// are refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -316,15 +397,21 @@ pub enum CmeUnitsInput {
 pub struct CmeAdjustmentRequest {
     /// The day of the corrected learning, ISO 8601 (not in the future); its fiscal year is the
     /// one credited.
-    #[schema(example = "2025-06-01")]
+    #[schema(example = "2025-06-01", format = Date, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub date: String,
     /// A curriculum code of the current catalogue (0–83).
-    #[schema(example = 12)]
+    #[schema(example = 12, minimum = 0, maximum = 83)]
     pub code: u16,
     /// Signed amount of units.
     pub units: CmeUnitsInput,
-    /// Why (1–500 characters); shown to the doctor and kept in the audit record.
-    #[schema(example = "研修会の出席記録の漏れを補正")]
+    /// Why (1–500 characters, not only spaces); shown to the doctor and kept in the audit
+    /// record.
+    #[schema(
+        example = "研修会の出席記録の漏れを補正",
+        min_length = 1,
+        max_length = 500,
+        pattern = r"\S"
+    )]
     pub reason: String,
 }
 
@@ -372,12 +459,38 @@ pub struct CmeAdjustmentRefusal {
     pub nets: Vec<CmeNetBySource>,
 }
 
+/// A refused adjustment (422): a [`Problem`] naming the field outside what is allowed, or a
+/// [`CmeAdjustmentRefusal`] when the net would fall below zero.
+pub struct CmeAdjustmentUnprocessable;
+
+impl utoipa::PartialSchema for CmeAdjustmentUnprocessable {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::AnyOfBuilder;
+        use utoipa::openapi::{Ref, RefOr};
+        // anyOf, not oneOf: every refusal is also a problem document
+        let one =
+            |name: &str| RefOr::<utoipa::openapi::schema::Schema>::Ref(Ref::from_schema_name(name));
+        AnyOfBuilder::new()
+            .item(one("CmeAdjustmentRefusal"))
+            .item(one("Problem"))
+            .into()
+    }
+}
+
+impl ToSchema for CmeAdjustmentUnprocessable {}
+
 /// Reverses an entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CmeReversalRequest {
-    /// Why (1–500 characters); shown to the doctor and kept in the audit record.
-    #[schema(example = "重複登録の取消")]
+    /// Why (1–500 characters, not only spaces); shown to the doctor and kept in the audit
+    /// record.
+    #[schema(
+        example = "重複登録の取消",
+        min_length = 1,
+        max_length = 500,
+        pattern = r"\S"
+    )]
     pub reason: String,
 }
 
@@ -386,17 +499,81 @@ pub struct CmeReversalRequest {
 // Instants are RFC 3339 (`2026-06-01T09:00:00+09:00`); the server answers in UTC (`…Z`). An
 // organiser is an association code (`P13-0001`) or an outside organisation as `org:<uuid>`.
 
-/// Where a session takes place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// Where a session takes place: `in_person` or `hybrid` (at a place and streamed) with the
+/// place as printed on the flyer (1–200 characters), or `online` (a place is ignored). Unknown
+/// fields are refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingVenue {
-    /// `in_person`, `online` or `hybrid` (at a place and streamed).
-    #[schema(example = "in_person")]
+    /// `in_person`, `online` or `hybrid`.
     pub kind: String,
-    /// The place as printed on the flyer; required unless `online`.
-    #[schema(example = "千代田区医師会館 3階講堂")]
+    /// The place; required unless `online`.
     pub place: Option<String>,
 }
+
+impl utoipa::PartialSchema for TrainingVenue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        let kind = |kinds: &[&'static str]| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(kinds.iter().copied()))
+        };
+        let at_a_place = ObjectBuilder::new()
+            .property("kind", kind(&["in_person", "hybrid"]))
+            .property(
+                "place",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(200))
+                    .pattern(Some(r"\S"))
+                    .examples(["千代田区医師会館 3階講堂"]),
+            )
+            .required("kind")
+            .required("place")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let online = ObjectBuilder::new()
+            .property("kind", kind(&["online"]))
+            .property(
+                "place",
+                ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])),
+            )
+            .required("kind")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .description(Some(
+                "Where a session takes place: `in_person` or `hybrid` with the place as printed \
+                 on the flyer (1–200 characters), or `online`",
+            ))
+            .item(at_a_place)
+            .item(online)
+            .into()
+    }
+}
+
+impl ToSchema for TrainingVenue {}
+
+/// An attendee list as uploaded (`text/csv`), as the OpenAPI document describes its simplest
+/// form: the header naming the 医籍登録番号 column, then one number per line. The server reads
+/// more (other columns, CP932, its own export); the operation's description lists them.
+pub struct AttendeeListCsv;
+
+impl utoipa::PartialSchema for AttendeeListCsv {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(
+                r"^(医籍登録番号|iseki_number)(\r?\n[1-9][0-9]{0,6})*(\r?\n)?$",
+            ))
+            .examples(["医籍登録番号\n123456\n234567\n"])
+            .into()
+    }
+}
+
+impl ToSchema for AttendeeListCsv {}
 
 /// The prefecture's approval of an outside organisation's session (its credits wait for it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -461,10 +638,12 @@ pub struct TrainingSessionsPage {
 #[serde(deny_unknown_fields)]
 pub struct TrainingCodePart {
     /// A curriculum code of the current catalogue (0–83).
-    #[schema(example = 10)]
+    #[schema(example = 10, minimum = 0, maximum = 83)]
+    #[serde(deserialize_with = "whole::u16")]
     pub code: u16,
-    /// Minutes given to the code; in a split item, a multiple of 30.
-    #[schema(example = 60)]
+    /// Minutes given to the code (1–1440); in a split item, a multiple of 30.
+    #[schema(example = 60, minimum = 1, maximum = 1440)]
+    #[serde(deserialize_with = "whole::u32")]
     pub minutes: u32,
 }
 
@@ -472,21 +651,31 @@ pub struct TrainingCodePart {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingItemRequest {
-    /// 演題名.
-    #[schema(example = "感染症診療の最近の話題")]
+    /// 演題名 (1–200 characters).
+    #[schema(
+        example = "感染症診療の最近の話題",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub title: String,
     /// When it starts, RFC 3339 (a time without offset is Japan time).
-    #[schema(example = "2026-06-01T10:00:00+09:00")]
+    #[schema(example = "2026-06-01T10:00:00+09:00", format = DateTime)]
     pub start: String,
     /// Its length in minutes (1–1440).
-    #[schema(example = 60)]
+    #[schema(example = 60, minimum = 1, maximum = 1440)]
+    #[serde(deserialize_with = "whole::u32")]
     pub minutes: u32,
     /// `credit` (with `parts`), or a slot that earns nothing: `greeting`, `ceremony`, `break`,
     /// `product_introduction`, `other`.
-    #[schema(example = "credit")]
+    #[schema(
+        example = "credit",
+        pattern = "^(credit|greeting|ceremony|break|product_introduction|other)$"
+    )]
     pub kind: String,
     /// For `credit`: the codes and their minutes, adding up to the item's; empty otherwise.
     #[serde(default)]
+    #[schema(max_items = 84)]
     pub parts: Vec<TrainingCodePart>,
 }
 
@@ -495,30 +684,40 @@ pub struct TrainingItemRequest {
 #[serde(deny_unknown_fields)]
 pub struct TrainingSessionRequest {
     /// `P13-0001` or `org:<uuid>`; the token must be allowed to manage its training.
-    #[schema(example = "P13-0001")]
+    #[schema(
+        example = "P13-0001",
+        pattern = "^(JMA|P(0[1-9]|[1-3][0-9]|4[0-7])(-([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3}))?|org:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
     pub organiser: String,
     /// 研修会名 (1–200 characters).
-    #[schema(example = "学術講演会「感染症のトピックス」")]
+    #[schema(
+        example = "学術講演会「感染症のトピックス」",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub title: String,
     /// Where it takes place.
     pub venue: TrainingVenue,
     /// Start, RFC 3339 (a time without offset is Japan time).
-    #[schema(example = "2026-06-01T10:00:00+09:00")]
+    #[schema(example = "2026-06-01T10:00:00+09:00", format = DateTime)]
     pub start: String,
     /// End, after the start.
-    #[schema(example = "2026-06-01T12:00:00+09:00")]
+    #[schema(example = "2026-06-01T12:00:00+09:00", format = DateTime)]
     pub end: String,
     /// The expected headcount (1–100000), when known.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole::opt_u32")]
     #[schema(minimum = 1, maximum = 100000)]
     pub expected_headcount: Option<u32>,
     /// Refuse venue-QR self check-in (desk scans and lists only); default false.
     #[serde(default)]
     pub desk_scan_only: bool,
     /// Grace in minutes (0–30); default 5.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole::opt_u32")]
+    #[schema(minimum = 0, maximum = 30)]
     pub grace_minutes: Option<u32>,
     /// The programme (at most 100 items), inside the session's times, not overlapping.
+    #[schema(max_items = 100)]
     pub items: Vec<TrainingItemRequest>,
 }
 

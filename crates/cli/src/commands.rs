@@ -584,6 +584,12 @@ fn history_report(
         r.written,
         r.unchanged
     );
+    if r.licences > 0 {
+        println!(
+            "医籍登録年月日 filled in for {}",
+            count(r.licences, "doctor", "doctors")
+        );
+    }
     for p in &r.problems {
         match (p.line, &p.column) {
             (0, _) => println!("file: {}", p.message),
@@ -837,6 +843,8 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let handlers: Vec<Arc<dyn JobHandler<S>>> = vec![
         Arc::new(mail::SendMail),
+        Arc::new(mamis_app::identity::mail_requests::ResetMailJob),
+        Arc::new(mamis_app::identity::mail_requests::RegisterMailJob),
         Arc::new(mamis_app::migration::RemindJob),
         Arc::new(mamis_app::cme::certificates::DecideJob),
         Arc::new(mamis_app::cme::certificates::RedecideJob),

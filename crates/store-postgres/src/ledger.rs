@@ -173,6 +173,17 @@ impl LedgerStore for PgTx {
         .transpose()
     }
 
+    async fn lock_ledger_of(&mut self, doctor: Uuid) -> StoreResult<()> {
+        // READ COMMITTED lets two transactions read the same nets; the row lock queues the
+        // second behind the first, which then sees what the first wrote.
+        sqlx::query("SELECT 1 FROM doctors WHERE id = $1 FOR UPDATE")
+            .bind(doctor)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn ledger_of(
         &mut self,
         doctor: Uuid,

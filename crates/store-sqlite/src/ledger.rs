@@ -134,6 +134,11 @@ impl LedgerStore for SqliteTx {
         .transpose()
     }
 
+    async fn lock_ledger_of(&mut self, _doctor: Uuid) -> StoreResult<()> {
+        // Write transactions begin IMMEDIATE: this one already holds the only write lock.
+        Ok(())
+    }
+
     async fn ledger_of(
         &mut self,
         doctor: Uuid,

@@ -620,6 +620,11 @@ pub trait LedgerStore {
         doctor: Uuid,
         programme: mamis_domain::Programme,
     ) -> impl Future<Output = StoreResult<Vec<mamis_domain::LedgerEntry>>> + Send;
+    /// Holds a doctor's ledger for this write transaction: a second writer checking the same
+    /// doctor's nets (adjustments, reversals) waits until this one ends, so two checks cannot
+    /// both pass on the same nets. PostgreSQL locks the doctor's row; SQLite's single writer
+    /// already serialises write transactions.
+    fn lock_ledger_of(&mut self, doctor: Uuid) -> impl Future<Output = StoreResult<()>> + Send;
     /// Every generation of the entries with these origin keys, each with whether it is
     /// reversed, in (origin key, generation) order.
     fn ledger_by_origin(

@@ -238,6 +238,10 @@ impl<S: Store> TestApp<S> {
     /// A worker running the given handlers plus the standard ones.
     pub fn worker(&self, mut handlers: Vec<Arc<dyn JobHandler<S>>>) -> Worker<S> {
         handlers.push(Arc::new(mail::SendMail));
+        handlers.push(Arc::new(mamis_app::identity::mail_requests::ResetMailJob));
+        handlers.push(Arc::new(
+            mamis_app::identity::mail_requests::RegisterMailJob,
+        ));
         handlers.push(Arc::new(mamis_app::migration::RemindJob));
         handlers.push(Arc::new(mamis_app::cme::certificates::DecideJob));
         handlers.push(Arc::new(mamis_app::cme::certificates::RedecideJob));

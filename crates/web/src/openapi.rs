@@ -28,6 +28,7 @@ use crate::shell::error::{ApiError, Failure};
         dto::CmeSummary, dto::CmeDoctor, dto::CmeYear, dto::CmeSourceUnits, dto::CmeWindow,
         dto::CmeNextWindow, dto::CmeWhatIf, dto::CmeCertificate, dto::CmeLedger, dto::CmeEntry,
         dto::CmeAdjustmentRequest, dto::CmeUnitsInput, dto::CmeReversalRequest,
+        dto::CmeAdjustmentRefusal, dto::CmeNetBySource,
         dto::TrainingVenue, dto::TrainingApproval, dto::TrainingSession, dto::TrainingSessionsPage,
         dto::TrainingCodePart, dto::TrainingItemRequest, dto::TrainingSessionRequest,
         dto::TrainingDiffLine, dto::TrainingImportProblem, dto::TrainingImportResult,

@@ -265,7 +265,7 @@ pub async fn decide_paged<S: Store>(
             decisions.extend(r);
         }
         if !due.is_empty() || !decisions.is_empty() {
-            report.issued += issue(app, who, &due, &decisions, fiscal_year, now, false).await?;
+            report.issued += issue(app, who, &due, &decisions, fiscal_year, now).await?;
         }
         if progress(report.doctors, total).is_break() {
             return Ok(report);
@@ -297,8 +297,9 @@ pub async fn decide_paged<S: Store>(
 
 /// Issues the due windows under the series lock and records the decisions, in one
 /// transaction: windows already certified (by a concurrent or earlier run, on any server) are
-/// skipped, the rest numbered consecutively in the series of the issue date's year. With
-/// `notify`, each holder is mailed (a re-decision after a late change is news to them).
+/// skipped, the rest numbered consecutively in the series of the issue date's year. Every
+/// holder is mailed and the audit record names them, whether the regular run or a re-decision
+/// after a late change issued the certificate.
 async fn issue<S: Store>(
     app: &App<S>,
     who: &Principal,
@@ -306,7 +307,6 @@ async fn issue<S: Store>(
     decisions: &[CmeDecision],
     fiscal_year: FiscalYear,
     now: Timestamp,
-    notify: bool,
 ) -> Result<u64, AppError> {
     let rules = Rules::embedded(PROGRAMME);
     let today = japan_date(now);
@@ -368,21 +368,19 @@ async fn issue<S: Store>(
             "count": records.len(),
             "first": records.first().map(|r| r.number.clone()),
             "last": records.last().map(|r| r.number.clone()),
-            "doctors": if notify { json!(records.iter().map(|r| r.doctor).collect::<Vec<_>>()) } else { json!(null) },
+            "doctors": records.iter().map(|r| r.doctor).collect::<Vec<_>>(),
         })),
     )
     .await?;
-    if notify {
-        for r in &records {
-            tell_holder(&mut tx, r, now).await?;
-        }
+    for r in &records {
+        tell_holder(&mut tx, r, now).await?;
     }
     tx.commit().await?;
     Ok(records.len() as u64)
 }
 
-/// Mails the holder of a certificate issued by a re-decision (verified account first, else the
-/// register's contact address), inside the issuing transaction.
+/// Mails the holder of a newly issued certificate (verified account first, else the register's
+/// contact address), inside the issuing transaction.
 async fn tell_holder<T: Tx>(
     tx: &mut T,
     c: &CertificateRecord,
@@ -622,7 +620,7 @@ pub async fn redecide<S: Store>(app: &App<S>, doctor: Uuid) -> Result<u64, AppEr
         licensed_on: licence,
     };
     let (due, decisions) = judge(rules, record, today, last, &decided, now);
-    let issued = issue(app, &who, &due, &decisions, last, now, true).await?;
+    let issued = issue(app, &who, &due, &decisions, last, now).await?;
     let mut tx = app.store.write().await?;
     open_reviews(&mut tx, doctor, now).await?;
     tx.commit().await?;

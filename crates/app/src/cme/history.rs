@@ -73,6 +73,8 @@ pub struct HistoryReport {
     pub written: u64,
     /// Lines already recorded with the same content, left as they are.
     pub unchanged: u64,
+    /// Doctors whose 医籍登録年月日 the file filled in (the register had none).
+    pub licences: u64,
     /// The first [`MAX_REPORTED`] problems, in line order.
     pub problems: Vec<Problem>,
     /// How many problems there were in all; any problem means nothing was written.
@@ -181,7 +183,13 @@ const ISSUED_ON: Column = Column {
     en: "issued_on",
 };
 
-const LEDGER_COLUMNS: [Column; 5] = [ISEKI, FISCAL_YEAR, CODE, UNITS, HALF_UNITS];
+/// 医籍登録年月日, optional in the ledger file: no CME window starts before its fiscal year.
+const LICENSED_ON: Column = Column {
+    ja: "医籍登録年月日",
+    en: "licensed_on",
+};
+
+const LEDGER_COLUMNS: [Column; 6] = [ISEKI, FISCAL_YEAR, CODE, UNITS, HALF_UNITS, LICENSED_ON];
 const CERTIFICATE_COLUMNS: [Column; 5] = [NUMBER, ISEKI, FROM_FY, TO_FY, ISSUED_ON];
 
 /// NFKC (full-width digits and letters become ASCII) and trimmed; ASCII cells are only trimmed.
@@ -474,6 +482,8 @@ struct LedgerColumns {
     code: (usize, String),
     /// The amount column and whether it holds half-units (else units).
     amount: (usize, String, bool),
+    /// The optional 医籍登録年月日 column.
+    licensed_on: Option<(usize, String)>,
 }
 
 fn ledger_columns(header: &Header, report: &mut HistoryReport) -> Option<LedgerColumns> {
@@ -515,6 +525,7 @@ fn ledger_columns(header: &Header, report: &mut HistoryReport) -> Option<LedgerC
         fiscal_year: at(FISCAL_YEAR)?,
         code: at(CODE)?,
         amount,
+        licensed_on: at(LICENSED_ON),
     })
 }
 
@@ -526,6 +537,8 @@ struct LedgerRow {
     fiscal_year: FiscalYear,
     code: u16,
     half_units: HalfUnits,
+    /// 医籍登録年月日 as the line gives it (an empty cell: unknown).
+    licensed_on: Option<NaiveDate>,
 }
 
 impl LedgerRow {
@@ -553,6 +566,7 @@ fn parse_ledger_row(
     header: &Header,
     cols: &LedgerColumns,
     rules: &Rules,
+    today: NaiveDate,
 ) -> Result<LedgerRow, Vec<Problem>> {
     if !crate::sheet::fits(rec, header.width) {
         let found = crate::sheet::width(rec).max(rec.len().min(header.width));
@@ -639,6 +653,11 @@ fn parse_ledger_row(
         out.push(problem(line, Some(name), message));
     }
 
+    let licensed_on = cols
+        .licensed_on
+        .as_ref()
+        .and_then(|(at, name)| parse_licence(&cell(rec, *at), line, name, today, &mut out));
+
     match (iseki, fiscal_year, code, half_units) {
         (Some(iseki), Some(fiscal_year), Some(code), Some(half_units)) if out.is_empty() => {
             Ok(LedgerRow {
@@ -647,9 +666,39 @@ fn parse_ledger_row(
                 fiscal_year,
                 code,
                 half_units,
+                licensed_on,
             })
         }
         _ => Err(out),
+    }
+}
+
+/// A 医籍登録年月日 cell: empty is unknown; otherwise a date in any accepted form, not in the
+/// future.
+fn parse_licence(
+    v: &str,
+    line: u64,
+    col: &str,
+    today: NaiveDate,
+    out: &mut Vec<Problem>,
+) -> Option<NaiveDate> {
+    if v.is_empty() {
+        return None;
+    }
+    match mamis_domain::dates::parse_date(v) {
+        Ok(d) if d <= today => Some(d),
+        Ok(d) => {
+            out.push(problem(
+                line,
+                Some(col),
+                format!("{d} is in the future; enter the day of entry in the medical register, or leave the cell empty if unknown"),
+            ));
+            None
+        }
+        Err(e) => {
+            out.push(problem(line, Some(col), format!("'{v}': {e}")));
+            None
+        }
     }
 }
 
@@ -668,11 +717,76 @@ struct LedgerRun<'c> {
     doctors: HashMap<IsekiNumber, Option<Uuid>>,
     /// (医籍登録番号, fiscal year, code) → the line that first named it.
     seen: HashMap<u64, u64>,
+    /// 医籍登録番号 → the 医籍登録年月日 the file gives it and the line that first did.
+    licences: HashMap<IsekiNumber, (NaiveDate, u64)>,
     rows: Vec<LedgerRow>,
     problems: Vec<Problem>,
 }
 
 impl LedgerRun<'_> {
+    /// Whether `row` names a 医籍登録年月日 other than an earlier line of the same doctor (the
+    /// problem is recorded).
+    fn licence_disagrees(&mut self, row: &LedgerRow) -> bool {
+        let Some(day) = row.licensed_on else {
+            return false;
+        };
+        match self.licences.get(&row.iseki) {
+            Some(&(first, line)) if first != day => {
+                let col = self.cols.licensed_on.as_ref().map(|c| c.1.as_str());
+                self.problems.push(problem(
+                    row.line,
+                    col,
+                    format!(
+                        "{day} differs from the 医籍登録年月日 {first} on line {line} for the same doctor; give one date"
+                    ),
+                ));
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.licences.insert(row.iseki.clone(), (day, row.line));
+                false
+            }
+        }
+    }
+
+    /// The doctors of `found` whose line gives a 医籍登録年月日 the register lacks; a date that
+    /// contradicts the register's is a problem (the register is corrected there, not by
+    /// history).
+    async fn licences_to_set<T: Tx>(
+        &mut self,
+        tx: &mut T,
+        found: &[(String, Uuid, LedgerRow)],
+    ) -> Result<Vec<(Uuid, NaiveDate)>, StoreError> {
+        let mut given: Vec<(Uuid, NaiveDate, u64)> = found
+            .iter()
+            .filter_map(|(_, d, row)| row.licensed_on.map(|l| (*d, l, row.line)))
+            .collect();
+        if given.is_empty() {
+            return Ok(Vec::new());
+        }
+        given.sort_by_key(|g| (g.0, g.2));
+        given.dedup_by_key(|g| g.0);
+        let ids: Vec<Uuid> = given.iter().map(|g| g.0).collect();
+        let known: HashMap<Uuid, NaiveDate> = tx.licence_dates(&ids).await?.into_iter().collect();
+        let col = self.cols.licensed_on.as_ref().map(|c| c.1.clone());
+        let mut set = Vec::new();
+        for (doctor, day, line) in given {
+            match known.get(&doctor) {
+                None => set.push((doctor, day)),
+                Some(&k) if k == day => {}
+                Some(&k) => self.problems.push(problem(
+                    line,
+                    col.as_deref(),
+                    format!(
+                        "{day} differs from the register's 医籍登録年月日 {k}; correct the register or leave the cell empty"
+                    ),
+                )),
+            }
+        }
+        Ok(set)
+    }
+
     /// Checks the buffered lines against the database and, while the file is still clean,
     /// writes them.
     async fn flush<T: Tx>(
@@ -743,7 +857,18 @@ impl LedgerRun<'_> {
                 note: None,
             });
         }
+        let licences = self.licences_to_set(tx, &found).await?;
         report.add_all(std::mem::take(&mut self.problems));
+        if report.applied() && !licences.is_empty() {
+            let mut changed = Vec::with_capacity(licences.len());
+            for &(doctor, day) in &licences {
+                tx.set_licence_date(doctor, Some(day)).await?;
+                changed.push((doctor, FiscalYear::of_date(day)));
+            }
+            report.licences += licences.len() as u64;
+            // a licence year can rule out windows already decided: they are decided again
+            super::certificates::late_change(tx, &changed, self.ctx.now).await?;
+        }
         if report.applied() && !fresh.is_empty() {
             tx.insert_ledger_entries(&fresh).await?;
             report.written += fresh.len() as u64;
@@ -759,7 +884,8 @@ impl LedgerRun<'_> {
 }
 
 /// Imports credits of the fiscal years before MAMIS (`医籍登録番号, 年度, カリキュラムコード,
-/// 単位|半単位`, UTF-8 or CP932) as `prior_system` ledger entries dated 31 March of their year.
+/// 単位|半単位`, optionally `医籍登録年月日`, UTF-8 or CP932) as `prior_system` ledger entries
+/// dated 31 March of their year; a 医籍登録年月日 fills in the register's where it has none.
 /// All or nothing: any problem leaves the ledger untouched and is reported by line.
 pub async fn import_ledger_history<S: Store>(
     app: &App<S>,
@@ -788,6 +914,7 @@ pub async fn import_ledger_history<S: Store>(
         cols: &cols,
         doctors: HashMap::new(),
         seen: HashMap::new(),
+        licences: HashMap::new(),
         rows: Vec::with_capacity(CHUNK),
         problems: Vec::new(),
     };
@@ -810,8 +937,9 @@ pub async fn import_ledger_history<S: Store>(
         };
         report.rows += 1;
         in_chunk += 1;
-        match parse_ledger_row(&rec, line, &header, &cols, ctx.rules) {
+        match parse_ledger_row(&rec, line, &header, &cols, ctx.rules, ctx.today) {
             Err(ps) => run.problems.extend(ps),
+            Ok(row) if run.licence_disagrees(&row) => {}
             Ok(row) => match run.seen.get(&row.dedup_key()) {
                 Some(first) => run.problems.push(problem(
                     line,
@@ -1278,7 +1406,10 @@ mod tests {
         loop {
             match sheet.next(&mut rec) {
                 Line::Data(line) => {
-                    out.push(parse_ledger_row(&rec, line, &header, &cols, ctx().rules));
+                    let c = ctx();
+                    out.push(parse_ledger_row(
+                        &rec, line, &header, &cols, c.rules, c.today,
+                    ));
                 }
                 Line::Blank => {}
                 Line::End | Line::Broken { .. } | Line::UnclosedQuote(_) => break,
@@ -1377,6 +1508,7 @@ mod tests {
                 fiscal_year: FiscalYear::new(2023).unwrap(),
                 code: 74,
                 half_units: HalfUnits::new(3),
+                licensed_on: None,
             }
         );
         let bad = rows[1].as_ref().unwrap_err();
@@ -1414,6 +1546,7 @@ mod tests {
             fiscal_year: FiscalYear::new(2024).unwrap(),
             code: 83,
             half_units: HalfUnits::new(1),
+            licensed_on: None,
         };
         assert_eq!(row.origin_key(), "prior:9999999:2024:83");
         let mut other = row.clone();

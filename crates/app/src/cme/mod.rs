@@ -317,6 +317,9 @@ pub async fn adjust<S: Store>(
     let mut tx = app.store.write().await?;
     let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
     authorize(&mut tx, who, &d, Action::EditCredits, today).await?;
+    // the nets below stay as read until commit: a concurrent adjustment or reversal of the
+    // same doctor waits here, then sees this one's entry
+    tx.lock_ledger_of(doctor).await?;
     let fiscal_year = FiscalYear::of_date(input.date);
     let mut by_source: std::collections::BTreeMap<Source, i64> = Default::default();
     for e in tx.ledger_of(doctor, PROGRAMME).await? {
@@ -392,6 +395,8 @@ pub async fn reverse<S: Store>(
     let target = tx.ledger_entry(entry).await?.ok_or(AppError::NotFound)?;
     let d = tx.doctor(target.doctor).await?.ok_or(AppError::NotFound)?;
     authorize(&mut tx, who, &d, Action::EditCredits, today).await?;
+    // queued behind (or ahead of) a concurrent adjustment's check of the same doctor's nets
+    tx.lock_ledger_of(d.id).await?;
     if target.is_reversal() {
         return Err(CreditInputError::ReversalOfReversal.into());
     }

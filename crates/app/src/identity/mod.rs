@@ -6,6 +6,7 @@ pub mod binding;
 pub mod crypto;
 pub mod legacy;
 pub mod login;
+pub mod mail_requests;
 pub mod passwords;
 pub mod recovery;
 pub mod registration;

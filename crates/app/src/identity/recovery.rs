@@ -40,9 +40,16 @@ async fn issue<T: IdentityStore + Send>(
     Ok(secret)
 }
 
-/// Asks for a reset link; answers the same whether or not the address is known.
+/// Asks for a reset link; answers the same whether or not the address is known, after the same
+/// work: one queued [`super::mail_requests::ResetMailJob`] with the address.
 pub async fn request_reset<S: Store>(app: &App<S>, email: &str) -> IdResult<()> {
     let email = Email::parse(email)?;
+    super::mail_requests::queue(app, super::mail_requests::RESET_KIND, &email).await
+}
+
+/// Writes the reset link mail for `email` if an account uses it; an unknown address gets
+/// nothing. Runs in the job, never on the request path.
+pub(super) async fn write_reset_mail<S: Store>(app: &App<S>, email: &Email) -> IdResult<()> {
     let now = app.now();
     let mut tx = app.store.write().await?;
     if let Some(acc) = tx.account_by_email(email.as_str()).await? {

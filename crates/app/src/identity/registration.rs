@@ -27,10 +27,17 @@ pub const MATCHES_BEFORE_REVIEW: i32 = 3;
 /// Failed matches per 医籍登録番号 per Japan day above which staff are alerted.
 pub const ALERT_AFTER_FAILURES: i64 = 5;
 
-/// Step 1: asks for a registration link. Always succeeds the same way, whether or not the
-/// address is known (a known address gets a "you already have an account" mail instead).
+/// Step 1: asks for a registration link. Always succeeds the same way, after the same work,
+/// whether or not the address is known: one queued
+/// [`super::mail_requests::RegisterMailJob`] with the address.
 pub async fn start<S: Store>(app: &App<S>, email: &str) -> IdResult<()> {
     let email = Email::parse(email)?;
+    super::mail_requests::queue(app, super::mail_requests::REGISTER_KIND, &email).await
+}
+
+/// Writes the registration mail for `email`: the link for a new address, a "you already have a
+/// MAMIS_ID" notice for a known one. Runs in the job, never on the request path.
+pub(super) async fn write_registration_mail<S: Store>(app: &App<S>, email: &Email) -> IdResult<()> {
     let now = app.now();
     let mut tx = app.store.write().await?;
     if tx.account_by_email(email.as_str()).await?.is_some() {

@@ -144,11 +144,25 @@ async fn bad_input<S: Store>(t: TestApp<S>) {
         .send()
         .await
         .unwrap();
-    let p = problem(r, 400).await;
+    let p = problem(r, 422).await;
     assert_eq!(
         p.detail,
-        "The request is invalid: limit must be an integer from 1 to 500."
+        "A value is outside what is allowed: limit must be an integer from 1 to 500."
     );
+    for q in ["limit=0", "limit=-3"] {
+        problem(
+            t.api_get(&format!("/api/v1/associations/P13/members?{q}"), &secret)
+                .await,
+            422,
+        )
+        .await;
+    }
+    problem(
+        t.api_get("/api/v1/associations/P13/members?limit=many", &secret)
+            .await,
+        400,
+    )
+    .await;
     problem(
         t.api_get("/api/v1/associations/P13/members?offset=-1", &secret)
             .await,

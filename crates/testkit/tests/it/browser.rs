@@ -86,8 +86,9 @@ async fn language_switch_in_chromium() {
     b.close().await;
 }
 
-/// The `token=` of the newest mail's link to `path`.
+/// The `token=` of the newest mail's link to `path`, once the queued mail requests have run.
 async fn link_in_mail<S: Store>(t: &TestApp<S>, to: &str, path: &str) -> String {
+    t.worker(vec![]).drain().await.unwrap();
     let mails = t.mails().await;
     let m = mails
         .iter()

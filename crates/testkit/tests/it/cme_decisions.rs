@@ -238,6 +238,69 @@ app_test!(
     history_after_a_run
 );
 
+/// The regular decision run (queued for 1 December by `serve`) mails and audits the certificates
+/// it issues exactly as a re-decision does: the holder gets one mail naming the number, and the
+/// `certificates.issue` audit record names the doctor.
+async fn regular_run_mails<S: Store>(t: TestApp<S>) {
+    t.clock.set(jst("2026-11-20T09:00:00"));
+    let (a, b) = seed(&t, true).await;
+    let report = import_ledger_history(&t.app, &job(), history().as_bytes())
+        .await
+        .unwrap();
+    assert!(report.applied(), "{:?}", report.problems);
+    certificates::schedule(&t.app).await.unwrap();
+    let worker = t.worker(vec![]);
+    worker.drain().await.unwrap();
+    assert!(decided(&t).await.is_empty(), "not before 1 December");
+
+    t.clock.set(jst("2026-12-01T00:30:00"));
+    worker.drain().await.unwrap();
+    assert_eq!(decided(&t).await, [fy(2025)]);
+    let certs = certificates_of(&t, a).await;
+    assert_eq!(certs.len(), 1);
+    let c = &certs[0];
+    assert_eq!((c.from_fy, c.to_fy), (fy(2023), fy(2025)));
+    assert_eq!(c.issued_on, "2026-12-01".parse().unwrap());
+    let mails: Vec<_> = t
+        .mails()
+        .await
+        .into_iter()
+        .filter(|m| m.to_addr == "doctor1@example.jp")
+        .collect();
+    assert_eq!(mails.len(), 1, "the holder is mailed once");
+    assert!(
+        mails[0].body_text.contains(&c.number),
+        "{}",
+        mails[0].body_text
+    );
+    assert!(
+        !t.mails()
+            .await
+            .iter()
+            .any(|m| m.to_addr == "doctor2@example.jp"),
+        "a doctor who fell short gets no certificate mail"
+    );
+    let mut tx = t.app.store.read().await.unwrap();
+    let issues: Vec<_> = tx
+        .audit_rows(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "certificates.issue")
+        .collect();
+    tx.rollback().await.unwrap();
+    assert_eq!(issues.len(), 1, "audited once");
+    assert!(
+        issues[0].details.contains(&a.to_string()) && !issues[0].details.contains(&b.to_string()),
+        "{}",
+        issues[0].details
+    );
+}
+app_test!(
+    the_regular_run_mails_and_audits_what_it_issues,
+    regular_run_mails
+);
+
 /// No window starts before the fiscal year of the licence (医籍登録年月日, from the register or
 /// the identity form); an unknown date restricts nothing. 65 in FY2025 alone: certified for
 /// FY2023–2025 unless the licence is in FY2024.
@@ -317,3 +380,75 @@ async fn licence_year<S: Store>(t: TestApp<S>) {
     }
 }
 app_test!(no_window_starts_before_the_licence_year, licence_year);
+
+/// Two negative adjustments of the same (doctor, fiscal year, code) at the same time cannot both
+/// pass the "net stays ≥ 0" check: on PostgreSQL the second waits for the first's row lock and
+/// then sees its entry; SQLite's single writer serialises them. Eight codes, each with a net of
+/// one unit and two concurrent −1 adjustments: exactly one of each pair is written.
+async fn concurrent_negative_adjustments<S: Store>(t: TestApp<S>) {
+    t.clock.set(jst("2026-01-10T09:00:00"));
+    let (a, _) = seed(&t, false).await;
+    let codes: Vec<u16> = (0..8).collect();
+    let mut tx = t.app.store.write().await.unwrap();
+    let credits: Vec<NewCredit> = codes
+        .iter()
+        .map(|&code| NewCredit {
+            doctor: a,
+            date: "2025-07-05".parse().unwrap(),
+            source: Source::Training,
+            code,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("test:a:{code}"),
+            note: None,
+        })
+        .collect();
+    cme::credit(&mut tx, &credits, "test", t.app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let staff = Principal::Staff {
+        account_id: Uuid::new_v4(),
+        grants: vec![
+            mamis_domain::RoleGrant::new(
+                mamis_domain::Role::JmaStaff,
+                mamis_domain::Scope::Association(mamis_domain::AssociationCode::jma()),
+            )
+            .unwrap(),
+        ],
+    };
+    let minus_one = |code: u16| cme::Adjustment {
+        date: "2025-08-01".parse().unwrap(),
+        code,
+        half_units: HalfUnits::new(-2),
+        reason: "二重計上の補正".into(),
+    };
+    for &code in &codes {
+        let (x, y) = tokio::join!(
+            cme::adjust(&t.app, &staff, a, minus_one(code), None),
+            cme::adjust(&t.app, &staff, a, minus_one(code), None),
+        );
+        let refused = [&x, &y]
+            .iter()
+            .filter(|r| matches!(r, Err(cme::AdjustError::NegativeNet(_))))
+            .count();
+        assert!(
+            x.is_ok() != y.is_ok() && refused == 1,
+            "code {code}: exactly one passes, the other is refused for its net: {x:?} / {y:?}"
+        );
+    }
+    let mut tx = t.app.store.read().await.unwrap();
+    let entries = tx.ledger_of(a, PROGRAMME).await.unwrap();
+    tx.rollback().await.unwrap();
+    for &code in &codes {
+        let net: i64 = entries
+            .iter()
+            .filter(|e| e.code == code)
+            .map(|e| e.half_units.get())
+            .sum();
+        assert_eq!(net, 0, "code {code}: the net ends at zero, never below");
+    }
+}
+app_test!(
+    concurrent_negative_adjustments_cannot_both_pass,
+    concurrent_negative_adjustments
+);

@@ -326,6 +326,90 @@ async fn one_bad_line_refuses_the_file<S: Store>(t: TestApp<S>) {
 }
 app_test!(ledger_history_all_or_nothing, one_bad_line_refuses_the_file);
 
+async fn licences<S: Store>(t: &TestApp<S>, ns: &[u32]) -> Vec<Option<NaiveDate>> {
+    let mut tx = t.app.store.read().await.unwrap();
+    let mut out = Vec::new();
+    for n in ns {
+        out.push(
+            tx.licence_dates(&[doctor(*n)])
+                .await
+                .unwrap()
+                .first()
+                .map(|l| l.1),
+        );
+    }
+    tx.rollback().await.unwrap();
+    out
+}
+
+/// The ledger history may carry 医籍登録年月日 (optional column, optional cell): it fills in the
+/// register's where it has none, in any accepted date form; an empty cell leaves it unknown; a
+/// date the register already has changes nothing; a different one, a future one, an unreadable
+/// one or two dates for one doctor refuse the file, each named by line and column.
+async fn licence_column<S: Store>(t: TestApp<S>) {
+    seed(&t, &[1, 2, 3, 4]).await;
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.set_licence_date(doctor(3), Some(day("2010-04-01")))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let file = "医籍登録番号,年度,カリキュラムコード,単位,医籍登録年月日
+100001,2023,1,1,2022-04-20
+100001,2024,2,1,R4.4.20
+100002,2023,1,1,
+100003,2023,1,1,2010/4/1
+";
+    let r = import_ledger_history(&t.app, &job(), file.as_bytes())
+        .await
+        .unwrap();
+    assert!(r.applied(), "{:?}", problems(&r));
+    assert_eq!((r.written, r.licences), (4, 1));
+    assert_eq!(
+        licences(&t, &[1, 2, 3, 4]).await,
+        [Some(day("2022-04-20")), None, Some(day("2010-04-01")), None]
+    );
+
+    let file = "iseki_number,fiscal_year,code,units,licensed_on
+100001,2023,3,1,2022-04-21
+100002,2023,4,1,2999-01-01
+100003,2023,5,1,yesterday
+100004,2023,1,1,2001-04-01
+100004,2023,2,1,2001-04-02
+";
+    let before = entry_count(&t).await;
+    let r = import_ledger_history(&t.app, &job(), file.as_bytes())
+        .await
+        .unwrap();
+    assert!(!r.applied());
+    let got: Vec<(u64, Option<&str>)> = problems(&r).iter().map(|p| (p.0, p.1)).collect();
+    assert_eq!(
+        got,
+        [
+            (2, Some("licensed_on")),
+            (3, Some("licensed_on")),
+            (4, Some("licensed_on")),
+            (6, Some("licensed_on")),
+        ],
+        "{:?}",
+        problems(&r)
+    );
+    let texts: Vec<&str> = problems(&r).iter().map(|p| p.2).collect();
+    assert!(
+        texts[0].contains("register's 医籍登録年月日 2022-04-20"),
+        "{}",
+        texts[0]
+    );
+    assert!(texts[1].contains("in the future"), "{}", texts[1]);
+    assert!(texts[3].contains("on line 5"), "{}", texts[3]);
+    assert_eq!(entry_count(&t).await, before, "nothing was written");
+    assert_eq!(
+        licences(&t, &[1, 2, 3, 4]).await,
+        [Some(day("2022-04-20")), None, Some(day("2010-04-01")), None],
+        "no licence date written from a refused file"
+    );
+}
+app_test!(ledger_history_fills_in_the_licence_date, licence_column);
+
 async fn many_problems_are_counted<S: Store>(t: TestApp<S>) {
     seed(&t, &[1]).await;
     let mut file = String::from("医籍登録番号,年度,カリキュラムコード,半単位\n");

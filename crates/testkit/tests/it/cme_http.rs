@@ -742,47 +742,100 @@ async fn adjust_and_reverse<S: Store>(t: TestApp<S>) {
     let jma = token(&t, Role::JmaStaff, "JMA").await;
     let adjust = format!("/api/v1/doctors/{MEMBER_ISEKI}/cme/adjustments");
 
-    // bad inputs: 400, the detail names the field
-    for (body, field) in [
+    // malformed input: 400; well-formed values outside what is allowed: 422 (issue 14); the
+    // detail names the field either way
+    for (body, field, status) in [
         (
             serde_json::json!({"date": "2026-05-01", "code": 12, "units": "0", "reason": "補正"}),
             "units",
+            422,
         ),
         (
             serde_json::json!({"date": "2026-05-01", "code": 12, "units": 0.3, "reason": "補正"}),
             "units",
+            400,
         ),
         (
             serde_json::json!({"date": "2026-05-01", "code": 12, "units": "101", "reason": "補正"}),
             "units",
+            422,
         ),
         (
             serde_json::json!({"date": "2026-05-01", "code": 84, "units": 1, "reason": "補正"}),
             "code",
+            422,
+        ),
+        (
+            serde_json::json!({"date": "2026-05-01", "code": "12", "units": 1, "reason": "補正"}),
+            "code",
+            400,
         ),
         (
             serde_json::json!({"date": "2026-05-01", "code": 12, "units": 1, "reason": "  "}),
             "reason",
+            422,
         ),
         (
             serde_json::json!({"date": "2026-05-01", "code": 12, "units": 1}),
             "reason",
+            400,
         ),
         (
             serde_json::json!({"date": "2027-01-01", "code": 12, "units": 1, "reason": "補正"}),
             "date",
+            422,
         ),
         (
             serde_json::json!({"date": "1 May", "code": 12, "units": 1, "reason": "補正"}),
             "date",
+            400,
         ),
         (
             serde_json::json!({"date": "2026-05-01", "code": 12, "units": 1, "reason": "補正", "fy": 2026}),
             "項目",
+            400,
         ),
     ] {
-        let p = problem(post(&t, &adjust, Some(&jma), body.clone()).await, 400).await;
+        let p = problem(post(&t, &adjust, Some(&jma), body.clone()).await, status).await;
         assert!(p.detail.contains(field), "{body}: {}", p.detail);
+        assert_eq!(
+            p.code,
+            if status == 400 {
+                "bad-request"
+            } else {
+                "unprocessable"
+            },
+            "{body}"
+        );
+    }
+    // a JSON number without fraction is an integer as the OpenAPI document's schema counts:
+    // `12.0` passes the code check and the request is refused only for its empty reason
+    let p = problem(
+        post(
+            &t,
+            &adjust,
+            Some(&jma),
+            serde_json::json!({"date": "2026-05-01", "code": 12.0, "units": 1, "reason": " "}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert!(p.detail.contains("reason"), "{}", p.detail);
+    // the ledger's filters: a number out of range is 422, text is 400
+    for (q, status) in [
+        ("fy=1800", 422),
+        ("code=99", 422),
+        ("fy=abc", 400),
+        ("code=x", 400),
+    ] {
+        let r = t
+            .api_get(
+                &format!("/api/v1/doctors/{MEMBER_ISEKI}/cme/ledger?{q}"),
+                &jma,
+            )
+            .await;
+        problem(r, status).await;
     }
     let p = problem(
         t.client

@@ -15,7 +15,8 @@ use mamis_domain::{
 };
 use mamis_store::{
     AccessStore, Account, AccountStatus, AuditRow, AuditStore, Doctor, IdentityClaim,
-    IdentityStore, OutboxMail, PortalSubject, RegistryStore, Store, Tx, Verification,
+    IdentityStore, JobStatus, JobStore, OutboxMail, PortalSubject, RegistryStore, Store, Tx,
+    Verification,
 };
 use mamis_testkit::{TestApp, app_test};
 use uuid::Uuid;
@@ -140,8 +141,10 @@ fn wrong_codes(secret: &[u8], now: Timestamp) -> Vec<String> {
         .collect()
 }
 
-/// Mail to `addr`, newest first.
+/// Mail to `addr`, newest first, once the queued jobs (reset and registration mail requests
+/// among them) have run.
 async fn mails_to<S: Store>(t: &TestApp<S>, addr: &str) -> Vec<OutboxMail> {
+    t.worker(vec![]).drain().await.unwrap();
     t.mails()
         .await
         .into_iter()
@@ -497,6 +500,85 @@ async fn known_address_and_links<S: Store>(t: TestApp<S>) {
 app_test!(
     known_address_gets_a_notice_and_links_work_once,
     known_address_and_links
+);
+
+/// What a request left behind on its own path: the jobs it queued (kind and payload) and
+/// whether it wrote any mail.
+async fn request_trace<S: Store>(
+    t: &TestApp<S>,
+    request: impl std::future::Future<Output = Result<(), IdentityError>>,
+) -> (Vec<(String, serde_json::Value)>, usize) {
+    let queued = |t: &TestApp<S>| {
+        let store = t.app.store.clone();
+        async move {
+            let mut tx = store.read().await.unwrap();
+            let v = tx.jobs_with_status(JobStatus::Queued, 1_000).await.unwrap();
+            tx.rollback().await.unwrap();
+            v
+        }
+    };
+    t.worker(vec![]).drain().await.unwrap();
+    assert!(queued(t).await.is_empty());
+    let mails = t.mails().await.len();
+    request.await.unwrap();
+    let jobs = queued(t)
+        .await
+        .into_iter()
+        .map(|j| (j.kind, j.payload))
+        .collect();
+    (jobs, t.mails().await.len() - mails)
+}
+
+/// Issue 14 — equal work where existence would leak: a reset or registration request for a known
+/// address does exactly what one for an unknown address does (one job of the same kind whose
+/// payload is the address, no mail and no link written on the request path); the job looks the
+/// address up later and writes the mail that fits.
+async fn mail_requests_do_equal_work<S: Store>(t: TestApp<S>) {
+    register(&t, "known@example.jp").await;
+    let known = "Known@Example.jp";
+    let unknown = "nobody@example.jp";
+
+    let reset_known = request_trace(&t, recovery::request_reset(&t.app, known)).await;
+    let reset_unknown = request_trace(&t, recovery::request_reset(&t.app, unknown)).await;
+    let register_known = request_trace(&t, registration::start(&t.app, known)).await;
+    let register_unknown = request_trace(&t, registration::start(&t.app, unknown)).await;
+    let address = |(jobs, mails): &(Vec<(String, serde_json::Value)>, usize)| {
+        assert_eq!(*mails, 0, "no mail written on the request path");
+        assert_eq!(jobs.len(), 1, "one job: {jobs:?}");
+        let (kind, payload) = &jobs[0];
+        let keys: Vec<&String> = payload.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["email"], "the payload is the address only");
+        (kind.clone(), payload["email"].as_str().unwrap().to_owned())
+    };
+    for (known, unknown) in [
+        (&reset_known, &reset_unknown),
+        (&register_known, &register_unknown),
+    ] {
+        let (k, u) = (address(known), address(unknown));
+        assert_eq!(k.0, u.0, "the same step in both branches");
+        assert_eq!(
+            (k.1.as_str(), u.1.as_str()),
+            ("known@example.jp", "nobody@example.jp")
+        );
+    }
+    assert_ne!(address(&reset_known).0, address(&register_known).0);
+
+    // the jobs (run by request_trace before each next request) wrote the mail that fits
+    t.worker(vec![]).drain().await.unwrap();
+    let to_known = mails_to(&t, "known@example.jp").await;
+    assert!(to_known[0].subject.contains("About your registration"));
+    assert!(to_known[1].body_text.contains("/reset/continue?token="));
+    let to_unknown = mails_to(&t, "nobody@example.jp").await;
+    assert_eq!(to_unknown.len(), 1, "no reset mail to an unknown address");
+    assert!(
+        to_unknown[0]
+            .body_text
+            .contains("/register/continue?token=")
+    );
+}
+app_test!(
+    reset_and_registration_requests_do_equal_work,
+    mail_requests_do_equal_work
 );
 
 // ----------------------------------------------------------------------------------------------

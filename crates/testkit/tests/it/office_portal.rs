@@ -264,6 +264,7 @@ async fn staff_browser<S: Store>(
 async fn unmatched_claim<S: Store>(t: &TestApp<S>) -> Uuid {
     let email = "unmatched@example.jp";
     registration::start(&t.app, email).await.unwrap();
+    t.worker(vec![]).drain().await.unwrap();
     let mails = t.mails().await;
     let body = &mails[0].body_text;
     let token: String = body

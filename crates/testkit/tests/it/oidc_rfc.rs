@@ -279,6 +279,27 @@ async fn redirects_and_caching<S: Store>(t: TestApp<S>) {
     }
     let r = ua.get(t.url("/static/mamis.css")).send().await.unwrap();
     assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+    // an unknown path under /static/ is a page, not a static file
+    let r = ua.get(t.url("/static/no-such-file")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    // a login waiting for its second factor, and an API token, are personal too
+    let r = browser()
+        .get(t.url("/login"))
+        .header("cookie", "mamis_mfa=pending-login")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    for path in ["/api/v1/associations", "/api/v1/openapi.json"] {
+        let r = browser()
+            .get(t.url(path))
+            .bearer_auth("not-a-valid-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+    }
     let r = browser().get(t.url("/")).send().await.unwrap();
     assert!(
         r.headers()

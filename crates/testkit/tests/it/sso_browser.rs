@@ -268,3 +268,108 @@ async fn single_sign_on_reaches_a_client_on_another_origin_in_chromium() {
     assert_eq!(get(&q, "state"), Some("st-native"));
     b.close().await;
 }
+
+/// RP-Initiated Logout §2 in Chromium: `GET /oauth2/logout` without `id_token_hint` only asks;
+/// the confirmation form's POST ends the session and, with a registered post-logout URI of a
+/// client on another port of 127.0.0.1, the browser arrives there with `state` (the page's CSP
+/// `form-action` names exactly that origin). Without a client, the same confirmation ends the
+/// session on a page of our own.
+#[tokio::test]
+async fn logout_confirmation_ends_the_session_and_returns_to_the_client_in_chromium() {
+    if !browser::available() {
+        return;
+    }
+    let t = spawn_sqlite().await;
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let (_, email, password, _) = logins
+        .accounts
+        .iter()
+        .find(|a| a.0 == "verified member")
+        .unwrap()
+        .clone();
+    keys::ensure(&t.app).await.unwrap();
+    let rp = Listener::start().await;
+    let after_logout = format!("http://127.0.0.1:{}/cb-logged-out", rp.port);
+    let (rp_client, _) = provider::create_client(
+        &t.app,
+        &Principal::Job {
+            kind: "test".into(),
+        },
+        NewClient {
+            name: "外部連携サービス".into(),
+            redirect_uris: vec![rp.redirect_uri()],
+            post_logout_redirect_uris: vec![after_logout.clone()],
+            public: false,
+            first_party: false,
+            scopes: vec![],
+            allow_iseki: false,
+            id_token_alg: Alg::Rs256,
+        },
+    )
+    .await
+    .unwrap();
+
+    let b = Browser::start().await;
+    let c = &b.client;
+    let logged_in = |c: &Client| {
+        let c = c.clone();
+        let url = t.url("/mypage");
+        async move {
+            c.goto(&url).await.unwrap();
+            c.find(Locator::Id("logout")).await.is_ok()
+        }
+    };
+    c.goto(&t.url("/login")).await.unwrap();
+    login(c, &email, &password).await;
+    c.wait().for_element(Locator::Id("logout")).await.unwrap();
+
+    // 1. a client's logout link: a page that asks, nothing ended yet
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", rp_client.id.as_str()),
+            ("post_logout_redirect_uri", after_logout.as_str()),
+            ("state", "bye-1"),
+        ])
+        .finish();
+    let ask = t.url(&format!("/oauth2/logout?{q}"));
+    c.goto(&ask).await.unwrap();
+    c.wait()
+        .for_element(Locator::Id("oidc-logout-confirm"))
+        .await
+        .unwrap();
+    assert!(
+        rp.seen.lock().unwrap().is_empty(),
+        "nothing sent to the client yet"
+    );
+    assert!(logged_in(c).await, "asking ends nothing");
+    c.goto(&ask).await.unwrap();
+    click(c, "oidc-logout-confirm").await;
+    let back = rp.next_callback(c).await;
+    assert_eq!(get(&back, "state"), Some("bye-1"), "{back:?}");
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&after_logout),
+        "the browser arrived at the client"
+    );
+    assert!(!logged_in(c).await, "the session ended");
+
+    // 2. without a client: the same confirmation, ending on our own page
+    c.goto(&t.url("/login")).await.unwrap();
+    login(c, &email, &password).await;
+    c.wait().for_element(Locator::Id("logout")).await.unwrap();
+    c.goto(&t.url("/oauth2/logout")).await.unwrap();
+    click(c, "oidc-logout-confirm").await;
+    c.wait()
+        .for_element(Locator::Id("login-link"))
+        .await
+        .unwrap();
+    assert!(!logged_in(c).await, "the session ended");
+    assert!(
+        rp.seen.lock().unwrap().is_empty(),
+        "the client is not involved"
+    );
+    b.close().await;
+}

@@ -612,6 +612,38 @@ async fn api_sessions<S: Store>(t: TestApp<S>) {
     // malformed input names the field
     let p = problem(t.api_get("/api/v1/training/sessions", &chiyoda).await, 400).await;
     assert!(p.detail.contains("organiser"), "{}", p.detail);
+    // a page size that is a number outside 1–200 is 422, one that is no number 400
+    for (q, status) in [("limit=0", 422), ("limit=201", 422), ("limit=ten", 400)] {
+        let p = problem(
+            t.api_get(
+                &format!("/api/v1/training/sessions?organiser=P13-0001&{q}"),
+                &chiyoda,
+            )
+            .await,
+            status,
+        )
+        .await;
+        assert_eq!(p.code, "bad-limit", "{q}");
+    }
+    // whole numbers written with a fraction of zero are integers as JSON Schema counts them
+    let mut floats = new_session("P13-0001");
+    floats["expected_headcount"] = serde_json::json!(40.0);
+    floats["grace_minutes"] = serde_json::json!(10.0);
+    let r = post(floats, Some(chiyoda.clone()), "ja").await.unwrap();
+    assert_eq!(r.status(), 201);
+    let made: dto::TrainingSession = r.json().await.unwrap();
+    assert_eq!(
+        (made.expected_headcount, made.grace_minutes),
+        (Some(40), 10)
+    );
+    let mut fraction = new_session("P13-0001");
+    fraction["grace_minutes"] = serde_json::json!(10.5);
+    let p = problem(
+        post(fraction, Some(chiyoda.clone()), "ja").await.unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(p.code, "bad-json");
     let mut bad = new_session("P13-0001");
     bad["colour"] = "red".into();
     let p = problem(post(bad, Some(chiyoda.clone()), "ja").await.unwrap(), 400).await;

@@ -189,7 +189,20 @@ fn ledger_dto(s: &Summary, filter: &LedgerFilter) -> dto::CmeLedger {
 
 fn filter_of(q: Option<&str>) -> Result<LedgerFilter, ApiError> {
     let pairs = crate::shell::fmt::query_pairs(q).ok_or(bad("invalid-query"))?;
-    crate::cme::parse_filter(&pairs).map_err(bad)
+    crate::cme::parse_filter(&pairs).map_err(|key| {
+        // a number that is no fiscal year (1900–9998) or no code of the catalogue is
+        // well-formed but not allowed: 422; anything else is malformed: 400
+        let number = |name: &str| {
+            pairs
+                .iter()
+                .any(|(k, v)| k == name && v.trim().parse::<i64>().is_ok())
+        };
+        match key {
+            "mycme-filter-bad-fy" if number("fy") => ApiError(Failure::Unprocessable(key)),
+            "mycme-filter-bad-code" if number("code") => ApiError(Failure::Unprocessable(key)),
+            _ => bad(key),
+        }
+    })
 }
 
 // ---------------------------------------------------------------- input
@@ -250,9 +263,16 @@ fn adjustment(body: &[u8]) -> Result<Adjustment, ApiError> {
         .and_then(Value::as_str)
         .and_then(|s| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok())
         .ok_or(bad("mycme-api-bad-date"))?;
+    // `12.0` is the integer 12 as JSON Schema counts (the document types `code` as integer)
     let code = map
         .get("code")
-        .and_then(Value::as_u64)
+        .and_then(|v| {
+            v.as_u64().or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..65_536.0).contains(f))
+                    .map(|f| f as u64)
+            })
+        })
         .and_then(|n| u16::try_from(n).ok())
         .ok_or(bad(credit_input_key(CreditInputError::UnknownCode)))?;
     let half_units = map
@@ -362,15 +382,16 @@ pub async fn my_summary<S: Store>(
     tag = "cme",
     security(("session" = [])),
     params(
-        ("fy" = Option<i32>, Query, description = "Only this fiscal year (e.g. 2025)"),
-        ("code" = Option<u16>, Query, description = "Only this curriculum code (0–83)"),
-        ("source" = Option<String>, Query, description = "Only this source: training, e_learning, journal_quiz, declaration, staff_adjustment, prior_system"),
+        ("fy" = Option<i32>, Query, minimum = 1900, maximum = 9998, description = "Only this fiscal year (e.g. 2025)"),
+        ("code" = Option<u16>, Query, minimum = 0, maximum = 83, description = "Only this curriculum code (0–83)"),
+        ("source" = Option<String>, Query, pattern = "^(training|e_learning|journal_quiz|declaration|staff_adjustment|prior_system)$", description = "Only this source: training, e_learning, journal_quiz, declaration, staff_adjustment, prior_system"),
     ),
     responses(
         (status = 200, description = "The entries passing the filters, oldest first", body = dto::CmeLedger),
         (status = 400, description = "A bad filter value or an unknown parameter; `detail` names it", body = dto::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No My Page session", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is not a verified doctor's", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`fy` is a number outside 1900–9998 or `code` a number that is no curriculum code", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn my_ledger<S: Store>(
@@ -388,7 +409,7 @@ pub async fn my_ledger<S: Store>(
 #[utoipa::path(
     get, path = "/api/v1/doctors/{iseki}/cme/summary",
     tag = "cme",
-    params(("iseki" = String, Path, description = "医籍登録番号 of the doctor")),
+    params(("iseki" = String, Path, pattern = "^[1-9][0-9]{0,6}$", example = "123456", description = "医籍登録番号 of the doctor (1–7 digits, no leading zero)")),
     responses(
         (status = 200, description = "OK", body = dto::CmeSummary),
         (status = 400, description = "Malformed 医籍登録番号", body = dto::Problem, content_type = "application/problem+json"),
@@ -413,10 +434,10 @@ pub async fn doctor_summary<S: Store>(
     get, path = "/api/v1/doctors/{iseki}/cme/ledger",
     tag = "cme",
     params(
-        ("iseki" = String, Path, description = "医籍登録番号 of the doctor"),
-        ("fy" = Option<i32>, Query, description = "Only this fiscal year (e.g. 2025)"),
-        ("code" = Option<u16>, Query, description = "Only this curriculum code (0–83)"),
-        ("source" = Option<String>, Query, description = "Only this source: training, e_learning, journal_quiz, declaration, staff_adjustment, prior_system"),
+        ("iseki" = String, Path, pattern = "^[1-9][0-9]{0,6}$", example = "123456", description = "医籍登録番号 of the doctor (1–7 digits, no leading zero)"),
+        ("fy" = Option<i32>, Query, minimum = 1900, maximum = 9998, description = "Only this fiscal year (e.g. 2025)"),
+        ("code" = Option<u16>, Query, minimum = 0, maximum = 83, description = "Only this curriculum code (0–83)"),
+        ("source" = Option<String>, Query, pattern = "^(training|e_learning|journal_quiz|declaration|staff_adjustment|prior_system)$", description = "Only this source: training, e_learning, journal_quiz, declaration, staff_adjustment, prior_system"),
     ),
     responses(
         (status = 200, description = "The entries passing the filters, oldest first", body = dto::CmeLedger),
@@ -424,6 +445,7 @@ pub async fn doctor_summary<S: Store>(
         (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The doctor is outside the token's scope", body = dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No doctor with this number", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`fy` is a number outside 1900–9998 or `code` a number that is no curriculum code", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn doctor_ledger<S: Store>(
@@ -444,15 +466,15 @@ pub async fn doctor_ledger<S: Store>(
 #[utoipa::path(
     post, path = "/api/v1/doctors/{iseki}/cme/adjustments",
     tag = "cme",
-    params(("iseki" = String, Path, description = "医籍登録番号 of the doctor")),
+    params(("iseki" = String, Path, pattern = "^[1-9][0-9]{0,6}$", example = "123456", description = "医籍登録番号 of the doctor (1–7 digits, no leading zero)")),
     request_body = dto::CmeAdjustmentRequest,
     responses(
         (status = 201, description = "The entry written", body = dto::CmeEntry),
-        (status = 400, description = "A bad field (date, code, units, reason), an unknown field or a body that is not JSON; `detail` names the field", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A malformed field (a date that is no date, a code that is no integer, units that are no multiple of 0.5, a missing reason), an unknown field or a body that is not JSON; `detail` names the field", body = dto::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The doctor is outside the token's scope, the token's role may not edit credits, or the request carries only a My Page session (sessions never write here)", body = dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No doctor with this number", body = dto::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The net of the doctor's (fiscal year, code) would fall below zero; the body lists the nets by source. Cancel an entry with its reversal instead", body = dto::CmeAdjustmentRefusal, content_type = "application/problem+json"),
+        (status = 422, description = "A well-formed value outside what is allowed (units zero or beyond ±100, a code not in the catalogue, a reason empty or over 500 characters, a date in the future; `code` is `unprocessable` and `detail` names the field), or the net of the doctor's (fiscal year, code) would fall below zero (`code` is `negative-net`; the body lists the nets by source: cancel an entry with its reversal instead)", body = dto::CmeAdjustmentUnprocessable, content_type = "application/problem+json"),
     )
 )]
 pub async fn adjust<S: Store>(
@@ -569,15 +591,16 @@ fn api_lang(headers: &HeaderMap) -> Lang {
 #[utoipa::path(
     post, path = "/api/v1/cme/entries/{id}/reversal",
     tag = "cme",
-    params(("id" = String, Path, description = "The entry's id")),
+    params(("id" = String, Path, format = Uuid, description = "The entry's id")),
     request_body = dto::CmeReversalRequest,
     responses(
         (status = 201, description = "The reversal entry written", body = dto::CmeEntry),
-        (status = 400, description = "A bad reason, an unknown field, a malformed id, or the entry is itself a reversal", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A missing reason, an unknown field, a malformed id, or the entry is itself a reversal", body = dto::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The entry's doctor is outside the token's scope, the token's role may not edit credits, or the request carries only a My Page session", body = dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such entry", body = dto::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The entry is already reversed", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The reason is empty or over 500 characters", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reverse<S: Store>(

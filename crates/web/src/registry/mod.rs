@@ -51,7 +51,7 @@ fn query_pairs(q: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
 /// The association tree below a node.
 #[utoipa::path(
     get, path = "/api/v1/associations",
-    params(("root" = Option<String>, Query, description = "Code of the subtree's root; defaults to the token's own node (JMA for national tokens)")),
+    params(("root" = Option<String>, Query, pattern = "^(JMA|P(0[1-9]|[1-3][0-9]|4[0-7])(-([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3}))?)$", example = "P13", description = "Code of the subtree's root (`JMA`, `P01`–`P47` or `Pnn-nnnn`); defaults to the token's own node (JMA for national tokens)")),
     responses(
         (status = 200, description = "The node and everything below it, in code order", body = Vec<dto::Association>),
         (status = 400, description = "Malformed code", body = dto::Problem, content_type = "application/problem+json"),
@@ -87,7 +87,7 @@ pub async fn associations<S: Store>(
 /// One association and its direct children.
 #[utoipa::path(
     get, path = "/api/v1/associations/{code}",
-    params(("code" = String, Path, description = "Association code, e.g. P13-0001")),
+    params(("code" = String, Path, pattern = "^(JMA|P(0[1-9]|[1-3][0-9]|4[0-7])(-([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3}))?)$", example = "P13-0001", description = "Association code, e.g. P13-0001")),
     responses(
         (status = 200, description = "OK", body = dto::AssociationDetail),
         (status = 400, description = "Malformed input; `detail` says what to fix", body = dto::Problem, content_type = "application/problem+json"),
@@ -114,8 +114,8 @@ pub async fn association<S: Store>(
 #[utoipa::path(
     get, path = "/api/v1/associations/{code}/members",
     params(
-        ("code" = String, Path, description = "Association code"),
-        ("limit" = Option<u32>, Query, description = "1–500, default 100"),
+        ("code" = String, Path, pattern = "^(JMA|P(0[1-9]|[1-3][0-9]|4[0-7])(-([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3}))?)$", example = "P13-0001", description = "Association code"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1–500, default 100"),
         ("offset" = Option<u64>, Query, description = "Members to skip, default 0"),
     ),
     responses(
@@ -124,6 +124,7 @@ pub async fn association<S: Store>(
         (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Outside the token's scope", body = dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such association", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` is a number outside 1–500", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn members<S: Store>(
@@ -139,11 +140,14 @@ pub async fn members<S: Store>(
     for (k, v) in query_pairs(q.as_deref())? {
         match k.as_str() {
             "limit" => {
-                limit = v
+                // a number outside 1–500 is well-formed but not allowed: 422, not 400
+                let n: i64 = v
                     .parse()
+                    .map_err(|_| ApiError(Failure::BadRequest("invalid-limit")))?;
+                limit = u32::try_from(n)
                     .ok()
                     .filter(|n| (1..=500).contains(n))
-                    .ok_or(ApiError(Failure::BadRequest("invalid-limit")))?
+                    .ok_or(ApiError(Failure::Unprocessable("invalid-limit")))?
             }
             "offset" => {
                 offset = v

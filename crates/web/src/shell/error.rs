@@ -25,6 +25,9 @@ pub enum Failure {
     Unauthenticated,
     /// A message key explaining the bad input.
     BadRequest(&'static str),
+    /// Well-formed input outside what is allowed (a range, a length, a code not in the
+    /// catalogue, a date in the future): 422, with the message key saying what is allowed.
+    Unprocessable(&'static str),
     Conflict,
     Unavailable,
     /// Another writer held the database (a bulk import): retry after `Retry-After` seconds.
@@ -43,6 +46,7 @@ impl Failure {
             Failure::Forbidden | Failure::Csrf => StatusCode::FORBIDDEN,
             Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
             Failure::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Failure::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Failure::Conflict => StatusCode::CONFLICT,
             Failure::Unavailable | Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -56,6 +60,7 @@ impl Failure {
             Failure::Forbidden => "forbidden",
             Failure::Unauthenticated => "unauthenticated",
             Failure::BadRequest(_) => "bad-request",
+            Failure::Unprocessable(_) => "unprocessable",
             Failure::Conflict => "conflict",
             Failure::Unavailable => "unavailable",
             Failure::Busy => "busy",
@@ -97,6 +102,13 @@ impl From<CreditError> for Failure {
             CreditError::Input(i @ CreditInputError::AlreadyReversed) => {
                 Failure::Because(Box::new(Failure::Conflict), credit_input_key(i))
             }
+            CreditError::Input(
+                i @ (CreditInputError::ZeroAmount
+                | CreditInputError::BadAmount
+                | CreditInputError::UnknownCode
+                | CreditInputError::BadReason
+                | CreditInputError::FutureDate),
+            ) => Failure::Unprocessable(credit_input_key(i)),
             CreditError::Input(i) => Failure::BadRequest(credit_input_key(i)),
         }
     }
@@ -243,7 +255,9 @@ pub async fn render<S: Store>(State(st): State<WebState<S>>, req: Request, next:
         Flavour::Page => {
             let key = failure.slug();
             let body = match &failure {
-                Failure::BadRequest(k) | Failure::Because(_, k) => cat.text(lang, k, &[]),
+                Failure::BadRequest(k) | Failure::Unprocessable(k) | Failure::Because(_, k) => {
+                    cat.text(lang, k, &[])
+                }
                 _ => cat.text(
                     lang,
                     &format!("error-{key}-body"),
@@ -286,6 +300,10 @@ fn problem<S: Store>(st: &WebState<S>, lang: Lang, f: &Failure, request_id: &str
         Failure::BadRequest(k) => {
             let d = cat.text(lang, k, &[]);
             cat.text(lang, "problem-bad-request", &[("detail", &d)])
+        }
+        Failure::Unprocessable(k) => {
+            let d = cat.text(lang, k, &[]);
+            cat.text(lang, "problem-unprocessable", &[("detail", &d)])
         }
         Failure::Csrf => cat.text(lang, "error-csrf-body", &[]),
         Failure::Because(_, k) => cat.text(lang, k, &[]),

@@ -139,12 +139,15 @@ fn personal(headers: &HeaderMap) -> bool {
     bearer || session
 }
 
-/// The cookies that carry a login (My Page / office, and the CME portal's own), both spellings.
-const SESSION_COOKIES: [&str; 4] = [
+/// The cookies that carry a login (My Page / office, the CME portal's own, and a login waiting
+/// for its second factor), both spellings.
+const SESSION_COOKIES: [&str; 6] = [
     "mamis_session",
     "__Host-mamis_session",
     "mamis_portal",
     "__Host-mamis_portal",
+    "mamis_mfa",
+    "__Host-mamis_mfa",
 ];
 
 /// Adds the security headers every response carries, and `Cache-Control: no-store` to every
@@ -158,7 +161,10 @@ pub async fn security_headers<S: Store>(
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned());
-    let no_store = personal(req.headers()) && !req.uri().path().starts_with("/static/");
+    // Exempt are the static files a route serves, not any path under /static/ (an unknown one is
+    // answered by the not-found page, which shows who is logged in).
+    let static_file = route.as_deref().is_some_and(|r| r.starts_with("/static/"));
+    let no_store = personal(req.headers()) && !static_file;
     let mut resp = next.run(req).await;
     if let Some(r) = route {
         resp.extensions_mut().insert(MatchedRoute(r));
@@ -232,6 +238,7 @@ mod tests {
             "mamis_lang=ja; mamis_session=abc"
         )));
         assert!(personal(&with(header::COOKIE, "__Host-mamis_portal=x")));
+        assert!(personal(&with(header::COOKIE, "mamis_mfa=pending")));
         assert!(personal(&with(header::AUTHORIZATION, "Bearer t")));
         assert!(!personal(&with(
             header::COOKIE,

@@ -485,8 +485,8 @@ fn query_pairs(q: Option<&str>) -> Result<Vec<(String, String)>, Refusal> {
     get, path = "/api/v1/training/sessions",
     tag = "training",
     params(
-        ("organiser" = String, Query, description = "`P13-0001` for an association, `org:<uuid>` for an outside organisation"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("organiser" = String, Query, pattern = "^(JMA|P(0[1-9]|[1-3][0-9]|4[0-7])(-([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3}))?|org:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$", example = "P13-0001", description = "`P13-0001` for an association, `org:<uuid>` for an outside organisation"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1–200, default 50"),
         ("offset" = Option<u32>, Query, description = "Sessions to skip, default 0"),
     ),
     responses(
@@ -495,6 +495,7 @@ fn query_pairs(q: Option<&str>) -> Result<Vec<(String, String)>, Refusal> {
         (status = 401, description = "Missing, unknown or revoked token", body = dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token may not manage this organiser's training", body = dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such outside organisation", body = dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit` is a number outside 1–200", body = dto::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_sessions<S: Store>(
@@ -515,12 +516,17 @@ pub async fn list_sessions<S: Store>(
                     })?)
                 }
                 "limit" => {
-                    limit = v
+                    // a number outside 1–200 is well-formed but not allowed: 422, not 400
+                    let n: i64 = v
                         .trim()
                         .parse()
+                        .map_err(|_| Refusal::bad("bad-limit", "training-api-bad-limit"))?;
+                    limit = u32::try_from(n)
                         .ok()
                         .filter(|n| (1..=200).contains(n))
-                        .ok_or_else(|| Refusal::bad("bad-limit", "training-api-bad-limit"))?
+                        .ok_or_else(|| {
+                            Refusal::unprocessable("bad-limit", "training-api-bad-limit")
+                        })?
                 }
                 "offset" => {
                     offset = v
@@ -609,10 +615,10 @@ fn csv_body(headers: &HeaderMap) -> bool {
     post, path = "/api/v1/training/sessions/{id}/attendance",
     tag = "training",
     params(
-        ("id" = String, Path, description = "The session's id"),
+        ("id" = String, Path, format = Uuid, description = "The session's id"),
         ("dry_run" = Option<bool>, Query, description = "`true` (default): only show the difference; `false`: apply it"),
     ),
-    request_body(content = String, content_type = "text/csv", description = "The attendee list as a CSV file (UTF-8 or CP932, at most 20 MB): a header line with 医籍登録番号|iseki_number and optionally 氏名カナ|name_kana (or 氏カナ and 名カナ), 生年月日|birth_date, 入室|check_in, 退室|check_out; lines without times mean the whole session. The list's own export is accepted as is."),
+    request_body(content = inline(dto::AttendeeListCsv), content_type = "text/csv", description = "The attendee list as a CSV file (UTF-8 or CP932, at most 20 MB): a header line with 医籍登録番号|iseki_number and optionally 氏名カナ|name_kana (or 氏カナ and 名カナ), 生年月日|birth_date, 入室|check_in, 退室|check_out; lines without times mean the whole session. The list's own export is accepted as is."),
     responses(
         (status = 200, description = "The difference (dry run) or what was applied", body = dto::TrainingImportResult),
         (status = 400, description = "A malformed session id or query parameter", body = dto::Problem, content_type = "application/problem+json"),

@@ -110,7 +110,9 @@ pub(super) fn json_response(status: StatusCode, body: serde_json::Value) -> Resp
 /// What a failure says, in the page language, for JSON answers.
 pub(super) fn failure_text(cat: &Catalogues, lang: Lang, f: &Failure) -> String {
     match f {
-        Failure::BadRequest(k) | Failure::Because(_, k) => cat.text(lang, k, &[]),
+        Failure::BadRequest(k) | Failure::Unprocessable(k) | Failure::Because(_, k) => {
+            cat.text(lang, k, &[])
+        }
         Failure::NotFound => cat.text(lang, "training-office-not-found", &[]),
         Failure::Forbidden | Failure::Csrf => cat.text(lang, "training-office-forbidden", &[]),
         Failure::Busy => cat.text(lang, "error-busy-body", &[]),
@@ -124,7 +126,7 @@ pub(super) fn failure_status(f: &Failure) -> StatusCode {
         Failure::NotFound => StatusCode::NOT_FOUND,
         Failure::Forbidden | Failure::Csrf => StatusCode::FORBIDDEN,
         Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Failure::BadRequest(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Failure::BadRequest(_) | Failure::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Failure::Conflict => StatusCode::CONFLICT,
         Failure::Unavailable | Failure::Busy => StatusCode::SERVICE_UNAVAILABLE,
         Failure::Internal => StatusCode::INTERNAL_SERVER_ERROR,
