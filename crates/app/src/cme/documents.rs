@@ -72,6 +72,52 @@ pub struct Printed {
     pub pdf: Vec<u8>,
 }
 
+/// A revoked certificate or document, as its holder is told instead of getting the PDF: the
+/// date and the reason category the verification page shows (the staff member's own words go
+/// to the holder's mail, not here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedNotice {
+    /// The printed number.
+    pub number: String,
+    /// `cme_certificate`, `annual_units` or `attendance`.
+    pub kind: String,
+    /// The day of the revocation in Japan.
+    pub on: NaiveDate,
+    /// The public reason category (`error`, `fraud`, `holder_request`, `other`).
+    pub category: String,
+}
+
+impl RevokedNotice {
+    fn of(number: &str, kind: &str, r: &mamis_store::Revocation) -> Self {
+        Self {
+            number: number.to_owned(),
+            kind: kind.to_owned(),
+            on: japan_date(r.at),
+            category: r.category.clone(),
+        }
+    }
+}
+
+/// What a download request gets: the PDF, or — once revoked — no PDF but the revocation, so
+/// a revoked number is never printed again.
+#[derive(Debug, Clone)]
+pub enum Download {
+    /// The rendered document.
+    Pdf(Printed),
+    /// The document was revoked.
+    Revoked(RevokedNotice),
+}
+
+impl Download {
+    /// The PDF, or the revocation that replaced it.
+    pub fn into_pdf(self) -> Result<Printed, RevokedNotice> {
+        match self {
+            Download::Pdf(p) => Ok(p),
+            Download::Revoked(r) => Err(r),
+        }
+    }
+}
+
 /// The public verification URL printed as the QR code.
 pub fn verify_url(base: &url::Url, number: &str, code: &str) -> String {
     let mut u = base.clone();
@@ -116,12 +162,12 @@ fn render(c: &mamis_pdf::Certificate) -> Result<Vec<u8>, DocumentError> {
     mamis_pdf::render(c).map_err(|e| DocumentError::Pdf(e.to_string()))
 }
 
-/// The PDF of an issued 日医生涯教育認定証.
+/// The PDF of an issued 日医生涯教育認定証, or its revocation once revoked.
 pub async fn certificate_pdf<S: Store>(
     app: &App<S>,
     who: &Principal,
     number: &str,
-) -> Result<Printed, DocumentError> {
+) -> Result<Download, DocumentError> {
     let today = japan_date(app.now());
     let mut tx = app.store.read().await?;
     let c = tx
@@ -131,6 +177,13 @@ pub async fn certificate_pdf<S: Store>(
     let d = tx.doctor(c.doctor).await?.ok_or(AppError::NotFound)?;
     authorize(&mut tx, who, &d, Action::ViewDoctors, today).await?;
     tx.rollback().await?;
+    if let Some(r) = &c.revocation {
+        return Ok(Download::Revoked(RevokedNotice::of(
+            &c.number,
+            "cme_certificate",
+            r,
+        )));
+    }
     let (Some(code), Some(valid_until), Some((half_units, codes))) =
         (&c.verification_code, c.valid_until, c.counted)
     else {
@@ -150,11 +203,11 @@ pub async fn certificate_pdf<S: Store>(
             valid_until,
         },
     })?;
-    Ok(Printed {
+    Ok(Download::Pdf(Printed {
         filename: format!("{}.pdf", c.number),
         number: c.number,
         pdf,
-    })
+    }))
 }
 
 /// Finds the document with this content or records a new one (numbered under the series lock).
@@ -208,7 +261,7 @@ pub async fn annual_units_pdf<S: Store>(
     who: &Principal,
     doctor: Uuid,
     fiscal_year: FiscalYear,
-) -> Result<Printed, DocumentError> {
+) -> Result<Download, DocumentError> {
     let rules = Rules::embedded(PROGRAMME);
     let today = japan_date(app.now());
     if fiscal_year >= FiscalYear::of_date(today) {
@@ -235,6 +288,13 @@ pub async fn annual_units_pdf<S: Store>(
         "codes": codes,
     });
     let rec = record(app, who, doctor, "annual_units", SERIES_ANNUAL, &content).await?;
+    if let Some(r) = &rec.revocation {
+        return Ok(Download::Revoked(RevokedNotice::of(
+            &rec.number,
+            &rec.kind,
+            r,
+        )));
+    }
     let pdf = render(&mamis_pdf::Certificate {
         number: rec.number.clone(),
         issued_on: rec.issued_on,
@@ -255,11 +315,11 @@ pub async fn annual_units_pdf<S: Store>(
                 .collect(),
         },
     })?;
-    Ok(Printed {
+    Ok(Download::Pdf(Printed {
         filename: format!("{}.pdf", rec.number),
         number: rec.number,
         pdf,
-    })
+    }))
 }
 
 /// The entries a 受講証明書 attests: training and e-learning (or e-learning only) dated within
@@ -291,7 +351,7 @@ pub async fn attendance_pdf<S: Store>(
     from: NaiveDate,
     to: NaiveDate,
     elearning_only: bool,
-) -> Result<Printed, DocumentError> {
+) -> Result<Download, DocumentError> {
     let rules = Rules::embedded(PROGRAMME);
     let today = japan_date(app.now());
     if to > today {
@@ -326,6 +386,13 @@ pub async fn attendance_pdf<S: Store>(
         })).collect::<Vec<_>>(),
     });
     let rec = record(app, who, doctor, "attendance", SERIES_ATTENDANCE, &content).await?;
+    if let Some(r) = &rec.revocation {
+        return Ok(Download::Revoked(RevokedNotice::of(
+            &rec.number,
+            &rec.kind,
+            r,
+        )));
+    }
     let pdf = render(&mamis_pdf::Certificate {
         number: rec.number.clone(),
         issued_on: rec.issued_on,
@@ -351,9 +418,9 @@ pub async fn attendance_pdf<S: Store>(
                 .collect(),
         },
     })?;
-    Ok(Printed {
+    Ok(Download::Pdf(Printed {
         filename: format!("{}.pdf", rec.number),
         number: rec.number,
         pdf,
-    })
+    }))
 }

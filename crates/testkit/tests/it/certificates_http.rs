@@ -675,6 +675,20 @@ async fn downloads<S: Store>(t: TestApp<S>) {
     assert_eq!(one(&doc, "#verify-period"), "2025年度");
     assert!(texts(&doc, "#verify-valid-until").is_empty());
 
+    // once that 学習単位取得証 is revoked, its year's link answers 410 with a page, not the PDF
+    certificates::revoke(&t.app, &job(), &number, "error", "集計の誤り", None)
+        .await
+        .unwrap();
+    let r = ua.get(t.url(&annual[0])).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    let page = html(&r.text().await.unwrap());
+    assert_eq!(
+        one(&page, "#revoked-body"),
+        format!(
+            "学習単位取得証 {number} は 2026年6月1日 に取り消されたため、PDF はダウンロードできません（取り消しの理由: 発行内容の誤り）。ご不明な点は所属の医師会にお問い合わせください。"
+        )
+    );
+
     // someone not logged in is sent to log in
     let r = mamis_testkit::browser()
         .get(t.url("/mypage/cme/documents/annual/2025.pdf"))
@@ -878,12 +892,65 @@ async fn office<S: Store>(t: TestApp<S>) {
     assert_eq!(rev.category, "fraud");
     assert_eq!(rev.reason, "単位の不正な取得が判明したため");
 
-    // My Page shows it revoked, with no download offered as valid
+    // My Page ⑤ lists it as revoked, with the date and the reason category /verify shows, and
+    // offers no PDF any more
     let (_, doc) = get(&t, &doc_ua, "/mypage/cme/documents").await;
     let row = format!("#doc-certificates tr[data-number='{}']", ca.number);
     assert_eq!(
-        one(&doc, &format!("{row} .status")),
-        "2026年6月1日に取り消し"
+        one(&doc, &format!("{row} .doc-status-revoked")),
+        "取り消し済み"
+    );
+    assert_eq!(
+        one(&doc, &format!("{row} .doc-revoked-detail")),
+        "2026年6月1日に取り消し（理由: 不正な単位の取得）"
+    );
+    assert!(texts(&doc, &format!("{row} a.doc-download")).is_empty());
+    assert!(
+        texts(&doc, &format!("{row} a")).is_empty(),
+        "no link at all"
+    );
+    assert_eq!(
+        one(&doc, &format!("{row} .doc-revoked")),
+        "取り消されたため PDF はありません"
+    );
+    let code = c.verification_code.clone().unwrap();
+    let (status, _, vdoc) = verify(&t, &format!("/verify/{}?c={code}", ca.number)).await;
+    assert_eq!(status, 200);
+    assert_eq!(one(&vdoc, "#verify-reason"), "不正な単位の取得");
+    assert!(one(&vdoc, "#verify-status-detail").contains("2026年6月1日"));
+    // asked for directly, its PDF is gone: 410 with a page saying when and why
+    let r = doc_ua
+        .get(t.url(&format!(
+            "/mypage/cme/documents/certificate/{}.pdf",
+            ca.number
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        r.headers()
+    );
+    let page = html(&r.text().await.unwrap());
+    assert_eq!(
+        one(&page, "#revoked-title"),
+        "この証明書は取り消されています"
+    );
+    assert_eq!(
+        one(&page, "#revoked-body"),
+        format!(
+            "日医生涯教育認定証 {} は 2026年6月1日 に取り消されたため、PDF はダウンロードできません（取り消しの理由: 不正な単位の取得）。ご不明な点は所属の医師会にお問い合わせください。",
+            ca.number
+        )
+    );
+    assert_eq!(
+        attr(&page, "#revoked-back", "href").as_deref(),
+        Some("/mypage/cme/documents")
     );
 }
 app_test!(office_revokes_and_lists_reviews_for_jma_staff_only, office);

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use mamis_app::cme::Summary;
-use mamis_app::cme::documents::{self, DocumentError, Printed};
+use mamis_app::cme::documents::{self, DocumentError, Download, Printed, RevokedNotice};
 use mamis_domain::FiscalYear;
 use mamis_store::Store;
 use serde::Deserialize;
@@ -18,6 +18,8 @@ use crate::shell::chrome::{Chrome, NavItem, PageCtx, PageResult, html, nav, page
 use crate::shell::error::{Failure, PageError};
 use crate::shell::fmt::Fmt;
 
+use super::verify::category_key;
+
 /// One issued or imported 認定証.
 struct CertRow {
     number: String,
@@ -26,7 +28,10 @@ struct CertRow {
     valid_until: String,
     status: String,
     class: &'static str,
-    /// The download, for certificates MAMIS issued (prior-system ones were printed on paper).
+    /// For a revoked certificate: when, and the reason category, as `/verify` shows them.
+    revoked: Option<String>,
+    /// The download, for valid or expired certificates MAMIS issued (prior-system ones were
+    /// printed on paper; a revoked one is never offered again).
     href: Option<String>,
     download_label: String,
 }
@@ -64,13 +69,7 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
         .rev()
         .map(|c| {
             let (status, class) = match (&c.revocation, c.valid_until) {
-                (Some(r), _) => (
-                    f.t(
-                        "certificates-status-revoked",
-                        &[("date", &f.date(mamis_domain::time::japan_date(r.at)))],
-                    ),
-                    "revoked",
-                ),
+                (Some(_), _) => (f.t("certificates-status-revoked", &[]), "revoked"),
                 (None, Some(u)) if u < today => {
                     (f.t("certificates-status-expired", &[]), "expired")
                 }
@@ -79,7 +78,16 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
                 }
                 (None, _) => (f.t("certificates-status-valid", &[]), "valid"),
             };
-            let href = (c.origin == "mamis")
+            let revoked = c.revocation.as_ref().map(|r| {
+                f.t(
+                    "certificates-revoked-detail",
+                    &[
+                        ("date", &f.date(mamis_domain::time::japan_date(r.at))),
+                        ("category", &f.t(&category_key(&r.category), &[])),
+                    ],
+                )
+            });
+            let href = (c.origin == "mamis" && c.revocation.is_none())
                 .then(|| format!("/mypage/cme/documents/certificate/{}.pdf", c.number));
             CertRow {
                 download_label: f.t("certificates-download-label", &[("number", &c.number)]),
@@ -89,6 +97,7 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
                 valid_until: c.valid_until.map(|u| f.date(u)).unwrap_or_default(),
                 status,
                 class,
+                revoked,
                 href,
             }
         })
@@ -167,6 +176,51 @@ fn pdf_response(p: Printed) -> Response {
     r
 }
 
+#[derive(Template)]
+#[template(path = "certificates/revoked.html")]
+struct RevokedView<'a> {
+    c: Chrome<'a>,
+    body: String,
+}
+
+/// A revoked certificate's or document's download: 410 Gone, with a page saying when and why
+/// (the reason category `/verify` shows), in the site's layout.
+fn revoked_page<S: Store>(st: &WebState<S>, ctx: &PageCtx, r: &RevokedNotice) -> PageResult {
+    let cat = &st.shared.catalogues;
+    let f = Fmt::new(cat, ctx.lang);
+    let view = RevokedView {
+        c: ctx.chrome(cat),
+        body: f.t(
+            "certificates-revoked-page-body",
+            &[
+                (
+                    "kind",
+                    &f.t(
+                        &format!("certificates-kind-{}", r.kind.replace('_', "-")),
+                        &[],
+                    ),
+                ),
+                ("number", &r.number),
+                ("date", &f.date(r.on)),
+                ("category", &f.t(&category_key(&r.category), &[])),
+            ],
+        ),
+    };
+    let mut resp = html(page(view.render()))?;
+    *resp.status_mut() = StatusCode::GONE;
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// The PDF, or the page saying it was revoked.
+fn download<S: Store>(st: &WebState<S>, ctx: &PageCtx, d: Download) -> PageResult {
+    match d {
+        Download::Pdf(p) => Ok(pdf_response(p)),
+        Download::Revoked(r) => revoked_page(st, ctx, &r),
+    }
+}
+
 /// `N2026-000001.pdf` → `N2026-000001`; anything else is not a document of ours.
 fn pdf_stem(file: &str) -> Result<&str, PageError> {
     file.strip_suffix(".pdf")
@@ -186,9 +240,8 @@ pub async fn certificate_pdf<S: Store>(
     if u.verified_doctor().is_none() {
         return unverified(&st, &ctx);
     }
-    Ok(pdf_response(
-        documents::certificate_pdf(&st.app, &who, number).await?,
-    ))
+    let d = documents::certificate_pdf(&st.app, &who, number).await?;
+    download(&st, &ctx, d)
 }
 
 /// The 学習単位取得証 of a closed fiscal year. A GET that may write: the first download records
@@ -209,9 +262,8 @@ pub async fn annual_pdf<S: Store>(
     let Some(doctor) = u.verified_doctor() else {
         return unverified(&st, &ctx);
     };
-    Ok(pdf_response(
-        documents::annual_units_pdf(&st.app, &who, doctor, fy).await?,
-    ))
+    let d = documents::annual_units_pdf(&st.app, &who, doctor, fy).await?;
+    download(&st, &ctx, d)
 }
 
 /// The 受講証明書 form as posted.
@@ -280,7 +332,7 @@ pub async fn attendance_pdf<S: Store>(
         Err(key) => (key, StatusCode::BAD_REQUEST),
         Ok((from, to, elearning_only)) => {
             match documents::attendance_pdf(&st.app, &who, doctor, from, to, elearning_only).await {
-                Ok(p) => return Ok(pdf_response(p)),
+                Ok(d) => return download(&st, &ctx, d),
                 Err(e) => attendance_refusal(e)?,
             }
         }
