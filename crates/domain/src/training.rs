@@ -595,6 +595,16 @@ pub fn origin_key(item: Uuid, part: usize, doctor: Uuid) -> String {
     format!("training:{item}:{part}:{doctor}")
 }
 
+/// The programme item of a training credit's [`origin_key`]; `None` for any other key
+/// (e-learning, imports, demo data), whose item is not known.
+pub fn origin_item(key: &str) -> Option<Uuid> {
+    let mut parts = key.strip_prefix("training:")?.split(':');
+    let item = Uuid::parse_str(parts.next()?).ok()?;
+    let part_ok = parts.next()?.parse::<usize>().is_ok();
+    let doctor_ok = Uuid::parse_str(parts.next()?).is_ok();
+    (part_ok && doctor_ok && parts.next().is_none()).then_some(item)
+}
+
 /// One credit a doctor earned at a session, ready to become a ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credit {
@@ -1135,6 +1145,23 @@ mod tests {
         r.add_interval(at(0), at(30));
         r.add_interval(at(31), at(60));
         assert!(r.credited_items(items, Duration::zero()).is_empty());
+    }
+
+    #[test]
+    fn origin_keys_name_their_item() {
+        let key = origin_key(id(1), 2, id(9));
+        assert_eq!(origin_item(&key), Some(id(1)));
+        for other in [
+            "elearning:demo-31:00000000-0000-0000-0000-000000000009",
+            "training:demo-3-0:00000000-0000-0000-0000-000000000009",
+            "prior:1234567:2024:10",
+            "training:00000000-0000-0000-0000-000000000001:x:00000000-0000-0000-0000-000000000009",
+            "training:00000000-0000-0000-0000-000000000001:0",
+            "",
+        ] {
+            assert_eq!(origin_item(other), None, "{other}");
+        }
+        assert_eq!(origin_item(&format!("{key}:extra")), None);
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! carries a number and a verification code; the same content for the same doctor reuses its
 //! number, so downloading twice gives the same document.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use mamis_domain::curriculum::Catalogue;
 use mamis_domain::rules::{Rules, year_totals};
 use mamis_domain::time::japan_date;
+use mamis_domain::training::origin_item;
 use mamis_domain::{Action, FiscalYear, LedgerEntry, Principal, Source};
 use mamis_store::{
     CertificateStore, Doctor, DocumentRecord, LedgerStore, RegistryStore, Store, Tx,
@@ -343,6 +344,52 @@ pub fn attendance_lines(
         .collect()
 }
 
+/// 受講件数 of a 受講証明書: one per training session attended plus one per e-learning content
+/// passed, however many lines (one per programme item, part and curriculum code) each made. A
+/// training line whose item `session_of` knows counts as that session; one whose item is not
+/// known (imported history, demo data) as its day and title, which a session's lines share
+/// (the title is the session's). An e-learning line counts as its origin key: one content.
+pub fn attendance_count(lines: &[&LedgerEntry], session_of: &HashMap<Uuid, Uuid>) -> u32 {
+    #[derive(PartialEq, Eq, Hash)]
+    enum Attended<'a> {
+        Session(Uuid),
+        Day(NaiveDate, Option<&'a str>),
+        Content(&'a str),
+    }
+    let attended: HashSet<Attended<'_>> = lines
+        .iter()
+        .map(|e| match e.source {
+            Source::Training => match origin_item(&e.origin_key).and_then(|i| session_of.get(&i)) {
+                Some(s) => Attended::Session(*s),
+                None => Attended::Day(e.date, e.note.as_deref()),
+            },
+            _ => Attended::Content(e.origin_key.as_str()),
+        })
+        .collect();
+    u32::try_from(attended.len()).unwrap_or(u32::MAX)
+}
+
+/// The session of each programme item of the sessions where the doctor (or their number, while
+/// pending) was present.
+async fn item_sessions<T: Tx>(
+    tx: &mut T,
+    d: &Doctor,
+) -> Result<HashMap<Uuid, Uuid>, DocumentError> {
+    let sessions: BTreeSet<Uuid> = tx
+        .presence_of_doctor(d.id, &d.iseki)
+        .await?
+        .into_iter()
+        .map(|r| r.session)
+        .collect();
+    let mut of = HashMap::new();
+    for s in sessions {
+        for item in tx.programme_items(s).await? {
+            of.insert(item.id, s);
+        }
+    }
+    Ok(of)
+}
+
 /// A 受講証明書 for a past period.
 pub async fn attendance_pdf<S: Store>(
     app: &App<S>,
@@ -364,11 +411,18 @@ pub async fn attendance_pdf<S: Store>(
     let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
     authorize(&mut tx, who, &d, Action::ViewDoctors, today).await?;
     let entries = tx.ledger_of(doctor, PROGRAMME).await?;
-    tx.rollback().await?;
     let lines = attendance_lines(&entries, from, to, elearning_only);
     if lines.is_empty() {
+        tx.rollback().await?;
         return Err(DocumentError::NothingToPrint);
     }
+    let session_of = if lines.iter().any(|e| e.source == Source::Training) {
+        item_sessions(&mut tx, &d).await?
+    } else {
+        HashMap::new()
+    };
+    tx.rollback().await?;
+    let attended = attendance_count(&lines, &session_of);
     let label = |s: Source| match s {
         Source::ELearning => "日医e-ラーニング",
         _ => "研修会",
@@ -377,6 +431,7 @@ pub async fn attendance_pdf<S: Store>(
         "from": from.to_string(),
         "to": to.to_string(),
         "elearning_only": elearning_only,
+        "attended": attended,
         "lines": lines.iter().map(|e| json!({
             "date": e.date.to_string(),
             "title": e.note.clone().unwrap_or_default(),
@@ -416,6 +471,7 @@ pub async fn attendance_pdf<S: Store>(
                     half_units: e.half_units.get(),
                 })
                 .collect(),
+            attended,
         },
     })?;
     Ok(Download::Pdf(Printed {

@@ -571,9 +571,23 @@ async fn downloads<S: Store>(t: TestApp<S>) {
     };
     let (name, body) = pdf(attendance("2025-04-01", "2026-05-31", "all").await).await;
     assert!(name.starts_with('A'), "{name}");
-    pdf_text_contains(&body, &[name.trim_end_matches(".pdf"), "在宅医療"]);
-    let (name_el, _) = pdf(attendance("2025-04-01", "2026-05-31", "elearning").await).await;
+    // 受講件数: the 2025-10-04 session's ten code lines are one attendance, plus the
+    // e-learning content and the 2026-05-16 session: 3, over 12 lines of 1 unit
+    pdf_text_contains(
+        &body,
+        &[
+            name.trim_end_matches(".pdf"),
+            "在宅医療",
+            "3 件　合計 12.0 単位",
+        ],
+    );
+    assert!(
+        pdf_text(&body).is_none_or(|text| !text.contains("12件")),
+        "one per line"
+    );
+    let (name_el, body_el) = pdf(attendance("2025-04-01", "2026-05-31", "elearning").await).await;
     assert_ne!(name, name_el, "other content, another number");
+    pdf_text_contains(&body_el, &["1 件　合計 1.0 単位"]);
 
     // what the form says when it cannot print
     for (from, to, scope, status, message) in [
@@ -705,9 +719,9 @@ async fn downloads<S: Store>(t: TestApp<S>) {
 }
 app_test!(a_doctor_downloads_the_three_pdfs_from_my_page, downloads);
 
-/// When `pdftotext` is installed (required in CI), the PDF's text holds each of `needles`
-/// (whitespace ignored, as the layout may space a name).
-fn pdf_text_contains(pdf: &[u8], needles: &[&str]) {
+/// The PDF's text as laid out, without whitespace (the layout may space a name), when `pdftotext` is
+/// installed; it is required in CI, and elsewhere its absence skips loudly (`None`).
+pub(crate) fn pdf_text(pdf: &[u8]) -> Option<String> {
     let present = std::process::Command::new("pdftotext")
         .arg("-v")
         .output()
@@ -718,22 +732,33 @@ fn pdf_text_contains(pdf: &[u8], needles: &[&str]) {
             "pdftotext is required in CI (apt-get install poppler-utils)"
         );
         eprintln!("SKIPPED (pdf text): pdftotext missing — apt-get install poppler-utils");
-        return;
+        return None;
     }
     let path = std::env::temp_dir().join(format!("mamis-cert-{}.pdf", Uuid::new_v4().simple()));
     std::fs::write(&path, pdf).unwrap();
     let out = std::process::Command::new("pdftotext")
-        .args(["-enc", "UTF-8"])
+        // as laid out: a label's value stays on its line
+        .args(["-layout", "-enc", "UTF-8"])
         .arg(&path)
         .arg("-")
         .output()
         .unwrap();
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "pdftotext failed");
-    let text: String = String::from_utf8_lossy(&out.stdout)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    )
+}
+
+/// When `pdftotext` is installed (required in CI), the PDF's text holds each of `needles`
+/// (whitespace ignored, as the layout may space a name).
+fn pdf_text_contains(pdf: &[u8], needles: &[&str]) {
+    let Some(text) = pdf_text(pdf) else {
+        return;
+    };
     for n in needles {
         let n: String = n.chars().filter(|c| !c.is_whitespace()).collect();
         assert!(text.contains(&n), "{n} not in the PDF text: {text}");

@@ -573,6 +573,92 @@ app_test!(
     desk_repeats
 );
 
+/// Issue 13: the 受講証明書's 受講件数 is one per session attended plus one per e-learning
+/// content passed, not one per code line. Two sessions on one day under one title (morning and
+/// afternoon, three code lines each) are two attendances; with an e-learning content, three —
+/// read back from the PDF's text.
+async fn attendance_count<S: Store>(t: TestApp<S>) {
+    use mamis_app::cme::{self, NewCredit, documents};
+    use mamis_domain::{HalfUnits, Source};
+    setup(&t).await;
+    let morning = chiyoda_session(&t).await;
+    let mut pm = input(Organiser::Association(code("P13-0001")));
+    let later = Duration::hours(5);
+    pm.start += later;
+    pm.end += later;
+    for item in &mut pm.items {
+        item.start += later;
+    }
+    let afternoon = training::create(&t.app, &job(), pm, None).await.unwrap();
+    assert_eq!(morning.title, afternoon.title);
+    let (d, who) = verified(&t, 1).await;
+    for (s, at) in [
+        (&morning, "2026-06-01T08:58:00"),
+        (&morning, "2026-06-01T12:01:00"),
+        (&afternoon, "2026-06-01T13:58:00"),
+        (&afternoon, "2026-06-01T17:01:00"),
+    ] {
+        t.clock.set(jst(at));
+        capture::desk_scan(
+            &t.app,
+            &job(),
+            s.id,
+            DeskInput::Iseki(d.iseki.clone()),
+            at_device("desk"),
+        )
+        .await
+        .unwrap();
+    }
+    let mut tx = t.app.store.write().await.unwrap();
+    cme::credit(
+        &mut tx,
+        &[NewCredit {
+            doctor: d.id,
+            date: "2026-06-01".parse().unwrap(),
+            source: Source::ELearning,
+            code: 20,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("elearning:content-7:{}", d.id),
+            note: Some("日医e-ラーニング「感染症対策」".into()),
+        }],
+        "job:test",
+        t.app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let day = "2026-06-01".parse().unwrap();
+    assert_eq!(
+        ledger(&t, d.id).await.len(),
+        7,
+        "six code lines and one content"
+    );
+    t.clock.set(jst("2026-06-02T10:00:00"));
+    let printed = documents::attendance_pdf(&t.app, &who, d.id, day, day, false)
+        .await
+        .unwrap()
+        .into_pdf()
+        .unwrap();
+    let only_el = documents::attendance_pdf(&t.app, &who, d.id, day, day, true)
+        .await
+        .unwrap()
+        .into_pdf()
+        .unwrap();
+    let Some(text) = crate::certificates_http::pdf_text(&printed.pdf) else {
+        return;
+    };
+    // 2 × (1 + 0.5 + 1) units from the sessions, 1 from the content
+    assert!(text.contains("受講証明書"), "{text}");
+    assert!(text.contains("3件合計6.0単位"), "{text}");
+    assert!(!text.contains("7件"), "{text}");
+    let text = crate::certificates_http::pdf_text(&only_el.pdf).unwrap();
+    assert!(text.contains("1件合計1.0単位"), "{text}");
+}
+app_test!(
+    the_attendance_certificate_counts_sessions_and_contents,
+    attendance_count
+);
+
 async fn pending<S: Store>(t: TestApp<S>) {
     setup(&t).await;
     let s = chiyoda_session(&t).await;
