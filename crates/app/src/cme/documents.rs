@@ -3,11 +3,11 @@
 //! carries a number and a verification code; the same content for the same doctor reuses its
 //! number, so downloading twice gives the same document.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use mamis_domain::curriculum::Catalogue;
-use mamis_domain::rules::{Rules, year_totals};
+use mamis_domain::rules::{Rules, YearTotals, year_totals};
 use mamis_domain::time::japan_date;
 use mamis_domain::training::origin_item;
 use mamis_domain::{Action, FiscalYear, LedgerEntry, Principal, Source};
@@ -223,7 +223,7 @@ async fn record<S: Store>(
     let now = app.now();
     let today = japan_date(now);
     let text = content.to_string();
-    let key = hex::encode(Sha256::digest(text.as_bytes()));
+    let key = content_key(content);
     let mut tx = app.store.write().await?;
     if let Some(d) = tx.document_by_key(doctor, kind, &key).await? {
         tx.rollback().await?;
@@ -256,6 +256,66 @@ async fn record<S: Store>(
     Ok(d)
 }
 
+/// What a 学習単位取得証 records of its year: the same totals always give the same content,
+/// hence the same number.
+fn annual_content(fiscal_year: FiscalYear, y: &YearTotals) -> Value {
+    let codes: Vec<Value> = y
+        .per_code
+        .iter()
+        .map(|(c, h)| json!([c, h.get()]))
+        .collect();
+    json!({
+        "fiscal_year": fiscal_year.year(),
+        "half_units": y.half_units.get(),
+        "codes": codes,
+    })
+}
+
+fn content_key(content: &Value) -> String {
+    hex::encode(Sha256::digest(content.to_string().as_bytes()))
+}
+
+/// What My Page ⑤ lists: the doctor's summary (certificates, closed years with credits) and the
+/// closed years whose 学習単位取得証 — the one a download would print today — was revoked, so
+/// the page does not offer it.
+#[derive(Debug, Clone)]
+pub struct DocumentsOverview {
+    /// The doctor's standing, certificates and ledger.
+    pub summary: super::Summary,
+    /// Per closed fiscal year, the revocation of its 学習単位取得証.
+    pub revoked_annual: BTreeMap<FiscalYear, RevokedNotice>,
+}
+
+/// ⑤ for the logged-in doctor; `None` without a verified MAMIS_ID.
+pub async fn overview<S: Store>(
+    app: &App<S>,
+    current: &crate::identity::sessions::Current,
+) -> Result<Option<DocumentsOverview>, DocumentError> {
+    let Some(summary) = super::own_summary(app, current).await? else {
+        return Ok(None);
+    };
+    let doctor = summary.doctor.id;
+    let current_fy = summary.standing.current_fy;
+    let mut revoked_annual = BTreeMap::new();
+    let mut tx = app.store.read().await?;
+    for (fy, y) in year_totals(summary.rules, &summary.entries) {
+        if fy >= current_fy || !y.half_units.is_positive() {
+            continue;
+        }
+        let key = content_key(&annual_content(fy, &y));
+        if let Some(d) = tx.document_by_key(doctor, "annual_units", &key).await?
+            && let Some(r) = &d.revocation
+        {
+            revoked_annual.insert(fy, RevokedNotice::of(&d.number, &d.kind, r));
+        }
+    }
+    tx.rollback().await?;
+    Ok(Some(DocumentsOverview {
+        summary,
+        revoked_annual,
+    }))
+}
+
 /// The 学習単位取得証 of a closed fiscal year.
 pub async fn annual_units_pdf<S: Store>(
     app: &App<S>,
@@ -278,16 +338,7 @@ pub async fn annual_units_pdf<S: Store>(
         .get(&fiscal_year)
         .filter(|y| y.half_units.is_positive())
         .ok_or(DocumentError::NothingToPrint)?;
-    let codes: Vec<Value> = y
-        .per_code
-        .iter()
-        .map(|(c, h)| json!([c, h.get()]))
-        .collect();
-    let content = json!({
-        "fiscal_year": fiscal_year.year(),
-        "half_units": y.half_units.get(),
-        "codes": codes,
-    });
+    let content = annual_content(fiscal_year, y);
     let rec = record(app, who, doctor, "annual_units", SERIES_ANNUAL, &content).await?;
     if let Some(r) = &rec.revocation {
         return Ok(Download::Revoked(RevokedNotice::of(

@@ -702,6 +702,22 @@ async fn downloads<S: Store>(t: TestApp<S>) {
             "学習単位取得証 {number} は 2026年6月1日 に取り消されたため、PDF はダウンロードできません（取り消しの理由: 発行内容の誤り）。ご不明な点は所属の医師会にお問い合わせください。"
         )
     );
+    // and ⑤ no longer offers that year's link, saying why; the other year keeps its own
+    let (_, doc) = get(&t, &ua, "/mypage/cme/documents").await;
+    let links: Vec<String> = {
+        let sel = scraper::Selector::parse("#doc-annual a").unwrap();
+        doc.select(&sel)
+            .map(|e| e.value().attr("href").unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(links, ["/mypage/cme/documents/annual/2023.pdf"]);
+    assert_eq!(
+        texts(&doc, "#doc-annual li"),
+        [
+            "2025年度の学習単位取得証 取り消し済み 2026年6月1日に取り消し（理由: 発行内容の誤り）",
+            "2023年度の学習単位取得証（PDF）"
+        ]
+    );
 
     // someone not logged in is sent to log in
     let r = mamis_testkit::browser()

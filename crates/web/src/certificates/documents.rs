@@ -7,7 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use mamis_app::cme::Summary;
-use mamis_app::cme::documents::{self, DocumentError, Download, Printed, RevokedNotice};
+use mamis_app::cme::documents::{
+    self, DocumentError, DocumentsOverview, Download, Printed, RevokedNotice,
+};
 use mamis_domain::FiscalYear;
 use mamis_store::Store;
 use serde::Deserialize;
@@ -36,10 +38,11 @@ struct CertRow {
     download_label: String,
 }
 
-/// One closed fiscal year's 学習単位取得証.
+/// One closed fiscal year's 学習単位取得証: its download, or — revoked — when and why.
 struct AnnualRow {
-    href: String,
+    href: Option<String>,
     label: String,
+    revoked: Option<String>,
 }
 
 /// The 受講証明書 form as typed, and why it was refused.
@@ -78,15 +81,10 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
                 }
                 (None, _) => (f.t("certificates-status-valid", &[]), "valid"),
             };
-            let revoked = c.revocation.as_ref().map(|r| {
-                f.t(
-                    "certificates-revoked-detail",
-                    &[
-                        ("date", &f.date(mamis_domain::time::japan_date(r.at))),
-                        ("category", &f.t(&category_key(&r.category), &[])),
-                    ],
-                )
-            });
+            let revoked = c
+                .revocation
+                .as_ref()
+                .map(|r| revoked_detail(f, mamis_domain::time::japan_date(r.at), &r.category));
             let href = (c.origin == "mamis" && c.revocation.is_none())
                 .then(|| format!("/mypage/cme/documents/certificate/{}.pdf", c.number));
             CertRow {
@@ -104,18 +102,40 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
         .collect()
 }
 
-fn annual_rows(f: &Fmt<'_>, s: &Summary) -> Vec<AnnualRow> {
+/// 「{ $date }に取り消し（理由: …）」, as `/verify` names the date and the category.
+fn revoked_detail(f: &Fmt<'_>, on: chrono::NaiveDate, category: &str) -> String {
+    f.t(
+        "certificates-revoked-detail",
+        &[
+            ("date", &f.date(on)),
+            ("detail", &f.t(&category_key(category), &[])),
+        ],
+    )
+}
+
+fn annual_rows(f: &Fmt<'_>, o: &DocumentsOverview) -> Vec<AnnualRow> {
+    let s = &o.summary;
     s.standing
         .years
         .iter()
         .rev()
         .filter(|(fy, y)| **fy < s.standing.current_fy && y.half_units.is_positive())
-        .map(|(fy, _)| AnnualRow {
-            href: format!("/mypage/cme/documents/annual/{}.pdf", fy.year()),
-            label: f.t(
-                "certificates-annual-link",
-                &[("year", &fy.year().to_string())],
-            ),
+        .map(|(fy, _)| {
+            let revoked = o.revoked_annual.get(fy);
+            AnnualRow {
+                href: revoked
+                    .is_none()
+                    .then(|| format!("/mypage/cme/documents/annual/{}.pdf", fy.year())),
+                label: f.t(
+                    if revoked.is_some() {
+                        "certificates-annual-name"
+                    } else {
+                        "certificates-annual-link"
+                    },
+                    &[("year", &fy.year().to_string())],
+                ),
+                revoked: revoked.map(|r| revoked_detail(f, r.on, &r.category)),
+            }
         })
         .collect()
 }
@@ -128,7 +148,7 @@ async fn render_documents<S: Store>(
     form: AttendanceRetry,
     status: StatusCode,
 ) -> PageResult {
-    let Some(s) = mamis_app::cme::own_summary(&st.app, u).await? else {
+    let Some(o) = documents::overview(&st.app, u).await? else {
         return unverified(st, ctx);
     };
     let cat = &st.shared.catalogues;
@@ -136,10 +156,10 @@ async fn render_documents<S: Store>(
     let view = DocumentsView {
         c: ctx.chrome(cat),
         nav: nav(&f, "/mypage/cme/documents"),
-        certificates: cert_rows(&f, &s),
-        annual: annual_rows(&f, &s),
+        certificates: cert_rows(&f, &o.summary),
+        annual: annual_rows(&f, &o),
         form,
-        today: s.standing.today.to_string(),
+        today: o.summary.standing.today.to_string(),
     };
     let mut r = html(page(view.render()))?;
     *r.status_mut() = status;
@@ -202,7 +222,7 @@ fn revoked_page<S: Store>(st: &WebState<S>, ctx: &PageCtx, r: &RevokedNotice) ->
                 ),
                 ("number", &r.number),
                 ("date", &f.date(r.on)),
-                ("category", &f.t(&category_key(&r.category), &[])),
+                ("detail", &f.t(&category_key(&r.category), &[])),
             ],
         ),
     };

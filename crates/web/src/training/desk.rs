@@ -180,7 +180,7 @@ fn desk_message(f: &Fmt<'_>, r: &DeskResult) -> String {
         &[
             ("name", &r.name),
             ("iseki", r.iseki.as_str()),
-            ("time", &at),
+            ("date", &at),
         ],
     )
 }
