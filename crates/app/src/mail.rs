@@ -1,5 +1,6 @@
 //! Outgoing mail: written to the outbox in the transaction of the change that causes it, then
-//! sent by a job. Without an SMTP relay, mail stays in the outbox (`mamis mail list`).
+//! sent by a job. Without an SMTP relay, mail stays in the outbox (`mamis mail list` lists it
+//! with ids, `mamis mail show ID` prints one whole).
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -152,6 +153,15 @@ pub async fn list<S: Store>(store: &S, limit: u32) -> Result<Vec<OutboxMail>, Ap
     let v = tx.mails(limit).await?;
     tx.rollback().await?;
     Ok(v)
+}
+
+/// One outbox mail by its id (for `mamis mail show`, so an operator or a demo visitor can read
+/// a link the mail carries); `None` when no mail has it.
+pub async fn show<S: Store>(store: &S, id: Uuid) -> Result<Option<OutboxMail>, AppError> {
+    let mut tx = store.read().await?;
+    let m = tx.mail(id).await?;
+    tx.rollback().await?;
+    Ok(m)
 }
 
 #[cfg(test)]

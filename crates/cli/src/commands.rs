@@ -534,13 +534,23 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
             }
             for m in mails {
                 println!(
-                    "{}  {:<7}  {}  {}",
+                    "{}  {}  {:<7}  {}  {}",
+                    m.id,
                     to_japan(m.created_at).format("%Y-%m-%d %H:%M:%S JST"),
                     m.status.as_str(),
                     m.to_addr,
                     m.subject
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Mail {
+            cmd: MailCmd::Show { id },
+        } => {
+            let unknown = || anyhow!("no mail has the id '{id}'; `mamis mail list` shows the ids");
+            let uuid = uuid::Uuid::parse_str(id.trim()).map_err(|_| unknown())?;
+            let m = mail::show(&store, uuid).await?.ok_or_else(unknown)?;
+            print!("{}", mail_text(&m, &cfg.mail_from));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Migration {
@@ -944,4 +954,38 @@ fn count<N: TryInto<u64>>(n: N, one: &str, many: &str) -> String {
     } else {
         format!("{n} {many}")
     }
+}
+
+/// A mail as `mamis mail show` prints it: the headers it is (or will be) sent with, the outbox
+/// state, a blank line, then the body as is.
+fn mail_text(m: &mamis_store::OutboxMail, from: &str) -> String {
+    let mut out = String::new();
+    let mut header = |name: &str, value: &str| {
+        out.push_str(name);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push('\n');
+    };
+    header("Id", &m.id.to_string());
+    header(
+        "Date",
+        &to_japan(m.created_at)
+            .format("%Y-%m-%d %H:%M:%S JST")
+            .to_string(),
+    );
+    header("From", from);
+    header("To", &m.to_addr);
+    header("Subject", &m.subject);
+    let status = match (m.sent_at, &m.last_error) {
+        (Some(at), _) => format!("sent {}", to_japan(at).format("%Y-%m-%d %H:%M:%S JST")),
+        (None, Some(e)) => format!("pending ({} attempts; last error: {e})", m.attempts),
+        (None, None) => "pending".to_owned(),
+    };
+    header("Status", &status);
+    out.push('\n');
+    out.push_str(&m.body_text);
+    if !m.body_text.ends_with('\n') {
+        out.push('\n');
+    }
+    out
 }

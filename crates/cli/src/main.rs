@@ -241,10 +241,15 @@ enum AuditCmd {
 
 #[derive(Debug, Subcommand)]
 enum MailCmd {
-    /// Show the newest mail in the outbox.
+    /// List the newest mail in the outbox, one line each, starting with its id.
     List {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// Print one mail whole: its headers, a blank line, then its body (with any link in it).
+    Show {
+        /// The mail's id, as `mamis mail list` prints it.
+        id: String,
     },
 }
 

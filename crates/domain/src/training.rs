@@ -562,10 +562,47 @@ impl Presence {
     }
 }
 
+/// How long after an attendee's last desk capture another desk scan of them counts as the same
+/// scan repeated (a code held to the camera twice, a scanner that fires twice, staff unsure it
+/// went through) rather than the attendee leaving: issue 13, a scan within 60 s answers
+/// 「記録済み」 and changes nothing.
+pub const DESK_REPEAT_SECONDS: i64 = 60;
+
+/// The last instant the desk captured an attendee, from the intervals the desk recorded: each
+/// arrival, and each departure that was not the organiser closing the session.
+pub fn last_desk_capture<'a>(
+    intervals: impl IntoIterator<Item = &'a Interval>,
+) -> Option<Timestamp> {
+    intervals
+        .into_iter()
+        .flat_map(|i| {
+            let out = i.out_at.filter(|_| !i.left_at_end);
+            std::iter::once(i.in_at).chain(out)
+        })
+        .max()
+}
+
+/// Whether a desk scan at `now` repeats the attendee's last desk capture (`last`): at most
+/// [`DESK_REPEAT_SECONDS`] later (60 s still repeats, 61 s does not). A capture recorded after
+/// `now` (clocks of several servers) repeats too: nothing is toggled on a scan out of order.
+pub fn desk_scan_repeats(last: Option<Timestamp>, now: Timestamp) -> bool {
+    last.is_some_and(|l| now - l <= Duration::seconds(DESK_REPEAT_SECONDS))
+}
+
 /// The ledger's origin key of a training credit: the same for every channel that captured the
 /// doctor, so the store's UNIQUE(programme, origin key, generation) credits an item part once.
 pub fn origin_key(item: Uuid, part: usize, doctor: Uuid) -> String {
     format!("training:{item}:{part}:{doctor}")
+}
+
+/// The programme item of a training credit's [`origin_key`]; `None` for any other key
+/// (e-learning, imports, demo data), whose item is not known.
+pub fn origin_item(key: &str) -> Option<Uuid> {
+    let mut parts = key.strip_prefix("training:")?.split(':');
+    let item = Uuid::parse_str(parts.next()?).ok()?;
+    let part_ok = parts.next()?.parse::<usize>().is_ok();
+    let doctor_ok = Uuid::parse_str(parts.next()?).is_ok();
+    (part_ok && doctor_ok && parts.next().is_none()).then_some(item)
 }
 
 /// One credit a doctor earned at a session, ready to become a ledger entry.
@@ -1111,6 +1148,23 @@ mod tests {
     }
 
     #[test]
+    fn origin_keys_name_their_item() {
+        let key = origin_key(id(1), 2, id(9));
+        assert_eq!(origin_item(&key), Some(id(1)));
+        for other in [
+            "elearning:demo-31:00000000-0000-0000-0000-000000000009",
+            "training:demo-3-0:00000000-0000-0000-0000-000000000009",
+            "prior:1234567:2024:10",
+            "training:00000000-0000-0000-0000-000000000001:x:00000000-0000-0000-0000-000000000009",
+            "training:00000000-0000-0000-0000-000000000001:0",
+            "",
+        ] {
+            assert_eq!(origin_item(other), None, "{other}");
+        }
+        assert_eq!(origin_item(&format!("{key}:extra")), None);
+    }
+
+    #[test]
     fn origin_key_is_channel_independent_and_credits_once() {
         assert_eq!(
             origin_key(id(1), 0, id(2)),
@@ -1206,6 +1260,55 @@ mod tests {
             assert!(check(30).is_some(), "30 s old, offset {offset}");
             assert_eq!(check(40), None, "40 s old, offset {offset}");
             assert_eq!(check(-10), None, "from the future");
+        }
+    }
+
+    /// The desk's repeat window at its boundary: 59 s and 60 s after the last desk capture repeat
+    /// it, 61 s is a new scan; no capture yet never repeats.
+    #[test]
+    fn desk_scans_repeat_within_sixty_seconds() {
+        let last = t0();
+        for (after, repeats) in [
+            (Duration::seconds(0), true),
+            (Duration::seconds(59), true),
+            (Duration::seconds(60), true),
+            (Duration::seconds(60) + Duration::microseconds(1), false),
+            (Duration::seconds(61), false),
+            (Duration::minutes(90), false),
+            (Duration::seconds(-5), true),
+        ] {
+            assert_eq!(
+                desk_scan_repeats(Some(last), last + after),
+                repeats,
+                "{after:?} after the last capture"
+            );
+        }
+        assert!(!desk_scan_repeats(None, last));
+    }
+
+    /// The last desk capture is the latest arrival or departure, but not the organiser's close.
+    #[test]
+    fn the_last_desk_capture_is_the_latest_arrival_or_departure() {
+        let i = |in_min: i64, out_min: Option<i64>, left_at_end: bool| Interval {
+            in_at: at(in_min),
+            out_at: out_min.map(at),
+            left_at_end,
+        };
+        for (intervals, last) in [
+            (vec![], None),
+            (vec![i(0, None, false)], Some(at(0))),
+            (vec![i(0, Some(50), false)], Some(at(50))),
+            (
+                vec![i(0, Some(50), false), i(70, None, false)],
+                Some(at(70)),
+            ),
+            (
+                vec![i(70, Some(80), false), i(0, Some(50), false)],
+                Some(at(80)),
+            ),
+            (vec![i(0, Some(180), true)], Some(at(0))),
+        ] {
+            assert_eq!(last_desk_capture(&intervals), last, "{intervals:?}");
         }
     }
 

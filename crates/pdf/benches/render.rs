@@ -88,6 +88,7 @@ fn cases() -> Vec<(&'static str, Certificate)> {
                 to: d(2026, 3, 31),
                 elearning_only: true,
                 lines: lines(60),
+                attended: 60,
             }),
         ),
         (
@@ -97,6 +98,7 @@ fn cases() -> Vec<(&'static str, Certificate)> {
                 to: d(2026, 3, 31),
                 elearning_only: false,
                 lines: lines(240),
+                attended: 240,
             }),
         ),
     ]

@@ -65,8 +65,18 @@ pub(crate) fn check(c: &Certificate) -> Result<(), PdfError> {
             }
         }
         Document::Attendance {
-            from, to, lines, ..
+            from,
+            to,
+            lines,
+            attended,
+            ..
         } => {
+            let count = usize::try_from(*attended).unwrap_or(usize::MAX);
+            if count > lines.len() || (count == 0 && !lines.is_empty()) {
+                return Err(PdfError::Invalid(
+                    "the attendance count must be between one and the number of records",
+                ));
+            }
             if from > to {
                 return Err(PdfError::Invalid(
                     "the attendance period ends before it starts",
@@ -288,6 +298,7 @@ fn details(page: &mut Page, d: &Document, top: f32) -> Result<f32, PdfError> {
             to,
             elearning_only,
             lines,
+            attended,
         } => vec![
             (
                 "証明期間",
@@ -305,7 +316,7 @@ fn details(page: &mut Page, d: &Document, top: f32) -> Result<f32, PdfError> {
                 "受講件数・単位数",
                 format!(
                     "{} 件　合計 {} 単位",
-                    lines.len(),
+                    attended,
                     units_text(lines.iter().map(|l| l.half_units).sum())
                 ),
             ),

@@ -89,6 +89,11 @@ pub enum Document {
         elearning_only: bool,
         /// Records, printed in the given order, paginated as needed.
         lines: Vec<AttendanceLine>,
+        /// 受講件数 — how many attendances the lines make up, counted by the caller: one per
+        /// training session attended and one per e-learning content passed (a session's lines
+        /// for several curriculum codes are one attendance). At most the number of lines, and
+        /// at least one when there are lines.
+        attended: u32,
     },
 }
 

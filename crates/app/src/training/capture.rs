@@ -7,7 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Duration;
 use hmac::{Hmac, Mac};
-use mamis_domain::training::{VENUE_STEPS_BACK, check_venue_token, venue_step, venue_token};
+use mamis_domain::training::{
+    self, Interval, VENUE_STEPS_BACK, check_venue_token, venue_step, venue_token,
+};
 use mamis_domain::{IsekiNumber, Principal, Timestamp};
 use mamis_store::{
     Doctor, IdentityStore, PendingAttendance, PresenceChannel, PresenceRow, PresenceSubject,
@@ -345,21 +347,79 @@ pub enum DeskInput {
     Iseki(IsekiNumber),
 }
 
+/// What a desk scan did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskCaptured {
+    /// The attendee was checked in.
+    CheckedIn,
+    /// The attendee's open interval was closed (credits settled).
+    CheckedOut,
+    /// 「記録済み」: the desk captured the attendee at most
+    /// [`DESK_REPEAT_SECONDS`](mamis_domain::training::DESK_REPEAT_SECONDS) ago, so the scan
+    /// is taken for the same one repeated and nothing changed.
+    AlreadyRecorded,
+}
+
+/// Why a desk capture is kept as pending attendance instead of crediting a MAMIS_ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pending {
+    /// The number is in the register, but no MAMIS_ID is verified for it yet.
+    Unverified,
+    /// The number is not in the register (a typo, or a doctor the register does not hold yet):
+    /// recorded all the same, and credited if a MAMIS_ID is ever verified for it.
+    NotInRegister,
+}
+
 /// What the desk screen shows after a scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeskResult {
-    /// Checked in or out.
-    pub captured: Captured,
+    /// Checked in, out, or already recorded.
+    pub captured: DeskCaptured,
     /// 氏名 from the register, empty for a pending number.
     pub name: String,
     /// 医籍登録番号.
     pub iseki: IsekiNumber,
-    /// Kept as pending attendance (no verified MAMIS_ID).
-    pub pending: bool,
+    /// Kept as pending attendance, and why; `None` for a verified MAMIS_ID.
+    pub pending: Option<Pending>,
+    /// The attendee's last desk capture when the scan was already recorded.
+    pub recorded_at: Option<Timestamp>,
+    /// Attendees in the room after the scan (open intervals): the desk's live count.
+    pub live: u64,
+    /// The session's expected headcount, shown beside the live count.
+    pub expected: Option<u32>,
+}
+
+/// The attendee's last desk capture at the session (personal QR or typed number), from the
+/// rows not withdrawn.
+async fn last_desk_capture<T: Tx>(
+    tx: &mut T,
+    session: Uuid,
+    subject: &PresenceSubject,
+) -> TrainingResult<Option<Timestamp>> {
+    let rows = tx.presence_of(session).await?;
+    let desk: Vec<Interval> = rows
+        .iter()
+        .filter(|r| &r.subject == subject)
+        .filter(|r| {
+            matches!(
+                r.channel,
+                PresenceChannel::PersonalQr | PresenceChannel::Desk
+            )
+        })
+        .map(|r| Interval {
+            in_at: r.in_at,
+            out_at: r.out_at,
+            left_at_end: r.left_at_end,
+        })
+        .collect();
+    Ok(training::last_desk_capture(&desk))
 }
 
 /// A desk scan: the first scan of an attendee checks them in, the next checks them out
-/// (credits settled). Audited.
+/// (credits settled); a scan within [`training::DESK_REPEAT_SECONDS`] of the attendee's last
+/// desk capture changes nothing and answers [`DeskCaptured::AlreadyRecorded`]. A number
+/// without a verified MAMIS_ID, in the register or not, is kept as pending attendance. Each
+/// change is audited.
 pub async fn desk_scan<S: Store>(
     app: &App<S>,
     who: &Principal,
@@ -385,13 +445,14 @@ pub async fn desk_scan<S: Store>(
                 PresenceChannel::PersonalQr,
                 name,
                 d.iseki,
-                false,
+                None,
             )
         }
         DeskInput::Iseki(n) => {
-            let verified = match tx.doctor_by_iseki(&n).await? {
-                Some(d) if tx.verified_account_of(d.id).await?.is_some() => Some(d),
-                _ => None,
+            let (verified, pending) = match tx.doctor_by_iseki(&n).await? {
+                Some(d) if tx.verified_account_of(d.id).await?.is_some() => (Some(d), None),
+                Some(_) => (None, Some(Pending::Unverified)),
+                None => (None, Some(Pending::NotInRegister)),
             };
             match verified {
                 Some(d) => {
@@ -401,36 +462,51 @@ pub async fn desk_scan<S: Store>(
                         PresenceChannel::Desk,
                         name,
                         d.iseki,
-                        false,
+                        None,
                     )
                 }
-                None => {
-                    tx.insert_pending_attendance(&PendingAttendance {
-                        id: Uuid::new_v4(),
-                        session: s.id,
-                        iseki: n.clone(),
-                        family_kana: None,
-                        given_kana: None,
-                        birth_date: None,
-                        created_at: now,
-                        credited: None,
-                    })
-                    .await?;
-                    (
-                        PresenceSubject::Pending(n.clone()),
-                        PresenceChannel::Desk,
-                        String::new(),
-                        n,
-                        true,
-                    )
-                }
+                None => (
+                    PresenceSubject::Pending(n.clone()),
+                    PresenceChannel::Desk,
+                    String::new(),
+                    n,
+                    pending,
+                ),
             }
         }
     };
+    let last = last_desk_capture(&mut tx, s.id, &subject).await?;
+    if training::desk_scan_repeats(last, now) {
+        // the same scan again: nothing is written, not even the audit record of a change
+        let live = tx.open_presence_count(s.id).await?;
+        tx.rollback().await?;
+        return Ok(DeskResult {
+            captured: DeskCaptured::AlreadyRecorded,
+            name,
+            iseki,
+            pending,
+            recorded_at: last,
+            live,
+            expected: s.expected_headcount,
+        });
+    }
+    if let PresenceSubject::Pending(n) = &subject {
+        tx.insert_pending_attendance(&PendingAttendance {
+            id: Uuid::new_v4(),
+            session: s.id,
+            iseki: n.clone(),
+            family_kana: None,
+            given_kana: None,
+            birth_date: None,
+            created_at: now,
+            credited: None,
+        })
+        .await?;
+    }
     let captured = match tx.open_presence(s.id, &subject).await? {
         None => {
             insert_open(&mut tx, &s, subject.clone(), now, channel, &origin, now).await?;
-            Captured::CheckedIn
+            DeskCaptured::CheckedIn
         }
         Some(open) => {
             tx.set_presence_out(open.id, now.max(open.in_at), false)
@@ -443,7 +519,7 @@ pub async fn desk_scan<S: Store>(
                 now,
             )
             .await?;
-            Captured::CheckedOut
+            DeskCaptured::CheckedOut
         }
     };
     app.audit(
@@ -452,18 +528,26 @@ pub async fn desk_scan<S: Store>(
             .from(origin.client_addr.clone())
             .details(json!({
                 "iseki": iseki.as_str(),
-                "checked_in": captured == Captured::CheckedIn,
+                "checked_in": captured == DeskCaptured::CheckedIn,
                 "channel": channel.as_str(),
                 "device": origin.device,
+                "pending": pending.map(|p| match p {
+                    Pending::Unverified => "unverified",
+                    Pending::NotInRegister => "not_in_register",
+                }),
             })),
     )
     .await?;
+    let live = tx.open_presence_count(s.id).await?;
     tx.commit().await?;
     Ok(DeskResult {
         captured,
         name,
         iseki,
         pending,
+        recorded_at: None,
+        live,
+        expected: s.expected_headcount,
     })
 }
 

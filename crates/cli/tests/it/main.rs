@@ -341,6 +341,223 @@ fn mail_list_on_an_empty_outbox() {
     assert_eq!(stdout(&o).trim(), "the outbox is empty");
 }
 
+/// The action and hidden fields of the page's first POST form with a field named `field`, as a
+/// browser would post them.
+fn form_of(html: &str, field: &str) -> (String, Vec<(String, String)>) {
+    let doc = scraper::Html::parse_document(html);
+    let forms = scraper::Selector::parse("form[method=post]").unwrap();
+    let named = scraper::Selector::parse(&format!("[name={field}]")).unwrap();
+    let hidden = scraper::Selector::parse("input[type=hidden]").unwrap();
+    let form = doc
+        .select(&forms)
+        .find(|f| f.select(&named).next().is_some())
+        .unwrap_or_else(|| panic!("no form with {field} in {html}"));
+    let fields = form
+        .select(&hidden)
+        .map(|i| {
+            (
+                i.value().attr("name").unwrap().to_owned(),
+                i.value().attr("value").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (form.value().attr("action").unwrap().to_owned(), fields)
+}
+
+/// `mamis` run in `dir`, as a person would in the directory where they started the demo.
+fn mamis_in(dir: &Dir, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mamis"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MAMIS_") {
+            c.env_remove(k);
+        }
+    }
+    c.current_dir(&dir.0).args(args).output().unwrap()
+}
+
+/// The README's demo steps, taken literally: `serve --demo` in an empty directory (the SQLite
+/// file and the generated keys land there; a free loopback port instead of 8080), register a new
+/// MAMIS_ID on the site, find its mail with `mail list`, print it with `mail show ID`, follow the
+/// link in it, and finish: set a password and log in with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_demo_registration_is_followed_through_mail_show() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let d = tempdir();
+    let bind = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let base = format!("http://{bind}");
+    let mut serve = tokio::process::Command::new(env!("CARGO_BIN_EXE_mamis"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MAMIS_") {
+            serve.env_remove(k);
+        }
+    }
+    let mut server = serve
+        .current_dir(&d.0)
+        .args(["serve", "--demo", "--bind", &bind])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // the console says when it serves; until then it prints the demo logins
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut console = String::new();
+    let ready = tokio::time::timeout(std::time::Duration::from_secs(180), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            console.push_str(&l);
+            console.push('\n');
+            if l.starts_with("MAMIS is serving") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready.ok(), Some(true), "the demo did not start:\n{console}");
+    assert!(
+        console.contains(&format!("Log in at {base}/login")),
+        "{console}"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    assert!(
+        d.0.join("mamis.db").exists(),
+        "the SQLite file in the current directory"
+    );
+
+    // register a new MAMIS_ID on the site
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: String| {
+        let browser = browser.clone();
+        let url = if path.starts_with("http") {
+            path
+        } else {
+            format!("{base}{path}")
+        };
+        async move {
+            let r = browser.get(&url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let post = |action: String, fields: Vec<(String, String)>| {
+        let browser = browser.clone();
+        let base = base.clone();
+        async move {
+            browser
+                .post(format!("{base}{action}"))
+                .header("origin", &base)
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let email = "readme.visitor@example.jp";
+    let (status, page) = get("/register".into()).await;
+    assert_eq!(status, 200);
+    let (action, mut fields) = form_of(&page, "email");
+    fields.push(("email".into(), email.into()));
+    let r = post(action, fields).await;
+    assert_eq!(r.status(), 200, "the 'mail sent' notice");
+
+    // `mamis mail list`: one line per mail, the id first
+    let list = mamis_in(&d, &["mail", "list"]);
+    let list_out = stdout(&list);
+    assert!(list.status.success(), "{list_out}");
+    let line = list_out
+        .lines()
+        .find(|l| l.contains(email))
+        .unwrap_or_else(|| panic!("no mail to {email}:\n{list_out}"));
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "{line}");
+
+    // `mamis mail show ID`: the whole message, headers then body with the link
+    let show = mamis_in(&d, &["mail", "show", &id]);
+    let text = stdout(&show);
+    assert!(show.status.success(), "{text}");
+    let (headers, body) = text.split_once("\n\n").unwrap();
+    assert!(
+        headers.lines().any(|h| h == format!("Id: {id}")),
+        "{headers}"
+    );
+    assert!(
+        headers.lines().any(|h| h == format!("To: {email}")),
+        "{headers}"
+    );
+    assert!(
+        headers.lines().any(|h| h.starts_with("Subject: ")),
+        "{headers}"
+    );
+    assert!(
+        headers.lines().any(|h| h.starts_with("From: ")),
+        "{headers}"
+    );
+    let prefix = format!("{base}/register/continue?token=");
+    let link = body
+        .split_whitespace()
+        .find(|w| w.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no registration link in:\n{text}"))
+        .to_owned();
+    // an unknown id is one clear line
+    one_line_error(
+        &mamis_in(
+            &d,
+            &["mail", "show", "00000000-0000-0000-0000-000000000000"],
+        ),
+        "mamis mail list",
+    );
+
+    // follow the link: a button (so mail scanners do not spend it), then the account
+    let (status, page) = get(link).await;
+    assert_eq!(status, 200);
+    let (action, fields) = form_of(&page, "token");
+    let r = post(action, fields).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/mypage/identity");
+    let (status, _) = get("/mypage/identity".into()).await;
+    assert_eq!(status, 200, "logged in as the new account");
+    // finish: a password, then a login with it in a fresh browser
+    let password = "readme-demo-passphrase-7";
+    let (status, page) = get("/mypage/password".into()).await;
+    assert_eq!(status, 200);
+    let (action, mut fields) = form_of(&page, "password");
+    fields.push(("password".into(), password.into()));
+    let r = post(action, fields).await;
+    assert_eq!(r.status(), 303, "password set");
+    let fresh = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = fresh
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, mut fields) = form_of(&page, "password");
+    fields.push(("email".into(), email.into()));
+    fields.push(("password".into(), password.into()));
+    let r = fresh
+        .post(format!("{base}{action}"))
+        .header("origin", &base)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "logged in with the new password");
+    assert_ne!(r.headers()["location"], "/login");
+    server.kill().await.unwrap();
+}
+
 #[test]
 fn legacy_import_is_all_or_nothing_with_a_line_report() {
     let d = tempdir();

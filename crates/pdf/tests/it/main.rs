@@ -81,6 +81,7 @@ fn attendance(n: usize) -> Certificate {
                 half_units: 1 + (i as i64 % 4),
             })
             .collect(),
+        attended: n as u32,
     })
 }
 
@@ -425,6 +426,39 @@ fn a_long_verification_url_still_prints_whole_and_decodes() {
     let text: String = tools::text(&path).split_whitespace().collect();
     assert!(text.contains(&url), "URL not printed whole:\n{text}");
     assert_eq!(tools::qr_codes(&path, &scratch, 200), [url]);
+}
+
+/// 受講件数 prints the attendances the caller counted, not the lines: a session's three code
+/// lines and one e-learning content are 2 attendances; a count the lines cannot hold is refused.
+#[test]
+fn the_attendance_count_is_the_callers_not_the_lines() {
+    let mut c = attendance(4);
+    if let Document::Attendance {
+        lines, attended, ..
+    } = &mut c.document
+    {
+        for l in lines.iter_mut().take(3) {
+            l.title = "学術講演会「高血圧」".to_owned();
+            l.date = d(2025, 6, 1);
+            l.source_label = "研修会".to_owned();
+        }
+        *attended = 2;
+    }
+    for bad in [0, 5] {
+        let mut wrong = c.clone();
+        if let Document::Attendance { attended, .. } = &mut wrong.document {
+            *attended = bad;
+        }
+        assert!(
+            matches!(render(&wrong), Err(PdfError::Invalid(_))),
+            "{bad} attendances for 4 lines"
+        );
+    }
+    if let Some((text, _)) = read_back_name("attended", &c) {
+        // units: 1 + 2 + 3 + 4 half units = 5.0
+        assert!(contains(&text, "2 件 合計 5.0 単位"), "{text}");
+        assert!(!contains(&text, "4 件"), "{text}");
+    }
 }
 
 #[test]

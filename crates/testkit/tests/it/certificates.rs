@@ -287,9 +287,13 @@ async fn pdf_qr_verifies<S: Store>(t: TestApp<S>) {
     let c = &all_certificates(&t, &ids).await[0];
     let printed = documents::certificate_pdf(&t.app, &who, &c.number)
         .await
+        .unwrap()
+        .into_pdf()
         .unwrap();
     let again = documents::certificate_pdf(&t.app, &who, &c.number)
         .await
+        .unwrap()
+        .into_pdf()
         .unwrap();
     assert_eq!(printed.pdf, again.pdf, "byte-stable");
     let dir = std::env::temp_dir().join(format!("mamis-cert-{}", Uuid::new_v4().simple()));

@@ -611,9 +611,23 @@ async fn downloads<S: Store>(t: TestApp<S>) {
     };
     let (name, body) = pdf(attendance("2025-04-01", "2026-05-31", "all").await).await;
     assert!(name.starts_with('A'), "{name}");
-    pdf_text_contains(&body, &[name.trim_end_matches(".pdf"), "在宅医療"]);
-    let (name_el, _) = pdf(attendance("2025-04-01", "2026-05-31", "elearning").await).await;
+    // 受講件数: the 2025-10-04 session's ten code lines are one attendance, plus the
+    // e-learning content and the 2026-05-16 session: 3, over 12 lines of 1 unit
+    pdf_text_contains(
+        &body,
+        &[
+            name.trim_end_matches(".pdf"),
+            "在宅医療",
+            "3 件　合計 12.0 単位",
+        ],
+    );
+    assert!(
+        pdf_text(&body).is_none_or(|text| !text.contains("12件")),
+        "one per line"
+    );
+    let (name_el, body_el) = pdf(attendance("2025-04-01", "2026-05-31", "elearning").await).await;
     assert_ne!(name, name_el, "other content, another number");
+    pdf_text_contains(&body_el, &["1 件　合計 1.0 単位"]);
 
     // what the form says when it cannot print
     for (from, to, scope, status, message) in [
@@ -715,6 +729,36 @@ async fn downloads<S: Store>(t: TestApp<S>) {
     assert_eq!(one(&doc, "#verify-period"), "2025年度");
     assert!(texts(&doc, "#verify-valid-until").is_empty());
 
+    // once that 学習単位取得証 is revoked, its year's link answers 410 with a page, not the PDF
+    certificates::revoke(&t.app, &job(), &number, "error", "集計の誤り", None)
+        .await
+        .unwrap();
+    let r = ua.get(t.url(&annual[0])).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    let page = html(&r.text().await.unwrap());
+    assert_eq!(
+        one(&page, "#revoked-body"),
+        format!(
+            "学習単位取得証 {number} は 2026年6月1日 に取り消されたため、PDF はダウンロードできません（取り消しの理由: 発行内容の誤り）。ご不明な点は所属の医師会にお問い合わせください。"
+        )
+    );
+    // and ⑤ no longer offers that year's link, saying why; the other year keeps its own
+    let (_, doc) = get(&t, &ua, "/mypage/cme/documents").await;
+    let links: Vec<String> = {
+        let sel = scraper::Selector::parse("#doc-annual a").unwrap();
+        doc.select(&sel)
+            .map(|e| e.value().attr("href").unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(links, ["/mypage/cme/documents/annual/2023.pdf"]);
+    assert_eq!(
+        texts(&doc, "#doc-annual li"),
+        [
+            "2025年度の学習単位取得証 取り消し済み 2026年6月1日に取り消し（理由: 発行内容の誤り）",
+            "2023年度の学習単位取得証（PDF）"
+        ]
+    );
+
     // someone not logged in is sent to log in
     let r = mamis_testkit::browser()
         .get(t.url("/mypage/cme/documents/annual/2025.pdf"))
@@ -731,9 +775,9 @@ async fn downloads<S: Store>(t: TestApp<S>) {
 }
 app_test!(a_doctor_downloads_the_three_pdfs_from_my_page, downloads);
 
-/// When `pdftotext` is installed (required in CI), the PDF's text holds each of `needles`
-/// (whitespace ignored, as the layout may space a name).
-fn pdf_text_contains(pdf: &[u8], needles: &[&str]) {
+/// The PDF's text as laid out, without whitespace (the layout may space a name), when `pdftotext` is
+/// installed; it is required in CI, and elsewhere its absence skips loudly (`None`).
+pub(crate) fn pdf_text(pdf: &[u8]) -> Option<String> {
     let present = std::process::Command::new("pdftotext")
         .arg("-v")
         .output()
@@ -744,22 +788,33 @@ fn pdf_text_contains(pdf: &[u8], needles: &[&str]) {
             "pdftotext is required in CI (apt-get install poppler-utils)"
         );
         eprintln!("SKIPPED (pdf text): pdftotext missing — apt-get install poppler-utils");
-        return;
+        return None;
     }
     let path = std::env::temp_dir().join(format!("mamis-cert-{}.pdf", Uuid::new_v4().simple()));
     std::fs::write(&path, pdf).unwrap();
     let out = std::process::Command::new("pdftotext")
-        .args(["-enc", "UTF-8"])
+        // as laid out: a label's value stays on its line
+        .args(["-layout", "-enc", "UTF-8"])
         .arg(&path)
         .arg("-")
         .output()
         .unwrap();
     let _ = std::fs::remove_file(&path);
     assert!(out.status.success(), "pdftotext failed");
-    let text: String = String::from_utf8_lossy(&out.stdout)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect(),
+    )
+}
+
+/// When `pdftotext` is installed (required in CI), the PDF's text holds each of `needles`
+/// (whitespace ignored, as the layout may space a name).
+fn pdf_text_contains(pdf: &[u8], needles: &[&str]) {
+    let Some(text) = pdf_text(pdf) else {
+        return;
+    };
     for n in needles {
         let n: String = n.chars().filter(|c| !c.is_whitespace()).collect();
         assert!(text.contains(&n), "{n} not in the PDF text: {text}");
@@ -920,12 +975,65 @@ async fn office<S: Store>(t: TestApp<S>) {
     assert_eq!(rev.category, "fraud");
     assert_eq!(rev.reason, "単位の不正な取得が判明したため");
 
-    // My Page shows it revoked, with no download offered as valid
+    // My Page ⑤ lists it as revoked, with the date and the reason category /verify shows, and
+    // offers no PDF any more
     let (_, doc) = get(&t, &doc_ua, "/mypage/cme/documents").await;
     let row = format!("#doc-certificates tr[data-number='{}']", ca.number);
     assert_eq!(
-        one(&doc, &format!("{row} .status")),
-        "2026年6月1日に取り消し"
+        one(&doc, &format!("{row} .doc-status-revoked")),
+        "取り消し済み"
+    );
+    assert_eq!(
+        one(&doc, &format!("{row} .doc-revoked-detail")),
+        "2026年6月1日に取り消し（理由: 不正な単位の取得）"
+    );
+    assert!(texts(&doc, &format!("{row} a.doc-download")).is_empty());
+    assert!(
+        texts(&doc, &format!("{row} a")).is_empty(),
+        "no link at all"
+    );
+    assert_eq!(
+        one(&doc, &format!("{row} .doc-revoked")),
+        "取り消されたため PDF はありません"
+    );
+    let code = c.verification_code.clone().unwrap();
+    let (status, _, vdoc) = verify(&t, &format!("/verify/{}?c={code}", ca.number)).await;
+    assert_eq!(status, 200);
+    assert_eq!(one(&vdoc, "#verify-reason"), "不正な単位の取得");
+    assert!(one(&vdoc, "#verify-status-detail").contains("2026年6月1日"));
+    // asked for directly, its PDF is gone: 410 with a page saying when and why
+    let r = doc_ua
+        .get(t.url(&format!(
+            "/mypage/cme/documents/certificate/{}.pdf",
+            ca.number
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        r.headers()
+    );
+    let page = html(&r.text().await.unwrap());
+    assert_eq!(
+        one(&page, "#revoked-title"),
+        "この証明書は取り消されています"
+    );
+    assert_eq!(
+        one(&page, "#revoked-body"),
+        format!(
+            "日医生涯教育認定証 {} は 2026年6月1日 に取り消されたため、PDF はダウンロードできません（取り消しの理由: 不正な単位の取得）。ご不明な点は所属の医師会にお問い合わせください。",
+            ca.number
+        )
+    );
+    assert_eq!(
+        attr(&page, "#revoked-back", "href").as_deref(),
+        Some("/mypage/cme/documents")
     );
 }
 app_test!(office_revokes_and_lists_reviews_for_jma_staff_only, office);

@@ -8,7 +8,7 @@ use mamis_app::cme::PROGRAMME;
 use mamis_app::identity::registration::{self, IdentityForm, IdentityOutcome};
 use mamis_app::identity::sessions::Origin as LoginOrigin;
 use mamis_app::training::attendees::ProblemKind;
-use mamis_app::training::capture::{self, Captured, DeskInput, Origin};
+use mamis_app::training::capture::{self, Captured, DeskCaptured, DeskInput, Origin, Pending};
 use mamis_app::training::{self, ItemInput, SessionInput, TrainingError, import};
 use mamis_domain::training::{CodePart, ItemKind, NonCreditKind, Venue};
 use mamis_domain::{
@@ -312,7 +312,7 @@ async fn approval<S: Store>(t: TestApp<S>) {
     )
     .await
     .unwrap();
-    assert_eq!(r.captured, Captured::CheckedIn);
+    assert_eq!(r.captured, DeskCaptured::CheckedIn);
     t.clock.set(jst("2026-06-01T11:58:00"));
     let personal = capture::personal_code(&t.app, &who).await.unwrap();
     let r = capture::desk_scan(
@@ -324,7 +324,7 @@ async fn approval<S: Store>(t: TestApp<S>) {
     )
     .await
     .unwrap();
-    assert_eq!(r.captured, Captured::CheckedOut);
+    assert_eq!(r.captured, DeskCaptured::CheckedOut);
     assert!(ledger(&t, d.id).await.is_empty(), "unapproved: no credit");
     // the organiser cannot approve; another prefecture cannot; a county cannot
     for who in [
@@ -448,12 +448,12 @@ async fn removal<S: Store>(t: TestApp<S>) {
     };
     assert_eq!(
         desk("2026-06-01T09:03:00").await.captured,
-        Captured::CheckedIn
+        DeskCaptured::CheckedIn
     );
     // left during the split talk: only talk 1 is covered
     assert_eq!(
         desk("2026-06-01T10:30:00").await.captured,
-        Captured::CheckedOut
+        DeskCaptured::CheckedOut
     );
     assert_eq!(net(&t, d.id).await, vec![(10, 2)]);
     let v = training::view(&t.app, &job(), s.id, None).await.unwrap();
@@ -470,6 +470,194 @@ async fn removal<S: Store>(t: TestApp<S>) {
     assert!(v.attendees.is_empty());
 }
 app_test!(a_removed_attendance_reverses_its_credits, removal);
+
+/// Everything a desk scan could change: the session's presence rows (withdrawn ones too, via
+/// the doctor's), its pending numbers, the doctor's ledger and the audit chain's length.
+async fn desk_state<S: Store>(
+    t: &TestApp<S>,
+    s: &TrainingSession,
+    d: &Doctor,
+) -> (
+    Vec<mamis_store::PresenceRow>,
+    usize,
+    Vec<LedgerEntry>,
+    usize,
+) {
+    use mamis_store::AuditStore;
+    let mut tx = t.app.store.read().await.unwrap();
+    let rows = tx.presence_of(s.id).await.unwrap();
+    let pending = tx.pending_of_session(s.id).await.unwrap().len();
+    let audit = tx.audit_rows(0, 100_000).await.unwrap().len();
+    tx.rollback().await.unwrap();
+    (rows, pending, ledger(t, d.id).await, audit)
+}
+
+/// Issue 13: a desk scan within 60 s of the same attendee's last desk capture answers
+/// 「記録済み」 and changes nothing — at 59 s and at 60 s — while 61 s checks out as before; the
+/// checkout is a desk capture too, and the rule holds for a number kept pending.
+async fn desk_repeats<S: Store>(t: TestApp<S>) {
+    setup(&t).await;
+    let s = chiyoda_session(&t).await;
+    let (d, _) = verified(&t, 1).await;
+    let t0 = jst("2026-06-01T09:03:00");
+    let scan = |at: DateTime<Utc>, input: DeskInput| {
+        let app = t.app.clone();
+        let clock = t.clock.clone();
+        let sid = s.id;
+        async move {
+            clock.set(at);
+            capture::desk_scan(&app, &job(), sid, input, at_device("desk"))
+                .await
+                .unwrap()
+        }
+    };
+    let typed = || DeskInput::Iseki(d.iseki.clone());
+    let first = scan(t0, typed()).await;
+    assert_eq!(first.captured, DeskCaptured::CheckedIn);
+    assert_eq!((first.live, first.expected), (1, Some(50)));
+    let before = desk_state(&t, &s, &d).await;
+    for (after, captured) in [
+        (59, DeskCaptured::AlreadyRecorded),
+        (60, DeskCaptured::AlreadyRecorded),
+        (61, DeskCaptured::CheckedOut),
+    ] {
+        let r = scan(t0 + Duration::seconds(after), typed()).await;
+        assert_eq!(r.captured, captured, "{after} s after the check-in");
+        if captured == DeskCaptured::AlreadyRecorded {
+            assert_eq!(r.recorded_at, Some(t0), "{after} s");
+            assert_eq!(r.live, 1, "still in the room");
+            assert_eq!(
+                desk_state(&t, &s, &d).await,
+                before,
+                "{after} s: nothing changed"
+            );
+        } else {
+            assert_eq!(r.live, 0);
+        }
+    }
+    // the check-out at 61 s is the last desk capture now: 30 s later is the same scan again
+    let out_at = t0 + Duration::seconds(61);
+    let after_out = desk_state(&t, &s, &d).await;
+    let r = scan(out_at + Duration::seconds(30), typed()).await;
+    assert_eq!(r.captured, DeskCaptured::AlreadyRecorded);
+    assert_eq!(r.recorded_at, Some(out_at));
+    assert_eq!(desk_state(&t, &s, &d).await, after_out);
+    // later scans toggle as they always did
+    let r = scan(out_at + Duration::seconds(61), typed()).await;
+    assert_eq!(r.captured, DeskCaptured::CheckedIn);
+    assert_eq!(r.live, 1);
+
+    // a number not in the register: kept as pending, and repeats the same way
+    let stranger = mamis_domain::IsekiNumber::parse("7654321").unwrap();
+    let r = scan(
+        t0 + Duration::minutes(5),
+        DeskInput::Iseki(stranger.clone()),
+    )
+    .await;
+    assert_eq!(r.captured, DeskCaptured::CheckedIn);
+    assert_eq!(r.pending, Some(Pending::NotInRegister));
+    assert_eq!(r.live, 2);
+    let r = scan(
+        t0 + Duration::minutes(5) + Duration::seconds(20),
+        DeskInput::Iseki(stranger),
+    )
+    .await;
+    assert_eq!(r.captured, DeskCaptured::AlreadyRecorded);
+    assert_eq!(r.pending, Some(Pending::NotInRegister));
+    let mut tx = t.app.store.read().await.unwrap();
+    assert_eq!(tx.pending_of_session(s.id).await.unwrap().len(), 1);
+    tx.rollback().await.unwrap();
+}
+app_test!(
+    a_desk_scan_within_60_s_of_the_last_is_already_recorded,
+    desk_repeats
+);
+
+/// Issue 13: the 受講証明書's 受講件数 is one per session attended plus one per e-learning
+/// content passed, not one per code line. Two sessions on one day under one title (morning and
+/// afternoon, three code lines each) are two attendances; with an e-learning content, three —
+/// read back from the PDF's text.
+async fn attendance_count<S: Store>(t: TestApp<S>) {
+    use mamis_app::cme::{self, NewCredit, documents};
+    use mamis_domain::{HalfUnits, Source};
+    setup(&t).await;
+    let morning = chiyoda_session(&t).await;
+    let mut pm = input(Organiser::Association(code("P13-0001")));
+    let later = Duration::hours(5);
+    pm.start += later;
+    pm.end += later;
+    for item in &mut pm.items {
+        item.start += later;
+    }
+    let afternoon = training::create(&t.app, &job(), pm, None).await.unwrap();
+    assert_eq!(morning.title, afternoon.title);
+    let (d, who) = verified(&t, 1).await;
+    for (s, at) in [
+        (&morning, "2026-06-01T08:58:00"),
+        (&morning, "2026-06-01T12:01:00"),
+        (&afternoon, "2026-06-01T13:58:00"),
+        (&afternoon, "2026-06-01T17:01:00"),
+    ] {
+        t.clock.set(jst(at));
+        capture::desk_scan(
+            &t.app,
+            &job(),
+            s.id,
+            DeskInput::Iseki(d.iseki.clone()),
+            at_device("desk"),
+        )
+        .await
+        .unwrap();
+    }
+    let mut tx = t.app.store.write().await.unwrap();
+    cme::credit(
+        &mut tx,
+        &[NewCredit {
+            doctor: d.id,
+            date: "2026-06-01".parse().unwrap(),
+            source: Source::ELearning,
+            code: 20,
+            half_units: HalfUnits::new(2),
+            origin_key: format!("elearning:content-7:{}", d.id),
+            note: Some("日医e-ラーニング「感染症対策」".into()),
+        }],
+        "job:test",
+        t.app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let day = "2026-06-01".parse().unwrap();
+    assert_eq!(
+        ledger(&t, d.id).await.len(),
+        7,
+        "six code lines and one content"
+    );
+    t.clock.set(jst("2026-06-02T10:00:00"));
+    let printed = documents::attendance_pdf(&t.app, &who, d.id, day, day, false)
+        .await
+        .unwrap()
+        .into_pdf()
+        .unwrap();
+    let only_el = documents::attendance_pdf(&t.app, &who, d.id, day, day, true)
+        .await
+        .unwrap()
+        .into_pdf()
+        .unwrap();
+    let Some(text) = crate::certificates_http::pdf_text(&printed.pdf) else {
+        return;
+    };
+    // 2 × (1 + 0.5 + 1) units from the sessions, 1 from the content
+    assert!(text.contains("受講証明書"), "{text}");
+    assert!(text.contains("3件合計6.0単位"), "{text}");
+    assert!(!text.contains("7件"), "{text}");
+    let text = crate::certificates_http::pdf_text(&only_el.pdf).unwrap();
+    assert!(text.contains("1件合計1.0単位"), "{text}");
+}
+app_test!(
+    the_attendance_certificate_counts_sessions_and_contents,
+    attendance_count
+);
 
 async fn pending<S: Store>(t: TestApp<S>) {
     setup(&t).await;

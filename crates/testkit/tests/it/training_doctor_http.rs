@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mamis_api_types as dto;
 use mamis_app::tokens;
-use mamis_app::training::capture::{self, Captured, DeskInput, Origin};
+use mamis_app::training::capture::{self, DeskCaptured, DeskInput, Origin};
 use mamis_app::training::{self, ItemInput, SessionInput};
 use mamis_domain::training::{ItemKind, Venue};
 use mamis_domain::{Association, AssociationCode, Principal, Role, RoleGrant, Scope};
@@ -477,7 +477,7 @@ async fn personal_qr<S: Store>(t: TestApp<S>) {
     )
     .await
     .unwrap();
-    assert_eq!(r.captured, Captured::CheckedIn);
+    assert_eq!(r.captured, DeskCaptured::CheckedIn);
     assert_eq!(r.iseki, d.iseki);
     // two minutes later the same code is refused; the page shows a fresh one
     t.clock.advance(Duration::seconds(121));
@@ -503,7 +503,7 @@ async fn personal_qr<S: Store>(t: TestApp<S>) {
     )
     .await
     .unwrap();
-    assert_eq!(r.captured, Captured::CheckedOut);
+    assert_eq!(r.captured, DeskCaptured::CheckedOut);
 }
 app_test!(
     the_personal_qr_page_shows_a_code_the_desk_can_scan,

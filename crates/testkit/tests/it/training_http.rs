@@ -674,25 +674,72 @@ async fn desk<S: Store>(t: TestApp<S>) {
             (status, json)
         }
     };
+    let hms = |t: chrono::DateTime<chrono::Utc>| {
+        mamis_domain::time::to_japan(t)
+            .format("%H:%M:%S")
+            .to_string()
+    };
+    let first_at = t.app.now();
     let (status, j) = scan("iseki", d.iseki.as_str().to_owned()).await;
     assert_eq!(status, 200, "{j}");
     assert_eq!(j["result"], "checked_in");
     assert_eq!(j["name"], "山田 太郎1");
     assert_eq!(j["iseki"], d.iseki.as_str());
     assert_eq!(j["pending"], false);
+    assert_eq!(j["class"], "desk-ok");
     assert_eq!(
         j["message"],
         format!("入室: 山田 太郎1（{}）", d.iseki.as_str())
     );
-    t.clock.advance(Duration::minutes(20));
+    // the answer carries the live count the page shows instead of reloading
+    assert_eq!(j["live"], "現在の在室者: 1 名 / 予定 50 名");
+    // the same doctor again 30 s later: 「記録済み」, nothing changed, still in the room
+    t.clock.advance(Duration::seconds(30));
+    let (status, j) = scan("iseki", d.iseki.as_str().to_owned()).await;
+    assert_eq!(status, 200, "{j}");
+    assert_eq!(j["result"], "already_recorded");
+    assert_eq!(j["class"], "desk-same");
+    assert_eq!(
+        j["message"],
+        format!(
+            "記録済み: 山田 太郎1（{}）は {} に記録しています。続けて読み取ったため、今回は何も変更していません。",
+            d.iseki.as_str(),
+            hms(first_at)
+        )
+    );
+    assert_eq!(j["live"], "現在の在室者: 1 名 / 予定 50 名");
+    t.clock
+        .advance(Duration::minutes(20) - Duration::seconds(30));
     let (_, j) = scan("iseki", d.iseki.as_str().to_owned()).await;
     assert_eq!(j["result"], "checked_out");
-    // a number without a verified MAMIS_ID is kept as pending attendance
+    assert_eq!(j["live"], "現在の在室者: 0 名 / 予定 50 名");
+    // a number not in the register is still kept as pending attendance, with an amber warning
+    let pending_at = t.app.now();
     let (status, j) = scan("iseki", "第９９９９９９号".to_owned()).await;
     assert_eq!(status, 200, "{j}");
     assert_eq!(j["result"], "checked_in");
     assert_eq!(j["iseki"], "999999");
     assert_eq!(j["pending"], true);
+    assert_eq!(j["in_register"], false);
+    assert_eq!(j["class"], "desk-warn");
+    assert_eq!(
+        j["message"],
+        "入室（保留）: 医籍登録番号 999999 は名簿にありません。番号が正しいか確認してください。保留として記録し、この番号で MAMIS_ID が確認されると単位が付きます。"
+    );
+    assert_eq!(j["live"], "現在の在室者: 1 名 / 予定 50 名");
+    // an empty submit asks for what is missing, field by field
+    let (status, j) = scan("code", String::new()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        j["error"],
+        "個人QRコードが読み取られていません。医師のマイページの個人QRコードを読み取るか、下の欄に医籍登録番号を入力してください。"
+    );
+    let (status, j) = scan("iseki", "  ".to_owned()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        j["error"],
+        "医籍登録番号が入力されていません。医籍登録番号（数字）を入力してください。"
+    );
     // refusals come back as JSON errors
     let (status, j) = scan("iseki", "12345678".to_owned()).await;
     assert_eq!(status, 422);
@@ -703,24 +750,49 @@ async fn desk<S: Store>(t: TestApp<S>) {
         j["error"],
         "個人QRコードが無効か期限切れです。医師にマイページのQRコードを再表示してもらってください。"
     );
-    // without JavaScript the page comes back with the result
-    let r = post(
-        &t,
-        &ua,
-        &path,
-        &[("csrf", token.as_str()), ("iseki", "999999")],
-    )
-    .await;
-    assert_eq!(r.status(), 200);
+    // without JavaScript the page comes back with the result: at once, 「記録済み」
+    let no_js = |number: &'static str| {
+        let (t, ua, path, token) = (&t, &ua, &path, &token);
+        async move {
+            let r = post(t, ua, path, &[("csrf", token.as_str()), ("iseki", number)]).await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(
+                r.headers()["permissions-policy"],
+                "camera=(self), microphone=(), geolocation=()"
+            );
+            html(&r.text().await.unwrap())
+        }
+    };
+    let doc = no_js("999999").await;
     assert_eq!(
-        r.headers()["permissions-policy"],
-        "camera=(self), microphone=(), geolocation=()"
+        one(&doc, "#desk-result.desk-same"),
+        format!(
+            "記録済み: 医籍登録番号 999999 は {} に記録しています。続けて読み取ったため、今回は何も変更していません。",
+            hms(pending_at)
+        )
     );
-    let doc = html(&r.text().await.unwrap());
+    assert_eq!(one(&doc, "#live-count"), "現在の在室者: 1 名 / 予定 50 名");
+    t.clock.advance(Duration::seconds(61));
+    let doc = no_js("999999").await;
     assert_eq!(
-        one(&doc, "#desk-result.desk-ok"),
-        "退室: 医籍登録番号 999999（MAMIS_ID未確認のため保留）"
+        one(&doc, "#desk-result.desk-warn"),
+        "退室（保留）: 医籍登録番号 999999 は名簿にありません。番号が正しいか確認してください。保留として記録しています。"
     );
+    assert_eq!(one(&doc, "#live-count"), "現在の在室者: 0 名 / 予定 50 名");
+    // the empty-field messages in English too
+    switch_lang(&t, &ua, &token, "en").await;
+    let (status, j) = scan("code", String::new()).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        j["error"],
+        "No personal QR code was read. Scan the personal QR code on the doctor's My Page, or type the medical register number below."
+    );
+    let (_, j) = scan("iseki", String::new()).await;
+    assert_eq!(
+        j["error"],
+        "No medical register number was typed. Type the medical register number (digits)."
+    );
+    switch_lang(&t, &ua, &token, "ja").await;
     // the session page: the doctor's interval by the desk, the pending number flagged
     let (_, doc) = get(&t, &ua, &format!("/office/training/{}", s.id)).await;
     assert_eq!(
@@ -1123,40 +1195,137 @@ async fn the_training_scripts_work_in_chromium() {
     );
     let _ = std::fs::remove_file(&list);
 
-    // desk.js: a typed number, then the doctor's personal code as a USB scanner types it
-    c.goto(&t.url(&format!("/office/training/{}/desk", s.id)))
-        .await
-        .unwrap();
-    fill(c, "desk-iseki", "999999").await;
-    c.find(Locator::Css("#desk-iseki-form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    assert_eq!(
-        text(c, "#desk-result.desk-ok").await,
-        "入室: 医籍登録番号 999999（MAMIS_ID未確認のため保留）"
-    );
-    let who = Principal::Doctor {
-        account_id: Uuid::from_u128(0xACD0 + 2),
-        doctor_id: Some(b_doc.id),
-    };
-    let personal = mamis_app::training::capture::personal_code(&t.app, &who)
-        .await
-        .unwrap();
-    let field = c.find(Locator::Id("desk-code")).await.unwrap();
-    field
-        .send_keys(&format!("{personal}\u{E007}"))
-        .await
-        .unwrap();
-    let wanted = format!("入室: 山田 太郎2（{}）", b_doc.iseki.as_str());
-    c.wait()
-        .for_element(Locator::XPath(&format!(
-            "//div[@id='desk-result' and contains(@class, 'desk-ok') and text()='{wanted}']"
-        )))
-        .await
-        .unwrap();
+    // desk.js, on a desk tablet (1280×900) and on a phone (390×844): empty submits ask for a
+    // code, a typed number not in the register is kept pending (amber), the doctor's personal
+    // code as a USB scanner types it checks them in, the same doctor again answers 「記録済み」,
+    // and the live count follows every scan without the page being loaded again
+    let c_doc = verified(&t, 3).await;
+    let desk_path = t.url(&format!("/office/training/{}/desk", s.id));
+    let desk_cases = [
+        ((1280, 900), &b_doc, 2_u128, "999999"),
+        ((390, 844), &c_doc, 3_u128, "999998"),
+    ];
+    for ((w, h), doc, account, stranger) in desk_cases {
+        c.set_window_size(w, h).await.unwrap();
+        c.goto(&desk_path).await.unwrap();
+        let inner = c.execute("return window.innerWidth", vec![]).await.unwrap();
+        assert!(inner.as_u64().unwrap() <= u64::from(w), "{w}: {inner}");
+        // a marker that a page load would wipe
+        c.execute("window.deskMarker = 'same page'; return null", vec![])
+            .await
+            .unwrap();
+        let live = |n: usize| format!("現在の在室者: {n} 名 / 予定 50 名");
+        let count = text(c, "#live-count").await;
+        let before: usize = count
+            .trim_start_matches("現在の在室者: ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(count, live(before));
+        async fn result(c: &Client, class: &str, wanted: &str) {
+            c.wait()
+                .for_element(Locator::XPath(&format!(
+                    "//div[@id='desk-result' and contains(@class, '{class}') and text()='{wanted}']"
+                )))
+                .await
+                .unwrap_or_else(|e| panic!("{class} {wanted}: {e}"));
+        }
+        async fn submit_iseki(c: &Client, value: &str) {
+            let e = c.find(Locator::Id("desk-iseki")).await.unwrap();
+            e.clear().await.unwrap();
+            e.send_keys(&format!("{value}\u{E007}")).await.unwrap();
+        }
+        // empty submits
+        c.find(Locator::Id("desk-code"))
+            .await
+            .unwrap()
+            .send_keys("\u{E007}")
+            .await
+            .unwrap();
+        result(
+            c,
+            "desk-ng",
+            "個人QRコードが読み取られていません。医師のマイページの個人QRコードを読み取るか、下の欄に医籍登録番号を入力してください。",
+        )
+        .await;
+        c.find(Locator::Css("#desk-iseki-form button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        result(
+            c,
+            "desk-ng",
+            "医籍登録番号が入力されていません。医籍登録番号（数字）を入力してください。",
+        )
+        .await;
+        // a number not in the register: recorded as pending, amber
+        submit_iseki(c, stranger).await;
+        result(
+            c,
+            "desk-warn",
+            &format!(
+                "入室（保留）: 医籍登録番号 {stranger} は名簿にありません。番号が正しいか確認してください。保留として記録し、この番号で MAMIS_ID が確認されると単位が付きます。"
+            ),
+        )
+        .await;
+        assert_eq!(text(c, "#live-count").await, live(before + 1));
+        // the doctor's personal code through the scanner field
+        let who = Principal::Doctor {
+            account_id: Uuid::from_u128(0xACD0 + account),
+            doctor_id: Some(doc.id),
+        };
+        let personal = mamis_app::training::capture::personal_code(&t.app, &who)
+            .await
+            .unwrap();
+        c.find(Locator::Id("desk-code"))
+            .await
+            .unwrap()
+            .send_keys(&format!("{personal}\u{E007}"))
+            .await
+            .unwrap();
+        let name = format!("山田 太郎{account}（{}）", doc.iseki.as_str());
+        result(c, "desk-ok", &format!("入室: {name}")).await;
+        assert_eq!(text(c, "#live-count").await, live(before + 2));
+        // the same doctor again 20 s later, typed by hand: 「記録済み」, the count unchanged
+        t.clock.advance(Duration::seconds(20));
+        submit_iseki(c, doc.iseki.as_str()).await;
+        let at = mamis_domain::time::to_japan(t.app.now() - Duration::seconds(20))
+            .format("%H:%M:%S")
+            .to_string();
+        result(
+            c,
+            "desk-same",
+            &format!(
+                "記録済み: {name}は {at} に記録しています。続けて読み取ったため、今回は何も変更していません。"
+            ),
+        )
+        .await;
+        assert_eq!(text(c, "#live-count").await, live(before + 2));
+        // no page was loaded in between
+        assert_eq!(
+            c.execute("return window.deskMarker || null", vec![])
+                .await
+                .unwrap(),
+            serde_json::json!("same page")
+        );
+        // the desk's answer fits the screen
+        let fits = c
+            .execute(
+                "return ['desk-result', 'desk-code', 'desk-iseki', 'live-count'].every(function (id) { \
+                   var r = document.getElementById(id).getBoundingClientRect(); \
+                   return r.left >= 0 && r.right <= window.innerWidth; })",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(fits, serde_json::json!(true), "{w}×{h}");
+        t.clock.advance(Duration::seconds(61));
+    }
+    c.set_window_size(1280, 900).await.unwrap();
 
     // venue.js swaps the link once the code has rotated
     c.goto(&t.url(&format!("/office/training/{}/venue", s.id)))

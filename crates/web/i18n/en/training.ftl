@@ -211,6 +211,13 @@ training-office-desk-in = In: { $name } ({ $iseki })
 training-office-desk-in-pending = In: register number { $iseki } (pending: no verified MAMIS_ID)
 training-office-desk-out = Out: { $name } ({ $iseki })
 training-office-desk-out-pending = Out: register number { $iseki } (pending: no verified MAMIS_ID)
+training-office-desk-in-unknown = In (pending): register number { $iseki } is not in the register. Check the number. It is recorded as pending and credited if a MAMIS_ID is verified with this number.
+training-office-desk-out-unknown = Out (pending): register number { $iseki } is not in the register. Check the number. It is recorded as pending.
+# desk-same: { $date } is the clock time (HH:MM:SS) of the attendee's last desk capture
+training-office-desk-same = Already recorded: { $name } ({ $iseki }) was recorded at { $date }. Scanned again straight away, so nothing was changed.
+training-office-desk-same-pending = Already recorded: register number { $iseki } was recorded at { $date }. Scanned again straight away, so nothing was changed.
+training-office-desk-empty-code = No personal QR code was read. Scan the personal QR code on the doctor's My Page, or type the medical register number below.
+training-office-desk-empty-iseki = No medical register number was typed. Type the medical register number (digits).
 training-office-not-found = This session was not found: open it again from the list of sessions.
 training-office-forbidden = You are not allowed to do this.
 training-office-failed = This could not be done. Please try again in a moment.

@@ -208,6 +208,13 @@ training-office-desk-in = 入室: { $name }（{ $iseki }）
 training-office-desk-in-pending = 入室: 医籍登録番号 { $iseki }（MAMIS_ID未確認のため保留）
 training-office-desk-out = 退室: { $name }（{ $iseki }）
 training-office-desk-out-pending = 退室: 医籍登録番号 { $iseki }（MAMIS_ID未確認のため保留）
+training-office-desk-in-unknown = 入室（保留）: 医籍登録番号 { $iseki } は名簿にありません。番号が正しいか確認してください。保留として記録し、この番号で MAMIS_ID が確認されると単位が付きます。
+training-office-desk-out-unknown = 退室（保留）: 医籍登録番号 { $iseki } は名簿にありません。番号が正しいか確認してください。保留として記録しています。
+# desk-same: { $date } is the clock time (HH:MM:SS) of the attendee's last desk capture
+training-office-desk-same = 記録済み: { $name }（{ $iseki }）は { $date } に記録しています。続けて読み取ったため、今回は何も変更していません。
+training-office-desk-same-pending = 記録済み: 医籍登録番号 { $iseki } は { $date } に記録しています。続けて読み取ったため、今回は何も変更していません。
+training-office-desk-empty-code = 個人QRコードが読み取られていません。医師のマイページの個人QRコードを読み取るか、下の欄に医籍登録番号を入力してください。
+training-office-desk-empty-iseki = 医籍登録番号が入力されていません。医籍登録番号（数字）を入力してください。
 training-office-not-found = この研修会は見つかりません。研修会一覧から開き直してください。
 training-office-forbidden = この操作を行う権限がありません。
 training-office-failed = 処理できませんでした。しばらくしてからもう一度お試しください。

@@ -7,7 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use mamis_app::cme::Summary;
-use mamis_app::cme::documents::{self, DocumentError, Printed};
+use mamis_app::cme::documents::{
+    self, DocumentError, DocumentsOverview, Download, Printed, RevokedNotice,
+};
 use mamis_domain::FiscalYear;
 use mamis_store::Store;
 use serde::Deserialize;
@@ -18,6 +20,8 @@ use crate::shell::chrome::{Chrome, NavItem, PageCtx, PageResult, html, nav, page
 use crate::shell::error::{Failure, PageError};
 use crate::shell::fmt::Fmt;
 
+use super::verify::category_key;
+
 /// One issued or imported 認定証.
 struct CertRow {
     number: String,
@@ -26,15 +30,19 @@ struct CertRow {
     valid_until: String,
     status: String,
     class: &'static str,
-    /// The download, for certificates MAMIS issued (prior-system ones were printed on paper).
+    /// For a revoked certificate: when, and the reason category, as `/verify` shows them.
+    revoked: Option<String>,
+    /// The download, for valid or expired certificates MAMIS issued (prior-system ones were
+    /// printed on paper; a revoked one is never offered again).
     href: Option<String>,
     download_label: String,
 }
 
-/// One closed fiscal year's 学習単位取得証.
+/// One closed fiscal year's 学習単位取得証: its download, or — revoked — when and why.
 struct AnnualRow {
-    href: String,
+    href: Option<String>,
     label: String,
+    revoked: Option<String>,
 }
 
 /// The 受講証明書 form as typed, and why it was refused.
@@ -64,13 +72,7 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
         .rev()
         .map(|c| {
             let (status, class) = match (&c.revocation, c.valid_until) {
-                (Some(r), _) => (
-                    f.t(
-                        "certificates-status-revoked",
-                        &[("date", &f.date(mamis_domain::time::japan_date(r.at)))],
-                    ),
-                    "revoked",
-                ),
+                (Some(_), _) => (f.t("certificates-status-revoked", &[]), "revoked"),
                 (None, Some(u)) if u < today => {
                     (f.t("certificates-status-expired", &[]), "expired")
                 }
@@ -79,7 +81,11 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
                 }
                 (None, _) => (f.t("certificates-status-valid", &[]), "valid"),
             };
-            let href = (c.origin == "mamis")
+            let revoked = c
+                .revocation
+                .as_ref()
+                .map(|r| revoked_detail(f, mamis_domain::time::japan_date(r.at), &r.category));
+            let href = (c.origin == "mamis" && c.revocation.is_none())
                 .then(|| format!("/mypage/cme/documents/certificate/{}.pdf", c.number));
             CertRow {
                 download_label: f.t("certificates-download-label", &[("number", &c.number)]),
@@ -89,24 +95,47 @@ fn cert_rows(f: &Fmt<'_>, s: &Summary) -> Vec<CertRow> {
                 valid_until: c.valid_until.map(|u| f.date(u)).unwrap_or_default(),
                 status,
                 class,
+                revoked,
                 href,
             }
         })
         .collect()
 }
 
-fn annual_rows(f: &Fmt<'_>, s: &Summary) -> Vec<AnnualRow> {
+/// 「{ $date }に取り消し（理由: …）」, as `/verify` names the date and the category.
+fn revoked_detail(f: &Fmt<'_>, on: chrono::NaiveDate, category: &str) -> String {
+    f.t(
+        "certificates-revoked-detail",
+        &[
+            ("date", &f.date(on)),
+            ("detail", &f.t(&category_key(category), &[])),
+        ],
+    )
+}
+
+fn annual_rows(f: &Fmt<'_>, o: &DocumentsOverview) -> Vec<AnnualRow> {
+    let s = &o.summary;
     s.standing
         .years
         .iter()
         .rev()
         .filter(|(fy, y)| **fy < s.standing.current_fy && y.half_units.is_positive())
-        .map(|(fy, _)| AnnualRow {
-            href: format!("/mypage/cme/documents/annual/{}.pdf", fy.year()),
-            label: f.t(
-                "certificates-annual-link",
-                &[("year", &fy.year().to_string())],
-            ),
+        .map(|(fy, _)| {
+            let revoked = o.revoked_annual.get(fy);
+            AnnualRow {
+                href: revoked
+                    .is_none()
+                    .then(|| format!("/mypage/cme/documents/annual/{}.pdf", fy.year())),
+                label: f.t(
+                    if revoked.is_some() {
+                        "certificates-annual-name"
+                    } else {
+                        "certificates-annual-link"
+                    },
+                    &[("year", &fy.year().to_string())],
+                ),
+                revoked: revoked.map(|r| revoked_detail(f, r.on, &r.category)),
+            }
         })
         .collect()
 }
@@ -119,7 +148,7 @@ async fn render_documents<S: Store>(
     form: AttendanceRetry,
     status: StatusCode,
 ) -> PageResult {
-    let Some(s) = mamis_app::cme::own_summary(&st.app, u).await? else {
+    let Some(o) = documents::overview(&st.app, u).await? else {
         return unverified(st, ctx);
     };
     let cat = &st.shared.catalogues;
@@ -127,10 +156,10 @@ async fn render_documents<S: Store>(
     let view = DocumentsView {
         c: ctx.chrome(cat),
         nav: nav(&f, "/mypage/cme/documents"),
-        certificates: cert_rows(&f, &s),
-        annual: annual_rows(&f, &s),
+        certificates: cert_rows(&f, &o.summary),
+        annual: annual_rows(&f, &o),
         form,
-        today: s.standing.today.to_string(),
+        today: o.summary.standing.today.to_string(),
     };
     let mut r = html(page(view.render()))?;
     *r.status_mut() = status;
@@ -167,6 +196,51 @@ fn pdf_response(p: Printed) -> Response {
     r
 }
 
+#[derive(Template)]
+#[template(path = "certificates/revoked.html")]
+struct RevokedView<'a> {
+    c: Chrome<'a>,
+    body: String,
+}
+
+/// A revoked certificate's or document's download: 410 Gone, with a page saying when and why
+/// (the reason category `/verify` shows), in the site's layout.
+fn revoked_page<S: Store>(st: &WebState<S>, ctx: &PageCtx, r: &RevokedNotice) -> PageResult {
+    let cat = &st.shared.catalogues;
+    let f = Fmt::new(cat, ctx.lang);
+    let view = RevokedView {
+        c: ctx.chrome(cat),
+        body: f.t(
+            "certificates-revoked-page-body",
+            &[
+                (
+                    "kind",
+                    &f.t(
+                        &format!("certificates-kind-{}", r.kind.replace('_', "-")),
+                        &[],
+                    ),
+                ),
+                ("number", &r.number),
+                ("date", &f.date(r.on)),
+                ("detail", &f.t(&category_key(&r.category), &[])),
+            ],
+        ),
+    };
+    let mut resp = html(page(view.render()))?;
+    *resp.status_mut() = StatusCode::GONE;
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+/// The PDF, or the page saying it was revoked.
+fn download<S: Store>(st: &WebState<S>, ctx: &PageCtx, d: Download) -> PageResult {
+    match d {
+        Download::Pdf(p) => Ok(pdf_response(p)),
+        Download::Revoked(r) => revoked_page(st, ctx, &r),
+    }
+}
+
 /// `N2026-000001.pdf` → `N2026-000001`; anything else is not a document of ours.
 fn pdf_stem(file: &str) -> Result<&str, PageError> {
     file.strip_suffix(".pdf")
@@ -186,9 +260,8 @@ pub async fn certificate_pdf<S: Store>(
     if u.verified_doctor().is_none() {
         return unverified(&st, &ctx);
     }
-    Ok(pdf_response(
-        documents::certificate_pdf(&st.app, &who, number).await?,
-    ))
+    let d = documents::certificate_pdf(&st.app, &who, number).await?;
+    download(&st, &ctx, d)
 }
 
 /// The 学習単位取得証 of a closed fiscal year. A GET that may write: the first download records
@@ -209,9 +282,8 @@ pub async fn annual_pdf<S: Store>(
     let Some(doctor) = u.verified_doctor() else {
         return unverified(&st, &ctx);
     };
-    Ok(pdf_response(
-        documents::annual_units_pdf(&st.app, &who, doctor, fy).await?,
-    ))
+    let d = documents::annual_units_pdf(&st.app, &who, doctor, fy).await?;
+    download(&st, &ctx, d)
 }
 
 /// The 受講証明書 form as posted.
@@ -280,7 +352,7 @@ pub async fn attendance_pdf<S: Store>(
         Err(key) => (key, StatusCode::BAD_REQUEST),
         Ok((from, to, elearning_only)) => {
             match documents::attendance_pdf(&st.app, &who, doctor, from, to, elearning_only).await {
-                Ok(p) => return Ok(pdf_response(p)),
+                Ok(d) => return download(&st, &ctx, d),
                 Err(e) => attendance_refusal(e)?,
             }
         }

@@ -5,7 +5,8 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use mamis_app::training;
-use mamis_app::training::capture::{self, Captured, DeskInput, DeskResult, Origin};
+use mamis_app::training::capture::{self, DeskCaptured, DeskInput, DeskResult, Origin, Pending};
+use mamis_domain::time::to_japan;
 use mamis_domain::{IsekiNumber, Principal};
 use mamis_store::Store;
 use serde::Deserialize;
@@ -21,9 +22,10 @@ use crate::shell::error::{Failure, PageError};
 use crate::shell::fmt::Fmt;
 use crate::shell::i18n::{Catalogues, Lang, domain_error_key};
 
-/// The result of a scan as the desk shows it.
+/// The result of a scan as the desk shows it: the message and its colour (`desk-ok` green,
+/// `desk-same` blue for 「記録済み」, `desk-warn` amber for pending attendance, `desk-ng` red).
 struct DeskOutcome {
-    ok: bool,
+    class: &'static str,
     message: String,
 }
 
@@ -71,21 +73,26 @@ async fn render_desk<S: Store>(
         .map_err(fail)?;
     let cat = &st.shared.catalogues;
     let f = Fmt::new(cat, ctx.lang);
-    let live = v.live.to_string();
     let view = DeskView {
         c: ctx.chrome(cat),
         id: id.to_string(),
         title: v.session.title.clone(),
-        live: match v.session.expected_headcount {
-            Some(e) => f.t(
-                "training-office-live-of",
-                &[("live", &live), ("expected", &e.to_string())],
-            ),
-            None => f.t("training-office-live", &[("live", &live)]),
-        },
+        live: live_text(&f, v.live, v.session.expected_headcount),
         outcome,
     };
     render(view.render(), status)
+}
+
+/// 「在室 N 名」, with the expected headcount when the organiser gave one.
+fn live_text(f: &Fmt<'_>, live: u64, expected: Option<u32>) -> String {
+    let live = live.to_string();
+    match expected {
+        Some(e) => f.t(
+            "training-office-live-of",
+            &[("live", &live), ("expected", &e.to_string())],
+        ),
+        None => f.t("training-office-live", &[("live", &live)]),
+    }
 }
 
 /// `/office/training/{id}/desk`: the desk scanner (camera, USB scanner field, typed number).
@@ -112,37 +119,70 @@ pub async fn desk_page<S: Store>(
     Ok(desk_response(&st, r, &device, new_device))
 }
 
-/// A desk scan as posted: a scanned personal code, or a typed 医籍登録番号.
+/// A desk scan as posted: a scanned personal code (the code form), or a typed 医籍登録番号
+/// (the number form). Each form sends only its own field, so an empty one can be named.
 #[derive(Debug, Deserialize)]
 pub struct DeskForm {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    iseki: String,
+    code: Option<String>,
+    iseki: Option<String>,
 }
 
 /// The scan's input, or the message key saying what is missing.
 fn desk_input(f: &DeskForm) -> Result<DeskInput, Failure> {
-    let code = f.code.trim();
+    let code = f.code.as_deref().map(str::trim).unwrap_or_default();
     if !code.is_empty() {
         return Ok(DeskInput::Code(code.to_owned()));
     }
-    if f.iseki.trim().is_empty() {
-        return Err(Failure::BadRequest("training-office-desk-empty"));
+    match f.iseki.as_deref().map(str::trim) {
+        Some(n) if !n.is_empty() => IsekiNumber::parse(n)
+            .map(DeskInput::Iseki)
+            .map_err(|e| Failure::BadRequest(domain_error_key(&e))),
+        Some(_) => Err(Failure::BadRequest("training-office-desk-empty-iseki")),
+        None if f.code.is_some() => Err(Failure::BadRequest("training-office-desk-empty-code")),
+        None => Err(Failure::BadRequest("training-office-desk-empty")),
     }
-    IsekiNumber::parse(&f.iseki)
-        .map(DeskInput::Iseki)
-        .map_err(|e| Failure::BadRequest(domain_error_key(&e)))
+}
+
+/// The message key of a scan's result.
+fn desk_key(r: &DeskResult) -> &'static str {
+    match (r.captured, r.pending) {
+        (DeskCaptured::AlreadyRecorded, None) => "training-office-desk-same",
+        (DeskCaptured::AlreadyRecorded, Some(_)) => "training-office-desk-same-pending",
+        (DeskCaptured::CheckedIn, None) => "training-office-desk-in",
+        (DeskCaptured::CheckedIn, Some(Pending::Unverified)) => "training-office-desk-in-pending",
+        (DeskCaptured::CheckedIn, Some(Pending::NotInRegister)) => {
+            "training-office-desk-in-unknown"
+        }
+        (DeskCaptured::CheckedOut, None) => "training-office-desk-out",
+        (DeskCaptured::CheckedOut, Some(Pending::Unverified)) => "training-office-desk-out-pending",
+        (DeskCaptured::CheckedOut, Some(Pending::NotInRegister)) => {
+            "training-office-desk-out-unknown"
+        }
+    }
+}
+
+/// The result's colour: 「記録済み」 apart, pending attendance amber, the rest green.
+fn desk_class(r: &DeskResult) -> &'static str {
+    match (r.captured, r.pending) {
+        (DeskCaptured::AlreadyRecorded, _) => "desk-same",
+        (_, Some(_)) => "desk-warn",
+        (_, None) => "desk-ok",
+    }
 }
 
 fn desk_message(f: &Fmt<'_>, r: &DeskResult) -> String {
-    let key = match (&r.captured, r.pending) {
-        (Captured::CheckedIn, false) => "training-office-desk-in",
-        (Captured::CheckedIn, true) => "training-office-desk-in-pending",
-        (Captured::CheckedOut, false) => "training-office-desk-out",
-        (Captured::CheckedOut, true) => "training-office-desk-out-pending",
-    };
-    f.t(key, &[("name", &r.name), ("iseki", r.iseki.as_str())])
+    let at = r
+        .recorded_at
+        .map(|t| to_japan(t).format("%H:%M:%S").to_string())
+        .unwrap_or_default();
+    f.t(
+        desk_key(r),
+        &[
+            ("name", &r.name),
+            ("iseki", r.iseki.as_str()),
+            ("date", &at),
+        ],
+    )
 }
 
 /// The scan's answer to `desk.js`.
@@ -156,13 +196,17 @@ fn desk_json(cat: &Catalogues, lang: Lang, result: Result<DeskResult, Failure>) 
         StatusCode::OK,
         serde_json::json!({
             "result": match r.captured {
-                Captured::CheckedIn => "checked_in",
-                Captured::CheckedOut => "checked_out",
+                DeskCaptured::CheckedIn => "checked_in",
+                DeskCaptured::CheckedOut => "checked_out",
+                DeskCaptured::AlreadyRecorded => "already_recorded",
             },
             "name": r.name,
             "iseki": r.iseki.as_str(),
-            "pending": r.pending,
+            "pending": r.pending.is_some(),
+            "in_register": r.pending != Some(Pending::NotInRegister),
+            "class": desk_class(&r),
             "message": desk_message(&f, &r),
+            "live": live_text(&f, r.live, r.expected),
         }),
     )
 }
@@ -177,7 +221,7 @@ fn desk_outcome(
     match result {
         Ok(r) => Ok((
             DeskOutcome {
-                ok: true,
+                class: desk_class(&r),
                 message: desk_message(&Fmt::new(cat, lang), &r),
             },
             StatusCode::OK,
@@ -185,7 +229,7 @@ fn desk_outcome(
         Err(e @ (Failure::NotFound | Failure::Forbidden)) => Err(PageError(e)),
         Err(e) => Ok((
             DeskOutcome {
-                ok: false,
+                class: "desk-ng",
                 message: failure_text(cat, lang, &e),
             },
             failure_status(&e),

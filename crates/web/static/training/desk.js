@@ -2,8 +2,11 @@
 // BarcodeDetector where present, else the vendored jsQR decoder, Apache-2.0, see
 // /static/vendor/jsQR.LICENSE), by a USB scanner that types the code and Enter into the code
 // field, or a 医籍登録番号 typed by hand. Each is posted to the desk endpoint with fetch and its
-// result shown large, green or red. The same input within 5 seconds is sent once, so a code
-// held in front of the camera does not check the doctor in and straight out again.
+// result shown large: green (in or out), blue 「記録済み」 (the server found the same attendee
+// captured at the desk within the last 60 seconds and changed nothing), amber (kept as pending
+// attendance) or red; the live count beside the title is replaced by the one the answer carries,
+// so the page never reloads. The same input within 5 seconds is sent once, so a code held in
+// front of the camera is not posted four times a second. An empty field asks for a code.
 (function () {
   "use strict";
   var desk = document.getElementById("desk");
@@ -13,6 +16,8 @@
   var post = desk.getAttribute("data-post");
   var csrf = desk.getAttribute("data-csrf");
   var result = document.getElementById("desk-result");
+  var live = document.getElementById("live-count");
+  var CLASSES = ["desk-ok", "desk-same", "desk-warn", "desk-ng"];
   var codeForm = document.getElementById("desk-code-form");
   var codeInput = document.getElementById("desk-code");
   var isekiForm = document.getElementById("desk-iseki-form");
@@ -31,15 +36,21 @@
     return desk.getAttribute("data-msg-" + name) || "";
   }
 
-  function show(ok, text) {
-    result.classList.remove("desk-ok", "desk-ng");
-    result.classList.add(ok ? "desk-ok" : "desk-ng");
+  function show(cls, text) {
+    CLASSES.forEach(function (c) {
+      result.classList.remove(c);
+    });
+    if (CLASSES.indexOf(cls) >= 0) {
+      result.classList.add(cls);
+    }
     result.textContent = text;
   }
 
   function send(field, raw) {
     var value = (raw || "").trim();
     if (!value) {
+      last = { key: "", at: 0 };
+      show("desk-ng", message("empty-" + field));
       return;
     }
     var key = field + ":" + value;
@@ -51,8 +62,7 @@
     var body = new URLSearchParams();
     body.set("csrf", csrf);
     body.set(field, value);
-    result.classList.remove("desk-ok", "desk-ng");
-    result.textContent = message("sending");
+    show("", message("sending"));
     fetch(post, {
       method: "POST",
       credentials: "same-origin",
@@ -64,12 +74,15 @@
       });
     }).then(function (res) {
       if (res.ok) {
-        show(true, res.answer.message);
+        show(res.answer["class"] || "desk-ok", res.answer.message);
+        if (live && res.answer.live) {
+          live.textContent = res.answer.live;
+        }
       } else {
-        show(false, res.answer.error || message("network"));
+        show("desk-ng", res.answer.error || message("network"));
       }
     }).catch(function () {
-      show(false, message("network"));
+      show("desk-ng", message("network"));
     });
   }
 
@@ -82,9 +95,14 @@
 
   isekiForm.addEventListener("submit", function (e) {
     e.preventDefault();
-    send("iseki", isekiInput.value);
-    isekiInput.value = "";
-    codeInput.focus();
+    var typed = isekiInput.value;
+    send("iseki", typed);
+    if (typed.trim()) {
+      isekiInput.value = "";
+      codeInput.focus();
+    } else {
+      isekiInput.focus();
+    }
   });
 
   // ---- the camera
