@@ -466,14 +466,25 @@ async fn the_readme_demo_registration_is_followed_through_mail_show() {
     let r = post(action, fields).await;
     assert_eq!(r.status(), 200, "the 'mail sent' notice");
 
-    // `mamis mail list`: one line per mail, the id first
-    let list = mamis_in(&d, &["mail", "list"]);
-    let list_out = stdout(&list);
-    assert!(list.status.success(), "{list_out}");
-    let line = list_out
-        .lines()
-        .find(|l| l.contains(email))
-        .unwrap_or_else(|| panic!("no mail to {email}:\n{list_out}"));
+    // `mamis mail list`: one line per mail, the id first (the server's job worker writes the
+    // mail moments after the request, as a visitor would find it)
+    let mut tries = 0;
+    let (list_out, line) = loop {
+        let list = mamis_in(&d, &["mail", "list"]);
+        let list_out = stdout(&list);
+        assert!(list.status.success(), "{list_out}");
+        if let Some(line) = list_out
+            .lines()
+            .find(|l| l.contains(email))
+            .map(str::to_owned)
+        {
+            break (list_out, line);
+        }
+        tries += 1;
+        assert!(tries < 100, "no mail to {email}:\n{list_out}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(list_out.lines().count() > 1, "{list_out}");
     let id = line.split_whitespace().next().unwrap().to_owned();
     assert_eq!(id.len(), 36, "{line}");
 
