@@ -1434,3 +1434,67 @@ async fn unknown_scopes<S: Store>(t: TestApp<S>) {
     assert!(info.unwrap().get("name").is_some(), "profile claims served");
 }
 app_test!(unknown_scopes_are_ignored, unknown_scopes);
+
+// ------------------------------------------------------- 99. three servers behind one address
+
+/// Three servers on one PostgreSQL, taken in turn as a load balancer would: logins, My Page
+/// with a session made on another server, refresh grants rotating across all three, and
+/// `/verify` within its limit — no request fails because another server served the last one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_on_one_database_serve_in_turn() {
+    if !mamis_testkit::backend_selected("postgres") {
+        return;
+    }
+    let Some(a) = mamis_testkit::spawn_postgres().await else {
+        return;
+    };
+    let b = a.second_server().await;
+    let c = a.second_server().await;
+    let servers = [&a, &b, &c];
+    let logins = mamis_app::demo::seed_demo(&a.app).await.unwrap().unwrap();
+    keys::ensure(&a.app).await.unwrap();
+    let (_, email, password, _) = logins
+        .accounts
+        .iter()
+        .find(|x| x.0 == "verified member")
+        .unwrap()
+        .clone();
+
+    // a login on each server; its session serves My Page on the next one
+    for (i, s) in servers.iter().enumerate() {
+        let ua = mamis_testkit::browser();
+        let (r, _) = mamis_testkit::password_login(*s, &ua, &email, &password).await;
+        assert_eq!(r.status(), 303, "login on server {i}");
+        let next = servers[(i + 1) % 3];
+        let r = ua.get(next.url("/mypage")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "My Page on server {}", (i + 1) % 3);
+        assert!(r.text().await.unwrap().contains("id=\"logout\""));
+    }
+
+    // refresh grants: each rotation on the next server
+    let (id, secret) = client(&a, confidential_third_party()).await;
+    let creds = (email.as_str(), password.as_str());
+    let ua = mamis_testkit::browser();
+    let (code, verifier) =
+        authorize_code(&a, &ua, creds, &id, "openid profile offline_access").await;
+    let first = exchange(&a, (&id, secret.as_deref()), &code, &verifier).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let mut rt = first.str("refresh_token");
+    for i in 0..9 {
+        let s = servers[i % 3];
+        let r = refresh(s, (&id, secret.as_deref()), &rt).await;
+        assert_eq!(r.status, 200, "refresh {i}: {}", r.body);
+        let (status, _) = userinfo(servers[(i + 1) % 3], &r.str("access_token")).await;
+        assert_eq!(status, StatusCode::OK, "userinfo after refresh {i}");
+        rt = r.str("refresh_token");
+    }
+
+    // /verify within its limit (30 a minute from one address, all servers together)
+    let (_, url) = &logins.certificates[0];
+    let path = url.split_once("127.0.0.1").unwrap().1;
+    let path = &path[path.find('/').unwrap()..];
+    for i in 0..12 {
+        let r = reqwest::get(servers[i % 3].url(path)).await.unwrap();
+        assert_eq!(r.status(), 200, "verify {i} on server {}", i % 3);
+    }
+}

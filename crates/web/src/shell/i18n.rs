@@ -273,6 +273,12 @@ mod tests {
                     ("max_mb", "20"),
                     ("max", "200000"),
                     ("found", "3"),
+                    // pages: counts, cut-over texts, addresses, channels
+                    ("n", "2"),
+                    ("ended", "no"),
+                    ("time", "2026-04-01 00:00"),
+                    ("uri", "https://rp.example.jp/cb"),
+                    ("channel", "名簿"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");
