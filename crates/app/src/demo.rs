@@ -242,20 +242,20 @@ fn make_doctor(
     if member {
         memberships.push(Membership {
             association: county.clone(),
-            class,
+            class: class.into(),
             joined_on: joined,
             left_on: None,
         });
         memberships.push(Membership {
             association: prefecture.clone(),
-            class,
+            class: class.into(),
             joined_on: joined,
             left_on: None,
         });
         if jma {
             memberships.push(Membership {
                 association: AssociationCode::jma(),
-                class,
+                class: class.into(),
                 joined_on: joined,
                 left_on: None,
             });
@@ -264,7 +264,7 @@ fn make_doctor(
             let left = NaiveDate::from_ymd_opt(joined.year() + 1, 3, 31).unwrap_or(joined);
             memberships.push(Membership {
                 association: AssociationCode::jma(),
-                class,
+                class: class.into(),
                 joined_on: joined,
                 left_on: Some(left),
             });
@@ -1261,7 +1261,7 @@ mod tests {
                 assert_eq!(d.home_prefecture.as_ref().map(|p| p.as_str()), Some("P13"));
             } else {
                 members += 1;
-                classes.insert(ms[0].class);
+                classes.insert(ms[0].class.clone());
             }
         }
         assert_eq!(classes.len(), 5, "every member class occurs");
