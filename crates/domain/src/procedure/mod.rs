@@ -180,3 +180,12 @@ impl EffectiveRule {
         }
     }
 }
+
+mod machine;
+mod timeline;
+
+pub use machine::*;
+pub use timeline::*;
+
+#[cfg(test)]
+mod tests;
