@@ -10,6 +10,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod mail;
+pub mod membership;
 pub mod migration;
 pub mod oidc;
 pub mod portal;
@@ -72,6 +73,8 @@ pub struct AppConfig {
     pub oidc: oidc::provider::Lifetimes,
     /// Rate limits shared by every server (`/verify`, reset and registration mail).
     pub limits: limits::Limits,
+    /// Membership procedures: member-ID range, acknowledgement lapse, evidence directory.
+    pub membership: membership::Settings,
 }
 
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.

@@ -222,6 +222,7 @@ fn app_for<S: Store>(
             legacy_until: cfg.legacy_until,
             oidc: cfg.oidc,
             limits: cfg.limits,
+            membership: cfg.membership.clone(),
         },
     )
     .map_err(|e| anyhow!("{e}"))

@@ -1,0 +1,502 @@
+//! Membership procedures through the app layer on both backends: a join through county,
+//! prefecture and JMA (member ID from the range), a routed join returned and answered, a
+//! transfer Tokyo → Osaka whose sending side lapses, and the scope rule — county B's staff get
+//! not-found for county A's members and procedures, except an incoming transfer or a routed join.
+
+use chrono::{Duration, NaiveDate};
+use mamis_app::AppError;
+use mamis_app::membership::{self, DoctorAct, NewEvidence, StaffAct};
+use mamis_domain::procedure::{JoinClasses, ProcedureStatus, Request};
+use mamis_domain::{
+    Association, AssociationCode, AssociationLevel, ClassCode, IsekiNumber, KanaName, MemberClass,
+    MemberId, Membership, Principal, Role, RoleGrant, Scope, Sex,
+};
+use mamis_store::{
+    AccessStore, Account, AccountKind, AuditStore, Doctor, MembershipStore, OutboxStore,
+    RegistryStore, Store, Tx,
+};
+use mamis_testkit::{TestApp, app_test};
+use uuid::Uuid;
+
+fn code(s: &str) -> AssociationCode {
+    AssociationCode::parse(s).unwrap()
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn class(s: &str) -> ClassCode {
+    ClassCode::parse(s).unwrap()
+}
+
+/// Staff of one association, with a mailbox on file.
+async fn staff<S: Store>(t: &TestApp<S>, node: &str) -> Principal {
+    let role = match code(node).level() {
+        AssociationLevel::Jma => Role::JmaStaff,
+        AssociationLevel::Prefecture => Role::PrefectureStaff,
+        AssociationLevel::County => Role::CountyStaff,
+    };
+    let grant = RoleGrant::new(role, Scope::Association(code(node))).unwrap();
+    let acc = Account::new(
+        Uuid::now_v7(),
+        &format!("staff-{}@example.jp", node.to_lowercase()),
+        node,
+        AccountKind::Staff,
+        t.app.now(),
+    );
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.insert_account(&acc).await.unwrap();
+    tx.insert_role_grant(acc.id, &grant, t.app.now())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    Principal::Staff {
+        account_id: acc.id,
+        grants: vec![grant],
+    }
+}
+
+/// A doctor with a My Page account and the given memberships.
+async fn doctor<S: Store>(
+    t: &TestApp<S>,
+    n: u32,
+    ms: &[(&str, &str)],
+    member_id: Option<&str>,
+) -> (Uuid, Principal) {
+    let id = Uuid::from_u128(0x1800 + u128::from(n));
+    let acc = Account::new(
+        Uuid::now_v7(),
+        &format!("doctor{n}@example.jp"),
+        "医師",
+        AccountKind::Doctor,
+        t.app.now(),
+    );
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.insert_doctor(&Doctor {
+        id,
+        iseki: IsekiNumber::parse(&(180_000 + n).to_string()).unwrap(),
+        family_name: "手続".into(),
+        given_name: format!("花子{n}"),
+        family_kana: KanaName::normalise("テツヅキ").unwrap(),
+        given_kana: KanaName::normalise("ハナコ").unwrap(),
+        birth_date: day("1998-04-02"),
+        sex: Sex::Female,
+        contact_email: Some(format!("doctor{n}@example.jp")),
+        member_id: member_id.map(|m| MemberId::parse(m).unwrap()),
+        home_prefecture: None,
+        created_at: t.app.now(),
+    })
+    .await
+    .unwrap();
+    for (c, k) in ms {
+        tx.insert_membership(
+            id,
+            &Membership {
+                association: code(c),
+                class: class(k),
+                joined_on: day("2020-04-01"),
+                left_on: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.insert_account(&acc).await.unwrap();
+    tx.commit().await.unwrap();
+    (
+        id,
+        Principal::Doctor {
+            account_id: acc.id,
+            doctor_id: Some(id),
+        },
+    )
+}
+
+async fn seed<S: Store>(t: &TestApp<S>) {
+    let mut tx = t.app.store.write().await.unwrap();
+    for (c, ja) in [
+        ("P13-0001", "千代田区医師会"),
+        ("P13-0002", "中央区医師会"),
+        ("P27-0001", "大阪市医師会"),
+    ] {
+        tx.upsert_association(&Association {
+            code: code(c),
+            name_ja: ja.into(),
+            name_en: c.into(),
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+fn not_found<T: std::fmt::Debug>(r: Result<T, AppError>) {
+    assert!(matches!(r, Err(AppError::NotFound)), "{r:?}");
+}
+
+async fn audited<S: Store>(t: &TestApp<S>, action: &str) -> usize {
+    let mut tx = t.app.store.read().await.unwrap();
+    let n = tx
+        .audit_rows(0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.action == action)
+        .count();
+    tx.rollback().await.unwrap();
+    n
+}
+
+async fn join_through_three_levels<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let (chiyoda, chuo, tokyo, jma) = (
+        staff(&t, "P13-0001").await,
+        staff(&t, "P13-0002").await,
+        staff(&t, "P13").await,
+        staff(&t, "JMA").await,
+    );
+    let (d, me) = doctor(&t, 1, &[], None).await;
+    let req = Request::Join {
+        prefecture: code("P13"),
+        county: Some(code("P13-0001")),
+        classes: JoinClasses {
+            county: Some(class("regular")),
+            prefecture: Some(class("regular")),
+            jma: Some(MemberClass::C),
+        },
+    };
+    let licence = NewEvidence {
+        file_name: "免許証.png".into(),
+        content_type: "image/png".into(),
+        bytes: b"\x89PNG licence copy".to_vec(),
+    };
+    let bad = NewEvidence {
+        content_type: "text/html".into(),
+        ..licence.clone()
+    };
+    // a refused evidence file refuses the filing: nothing is stored
+    let r = membership::file(&t.app, &me, d, req.clone(), None, vec![bad], None).await;
+    assert!(
+        matches!(r, Err(AppError::Conflict(ref c)) if c == "evidence-type"),
+        "{r:?}"
+    );
+    let id = membership::file(&t.app, &me, d, req.clone(), None, vec![licence], None)
+        .await
+        .unwrap();
+    // one open membership procedure at a time
+    let again = membership::file(&t.app, &me, d, req, None, vec![], None).await;
+    assert!(matches!(again, Err(AppError::Conflict(_))), "{again:?}");
+
+    // county B's staff: not found, for the procedure, the doctor and any act
+    not_found(membership::procedure(&t.app, &chuo, id, None).await);
+    not_found(membership::member(&t.app, &chuo, d, None).await);
+    not_found(membership::act(&t.app, &chuo, id, StaffAct::Approve, None).await);
+    assert!(
+        membership::queue(&t.app, &chuo, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // the prefecture sees it but has nothing to do yet
+    assert!(matches!(
+        membership::act(&t.app, &tokyo, id, StaffAct::Approve, None).await,
+        Err(AppError::Forbidden)
+    ));
+    let q = membership::queue(&t.app, &chiyoda, 50).await.unwrap();
+    assert_eq!(q.iter().map(|p| p.id).collect::<Vec<_>>(), [id]);
+    let view = membership::procedure(&t.app, &chiyoda, id, None)
+        .await
+        .unwrap();
+    let mut tx = t.app.store.read().await.unwrap();
+    let ev = tx.evidence_of(id).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(ev.len(), 1);
+    let bytes = membership::EvidenceStore::new(&t.app.config.membership.evidence_dir)
+        .read(&ev[0])
+        .await
+        .unwrap();
+    assert_eq!(bytes, b"\x89PNG licence copy");
+    assert_eq!(view.events.len(), 1);
+
+    membership::act(&t.app, &chiyoda, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    assert!(
+        membership::queue(&t.app, &chiyoda, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        membership::queue(&t.app, &tokyo, 50).await.unwrap().len(),
+        1
+    );
+    membership::act(&t.app, &tokyo, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    let mut tx = t.app.store.read().await.unwrap();
+    assert!(
+        tx.memberships_of(d).await.unwrap().is_empty(),
+        "nothing before the last approval"
+    );
+    tx.rollback().await.unwrap();
+    let done = membership::act(&t.app, &jma, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    assert_eq!(done.row.status, ProcedureStatus::Completed);
+    // approved on 2026-06-01 (Japan): the first day of the next month
+    assert_eq!(done.row.effective_on, Some(day("2026-07-01")));
+    let mut tx = t.app.store.read().await.unwrap();
+    let doc = tx.doctor(d).await.unwrap().unwrap();
+    let ms = tx.memberships_of(d).await.unwrap();
+    let mails = tx.mails(100).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        doc.member_id,
+        Some(t.app.config.membership.member_ids.0.clone())
+    );
+    assert_eq!(ms.len(), 3);
+    assert!(
+        ms.iter()
+            .all(|m| m.joined_on == day("2026-07-01") && m.left_on.is_none())
+    );
+    assert!(
+        ms.iter()
+            .all(|m| !m.active_on(day("2026-06-30")) && m.active_on(day("2026-07-01")))
+    );
+    // staff of each level got a mail when the item reached them
+    for who in [
+        "staff-p13-0001@example.jp",
+        "staff-p13@example.jp",
+        "staff-jma@example.jp",
+    ] {
+        assert!(mails.iter().any(|m| m.to_addr == who), "{who}");
+    }
+    assert!(
+        !mails
+            .iter()
+            .any(|m| m.to_addr == "staff-p13-0002@example.jp")
+    );
+    assert_eq!(audited(&t, "membership.step").await, 3);
+    assert_eq!(audited(&t, "membership.member_id_assign").await, 1);
+}
+app_test!(
+    join_through_three_levels_assigns_the_member_id,
+    join_through_three_levels
+);
+
+async fn routed_join<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let (chiyoda, chuo, tokyo) = (
+        staff(&t, "P13-0001").await,
+        staff(&t, "P13-0002").await,
+        staff(&t, "P13").await,
+    );
+    let (d, me) = doctor(&t, 2, &[], None).await;
+    let req = Request::Join {
+        prefecture: code("P13"),
+        county: None,
+        classes: JoinClasses {
+            county: Some(class("regular")),
+            prefecture: None,
+            jma: None,
+        },
+    };
+    let id = membership::file(&t.app, &me, d, req, None, vec![], None)
+        .await
+        .unwrap();
+    not_found(membership::procedure(&t.app, &chuo, id, None).await);
+    membership::act(&t.app, &tokyo, id, StaffAct::Route(code("P13-0002")), None)
+        .await
+        .unwrap();
+    // routed to county B: now B sees the joiner, A still does not
+    membership::procedure(&t.app, &chuo, id, None)
+        .await
+        .unwrap();
+    membership::member(&t.app, &chuo, d, None).await.unwrap();
+    not_found(membership::procedure(&t.app, &chiyoda, id, None).await);
+    not_found(membership::member(&t.app, &chiyoda, d, None).await);
+    let v = membership::act(
+        &t.app,
+        &chuo,
+        id,
+        StaffAct::Return("勤務先の住所を確認してください".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(v.row.due.is_empty(), "waits for the doctor");
+    let mut tx = t.app.store.read().await.unwrap();
+    assert!(
+        tx.memberships_of(d).await.unwrap().is_empty(),
+        "a return writes nothing"
+    );
+    tx.rollback().await.unwrap();
+    // another doctor cannot answer it
+    let (_, other) = doctor(&t, 3, &[], None).await;
+    not_found(
+        membership::doctor_act(&t.app, &other, id, DoctorAct::Answer("x".into()), None).await,
+    );
+    membership::doctor_act(
+        &t.app,
+        &me,
+        id,
+        DoctorAct::Answer("訂正しました".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    let v = membership::act(&t.app, &chuo, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    assert_eq!(v.row.status, ProcedureStatus::Completed);
+    let mut tx = t.app.store.read().await.unwrap();
+    let ms = tx.memberships_of(d).await.unwrap();
+    let doc = tx.doctor(d).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(ms.len(), 1);
+    assert_eq!(ms[0].association, code("P13-0002"));
+    assert_eq!(doc.member_id, None, "no JMA membership, no member ID");
+}
+app_test!(a_routed_join_is_returned_answered_and_approved, routed_join);
+
+async fn transfer<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let (chiyoda, chuo, tokyo, osaka_city, osaka, jma) = (
+        staff(&t, "P13-0001").await,
+        staff(&t, "P13-0002").await,
+        staff(&t, "P13").await,
+        staff(&t, "P27-0001").await,
+        staff(&t, "P27").await,
+        staff(&t, "JMA").await,
+    );
+    let (d, me) = doctor(
+        &t,
+        4,
+        &[("P13-0001", "regular"), ("P13", "regular"), ("JMA", "B")],
+        Some("1300000004"),
+    )
+    .await;
+    // before any transfer, Osaka's staff do not see a Tokyo member
+    not_found(membership::member(&t.app, &osaka_city, d, None).await);
+    let req = Request::Transfer {
+        from_county: code("P13-0001"),
+        to_county: code("P27-0001"),
+        county_class: class("general"),
+        prefecture_class: Some(class("general")),
+    };
+    let id = membership::file(&t.app, &me, d, req, None, vec![], None)
+        .await
+        .unwrap();
+    // the incoming transfer opens the doctor to the receiving county; others still see nothing
+    membership::member(&t.app, &osaka_city, d, None)
+        .await
+        .unwrap();
+    not_found(membership::member(&t.app, &chuo, d, None).await);
+    not_found(membership::procedure(&t.app, &chuo, id, None).await);
+    assert_eq!(
+        membership::queue(&t.app, &osaka_city, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        membership::queue(&t.app, &chiyoda, 10).await.unwrap().len(),
+        1,
+        "to acknowledge"
+    );
+    membership::act(&t.app, &osaka_city, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    membership::act(&t.app, &chiyoda, id, StaffAct::Acknowledge, None)
+        .await
+        .unwrap();
+    membership::act(&t.app, &osaka, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    // Tokyo's prefecture never acknowledges: after the configured days it lapses
+    assert_eq!(membership::lapse_acknowledgements(&t.app).await.unwrap(), 0);
+    t.clock
+        .advance(Duration::days(t.app.config.membership.acknowledge_days) + Duration::minutes(1));
+    assert_eq!(membership::lapse_acknowledgements(&t.app).await.unwrap(), 1);
+    let v = membership::procedure(&t.app, &tokyo, id, None)
+        .await
+        .unwrap();
+    assert_eq!(v.row.status, ProcedureStatus::Completed);
+    let e = v.row.effective_on.unwrap();
+    assert_eq!(e, day("2026-07-01"));
+    let mut tx = t.app.store.read().await.unwrap();
+    let ms = tx.memberships_of(d).await.unwrap();
+    let doc = tx.doctor(d).await.unwrap().unwrap();
+    let mails = tx.mails(100).await.unwrap();
+    tx.rollback().await.unwrap();
+    let held = |on: NaiveDate| {
+        let mut v: Vec<String> = ms
+            .iter()
+            .filter(|m| m.active_on(on))
+            .map(|m| m.association.to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // no gap and no overlap: the day before in Tokyo, the day itself in Osaka, JMA throughout
+    assert_eq!(held(e - Duration::days(1)), ["JMA", "P13", "P13-0001"]);
+    assert_eq!(held(e), ["JMA", "P27", "P27-0001"]);
+    assert_eq!(
+        ms.iter()
+            .filter(|m| m.association.level() == AssociationLevel::Jma)
+            .count(),
+        1
+    );
+    assert_eq!(doc.member_id.unwrap().as_str(), "1300000004");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to_addr == "staff-jma@example.jp" && m.subject.contains("異動"))
+    );
+    // the JMA saw it all along (national scope), and the view is audited
+    membership::member(&t.app, &jma, d, None).await.unwrap();
+    assert!(audited(&t, "doctor.view").await >= 1);
+}
+app_test!(
+    a_transfer_tokyo_to_osaka_leaves_no_gap_and_keeps_the_member_id,
+    transfer
+);
+
+async fn profile_and_death<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let (chiyoda, chuo) = (staff(&t, "P13-0001").await, staff(&t, "P13-0002").await);
+    let (d, me) = doctor(&t, 5, &[("P13-0001", "regular"), ("P13", "regular")], None).await;
+    let profile = mamis_store::DoctorProfile {
+        doctor_id: d,
+        workplace_name: Some("千代田病院".into()),
+        workplace_address: Some("東京都千代田区1-1".into()),
+        workplace_municipality: Some("千代田区".into()),
+        home_address: None,
+        phone: None,
+        graduation_year: Some(2024),
+        resident: true,
+        updated_at: t.app.now(),
+    };
+    membership::update_profile(&t.app, &me, profile.clone(), None)
+        .await
+        .unwrap();
+    not_found(membership::update_profile(&t.app, &chuo, profile.clone(), None).await);
+    let (_, _, got) = membership::member(&t.app, &chiyoda, d, None).await.unwrap();
+    assert_eq!(got.unwrap().workplace_name.as_deref(), Some("千代田病院"));
+    assert_eq!(audited(&t, "doctor.profile_update").await, 1);
+    not_found(membership::record_death(&t.app, &chuo, d, day("2026-05-30"), None).await);
+    membership::record_death(&t.app, &chiyoda, d, day("2026-05-30"), None)
+        .await
+        .unwrap();
+    let mut tx = t.app.store.read().await.unwrap();
+    let ms = tx.memberships_of(d).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(ms.iter().all(|m| m.left_on == Some(day("2026-05-31"))));
+}
+app_test!(
+    profile_changes_are_immediate_and_death_ends_memberships,
+    profile_and_death
+);
