@@ -21,14 +21,15 @@ use mamis_domain::{
     scope_nodes,
 };
 use mamis_store::{
-    AccessStore, AccountStatus, Doctor, DoctorNames, DoctorProfile, IdentityStore, MembershipStore,
-    ProcedureDue, ProcedureEvent, ProcedureRow, RegistryStore, Store, Tx,
+    AccessStore, AccountStatus, Doctor, DoctorNames, DoctorProfile, IdentityStore, Job, JobStore,
+    MembershipStore, NewJob, ProcedureDue, ProcedureEvent, ProcedureRow, RegistryStore, Store, Tx,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::Entry;
 use crate::authz::require;
+use crate::jobs::{BoxFuture, JobHandler};
 use crate::mail::{self, Outgoing};
 use crate::{App, AppError};
 
@@ -328,6 +329,21 @@ pub async fn file<S: Store>(
         }
     }
     notify_due(&mut tx, now, id, &due, &[]).await?;
+    if due.iter().any(|d| d.action == DueAction::Acknowledge) {
+        // the sending side's silence counts as acknowledgement after N days
+        tx.enqueue_job(
+            &NewJob {
+                id: Uuid::now_v7(),
+                kind: LAPSE_KIND.into(),
+                payload: json!({ "procedure": id }),
+                idempotency_key: Some(format!("{LAPSE_KIND}:{id}")),
+                run_at: now + Duration::days(app.config.membership.acknowledge_days),
+                max_attempts: 10,
+            },
+            now,
+        )
+        .await?;
+    }
     app.audit(
         &mut tx,
         Entry {
@@ -406,6 +422,29 @@ pub async fn doctor_act<S: Store>(
     let view = advance(app, &mut tx, actor, row, step, client_addr).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// The job kind that lets a transfer's waiting acknowledgements lapse.
+pub const LAPSE_KIND: &str = "membership.lapse";
+
+/// Runs [`lapse_acknowledgements`] when a transfer's acknowledgement period has passed (queued
+/// at filing for then; it lapses every acknowledgement due by that time).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LapseJob;
+
+impl<S: Store> JobHandler<S> for LapseJob {
+    fn kind(&self) -> &'static str {
+        LAPSE_KIND
+    }
+
+    fn run<'a>(&'a self, app: &'a App<S>, _job: &'a Job) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            lapse_acknowledgements(app)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 /// Lets every acknowledgement that has waited the configured days lapse (the job runs it

@@ -12,8 +12,8 @@ use mamis_domain::{
     MemberId, Membership, Principal, Role, RoleGrant, Scope, Sex,
 };
 use mamis_store::{
-    AccessStore, Account, AccountKind, AuditStore, Doctor, MembershipStore, OutboxStore,
-    RegistryStore, Store, Tx,
+    AccessStore, Account, AccountKind, AuditStore, Doctor, JobStatus, JobStore, MembershipStore,
+    OutboxStore, RegistryStore, Store, Tx,
 };
 use mamis_testkit::{TestApp, app_test};
 use uuid::Uuid;
@@ -416,7 +416,20 @@ async fn transfer<S: Store>(t: TestApp<S>) {
     membership::act(&t.app, &osaka, id, StaffAct::Approve, None)
         .await
         .unwrap();
-    // Tokyo's prefecture never acknowledges: after the configured days it lapses
+    // Tokyo's prefecture never acknowledges: after the configured days it lapses, by the job
+    // queued at filing for then
+    let mut tx = t.app.store.read().await.unwrap();
+    let jobs = tx.jobs_with_status(JobStatus::Queued, 100).await.unwrap();
+    tx.rollback().await.unwrap();
+    let lapse: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind == membership::LAPSE_KIND)
+        .collect();
+    assert_eq!(lapse.len(), 1);
+    assert_eq!(
+        lapse[0].run_at,
+        t.app.now() + Duration::days(t.app.config.membership.acknowledge_days)
+    );
     assert_eq!(membership::lapse_acknowledgements(&t.app).await.unwrap(), 0);
     t.clock
         .advance(Duration::days(t.app.config.membership.acknowledge_days) + Duration::minutes(1));
@@ -487,6 +500,22 @@ async fn profile_and_death<S: Store>(t: TestApp<S>) {
     let (_, _, got) = membership::member(&t.app, &chiyoda, d, None).await.unwrap();
     assert_eq!(got.unwrap().workplace_name.as_deref(), Some("千代田病院"));
     assert_eq!(audited(&t, "doctor.profile_update").await, 1);
+    // county staff type in a paper class change for their member; county B cannot
+    let change = Request::ClassChange {
+        changes: vec![(code("P13-0001"), class("senior"))],
+    };
+    not_found(membership::file(&t.app, &chuo, d, change.clone(), None, vec![], None).await);
+    let paper = membership::file(&t.app, &chiyoda, d, change, None, vec![], None)
+        .await
+        .unwrap();
+    let seen = membership::procedure(&t.app, &me, paper, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.row.status,
+        ProcedureStatus::Open,
+        "the doctor sees it on My Page"
+    );
     not_found(membership::record_death(&t.app, &chuo, d, day("2026-05-30"), None).await);
     membership::record_death(&t.app, &chiyoda, d, day("2026-05-30"), None)
         .await
@@ -495,6 +524,15 @@ async fn profile_and_death<S: Store>(t: TestApp<S>) {
     let ms = tx.memberships_of(d).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(ms.iter().all(|m| m.left_on == Some(day("2026-05-31"))));
+    let v = membership::procedure(&t.app, &chiyoda, paper, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        v.row.status,
+        ProcedureStatus::Cancelled,
+        "open procedures end with the death"
+    );
+    assert!(v.row.due.is_empty());
 }
 app_test!(
     profile_changes_are_immediate_and_death_ends_memberships,
