@@ -477,6 +477,8 @@ pub struct DemoLogins {
     pub certificates: Vec<(String, String)>,
     /// Training to look at: (what, where).
     pub training: Vec<(String, String)>,
+    /// Membership procedures to look at: (what, where it waits or when it takes effect).
+    pub membership: Vec<(String, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -766,9 +768,12 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .nth(4)
         .ok_or(AppError::Internal("no fifth demo member".into()))?;
     let training = demo_training(app, &system, member, unbound).await?;
+    let (staff, membership) = crate::membership::demo::seed(app, &codes).await?;
+    accounts.extend(staff);
     Ok(Some(DemoLogins {
         api_tokens,
         accounts,
+        membership,
         legacy,
         clients,
         certificates,

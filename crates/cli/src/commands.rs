@@ -808,6 +808,10 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                         path.trim_start_matches('/')
                     );
                 }
+                println!("Membership procedures (会員手続き), in the staff queues named:");
+                for (what, where_) in &logins.membership {
+                    println!("  {what} {where_}");
+                }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");

@@ -4,6 +4,7 @@
 //! through an association of their subtree that the doctor belongs to or that has a part in one
 //! of the doctor's procedures (an incoming transfer, a routed or forwarded join).
 
+pub mod demo;
 mod evidence;
 
 pub use evidence::{EvidenceStore, NewEvidence};

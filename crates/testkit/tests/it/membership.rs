@@ -538,3 +538,56 @@ app_test!(
     profile_changes_are_immediate_and_death_ends_memberships,
     profile_and_death
 );
+
+async fn demo_procedures<S: Store>(t: TestApp<S>) {
+    let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    assert_eq!(logins.membership.len(), 6, "{:?}", logins.membership);
+    assert!(
+        logins
+            .accounts
+            .iter()
+            .any(|a| a.1 == "osaka-kita@demo.mamis.jp")
+    );
+    let queue_of = |node: &str, id: u128, role| Principal::Staff {
+        account_id: Uuid::from_u128(id),
+        grants: vec![RoleGrant::new(role, Scope::Association(code(node))).unwrap()],
+    };
+    // a join waits at each level, the class change at the county, the transfer at Osaka
+    let chiyoda = membership::queue(
+        &t.app,
+        &queue_of("P13-0001", 0xD0_1002, Role::CountyStaff),
+        50,
+    )
+    .await
+    .unwrap();
+    let kinds = |v: &[mamis_store::ProcedureRow]| {
+        let mut k: Vec<&str> = v.iter().map(|p| p.kind.as_str()).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(kinds(&chiyoda), ["class_change", "join", "transfer"]);
+    let tokyo = membership::queue(
+        &t.app,
+        &queue_of("P13", 0xD0_1001, Role::PrefectureStaff),
+        50,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kinds(&tokyo), ["join", "transfer"]);
+    let jma = membership::queue(&t.app, &queue_of("JMA", 0xD0_1003, Role::JmaStaff), 50)
+        .await
+        .unwrap();
+    assert_eq!(kinds(&jma), ["join"]);
+    let osaka = membership::queue(
+        &t.app,
+        &queue_of("P27-0001", 0xD0_1802, Role::CountyStaff),
+        50,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kinds(&osaka), ["transfer"]);
+}
+app_test!(
+    the_demo_has_a_procedure_waiting_at_every_level,
+    demo_procedures
+);
