@@ -591,3 +591,148 @@ app_test!(
     the_demo_has_a_procedure_waiting_at_every_level,
     demo_procedures
 );
+
+async fn office_pages<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let grant =
+        |node: &str| RoleGrant::new(Role::CountyStaff, Scope::Association(code(node))).unwrap();
+    let (chiyoda, _) = mamis_testkit::staff_user(
+        &t,
+        "c1@example.jp",
+        "Chiyoda-pass-2026-kaede",
+        grant("P13-0001"),
+    )
+    .await;
+    let (chuo, _) = mamis_testkit::staff_user(
+        &t,
+        "c2@example.jp",
+        "Chuo-pass-2026-kaede",
+        grant("P13-0002"),
+    )
+    .await;
+    let (d, me) = doctor(&t, 6, &[], None).await;
+    let req = Request::Join {
+        prefecture: code("P13"),
+        county: Some(code("P13-0001")),
+        classes: JoinClasses {
+            county: Some(class("regular")),
+            prefecture: None,
+            jma: None,
+        },
+    };
+    let id = membership::file(&t.app, &me, d, req, None, vec![], None)
+        .await
+        .unwrap();
+    let get = |ua: &reqwest::Client, path: String| {
+        let ua = ua.clone();
+        let url = t.url(&path);
+        async move {
+            let r = ua.get(url).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let (status, body) = get(&chiyoda, "/office/membership".into()).await;
+    assert_eq!(status, 200);
+    let doc = mamis_testkit::html(&body);
+    assert_eq!(
+        mamis_testkit::texts(&doc, &format!("#procedure-{id} a")),
+        ["入会"]
+    );
+    let (status, body) = get(&chuo, "/office/membership".into()).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("処理待ちの手続きはありません"));
+    // county B: the procedure does not exist for them
+    assert_eq!(get(&chuo, format!("/office/membership/{id}")).await.0, 404);
+    let (status, body) = get(&chiyoda, format!("/office/membership/{id}")).await;
+    assert_eq!(status, 200);
+    let doc = mamis_testkit::html(&body);
+    assert_eq!(
+        mamis_testkit::texts(&doc, "#doctor"),
+        ["手続 花子6 (180006)"]
+    );
+    let csrf = mamis_testkit::attr(&doc, "#return-form input[name=csrf]", "value").unwrap();
+    let post = |ua: &reqwest::Client, form: Vec<(&'static str, String)>| {
+        let ua = ua.clone();
+        let url = t.url(&format!("/office/membership/{id}/act"));
+        let origin = t.base_url.clone();
+        async move {
+            ua.post(url)
+                .header("origin", origin)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let chuo_csrf = {
+        let (_, body) = get(&chuo, "/office/membership".into()).await;
+        mamis_testkit::attr(&mamis_testkit::html(&body), "input[name=csrf]", "value")
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        post(
+            &chuo,
+            vec![("csrf", chuo_csrf), ("action", "approve".into())]
+        )
+        .await,
+        404
+    );
+    // without the form's token the request is refused before anything happens
+    assert_eq!(
+        post(&chiyoda, vec![("action", "approve".into())]).await,
+        403
+    );
+    assert_eq!(
+        post(
+            &chiyoda,
+            vec![
+                ("csrf", csrf.clone()),
+                ("action", "return".into()),
+                ("reason", " ".into())
+            ]
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        post(
+            &chiyoda,
+            vec![
+                ("csrf", csrf.clone()),
+                ("action", "return".into()),
+                ("reason", "勤務先を確認してください".into())
+            ]
+        )
+        .await,
+        303
+    );
+    let (_, body) = get(&chiyoda, format!("/office/membership/{id}")).await;
+    let doc = mamis_testkit::html(&body);
+    assert_eq!(mamis_testkit::texts(&doc, "#steps .state"), ["差戻し中"]);
+    assert!(body.contains("勤務先を確認してください"));
+    assert!(
+        mamis_testkit::attr(&doc, "#approve", "id").is_none(),
+        "nothing to approve while returned"
+    );
+    membership::doctor_act(
+        &t.app,
+        &me,
+        id,
+        DoctorAct::Answer("確認しました".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        post(&chiyoda, vec![("csrf", csrf), ("action", "approve".into())]).await,
+        303
+    );
+    let (_, body) = get(&chiyoda, format!("/office/membership/{id}")).await;
+    let doc = mamis_testkit::html(&body);
+    assert_eq!(mamis_testkit::texts(&doc, "#status"), ["完了"]);
+    assert_eq!(mamis_testkit::texts(&doc, "#effective"), ["2026-07-01"]);
+}
+app_test!(office_pages_list_show_and_decide_within_scope, office_pages);
