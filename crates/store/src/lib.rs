@@ -261,8 +261,9 @@ pub trait MembershipStore {
         &mut self,
         p: &ProcedureRow,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// Rewrites a procedure's status, state, effective date, due actions and parties (locking it
-    /// on PostgreSQL); false when it does not exist.
+    /// Rewrites a procedure's status, state, effective date, due actions and parties; false when
+    /// it does not exist. Two writers of one procedure at once are caught by the history's next
+    /// `seq` (`procedure_events_pkey`): the second transaction fails and writes nothing.
     fn update_procedure(
         &mut self,
         p: &ProcedureRow,
