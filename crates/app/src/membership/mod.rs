@@ -24,6 +24,7 @@ use mamis_domain::{
 use mamis_store::{
     AccessStore, AccountStatus, Doctor, DoctorNames, DoctorProfile, IdentityStore, Job, JobStore,
     MembershipStore, NewJob, ProcedureDue, ProcedureEvent, ProcedureRow, RegistryStore, Store, Tx,
+    Verification,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -177,11 +178,24 @@ async fn staff_sees_doctor<T: Tx>(
         .any(|p| actor.permits(Action::ViewDoctors, &Target::Association(p))))
 }
 
-/// Whether a principal may see a procedure: the doctor it concerns, or staff whose subtree
-/// holds one of its parties.
-fn sees_procedure(actor: &Principal, row: &ProcedureRow) -> bool {
+/// The doctor a My Page principal speaks for, only once its account's binding is verified (an
+/// account still in review names a record it has not proven to be).
+async fn verified_self<T: Tx>(tx: &mut T, actor: &Principal) -> Result<Option<Uuid>, AppError> {
+    let Principal::Doctor { account_id, .. } = actor else {
+        return Ok(None);
+    };
+    Ok(tx.account(*account_id).await?.and_then(|a| {
+        (a.verification == Verification::Verified && a.status == AccountStatus::Active)
+            .then_some(a.doctor_id)
+            .flatten()
+    }))
+}
+
+/// Whether a principal may see a procedure: the doctor it concerns (`me`, verified), or staff
+/// whose subtree holds one of its parties.
+fn sees_procedure(actor: &Principal, me: Option<Uuid>, row: &ProcedureRow) -> bool {
     match actor {
-        Principal::Doctor { doctor_id, .. } => *doctor_id == Some(row.doctor_id),
+        Principal::Doctor { .. } => me == Some(row.doctor_id),
         Principal::Job { .. } => true,
         _ => row
             .parties
@@ -261,16 +275,17 @@ pub async fn file<S: Store>(
 ) -> Result<Uuid, AppError> {
     let now = app.now();
     let today = japan_date(now);
+    let mut tx = app.store.write().await?;
     let filed_by = match actor {
-        Principal::Doctor {
-            account_id,
-            doctor_id: Some(d),
-        } if *d == doctor_id => *account_id,
+        Principal::Doctor { account_id, .. }
+            if verified_self(&mut tx, actor).await? == Some(doctor_id) =>
+        {
+            *account_id
+        }
         Principal::Staff { account_id, .. } => *account_id,
         Principal::Doctor { .. } => return Err(AppError::NotFound),
         _ => return Err(AppError::Forbidden),
     };
-    let mut tx = app.store.write().await?;
     let doctor = tx.doctor(doctor_id).await?.ok_or(AppError::NotFound)?;
     let register = tx.memberships_of(doctor_id).await?;
     if matches!(actor, Principal::Staff { .. }) {
@@ -374,7 +389,7 @@ pub async fn act<S: Store>(
 ) -> Result<ProcedureView, AppError> {
     let mut tx = app.store.write().await?;
     let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
-    if !sees_procedure(actor, &row) || matches!(actor, Principal::Doctor { .. }) {
+    if !sees_procedure(actor, None, &row) || matches!(actor, Principal::Doctor { .. }) {
         return Err(AppError::NotFound);
     }
     let wanted = match act {
@@ -412,7 +427,8 @@ pub async fn doctor_act<S: Store>(
 ) -> Result<ProcedureView, AppError> {
     let mut tx = app.store.write().await?;
     let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
-    if !matches!(actor, Principal::Doctor { .. }) || !sees_procedure(actor, &row) {
+    let me = verified_self(&mut tx, actor).await?;
+    if !matches!(actor, Principal::Doctor { .. }) || !sees_procedure(actor, me, &row) {
         return Err(AppError::NotFound);
     }
     let step = match act {
@@ -666,7 +682,8 @@ pub async fn procedure<S: Store>(
 ) -> Result<ProcedureView, AppError> {
     let mut tx = app.store.write().await?;
     let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
-    if !sees_procedure(actor, &row) {
+    let me = verified_self(&mut tx, actor).await?;
+    if !sees_procedure(actor, me, &row) {
         return Err(AppError::NotFound);
     }
     let procedure = parse(&row)?;
@@ -703,7 +720,7 @@ pub async fn member<S: Store>(
     let now = app.now();
     let mut tx = app.store.write().await?;
     let doctor = tx.doctor(doctor_id).await?.ok_or(AppError::NotFound)?;
-    let own = matches!(actor, Principal::Doctor { doctor_id: Some(d), .. } if *d == doctor_id);
+    let own = verified_self(&mut tx, actor).await? == Some(doctor_id);
     if !own && !staff_sees_doctor(&mut tx, actor, &doctor, japan_date(now)).await? {
         return Err(AppError::NotFound);
     }
@@ -740,7 +757,7 @@ pub async fn update_profile<S: Store>(
         .doctor(profile.doctor_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let own = matches!(actor, Principal::Doctor { doctor_id: Some(d), .. } if *d == doctor.id);
+    let own = verified_self(&mut tx, actor).await? == Some(doctor.id);
     if !own {
         let ms = tx.memberships_of(doctor.id).await?;
         let nodes = scope_nodes(&ms, doctor.home_prefecture.as_ref(), japan_date(now));

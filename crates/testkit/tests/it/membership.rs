@@ -13,7 +13,7 @@ use mamis_domain::{
 };
 use mamis_store::{
     AccessStore, Account, AccountKind, AuditStore, Doctor, JobStatus, JobStore, MembershipStore,
-    OutboxStore, RegistryStore, Store, Tx,
+    OutboxStore, RegistryStore, Store, Tx, Verification,
 };
 use mamis_testkit::{TestApp, app_test};
 use uuid::Uuid;
@@ -102,6 +102,9 @@ async fn doctor<S: Store>(
         .await
         .unwrap();
     }
+    let mut acc = acc;
+    acc.doctor_id = Some(id);
+    acc.verification = Verification::Verified;
     tx.insert_account(&acc).await.unwrap();
     tx.commit().await.unwrap();
     (
@@ -333,11 +336,31 @@ async fn routed_join<S: Store>(t: TestApp<S>) {
         "a return writes nothing"
     );
     tx.rollback().await.unwrap();
-    // another doctor cannot answer it
+    // another doctor cannot answer it, nor can an account whose claim on this doctor's record
+    // still waits for staff review
     let (_, other) = doctor(&t, 3, &[], None).await;
     not_found(
         membership::doctor_act(&t.app, &other, id, DoctorAct::Answer("x".into()), None).await,
     );
+    let mut claimant = Account::new(
+        Uuid::now_v7(),
+        "claimant@example.jp",
+        "",
+        AccountKind::Doctor,
+        t.app.now(),
+    );
+    claimant.doctor_id = Some(d);
+    claimant.verification = Verification::Review;
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.insert_account(&claimant).await.unwrap();
+    tx.commit().await.unwrap();
+    let in_review = Principal::Doctor {
+        account_id: claimant.id,
+        doctor_id: Some(d),
+    };
+    not_found(membership::doctor_act(&t.app, &in_review, id, DoctorAct::Cancel, None).await);
+    not_found(membership::procedure(&t.app, &in_review, id, None).await);
+    not_found(membership::member(&t.app, &in_review, d, None).await);
     membership::doctor_act(
         &t.app,
         &me,
