@@ -709,6 +709,30 @@ pub async fn procedure<S: Store>(
     })
 }
 
+/// The doctor's own procedures, newest first (My Page); not found for an account that is not a
+/// verified doctor's.
+pub async fn my_procedures<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+) -> Result<Vec<ProcedureView>, AppError> {
+    let mut tx = app.store.read().await?;
+    let me = verified_self(&mut tx, actor)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut out = Vec::new();
+    for row in tx.procedures_of_doctor(me).await? {
+        let procedure = parse(&row)?;
+        let events = tx.procedure_events(row.id).await?;
+        out.push(ProcedureView {
+            row,
+            procedure,
+            events,
+        });
+    }
+    tx.rollback().await?;
+    Ok(out)
+}
+
 /// A doctor's record as the procedures need it (memberships and profile), for the doctor or
 /// staff who may see them (see the module note); staff views are audited.
 pub async fn member<S: Store>(

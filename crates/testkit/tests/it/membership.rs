@@ -759,3 +759,122 @@ async fn office_pages<S: Store>(t: TestApp<S>) {
     assert_eq!(mamis_testkit::texts(&doc, "#effective"), ["2026-07-01"]);
 }
 app_test!(office_pages_list_show_and_decide_within_scope, office_pages);
+
+async fn mypage_pages<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let chiyoda = staff(&t, "P13-0001").await;
+    let (d, me) = doctor(&t, 7, &[], None).await;
+    let Principal::Doctor { account_id, .. } = &me else {
+        unreachable!()
+    };
+    let password = "Doctor-pass-2026-hinoki";
+    let hash = t.app.hasher.hash(password.to_owned()).await.unwrap();
+    let mut tx = t.app.store.write().await.unwrap();
+    mamis_store::IdentityStore::set_password_hash(&mut tx, *account_id, &hash)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ua = mamis_testkit::browser();
+    let (r, _) = mamis_testkit::password_login(&t, &ua, "doctor7@example.jp", password).await;
+    assert_eq!(r.status(), 303);
+    let page = |ua: &reqwest::Client| {
+        let ua = ua.clone();
+        let url = t.url("/mypage/membership");
+        async move { ua.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(page(&ua).await.contains("手続きはまだありません"));
+    let req = Request::Join {
+        prefecture: code("P13"),
+        county: Some(code("P13-0001")),
+        classes: JoinClasses {
+            county: Some(class("regular")),
+            prefecture: None,
+            jma: None,
+        },
+    };
+    let id = membership::file(&t.app, &me, d, req, None, vec![], None)
+        .await
+        .unwrap();
+    membership::act(
+        &t.app,
+        &chiyoda,
+        id,
+        StaffAct::Return("勤務先を記入してください".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    let body = page(&ua).await;
+    let doc = mamis_testkit::html(&body);
+    let returned = mamis_testkit::texts(&doc, &format!("#procedure-{id} .returned"));
+    assert_eq!(returned.len(), 1);
+    assert!(
+        returned[0].contains("勤務先を記入してください"),
+        "{returned:?}"
+    );
+    assert!(
+        mamis_testkit::texts(&doc, &format!("#procedure-{id} .drop")).is_empty(),
+        "the county cannot be dropped"
+    );
+    let csrf = mamis_testkit::attr(&doc, "input[name=csrf]", "value").unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        let ua = ua.clone();
+        let url = t.url(&format!("/mypage/membership/{id}/act"));
+        let origin = t.base_url.clone();
+        async move {
+            ua.post(url)
+                .header("origin", origin)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        post(vec![
+            ("csrf", csrf.clone()),
+            ("action", "answer".into()),
+            ("reply", "".into())
+        ])
+        .await,
+        400
+    );
+    assert_eq!(
+        post(vec![
+            ("csrf", csrf.clone()),
+            ("action", "answer".into()),
+            ("reply", "千代田病院です".into())
+        ])
+        .await,
+        303
+    );
+    let v = membership::procedure(&t.app, &chiyoda, id, None)
+        .await
+        .unwrap();
+    assert_eq!(v.row.due.len(), 1, "due at the county again");
+    // another browser without a session cannot act
+    let stranger = mamis_testkit::browser();
+    let r = stranger
+        .post(t.url(&format!("/mypage/membership/{id}/act")))
+        .header("origin", &t.base_url)
+        .form(&[("csrf", csrf.as_str()), ("action", "cancel")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status().as_u16(), 303);
+    assert_eq!(
+        post(vec![("csrf", csrf), ("action", "cancel".into())]).await,
+        303
+    );
+    let doc = mamis_testkit::html(&page(&ua).await);
+    assert_eq!(
+        mamis_testkit::texts(&doc, &format!("#procedure-{id} .status")),
+        ["取下げ"]
+    );
+}
+app_test!(
+    mypage_shows_a_return_and_takes_the_answer_and_withdrawal,
+    mypage_pages
+);

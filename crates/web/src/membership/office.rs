@@ -18,7 +18,7 @@ use crate::shell::auth::{RequestOrigin, StaffUser};
 use crate::shell::chrome::{Chrome, PageCtx, page};
 use crate::shell::error::{Failure, PageError};
 
-fn kind_key(k: ProcedureKind) -> &'static str {
+pub(super) fn kind_key(k: ProcedureKind) -> &'static str {
     match k {
         ProcedureKind::Join => "membership-kind-join",
         ProcedureKind::Transfer => "membership-kind-transfer",
@@ -28,7 +28,7 @@ fn kind_key(k: ProcedureKind) -> &'static str {
     }
 }
 
-fn status_key(s: ProcedureStatus) -> &'static str {
+pub(super) fn status_key(s: ProcedureStatus) -> &'static str {
     match s {
         ProcedureStatus::Open => "membership-status-open",
         ProcedureStatus::Completed => "membership-status-completed",
