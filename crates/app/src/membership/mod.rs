@@ -223,6 +223,67 @@ fn filing_node(
     }
 }
 
+/// The (association, class) pairs a request asks for at county and prefectural level; a routed
+/// join's county class is checked when it is routed (the county is not known before).
+fn requested_classes(r: &Request) -> Vec<(AssociationCode, mamis_domain::ClassCode)> {
+    match r {
+        Request::Join {
+            prefecture,
+            county,
+            classes,
+        } => county
+            .iter()
+            .zip(classes.county.iter())
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .chain(
+                classes
+                    .prefecture
+                    .iter()
+                    .map(|c| (prefecture.clone(), c.clone())),
+            )
+            .collect(),
+        Request::Transfer {
+            to_county,
+            county_class,
+            prefecture_class,
+            ..
+        } => std::iter::once((to_county.clone(), county_class.clone()))
+            .chain(
+                prefecture_class
+                    .iter()
+                    .filter_map(|c| to_county.prefecture_code().map(|p| (p, c.clone()))),
+            )
+            .collect(),
+        Request::ClassChange { changes } => changes
+            .iter()
+            .filter(|(a, _)| a.level() != mamis_domain::AssociationLevel::Jma)
+            .cloned()
+            .collect(),
+        Request::NameChange(_) | Request::Withdrawal { .. } => Vec::new(),
+    }
+}
+
+/// Refuses a class the association does not offer (unknown or retired); the JMA's five are
+/// checked by the state machine.
+async fn offered<T: Tx>(
+    tx: &mut T,
+    association: &AssociationCode,
+    class: &mamis_domain::ClassCode,
+) -> Result<(), AppError> {
+    let ok = tx
+        .association_classes(association)
+        .await?
+        .iter()
+        .any(|c| &c.code == class && !c.retired);
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(format!(
+            "class-not-offered: {association} {class}"
+        )))
+    }
+}
+
 /// Mails the staff of the associations that now have something to do.
 async fn notify_due<T: Tx>(
     tx: &mut T,
@@ -303,6 +364,9 @@ pub async fn file<S: Store>(
         rules: &[],
     };
     let procedure = Procedure::file(request, wished_on, &ctx).map_err(to_app)?;
+    for (association, class) in requested_classes(&procedure.request) {
+        offered(&mut tx, &association, &class).await?;
+    }
     let id = Uuid::now_v7();
     let due = due_rows(&procedure, &[], now);
     let row = ProcedureRow {
@@ -502,6 +566,18 @@ async fn advance<S: Store>(
     let mut involved = procedure.parties.clone();
     if let Step::Route { to, .. } | Step::Forward { to, .. } = &step {
         involved.push(to.clone());
+        // the class asked for must be one the county it now goes to offers
+        if let Request::Join {
+            classes:
+                mamis_domain::procedure::JoinClasses {
+                    county: Some(class),
+                    ..
+                },
+            ..
+        } = &procedure.request
+        {
+            offered(tx, to, class).await?;
+        }
     }
     let rules = tx.effective_rules(&involved).await?;
     let ctx = Ctx {

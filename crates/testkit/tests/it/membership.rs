@@ -131,6 +131,24 @@ async fn seed<S: Store>(t: &TestApp<S>) {
         .await
         .unwrap();
     }
+    // the classes the tests ask for, offered by every association below the JMA
+    for node in ["P13-0001", "P13-0002", "P27-0001", "P13", "P27"] {
+        for (pos, c) in ["regular", "general", "senior", "moved"]
+            .into_iter()
+            .enumerate()
+        {
+            tx.upsert_association_class(&mamis_store::AssociationClass {
+                association: code(node),
+                code: class(c),
+                name_ja: c.into(),
+                name_en: c.into(),
+                position: i32::try_from(pos).unwrap(),
+                retired: false,
+            })
+            .await
+            .unwrap();
+        }
+    }
     tx.commit().await.unwrap();
 }
 
@@ -178,6 +196,21 @@ async fn join_through_three_levels<S: Store>(t: TestApp<S>) {
         content_type: "text/html".into(),
         ..licence.clone()
     };
+    // a class the county does not offer is refused
+    let unknown = Request::Join {
+        prefecture: code("P13"),
+        county: Some(code("P13-0001")),
+        classes: JoinClasses {
+            county: Some(class("platinum")),
+            prefecture: None,
+            jma: None,
+        },
+    };
+    let r = membership::file(&t.app, &me, d, unknown, None, vec![], None).await;
+    assert!(
+        matches!(r, Err(AppError::Conflict(ref c)) if c.starts_with("class-not-offered")),
+        "{r:?}"
+    );
     // a refused evidence file refuses the filing: nothing is stored
     let r = membership::file(&t.app, &me, d, req.clone(), None, vec![bad], None).await;
     assert!(
@@ -310,6 +343,21 @@ async fn routed_join<S: Store>(t: TestApp<S>) {
         .await
         .unwrap();
     not_found(membership::procedure(&t.app, &chuo, id, None).await);
+    // a county that does not offer the class asked for cannot take it
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.upsert_association(&Association {
+        code: code("P13-0003"),
+        name_ja: "港区医師会".into(),
+        name_en: "P13-0003".into(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = membership::act(&t.app, &tokyo, id, StaffAct::Route(code("P13-0003")), None).await;
+    assert!(
+        matches!(r, Err(AppError::Conflict(ref c)) if c.starts_with("class-not-offered")),
+        "{r:?}"
+    );
     membership::act(&t.app, &tokyo, id, StaffAct::Route(code("P13-0002")), None)
         .await
         .unwrap();
