@@ -242,20 +242,20 @@ fn make_doctor(
     if member {
         memberships.push(Membership {
             association: county.clone(),
-            class,
+            class: class.into(),
             joined_on: joined,
             left_on: None,
         });
         memberships.push(Membership {
             association: prefecture.clone(),
-            class,
+            class: class.into(),
             joined_on: joined,
             left_on: None,
         });
         if jma {
             memberships.push(Membership {
                 association: AssociationCode::jma(),
-                class,
+                class: class.into(),
                 joined_on: joined,
                 left_on: None,
             });
@@ -264,7 +264,7 @@ fn make_doctor(
             let left = NaiveDate::from_ymd_opt(joined.year() + 1, 3, 31).unwrap_or(joined);
             memberships.push(Membership {
                 association: AssociationCode::jma(),
-                class,
+                class: class.into(),
                 joined_on: joined,
                 left_on: Some(left),
             });
@@ -477,6 +477,8 @@ pub struct DemoLogins {
     pub certificates: Vec<(String, String)>,
     /// Training to look at: (what, where).
     pub training: Vec<(String, String)>,
+    /// Membership procedures to look at: (what, where it waits or when it takes effect).
+    pub membership: Vec<(String, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -766,9 +768,12 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .nth(4)
         .ok_or(AppError::Internal("no fifth demo member".into()))?;
     let training = demo_training(app, &system, member, unbound).await?;
+    let (staff, membership) = crate::membership::demo::seed(app, &codes).await?;
+    accounts.extend(staff);
     Ok(Some(DemoLogins {
         api_tokens,
         accounts,
+        membership,
         legacy,
         clients,
         certificates,
@@ -1261,7 +1266,7 @@ mod tests {
                 assert_eq!(d.home_prefecture.as_ref().map(|p| p.as_str()), Some("P13"));
             } else {
                 members += 1;
-                classes.insert(ms[0].class);
+                classes.insert(ms[0].class.clone());
             }
         }
         assert_eq!(classes.len(), 5, "every member class occurs");

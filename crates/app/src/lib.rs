@@ -10,6 +10,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod mail;
+pub mod membership;
 pub mod migration;
 pub mod oidc;
 pub mod portal;
@@ -74,6 +75,8 @@ pub struct AppConfig {
     pub limits: limits::Limits,
     /// How many previewed attendee lists may wait, and for how long.
     pub previews: training::previews::PreviewLimits,
+    /// Membership procedures: member-ID range, acknowledgement lapse, evidence directory.
+    pub membership: membership::Settings,
 }
 
 /// Everything a use case needs: the store, the clock and the settings. Cheap to clone.

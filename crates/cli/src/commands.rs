@@ -223,6 +223,7 @@ fn app_for<S: Store>(
             oidc: cfg.oidc,
             limits: cfg.limits,
             previews: cfg.previews,
+            membership: cfg.membership.clone(),
         },
     )
     .map_err(|e| anyhow!("{e}"))
@@ -824,6 +825,10 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                         path.trim_start_matches('/')
                     );
                 }
+                println!("Membership procedures (会員手続き), in the staff queues named:");
+                for (what, where_) in &logins.membership {
+                    println!("  {what} {where_}");
+                }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");
@@ -858,6 +863,7 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mamis_app::migration::RemindJob),
         Arc::new(mamis_app::cme::certificates::DecideJob),
         Arc::new(mamis_app::cme::certificates::RedecideJob),
+        Arc::new(mamis_app::membership::LapseJob),
     ];
     let checkpoints = tokio::spawn(audit_checkpoints(
         app.store.clone(),

@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 27] = [
+const KEYS: [&str; 31] = [
     "bind",
     "database_url",
     "base_url",
@@ -39,6 +39,10 @@ const KEYS: [&str; 27] = [
     "oidc_refresh_idle_days",
     "oidc_refresh_absolute_days",
     "oidc_code_seconds",
+    "member_id_first",
+    "member_id_last",
+    "transfer_acknowledge_days",
+    "evidence_dir",
 ];
 
 /// Keys whose value may come from a file named by `MAMIS_<KEY>_FILE` (container secrets).
@@ -75,6 +79,10 @@ pub struct Raw {
     pub oidc_refresh_idle_days: u64,
     pub oidc_refresh_absolute_days: u64,
     pub oidc_code_seconds: u64,
+    pub member_id_first: String,
+    pub member_id_last: String,
+    pub transfer_acknowledge_days: u64,
+    pub evidence_dir: String,
 }
 
 impl Default for Raw {
@@ -107,6 +115,10 @@ impl Default for Raw {
             oidc_refresh_idle_days: 30,
             oidc_refresh_absolute_days: 180,
             oidc_code_seconds: 60,
+            member_id_first: "9000000000".into(),
+            member_id_last: "9999999999".into(),
+            transfer_acknowledge_days: 14,
+            evidence_dir: "mamis-evidence".into(),
         }
     }
 }
@@ -151,6 +163,9 @@ pub struct Config {
     pub limits: mamis_app::limits::Limits,
     /// Previewed attendee lists waiting (`MAMIS_UPLOAD_PREVIEWS_*`, `MAMIS_UPLOAD_PREVIEW_MINUTES`).
     pub previews: mamis_app::training::previews::PreviewLimits,
+    /// Membership procedures (`MAMIS_MEMBER_ID_FIRST`/`_LAST`, `MAMIS_TRANSFER_ACKNOWLEDGE_DAYS`,
+    /// `MAMIS_EVIDENCE_DIR`).
+    pub membership: mamis_app::membership::Settings,
     pub log_json: bool,
     pub job_lease_seconds: u64,
     /// When legacy CME logins stop (`MAMIS_LEGACY_LOGIN_UNTIL`).
@@ -486,6 +501,29 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
             "{e} (MAMIS_OIDC_ACCESS_TOKEN_SECONDS, MAMIS_OIDC_REFRESH_IDLE_DAYS, MAMIS_OIDC_REFRESH_ABSOLUTE_DAYS, MAMIS_OIDC_CODE_SECONDS)"
         ))
     })?;
+    let member_id = |v: &str, var: &str| {
+        mamis_domain::MemberId::parse(v.trim())
+            .map_err(|_| ConfigError(format!("{var} must be a 10-digit member ID, not '{v}'")))
+    };
+    let first = member_id(&raw.member_id_first, "MAMIS_MEMBER_ID_FIRST")?;
+    let last = member_id(&raw.member_id_last, "MAMIS_MEMBER_ID_LAST")?;
+    if first > last {
+        return err("MAMIS_MEMBER_ID_FIRST must not be above MAMIS_MEMBER_ID_LAST");
+    }
+    if !(1..=365).contains(&raw.transfer_acknowledge_days) {
+        return err(format!(
+            "transfer_acknowledge_days must be 1–365, not {} (MAMIS_TRANSFER_ACKNOWLEDGE_DAYS)",
+            raw.transfer_acknowledge_days
+        ));
+    }
+    if raw.evidence_dir.trim().is_empty() {
+        return err("evidence_dir must name a directory (MAMIS_EVIDENCE_DIR)");
+    }
+    let membership = mamis_app::membership::Settings {
+        member_ids: (first, last),
+        acknowledge_days: i64::try_from(raw.transfer_acknowledge_days).unwrap_or(14),
+        evidence_dir: PathBuf::from(raw.evidence_dir.trim()),
+    };
     Ok(Config {
         bind,
         database_url: raw.database_url,
@@ -507,6 +545,7 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
         legacy_until,
         sessions,
         oidc,
+        membership,
         source_file,
     })
 }

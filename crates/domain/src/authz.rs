@@ -135,11 +135,15 @@ pub enum Action {
     ManageTraining,
     /// Approve an outside organisation's session so it credits (its prefecture's staff).
     ApproveTraining,
+    /// File a membership procedure for a doctor from a paper form (county staff mostly).
+    FileMembership,
+    /// Approve, return, route, forward or acknowledge a membership procedure due at the node.
+    DecideMembership,
 }
 
 impl Action {
     /// Every action (for exhaustive tests of the rule table).
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Self::ViewAssociations,
         Self::ViewDoctors,
         Self::EditDoctors,
@@ -153,6 +157,8 @@ impl Action {
         Self::ManageCertificates,
         Self::ManageTraining,
         Self::ApproveTraining,
+        Self::FileMembership,
+        Self::DecideMembership,
     ];
 }
 
@@ -177,14 +183,15 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
         (
             JmaStaff,
             ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit
-            | VerifyIdentity | SuspendAccounts | EditCredits | ManageCertificates | ManageTraining,
+            | VerifyIdentity | SuspendAccounts | EditCredits | ManageCertificates | ManageTraining
+            | FileMembership | DecideMembership,
         ) => National,
         // approval is the prefecture's act; JMA administrators keep it for emergencies
         (JmaStaff, ManageApiTokens | ManageRoleGrants | ApproveTraining) => Denied,
         (
             PrefectureStaff | CountyStaff,
             ViewAssociations | ViewDoctors | EditDoctors | VerifyIdentity | SuspendAccounts
-            | EditCredits | ManageTraining,
+            | EditCredits | ManageTraining | FileMembership | DecideMembership,
         ) => Subtree,
         (PrefectureStaff, ApproveTraining) => Subtree,
         (

@@ -77,6 +77,17 @@ impl MemberId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The next free ID of the configured range `[first, last]` given the highest one used in
+    /// it: one above it, or `first` when none is used; `None` when the range is used up.
+    pub fn next_in_range(highest: Option<&Self>, first: &Self, last: &Self) -> Option<Self> {
+        let n = |m: &Self| m.0.parse::<u64>().ok();
+        let next = match highest {
+            Some(h) => n(h)?.checked_add(1)?,
+            None => n(first)?,
+        };
+        (next >= n(first)? && next <= n(last)?).then(|| Self(format!("{next:010}")))
+    }
 }
 
 impl TryFrom<String> for MemberId {
@@ -177,6 +188,31 @@ mod tests {
     use super::*;
     use crate::names::{hiragana_to_katakana, is_katakana};
     use proptest::prelude::*;
+
+    #[test]
+    fn member_ids_come_from_the_range_in_order() {
+        let m = |s: &str| MemberId::parse(s).unwrap();
+        let (first, last) = (m("1300000000"), m("1300000002"));
+        assert_eq!(
+            MemberId::next_in_range(None, &first, &last),
+            Some(m("1300000000"))
+        );
+        assert_eq!(
+            MemberId::next_in_range(Some(&m("1300000001")), &first, &last),
+            Some(m("1300000002"))
+        );
+        assert_eq!(
+            MemberId::next_in_range(Some(&last), &first, &last),
+            None,
+            "used up"
+        );
+        // leading zeros are kept: the ID is ten digits, not a number
+        let (first, last) = (m("0000000001"), m("0000009999"));
+        assert_eq!(
+            MemberId::next_in_range(Some(&m("0000000041")), &first, &last),
+            Some(m("0000000042"))
+        );
+    }
 
     #[test]
     fn iseki_examples() {

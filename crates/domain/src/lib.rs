@@ -10,6 +10,7 @@ pub mod ids;
 pub mod ledger;
 pub mod membership;
 pub mod names;
+pub mod procedure;
 pub mod rules;
 pub mod time;
 pub mod training;
@@ -21,7 +22,7 @@ pub use curriculum::{Catalogue, CurriculumCode};
 pub use identity::Email;
 pub use ids::{IsekiNumber, KanaName, MemberId, Sex};
 pub use ledger::{LedgerEntry, Programme, Source};
-pub use membership::{MemberClass, Membership, scope_nodes};
+pub use membership::{ClassCode, MemberClass, Membership, scope_nodes};
 pub use time::{Clock, FiscalYear, SystemClock, Timestamp};
 pub use units::HalfUnits;
 
@@ -49,6 +50,10 @@ pub enum DomainError {
     /// A member class other than the JMA's five (A1, A2B, A2C, B, C) was given or stored.
     #[error("unknown member class: A1, A2B, A2C, B or C")]
     InvalidMemberClass,
+    /// An association's class code is empty, longer than 16 characters, or not letters, digits,
+    /// `-` or `_`.
+    #[error("not a class code: 1–16 letters, digits, - or _")]
+    InvalidClassCode,
     /// A fiscal year outside 1900–9998, taken as a typing error; carries the year given.
     #[error("fiscal year {0} is out of range")]
     FiscalYearOutOfRange(i32),
@@ -142,6 +147,9 @@ pub enum DomainError {
     /// A slot kind other than greeting, ceremony, break, product introduction or other.
     #[error("unknown non-credit slot kind {0}")]
     UnknownNonCreditKind(String),
+    /// A stored procedure value is not one of the known forms (a data defect); says which.
+    #[error("procedure record: {0}")]
+    Procedure(String),
     /// A stored attendance record is inconsistent (a data defect, not user input); says what.
     #[error("attendance record: {0}")]
     Presence(String),

@@ -46,13 +46,70 @@ impl MemberClass {
     }
 }
 
+/// A class code of one association: the JMA's five at the national level, and at the county and
+/// prefectural levels whatever each association configured (1–16 letters, digits, `-` or `_`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClassCode(String);
+
+impl ClassCode {
+    /// Parses a configured class code.
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let ok = (1..=16).contains(&input.len())
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(DomainError::InvalidClassCode)
+        }
+    }
+
+    /// The stored form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The JMA class this code names, when it is one of the five.
+    pub fn jma_class(&self) -> Option<MemberClass> {
+        MemberClass::parse(&self.0).ok()
+    }
+}
+
+impl From<MemberClass> for ClassCode {
+    fn from(c: MemberClass) -> Self {
+        Self(c.as_str().to_owned())
+    }
+}
+
+impl TryFrom<String> for ClassCode {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<ClassCode> for String {
+    fn from(c: ClassCode) -> Self {
+        c.0
+    }
+}
+
+impl std::fmt::Display for ClassCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One membership of a doctor in one association.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     /// The association joined; its tier decides the membership's place in the nesting rule.
     pub association: AssociationCode,
-    /// The JMA class; recorded on every level because associations approve class changes together.
-    pub class: MemberClass,
+    /// The class in this association: one of the JMA's five at the national level, the
+    /// association's own configured class at the county and prefectural levels.
+    pub class: ClassCode,
     /// 入会日 — the first day the membership holds.
     pub joined_on: NaiveDate,
     /// The first day the membership no longer holds (exclusive end); `None` while it continues.
@@ -122,7 +179,7 @@ mod tests {
     fn m(code: &str, from: &str, to: Option<&str>) -> Membership {
         Membership {
             association: AssociationCode::parse(code).unwrap(),
-            class: MemberClass::B,
+            class: MemberClass::B.into(),
             joined_on: from.parse().unwrap(),
             left_on: to.map(|t| t.parse().unwrap()),
         }
@@ -229,5 +286,13 @@ mod tests {
             assert_eq!(MemberClass::parse(c.as_str()).unwrap(), c);
         }
         assert!(MemberClass::parse("A2").is_err());
+        assert_eq!(
+            ClassCode::from(MemberClass::A2C).jma_class(),
+            Some(MemberClass::A2C)
+        );
+        assert_eq!(ClassCode::parse("regular").unwrap().jma_class(), None);
+        for bad in ["", "a b", "一般", "x".repeat(17).as_str()] {
+            assert!(ClassCode::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use mamis_domain::curriculum::CatalogueEntry;
 use mamis_domain::{
-    Association, AssociationCode, IsekiNumber, KanaName, MemberClass, MemberId, Membership,
+    Association, AssociationCode, ClassCode, IsekiNumber, KanaName, MemberId, Membership,
     Organisation, Role, RoleGrant, Scope, Sex, Timestamp,
 };
 use mamis_store::*;
@@ -165,7 +165,7 @@ fn membership_row(r: &PgRow) -> StoreResult<(Uuid, Membership)> {
         Membership {
             association: AssociationCode::parse(col::<&str>(r, "association_code")?)
                 .map_err(corrupt("association code"))?,
-            class: MemberClass::parse(col::<&str>(r, "class")?).map_err(corrupt("class"))?,
+            class: ClassCode::parse(col::<&str>(r, "class")?).map_err(corrupt("class"))?,
             joined_on: col(r, "joined_on")?,
             left_on: col(r, "left_on")?,
         },

@@ -95,6 +95,17 @@ fn constraint_name(message: &str) -> String {
         "memberships.doctor_id, memberships.association_code, memberships.joined_on" => {
             "memberships_pkey"
         }
+        "memberships.doctor_id, memberships.level" => "memberships_open_key",
+        "doctor_profiles.doctor_id" => "doctor_profiles_pkey",
+        "association_classes.association_code, association_classes.code" => {
+            "association_classes_pkey"
+        }
+        "membership_procedures.id" => "membership_procedures_pkey",
+        "membership_procedures.doctor_id, membership_procedures.lock_group" => {
+            "membership_procedures_open_key"
+        }
+        "procedure_events.procedure_id, procedure_events.seq" => "procedure_events_pkey",
+        "procedure_evidence.id" => "procedure_evidence_pkey",
         "role_grants.account_id, role_grants.role, role_grants.scope_kind, role_grants.scope_id" => {
             "role_grants_pkey"
         }

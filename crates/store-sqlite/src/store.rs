@@ -4,7 +4,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use mamis_domain::curriculum::CatalogueEntry;
 use mamis_domain::{
-    Association, AssociationCode, IsekiNumber, KanaName, MemberClass, MemberId, Membership,
+    Association, AssociationCode, ClassCode, IsekiNumber, KanaName, MemberId, Membership,
     Organisation, Role, RoleGrant, Scope, Sex, Timestamp,
 };
 use mamis_store::*;
@@ -174,7 +174,7 @@ fn membership_row(r: &SqliteRow) -> StoreResult<(Uuid, Membership)> {
         Membership {
             association: AssociationCode::parse(r.get::<&str, _>("association_code"))
                 .map_err(corrupt("association code"))?,
-            class: MemberClass::parse(r.get::<&str, _>("class")).map_err(corrupt("class"))?,
+            class: ClassCode::parse(r.get::<&str, _>("class")).map_err(corrupt("class"))?,
             joined_on: date(r.get("joined_on"))?,
             left_on: r.get::<Option<&str>, _>("left_on").map(date).transpose()?,
         },

@@ -11,6 +11,9 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod membership;
+pub use membership::*;
+
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
 pub trait Fixture {
     /// The backend's store type.
@@ -51,7 +54,10 @@ macro_rules! conformance_suite {
             doctors_are_read_by_ids_in_one_call,
             presences_are_inserted_in_bulk, pending_attendances_are_inserted_in_bulk_once,
             presences_are_removed_in_bulk, licence_dates_and_decisions_round_trip,
-            upload_previews_are_taken_once_by_their_uploader);
+            upload_previews_are_taken_once_by_their_uploader,
+            membership_classes_per_association_and_one_open_per_level,
+            member_ids_come_from_the_configured_range, profiles_names_and_rules_round_trip,
+            procedures_queue_oldest_first_with_parties_and_history);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -103,7 +109,7 @@ fn county(code_s: &str, ja: &str) -> Association {
     }
 }
 
-async fn with_counties<S: Store>(s: &S) {
+pub(crate) async fn with_counties<S: Store>(s: &S) {
     let mut tx = s.write().await.unwrap();
     for (c, n) in [
         ("P13-0001", "千代田区医師会"),
@@ -118,7 +124,7 @@ async fn with_counties<S: Store>(s: &S) {
 fn membership(c: &str, from: &str, to: Option<&str>) -> Membership {
     Membership {
         association: code(c),
-        class: MemberClass::A1,
+        class: MemberClass::A1.into(),
         joined_on: day(from),
         left_on: to.map(day),
     }

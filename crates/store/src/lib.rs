@@ -15,6 +15,7 @@ pub use model::*;
 
 use chrono::NaiveDate;
 use mamis_domain::identity::Throttle;
+use mamis_domain::procedure::EffectiveRule;
 use mamis_domain::{
     Association, AssociationCode, IsekiNumber, MemberId, Membership, Organisation, RoleGrant,
     Timestamp, curriculum::CatalogueEntry,
@@ -67,6 +68,7 @@ pub trait Tx:
     + LedgerStore
     + CertificateStore
     + TrainingStore
+    + MembershipStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
@@ -190,6 +192,128 @@ pub trait RegistryStore {
         after: Option<Uuid>,
         limit: u32,
     ) -> impl Future<Output = StoreResult<Vec<UnmovedMember>>> + Send;
+}
+
+/// What membership procedures read and write: doctor profiles, per-association classes and
+/// rules, member IDs, procedures with their queues, history and evidence.
+pub trait MembershipStore {
+    /// A doctor's profile, if one was ever entered.
+    fn doctor_profile(
+        &mut self,
+        doctor: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<DoctorProfile>>> + Send;
+    /// Writes a doctor's profile whole (workplace and address changes are immediate).
+    fn upsert_doctor_profile(
+        &mut self,
+        p: &DoctorProfile,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Corrects a doctor's names (an approved name change); false when the doctor does not exist.
+    fn rename_doctor(
+        &mut self,
+        doctor: Uuid,
+        names: &DoctorNames,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// The classes an association offers (retired ones too), in display order.
+    fn association_classes(
+        &mut self,
+        association: &AssociationCode,
+    ) -> impl Future<Output = StoreResult<Vec<AssociationClass>>> + Send;
+    /// Adds a class to an association or corrects its names, order or retirement.
+    fn upsert_association_class(
+        &mut self,
+        c: &AssociationClass,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The effective-date rule of each association given that configured one, in code order.
+    fn effective_rules(
+        &mut self,
+        associations: &[AssociationCode],
+    ) -> impl Future<Output = StoreResult<Vec<(AssociationCode, EffectiveRule)>>> + Send;
+    /// Configures an association's effective-date rule.
+    fn set_effective_rule(
+        &mut self,
+        association: &AssociationCode,
+        rule: EffectiveRule,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The next free member ID of the range `[first, last]`: one above the highest used in it,
+    /// or `first`; `None` when the range is used up. PostgreSQL serialises callers until commit.
+    fn next_member_id(
+        &mut self,
+        first: &MemberId,
+        last: &MemberId,
+    ) -> impl Future<Output = StoreResult<Option<MemberId>>> + Send;
+    /// Gives a doctor a member ID; false when the doctor already has one (a rejoiner keeps it).
+    fn set_member_id(
+        &mut self,
+        doctor: Uuid,
+        member: &MemberId,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Ends a membership on `left_on` (exclusive); false when no such membership is open on
+    /// that day or it already ends earlier.
+    fn end_membership(
+        &mut self,
+        doctor: Uuid,
+        association: &AssociationCode,
+        joined_on: NaiveDate,
+        left_on: NaiveDate,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Stores a new procedure with its due actions and parties.
+    fn insert_procedure(
+        &mut self,
+        p: &ProcedureRow,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Rewrites a procedure's status, state, effective date, due actions and parties; false when
+    /// it does not exist. Two writers of one procedure at once are caught by the history's next
+    /// `seq` (`procedure_events_pkey`): the second transaction fails and writes nothing.
+    fn update_procedure(
+        &mut self,
+        p: &ProcedureRow,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// One procedure.
+    fn procedure(
+        &mut self,
+        id: Uuid,
+    ) -> impl Future<Output = StoreResult<Option<ProcedureRow>>> + Send;
+    /// A doctor's procedures, newest first.
+    fn procedures_of_doctor(
+        &mut self,
+        doctor: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<ProcedureRow>>> + Send;
+    /// The open procedures waiting for one of `associations`, oldest wait first.
+    fn procedure_queue(
+        &mut self,
+        associations: &[AssociationCode],
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<ProcedureRow>>> + Send;
+    /// Open procedures with an acknowledgement due since before `cutoff` (they lapse).
+    fn lapsed_acknowledgements(
+        &mut self,
+        cutoff: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<ProcedureRow>>> + Send;
+    /// Whether any procedure of the doctor names one of `associations` as a party (the
+    /// exception that lets county B see county A's doctor: an incoming transfer or routed join).
+    fn doctor_has_party(
+        &mut self,
+        doctor: Uuid,
+        associations: &[AssociationCode],
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Appends to a procedure's history; its `seq` must follow the last one.
+    fn append_procedure_event(
+        &mut self,
+        e: &ProcedureEvent,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A procedure's history in order.
+    fn procedure_events(
+        &mut self,
+        procedure: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<ProcedureEvent>>> + Send;
+    /// Records an evidence file (its bytes are already on disk).
+    fn insert_evidence(&mut self, e: &Evidence) -> impl Future<Output = StoreResult<()>> + Send;
+    /// A procedure's evidence, oldest first.
+    fn evidence_of(
+        &mut self,
+        procedure: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<Evidence>>> + Send;
 }
 
 /// Accounts, role grants and API tokens.

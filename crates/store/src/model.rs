@@ -1032,3 +1032,135 @@ pub struct RegisterMatch {
     /// then credited to the doctor, otherwise held as pending.
     pub verified_account: Option<Uuid>,
 }
+
+/// What the membership procedures need of a doctor beyond the identity record; associations see
+/// it, and dues systems read the resident flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoctorProfile {
+    /// The doctor it belongs to.
+    pub doctor_id: Uuid,
+    /// 医療機関名 — applications go to the county of the workplace.
+    pub workplace_name: Option<String>,
+    /// The workplace's address.
+    pub workplace_address: Option<String>,
+    /// The workplace's municipality (市区町村), which names its county association.
+    pub workplace_municipality: Option<String>,
+    /// 自宅住所, for the associations' mailings.
+    pub home_address: Option<String>,
+    /// A telephone number the association may call.
+    pub phone: Option<String>,
+    /// 卒業年 — the resident fee waiver runs to the fifth year after graduation.
+    pub graduation_year: Option<i32>,
+    /// 研修医 — kept for dues systems; classes A2(C) and C are residents' classes.
+    pub resident: bool,
+    /// When it last changed (changes are audited; this shows staff how fresh it is).
+    pub updated_at: Timestamp,
+}
+
+/// A class an association offers: the JMA's five at the national level, each county's and
+/// prefecture's own below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssociationClass {
+    /// The association offering it.
+    pub association: AssociationCode,
+    /// Its code, stored on memberships.
+    pub code: mamis_domain::ClassCode,
+    /// Japanese name shown to doctors and staff.
+    pub name_ja: String,
+    /// English name.
+    pub name_en: String,
+    /// Display order.
+    pub position: i32,
+    /// No longer offered to new members; memberships holding it keep it.
+    pub retired: bool,
+}
+
+/// One association whose action is due on a procedure; queues list these oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcedureDue {
+    /// The association that has to act.
+    pub association: AssociationCode,
+    /// What it has to do.
+    pub action: mamis_domain::procedure::DueAction,
+    /// Since when it waits: queue order and the acknowledgement lapse count from it.
+    pub since: Timestamp,
+}
+
+/// A stored procedure: the domain state machine as JSON with the columns queues, locks and
+/// scopes need beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcedureRow {
+    /// Internal key.
+    pub id: Uuid,
+    /// The doctor it concerns.
+    pub doctor_id: Uuid,
+    /// Which procedure.
+    pub kind: mamis_domain::procedure::ProcedureKind,
+    /// Open, completed or cancelled.
+    pub status: mamis_domain::procedure::ProcedureStatus,
+    /// The domain state (JSON, read back by the app).
+    pub state: String,
+    /// The account that filed it: the doctor, or county staff typing in a paper form.
+    pub filed_by: Uuid,
+    /// When it was filed.
+    pub filed_at: Timestamp,
+    /// When it last moved.
+    pub updated_at: Timestamp,
+    /// The date its changes take effect, once known.
+    pub effective_on: Option<NaiveDate>,
+    /// Who must act next (empty when it waits for the doctor or is closed).
+    pub due: Vec<ProcedureDue>,
+    /// Every association it concerns; their staff may see it and its doctor.
+    pub parties: Vec<AssociationCode>,
+}
+
+/// One step of a procedure's history (append-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcedureEvent {
+    /// The procedure.
+    pub procedure_id: Uuid,
+    /// Position in its history, from 1.
+    pub seq: i32,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who acted; `None` for the system (an acknowledgement that lapsed).
+    pub actor: Option<Uuid>,
+    /// What happened (JSON of the domain event).
+    pub event: String,
+}
+
+/// An evidence file of a procedure; the bytes sit in the evidence directory under `storage_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Internal key.
+    pub id: Uuid,
+    /// The procedure it supports.
+    pub procedure_id: Uuid,
+    /// The name the uploader gave it.
+    pub file_name: String,
+    /// Its media type as checked on upload.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: i64,
+    /// SHA-256 of the bytes (hex), so a changed file on disk is detected.
+    pub sha256: String,
+    /// Where the bytes are, relative to the evidence directory.
+    pub storage_key: String,
+    /// Who uploaded it.
+    pub uploaded_by: Uuid,
+    /// When.
+    pub uploaded_at: Timestamp,
+}
+
+/// A doctor's names as a name change sets them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoctorNames {
+    /// 氏 in kanji.
+    pub family_name: String,
+    /// 名 in kanji.
+    pub given_name: String,
+    /// 氏カナ.
+    pub family_kana: KanaName,
+    /// 名カナ.
+    pub given_kana: KanaName,
+}

@@ -111,6 +111,11 @@ async fn start_web<S: Store>(
         oidc: Default::default(),
         limits: Default::default(),
         previews: Default::default(),
+        membership: mamis_app::membership::Settings {
+            evidence_dir: std::env::temp_dir()
+                .join(format!("mamis-evidence-{}", uuid::Uuid::new_v4())),
+            ..Default::default()
+        },
     };
     edit(&mut config);
     let app = App::new(store, Arc::new(clock.clone()), config).unwrap();

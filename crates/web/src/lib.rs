@@ -5,6 +5,7 @@ mod certificates;
 mod cme;
 mod home;
 mod identity;
+mod membership;
 mod mypage;
 mod office;
 mod oidc;
@@ -117,14 +118,15 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/cme.ftl")),
             include_str!(concat!("../i18n/", $lang, "/certificates.ftl")),
             include_str!(concat!("../i18n/", $lang, "/training.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/membership.ftl")),
         ]
     };
 }
 
 /// The Japanese catalogue's sources.
-pub(crate) const CATALOGUE_JA: [&str; 8] = catalogue!("ja");
+pub(crate) const CATALOGUE_JA: [&str; 9] = catalogue!("ja");
 /// The English catalogue's sources.
-pub(crate) const CATALOGUE_EN: [&str; 8] = catalogue!("en");
+pub(crate) const CATALOGUE_EN: [&str; 9] = catalogue!("en");
 
 /// The whole application as one router: the shell's own routes and each capability's, under
 /// the shell's layers (outermost last: observation, security headers, error pages, CSRF).
@@ -142,6 +144,7 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(portal::routes::<S>())
         .merge(oidc::routes::<S>())
         .merge(office::routes::<S>())
+        .merge(membership::routes::<S>())
         .merge(registry::routes::<S>())
         .fallback(shell::assets::not_found)
         .layer(axum::middleware::from_fn_with_state(

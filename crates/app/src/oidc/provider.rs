@@ -1053,7 +1053,7 @@ pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, App
                 match m.association.level() {
                     AssociationLevel::Jma => {
                         jma = true;
-                        class = Some(m.class);
+                        class = m.class.jma_class();
                     }
                     AssociationLevel::Prefecture => prefecture = Some(m.association.clone()),
                     AssociationLevel::County => county = Some(m.association.clone()),

@@ -133,7 +133,7 @@ mod multi_server {
         let mut tx = fx.db.store.write().await.unwrap();
         let m = mamis_domain::Membership {
             association: mamis_domain::AssociationCode::parse("P13").unwrap(),
-            class: mamis_domain::MemberClass::A1,
+            class: mamis_domain::MemberClass::A1.into(),
             joined_on: "2020-04-01".parse().unwrap(),
             left_on: None,
         };

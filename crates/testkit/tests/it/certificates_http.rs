@@ -87,7 +87,7 @@ async fn seed<S: Store>(t: &TestApp<S>) -> (Uuid, Uuid) {
                 d.id,
                 Membership {
                     association: code(c),
-                    class: MemberClass::A1,
+                    class: MemberClass::A1.into(),
                     joined_on: day("2010-04-01"),
                     left_on: None,
                 },

@@ -91,7 +91,7 @@ async fn seed<S: Store>(t: &TestApp<S>) -> (Uuid, Uuid) {
     tx.insert_doctor(&b).await.unwrap();
     let m = |c: &str| Membership {
         association: code(c),
-        class: MemberClass::A1,
+        class: MemberClass::A1.into(),
         joined_on: day(2010, 4, 1),
         left_on: None,
     };

@@ -223,7 +223,7 @@ async fn add_doctor<S: Store>(
             d.id,
             &Membership {
                 association,
-                class: MemberClass::A1,
+                class: MemberClass::A1.into(),
                 joined_on: NaiveDate::from_ymd_opt(2010, 4, 1).unwrap(),
                 left_on: None,
             },

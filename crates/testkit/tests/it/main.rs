@@ -17,6 +17,7 @@ mod imports;
 mod jobs;
 mod limits;
 mod mail;
+mod membership;
 mod migration;
 mod mypage_http;
 mod office_portal;

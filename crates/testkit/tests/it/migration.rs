@@ -90,7 +90,7 @@ async fn seed<S: Store>(t: &TestApp<S>) {
         .unwrap();
         let m = |c: AssociationCode, left: Option<&str>| Membership {
             association: c,
-            class: MemberClass::B,
+            class: MemberClass::B.into(),
             joined_on: joined,
             left_on: left.map(|l| l.parse().unwrap()),
         };
@@ -475,7 +475,7 @@ async fn join_chuo_member<S: Store>(t: &TestApp<S>, n: u32) {
     for c in ["P13-0002", "P13", "JMA"] {
         let m = Membership {
             association: code(c),
-            class: MemberClass::B,
+            class: MemberClass::B.into(),
             joined_on: t.clock_date(),
             left_on: None,
         };

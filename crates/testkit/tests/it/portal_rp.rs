@@ -40,7 +40,7 @@ async fn member<S: Store>(
     };
     let ms = |code: &str, left: Option<&str>| Membership {
         association: AssociationCode::parse(code).unwrap(),
-        class: MemberClass::A1,
+        class: MemberClass::A1.into(),
         joined_on: "2010-04-01".parse().unwrap(),
         left_on: left.map(|l| l.parse().unwrap()),
     };

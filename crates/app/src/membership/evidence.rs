@@ -1,0 +1,114 @@
+//! Evidence files (医師免許証 copy, 戸籍 extract) on disk: the bytes under the configured
+//! directory, the row with name, type, size and SHA-256 in the database.
+
+use std::path::{Path, PathBuf};
+
+use mamis_domain::Timestamp;
+use mamis_store::Evidence;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::AppError;
+
+/// The largest evidence file accepted: a phone photo or a scanned page fits.
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// Media types accepted: what scanners and phones produce, nothing that runs.
+pub const ACCEPTED: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
+
+/// An uploaded file before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewEvidence {
+    /// The name the uploader gave it (shown to staff; never used as a path).
+    pub file_name: String,
+    /// The declared media type; only [`ACCEPTED`] ones are taken.
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// The evidence directory.
+#[derive(Debug, Clone)]
+pub struct EvidenceStore {
+    dir: PathBuf,
+}
+
+impl EvidenceStore {
+    /// The store under `dir` (created on first use).
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(key)
+    }
+
+    /// Checks and writes a file (to a temporary name, then renamed, so a crash leaves no
+    /// half-written evidence) and returns its row.
+    pub async fn save(
+        &self,
+        procedure: Uuid,
+        by: Uuid,
+        now: Timestamp,
+        e: NewEvidence,
+    ) -> Result<Evidence, AppError> {
+        let name = e.file_name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AppError::Conflict("evidence-name".into()));
+        }
+        if !ACCEPTED.contains(&e.content_type.as_str()) {
+            return Err(AppError::Conflict("evidence-type".into()));
+        }
+        if e.bytes.is_empty() || e.bytes.len() > MAX_BYTES {
+            return Err(AppError::Conflict("evidence-size".into()));
+        }
+        let id = Uuid::now_v7();
+        let key = format!("{procedure}/{id}");
+        let dir = self.dir.join(procedure.to_string());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|err| AppError::Internal(format!("evidence dir: {err}")))?;
+        let tmp = dir.join(format!("{id}.part"));
+        tokio::fs::write(&tmp, &e.bytes)
+            .await
+            .map_err(|err| AppError::Internal(format!("evidence write: {err}")))?;
+        tokio::fs::rename(&tmp, self.path(&key))
+            .await
+            .map_err(|err| AppError::Internal(format!("evidence rename: {err}")))?;
+        Ok(Evidence {
+            id,
+            procedure_id: procedure,
+            file_name: name.to_owned(),
+            content_type: e.content_type,
+            size: i64::try_from(e.bytes.len()).unwrap_or(i64::MAX),
+            sha256: hex::encode(Sha256::digest(&e.bytes)),
+            storage_key: key,
+            uploaded_by: by,
+            uploaded_at: now,
+        })
+    }
+
+    /// Reads a stored file back, refusing one whose bytes no longer match the recorded hash.
+    pub async fn read(&self, e: &Evidence) -> Result<Vec<u8>, AppError> {
+        let bytes = tokio::fs::read(self.path(&e.storage_key))
+            .await
+            .map_err(|err| AppError::Internal(format!("evidence read: {err}")))?;
+        if hex::encode(Sha256::digest(&bytes)) != e.sha256 {
+            return Err(AppError::Internal(format!(
+                "evidence {} changed on disk",
+                e.id
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Removes files written for a transaction that did not commit (best effort: a leftover
+    /// file without a row is harmless).
+    pub async fn remove(&self, keys: &[String]) {
+        for k in keys {
+            let _ = tokio::fs::remove_file(self.path(k)).await;
+        }
+    }
+}

@@ -1,0 +1,949 @@
+//! Membership procedures (issue 18): filing by the doctor on My Page or by county staff from a
+//! paper form, each level's decision from its queue, the register changes of completion, profile
+//! changes, and death. Authorization is scoped here: staff see a procedure or a doctor only
+//! through an association of their subtree that the doctor belongs to or that has a part in one
+//! of the doctor's procedures (an incoming transfer, a routed or forwarded join).
+
+pub mod demo;
+mod evidence;
+
+pub use evidence::{EvidenceStore, NewEvidence};
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+use mamis_domain::procedure::{
+    Action as Step, Change, Ctx, DueAction, Effects, Procedure, ProcedureError, ProcedureStatus,
+    Request, death_changes,
+};
+use mamis_domain::time::japan_date;
+use mamis_domain::{
+    Action, AssociationCode, MemberId, Principal, Scope, Target, Timestamp, authz::grant_permits,
+    scope_nodes,
+};
+use mamis_store::{
+    AccessStore, AccountStatus, Doctor, DoctorNames, DoctorProfile, IdentityStore, Job, JobStore,
+    MembershipStore, NewJob, ProcedureDue, ProcedureEvent, ProcedureRow, RegistryStore, Store, Tx,
+    Verification,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::Entry;
+use crate::authz::require;
+use crate::jobs::{BoxFuture, JobHandler};
+use crate::mail::{self, Outgoing};
+use crate::{App, AppError};
+
+/// How membership procedures are run here (configuration; defaults below).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The range new JMA member IDs are taken from, in order (first, last).
+    pub member_ids: (MemberId, MemberId),
+    /// Days after which a sending association's acknowledgement of a transfer lapses.
+    pub acknowledge_days: i64,
+    /// Where evidence files are kept on disk.
+    pub evidence_dir: PathBuf,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        // MemberId::parse cannot fail on these literals; the fallback keeps start-up panic-free
+        let id = |s: &str| MemberId::parse(s).ok();
+        let (first, last) = match (id("9000000000"), id("9999999999")) {
+            (Some(f), Some(l)) => (f, l),
+            _ => unreachable_ids(),
+        };
+        Self {
+            member_ids: (first, last),
+            acknowledge_days: 14,
+            evidence_dir: PathBuf::from("mamis-evidence"),
+        }
+    }
+}
+
+#[allow(clippy::panic)]
+fn unreachable_ids() -> (MemberId, MemberId) {
+    panic!("built-in member ID range does not parse")
+}
+
+/// What a staff member does to a procedure due at their association.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StaffAct {
+    /// Approve.
+    Approve,
+    /// Return with a reason the doctor sees.
+    Return(String),
+    /// Route a 「わからない」 join to a county of the prefecture.
+    Route(AssociationCode),
+    /// Forward a misrouted join to another county of the prefecture.
+    Forward(AssociationCode),
+    /// Take note of a member leaving by transfer.
+    Acknowledge,
+}
+
+/// What the doctor does to their own procedure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DoctorAct {
+    /// Answer a return.
+    Answer(String),
+    /// Drop the level that returned a join (and those above it).
+    DropLevel,
+    /// Withdraw the application.
+    Cancel,
+}
+
+/// A procedure as its viewers see it.
+#[derive(Debug, Clone)]
+pub struct ProcedureView {
+    /// The stored row (status, due actions, parties, dates).
+    pub row: ProcedureRow,
+    /// The state machine.
+    pub procedure: Procedure,
+    /// Its history, in order.
+    pub events: Vec<ProcedureEvent>,
+}
+
+fn to_app(e: ProcedureError) -> AppError {
+    AppError::Conflict(format!("procedure: {e}"))
+}
+
+fn parse(row: &ProcedureRow) -> Result<Procedure, AppError> {
+    serde_json::from_str(&row.state)
+        .map_err(|e| AppError::Internal(format!("procedure state: {e}")))
+}
+
+fn state_json(p: &Procedure) -> Result<String, AppError> {
+    serde_json::to_string(p).map_err(|e| AppError::Internal(format!("procedure state: {e}")))
+}
+
+/// The due actions of a procedure, keeping the waiting time of those already due.
+fn due_rows(p: &Procedure, old: &[ProcedureDue], now: Timestamp) -> Vec<ProcedureDue> {
+    p.due()
+        .into_iter()
+        .map(|(association, action)| {
+            let since = old
+                .iter()
+                .find(|d| d.association == association && d.action == action)
+                .map_or(now, |d| d.since);
+            ProcedureDue {
+                association,
+                action,
+                since,
+            }
+        })
+        .collect()
+}
+
+/// The association grants of a staff principal (exact nodes: queues and decisions belong to
+/// the association whose action is due, not to the nodes above it).
+fn staff_nodes(actor: &Principal) -> Vec<AssociationCode> {
+    match actor {
+        Principal::Staff { grants, .. } => grants
+            .iter()
+            .filter_map(|g| match g.scope() {
+                Scope::Association(a) => Some(a.clone()),
+                Scope::Organisation(_) => None,
+            })
+            .collect(),
+        Principal::ApiToken { grant, .. } => match grant.scope() {
+            Scope::Association(a) => vec![a.clone()],
+            Scope::Organisation(_) => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Whether staff may see a doctor: through the doctor's current memberships (or home
+/// prefecture), or through a party of one of the doctor's procedures inside their subtree.
+async fn staff_sees_doctor<T: Tx>(
+    tx: &mut T,
+    actor: &Principal,
+    doctor: &Doctor,
+    today: chrono::NaiveDate,
+) -> Result<bool, AppError> {
+    let ms = tx.memberships_of(doctor.id).await?;
+    let nodes = scope_nodes(&ms, doctor.home_prefecture.as_ref(), today);
+    if actor.permits(Action::ViewDoctors, &Target::Doctor(&nodes)) {
+        return Ok(true);
+    }
+    let parties: Vec<AssociationCode> = tx
+        .procedures_of_doctor(doctor.id)
+        .await?
+        .into_iter()
+        .flat_map(|p| p.parties)
+        .collect();
+    Ok(parties
+        .iter()
+        .any(|p| actor.permits(Action::ViewDoctors, &Target::Association(p))))
+}
+
+/// The doctor a My Page principal speaks for, only once its account's binding is verified (an
+/// account still in review names a record it has not proven to be).
+async fn verified_self<T: Tx>(tx: &mut T, actor: &Principal) -> Result<Option<Uuid>, AppError> {
+    let Principal::Doctor { account_id, .. } = actor else {
+        return Ok(None);
+    };
+    Ok(tx.account(*account_id).await?.and_then(|a| {
+        (a.verification == Verification::Verified && a.status == AccountStatus::Active)
+            .then_some(a.doctor_id)
+            .flatten()
+    }))
+}
+
+/// Whether a principal may see a procedure: the doctor it concerns (`me`, verified), or staff
+/// whose subtree holds one of its parties.
+fn sees_procedure(actor: &Principal, me: Option<Uuid>, row: &ProcedureRow) -> bool {
+    match actor {
+        Principal::Doctor { .. } => me == Some(row.doctor_id),
+        Principal::Job { .. } => true,
+        _ => row
+            .parties
+            .iter()
+            .any(|p| actor.permits(Action::ViewDoctors, &Target::Association(p))),
+    }
+}
+
+/// The association where a request is filed: the one whose staff may type it in from paper.
+fn filing_node(
+    request: &Request,
+    ms: &[mamis_domain::Membership],
+    today: chrono::NaiveDate,
+) -> Option<AssociationCode> {
+    match request {
+        Request::Join {
+            prefecture, county, ..
+        } => mamis_domain::procedure::held_at(ms, mamis_domain::AssociationLevel::County, today)
+            .map(|m| m.association.clone())
+            .or_else(|| county.clone())
+            .or_else(|| Some(prefecture.clone())),
+        Request::Transfer { to_county, .. } => Some(to_county.clone()),
+        _ => mamis_domain::procedure::held_at(ms, mamis_domain::AssociationLevel::County, today)
+            .map(|m| m.association.clone()),
+    }
+}
+
+/// The (association, class) pairs a request asks for at county and prefectural level; a routed
+/// join's county class is checked when it is routed (the county is not known before).
+fn requested_classes(r: &Request) -> Vec<(AssociationCode, mamis_domain::ClassCode)> {
+    match r {
+        Request::Join {
+            prefecture,
+            county,
+            classes,
+        } => county
+            .iter()
+            .zip(classes.county.iter())
+            .map(|(a, c)| (a.clone(), c.clone()))
+            .chain(
+                classes
+                    .prefecture
+                    .iter()
+                    .map(|c| (prefecture.clone(), c.clone())),
+            )
+            .collect(),
+        Request::Transfer {
+            to_county,
+            county_class,
+            prefecture_class,
+            ..
+        } => std::iter::once((to_county.clone(), county_class.clone()))
+            .chain(
+                prefecture_class
+                    .iter()
+                    .filter_map(|c| to_county.prefecture_code().map(|p| (p, c.clone()))),
+            )
+            .collect(),
+        Request::ClassChange { changes } => changes
+            .iter()
+            .filter(|(a, _)| a.level() != mamis_domain::AssociationLevel::Jma)
+            .cloned()
+            .collect(),
+        Request::NameChange(_) | Request::Withdrawal { .. } => Vec::new(),
+    }
+}
+
+/// Refuses a class the association does not offer (unknown or retired); the JMA's five are
+/// checked by the state machine.
+async fn offered<T: Tx>(
+    tx: &mut T,
+    association: &AssociationCode,
+    class: &mamis_domain::ClassCode,
+) -> Result<(), AppError> {
+    let ok = tx
+        .association_classes(association)
+        .await?
+        .iter()
+        .any(|c| &c.code == class && !c.retired);
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(format!(
+            "class-not-offered: {association} {class}"
+        )))
+    }
+}
+
+/// Mails the staff of the associations that now have something to do.
+async fn notify_due<T: Tx>(
+    tx: &mut T,
+    now: Timestamp,
+    id: Uuid,
+    due: &[ProcedureDue],
+    old: &[ProcedureDue],
+) -> Result<(), AppError> {
+    let new: Vec<AssociationCode> = due
+        .iter()
+        .filter(|d| {
+            !old.iter()
+                .any(|o| o.association == d.association && o.action == d.action)
+        })
+        .map(|d| d.association.clone())
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    for to in tx.staff_emails(&new).await? {
+        mail::queue(
+            tx,
+            now,
+            Outgoing {
+                to,
+                subject: "【MAMIS】会員手続きが届きました / A membership procedure arrived".into(),
+                body_text: format!(
+                    "会員手続き {id} の処理をお願いします。MAMIS の事務局画面の手続き一覧から開いてください。\n\n\
+                     Membership procedure {id} waits for your association. Open it from the \
+                     procedures queue in the MAMIS office pages.\n"
+                ),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Files a procedure for a doctor: by the doctor (My Page) or by staff of the association it is
+/// filed with (paper form). Evidence files are stored first and recorded in the same transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn file<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    doctor_id: Uuid,
+    request: Request,
+    wished_on: Option<chrono::NaiveDate>,
+    evidence: Vec<NewEvidence>,
+    client_addr: Option<String>,
+) -> Result<Uuid, AppError> {
+    let now = app.now();
+    let today = japan_date(now);
+    let mut tx = app.store.write().await?;
+    let filed_by = match actor {
+        Principal::Doctor { account_id, .. }
+            if verified_self(&mut tx, actor).await? == Some(doctor_id) =>
+        {
+            *account_id
+        }
+        Principal::Staff { account_id, .. } => *account_id,
+        Principal::Doctor { .. } => return Err(AppError::NotFound),
+        _ => return Err(AppError::Forbidden),
+    };
+    let doctor = tx.doctor(doctor_id).await?.ok_or(AppError::NotFound)?;
+    let register = tx.memberships_of(doctor_id).await?;
+    if matches!(actor, Principal::Staff { .. }) {
+        let node = filing_node(&request, &register, today).ok_or(AppError::NotFound)?;
+        if !staff_sees_doctor(&mut tx, actor, &doctor, today).await?
+            && !actor.permits(Action::FileMembership, &Target::Association(&node))
+        {
+            return Err(AppError::NotFound);
+        }
+        require(actor, Action::FileMembership, &Target::Association(&node))?;
+    }
+    let ctx = Ctx {
+        today,
+        register: &register,
+        rules: &[],
+    };
+    let procedure = Procedure::file(request, wished_on, &ctx).map_err(to_app)?;
+    for (association, class) in requested_classes(&procedure.request) {
+        offered(&mut tx, &association, &class).await?;
+    }
+    let id = Uuid::now_v7();
+    let due = due_rows(&procedure, &[], now);
+    let row = ProcedureRow {
+        id,
+        doctor_id,
+        kind: procedure.request.kind(),
+        status: ProcedureStatus::Open,
+        state: state_json(&procedure)?,
+        filed_by,
+        filed_at: now,
+        updated_at: now,
+        effective_on: None,
+        due: due.clone(),
+        parties: procedure.parties.clone(),
+    };
+    tx.insert_procedure(&row).await?;
+    tx.append_procedure_event(&ProcedureEvent {
+        procedure_id: id,
+        seq: 1,
+        at: now,
+        actor: Some(filed_by),
+        event: json!({ "filed": procedure.request, "wished_on": wished_on }).to_string(),
+    })
+    .await?;
+    let store = EvidenceStore::new(&app.config.membership.evidence_dir);
+    let mut written = Vec::new();
+    for e in evidence {
+        match store.save(id, filed_by, now, e).await {
+            Ok(rec) => {
+                written.push(rec.storage_key.clone());
+                if let Err(err) = tx.insert_evidence(&rec).await {
+                    store.remove(&written).await;
+                    return Err(err.into());
+                }
+            }
+            Err(err) => {
+                store.remove(&written).await;
+                return Err(err);
+            }
+        }
+    }
+    notify_due(&mut tx, now, id, &due, &[]).await?;
+    if due.iter().any(|d| d.action == DueAction::Acknowledge) {
+        // the sending side's silence counts as acknowledgement after N days
+        tx.enqueue_job(
+            &NewJob {
+                id: Uuid::now_v7(),
+                kind: LAPSE_KIND.into(),
+                payload: json!({ "procedure": id }),
+                idempotency_key: Some(format!("{LAPSE_KIND}:{id}")),
+                run_at: now + Duration::days(app.config.membership.acknowledge_days),
+                max_attempts: 10,
+            },
+            now,
+        )
+        .await?;
+    }
+    app.audit(
+        &mut tx,
+        Entry {
+            actor,
+            action: "membership.file",
+            target: format!("doctor:{doctor_id}"),
+            client_addr,
+            details: json!({ "procedure": id, "kind": row.kind.as_str(), "evidence": written.len() }),
+        },
+    )
+    .await?;
+    if let Err(e) = tx.commit().await {
+        store.remove(&written).await;
+        return Err(e.into());
+    }
+    Ok(id)
+}
+
+/// A staff member acts on a procedure due at their association. Staff who cannot see the
+/// procedure get not-found; staff who see it but have nothing due get forbidden.
+pub async fn act<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: Uuid,
+    act: StaffAct,
+    client_addr: Option<String>,
+) -> Result<ProcedureView, AppError> {
+    let mut tx = app.store.write().await?;
+    let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
+    if !sees_procedure(actor, None, &row) || matches!(actor, Principal::Doctor { .. }) {
+        return Err(AppError::NotFound);
+    }
+    let wanted = match act {
+        StaffAct::Approve | StaffAct::Return(_) | StaffAct::Forward(_) => DueAction::Approve,
+        StaffAct::Route(_) => DueAction::Route,
+        StaffAct::Acknowledge => DueAction::Acknowledge,
+    };
+    let mine = staff_nodes(actor);
+    let by = row
+        .due
+        .iter()
+        .find(|d| d.action == wanted && mine.contains(&d.association))
+        .map(|d| d.association.clone())
+        .ok_or(AppError::Forbidden)?;
+    require(actor, Action::DecideMembership, &Target::Association(&by))?;
+    let step = match act {
+        StaffAct::Approve => Step::Approve { by },
+        StaffAct::Return(reason) => Step::Return { by, reason },
+        StaffAct::Route(to) => Step::Route { by, to },
+        StaffAct::Forward(to) => Step::Forward { by, to },
+        StaffAct::Acknowledge => Step::Acknowledge { by },
+    };
+    let view = advance(app, &mut tx, actor, row, step, client_addr).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// The doctor answers, drops a level of, or cancels their own procedure.
+pub async fn doctor_act<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: Uuid,
+    act: DoctorAct,
+    client_addr: Option<String>,
+) -> Result<ProcedureView, AppError> {
+    let mut tx = app.store.write().await?;
+    let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
+    let me = verified_self(&mut tx, actor).await?;
+    if !matches!(actor, Principal::Doctor { .. }) || !sees_procedure(actor, me, &row) {
+        return Err(AppError::NotFound);
+    }
+    let step = match act {
+        DoctorAct::Answer(reply) => Step::Answer { reply },
+        DoctorAct::DropLevel => Step::DropLevel,
+        DoctorAct::Cancel => Step::Cancel,
+    };
+    let view = advance(app, &mut tx, actor, row, step, client_addr).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// The job kind that lets a transfer's waiting acknowledgements lapse.
+pub const LAPSE_KIND: &str = "membership.lapse";
+
+/// Runs [`lapse_acknowledgements`] when a transfer's acknowledgement period has passed (queued
+/// at filing for then; it lapses every acknowledgement due by that time).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LapseJob;
+
+impl<S: Store> JobHandler<S> for LapseJob {
+    fn kind(&self) -> &'static str {
+        LAPSE_KIND
+    }
+
+    fn run<'a>(&'a self, app: &'a App<S>, _job: &'a Job) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            lapse_acknowledgements(app)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Lets every acknowledgement that has waited the configured days lapse (the job runs it
+/// daily); returns how many procedures moved.
+pub async fn lapse_acknowledgements<S: Store>(app: &App<S>) -> Result<usize, AppError> {
+    let now = app.now();
+    let cutoff = now - Duration::days(app.config.membership.acknowledge_days);
+    let actor = Principal::Job {
+        kind: "membership.lapse".into(),
+    };
+    let mut moved = 0;
+    loop {
+        let mut tx = app.store.write().await?;
+        let Some(row) = tx.lapsed_acknowledgements(cutoff, 1).await?.pop() else {
+            tx.rollback().await?;
+            return Ok(moved);
+        };
+        advance(app, &mut tx, &actor, row, Step::Lapse, None).await?;
+        tx.commit().await?;
+        moved += 1;
+    }
+}
+
+/// Applies one step inside the caller's transaction: the state machine decides, the register
+/// is written on completion, the row, history, audit and mail follow.
+async fn advance<S: Store>(
+    app: &App<S>,
+    tx: &mut S::Tx,
+    actor: &Principal,
+    row: ProcedureRow,
+    step: Step,
+    client_addr: Option<String>,
+) -> Result<ProcedureView, AppError> {
+    let now = app.now();
+    let today = japan_date(now);
+    let mut procedure = parse(&row)?;
+    let register = tx.memberships_of(row.doctor_id).await?;
+    let mut involved = procedure.parties.clone();
+    if let Step::Route { to, .. } | Step::Forward { to, .. } = &step {
+        involved.push(to.clone());
+        // the class asked for must be one the county it now goes to offers
+        if let Request::Join {
+            classes:
+                mamis_domain::procedure::JoinClasses {
+                    county: Some(class),
+                    ..
+                },
+            ..
+        } = &procedure.request
+        {
+            offered(tx, to, class).await?;
+        }
+    }
+    let rules = tx.effective_rules(&involved).await?;
+    let ctx = Ctx {
+        today,
+        register: &register,
+        rules: &rules,
+    };
+    let effects = procedure.apply(&step, &ctx).map_err(to_app)?;
+    write_effects(app, tx, actor, row.doctor_id, &effects, now).await?;
+    let due = due_rows(&procedure, &row.due, now);
+    let updated = ProcedureRow {
+        status: procedure.status,
+        state: state_json(&procedure)?,
+        updated_at: now,
+        effective_on: procedure.effective_on,
+        due: due.clone(),
+        parties: procedure.parties.clone(),
+        ..row.clone()
+    };
+    if !tx.update_procedure(&updated).await? {
+        return Err(AppError::NotFound);
+    }
+    let seq = i32::try_from(tx.procedure_events(row.id).await?.len() + 1)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let account = match actor {
+        Principal::Doctor { account_id, .. } | Principal::Staff { account_id, .. } => {
+            Some(*account_id)
+        }
+        _ => None,
+    };
+    tx.append_procedure_event(&ProcedureEvent {
+        procedure_id: row.id,
+        seq,
+        at: now,
+        actor: account,
+        event: json!({ "action": step, "effects": effects }).to_string(),
+    })
+    .await?;
+    notify_due(tx, now, row.id, &due, &row.due).await?;
+    app.audit(
+        tx,
+        Entry {
+            actor,
+            action: "membership.step",
+            target: format!("procedure:{}", row.id),
+            client_addr,
+            details: json!({ "doctor": row.doctor_id, "step": step, "status": procedure.status.as_str(),
+                             "effective_on": procedure.effective_on }),
+        },
+    )
+    .await?;
+    let events = tx.procedure_events(row.id).await?;
+    Ok(ProcedureView {
+        row: updated,
+        procedure,
+        events,
+    })
+}
+
+/// Writes a completion's effects: membership rows, the member ID of a first JMA admission
+/// (a rejoiner keeps theirs), a new name, and the JMA's notice of a transfer.
+async fn write_effects<S: Store>(
+    app: &App<S>,
+    tx: &mut S::Tx,
+    actor: &Principal,
+    doctor: Uuid,
+    fx: &Effects,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    write_changes(tx, doctor, &fx.changes).await?;
+    if fx.assign_member_id {
+        let d = tx.doctor(doctor).await?.ok_or(AppError::NotFound)?;
+        if d.member_id.is_none() {
+            let (first, last) = &app.config.membership.member_ids;
+            let id = tx
+                .next_member_id(first, last)
+                .await?
+                .ok_or_else(|| AppError::Conflict("member-id-range-exhausted".into()))?;
+            tx.set_member_id(doctor, &id).await?;
+            app.audit(
+                tx,
+                Entry {
+                    actor,
+                    action: "membership.member_id_assign",
+                    target: format!("doctor:{doctor}"),
+                    client_addr: None,
+                    details: json!({ "member_id": id.as_str() }),
+                },
+            )
+            .await?;
+        }
+    }
+    if let Some(n) = &fx.rename {
+        let names = DoctorNames {
+            family_name: n.family_name.clone(),
+            given_name: n.given_name.clone(),
+            family_kana: n.family_kana.clone(),
+            given_kana: n.given_kana.clone(),
+        };
+        if !tx.rename_doctor(doctor, &names).await? {
+            return Err(AppError::NotFound);
+        }
+    }
+    if fx.notify_jma {
+        for to in tx.staff_emails(&[AssociationCode::jma()]).await? {
+            mail::queue(
+                tx,
+                now,
+                Outgoing {
+                    to,
+                    subject: "【MAMIS】会員の異動 / A member transferred".into(),
+                    body_text: format!(
+                        "会員 {doctor} の所属が異動しました。日医会員資格と会員IDは変わりません。\n\n\
+                         Member {doctor} moved to another association; the JMA membership and \
+                         member ID are unchanged.\n"
+                    ),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_changes<T: Tx>(
+    tx: &mut T,
+    doctor: Uuid,
+    changes: &[Change],
+) -> Result<(), AppError> {
+    // ends first: a new row of the same level may only open once the old one is closed
+    for c in changes {
+        if let Change::End {
+            association,
+            joined_on,
+            left_on,
+        } = c
+            && !tx
+                .end_membership(doctor, association, *joined_on, *left_on)
+                .await?
+        {
+            return Err(AppError::Conflict("membership-changed-meanwhile".into()));
+        }
+    }
+    for c in changes {
+        if let Change::Start(m) = c {
+            tx.insert_membership(doctor, m).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The staff member's queue: open procedures due at their associations, oldest wait first.
+pub async fn queue<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    limit: u32,
+) -> Result<Vec<ProcedureRow>, AppError> {
+    let nodes = staff_nodes(actor);
+    if nodes.is_empty() {
+        return Err(AppError::Forbidden);
+    }
+    for n in &nodes {
+        require(actor, Action::DecideMembership, &Target::Association(n))?;
+    }
+    let mut tx = app.store.read().await?;
+    let rows = tx.procedure_queue(&nodes, limit.min(500)).await?;
+    tx.rollback().await?;
+    Ok(rows)
+}
+
+/// One procedure with its history, for the doctor it concerns or staff of a party's subtree
+/// (anyone else: not found). Staff views are audited.
+pub async fn procedure<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: Uuid,
+    client_addr: Option<String>,
+) -> Result<ProcedureView, AppError> {
+    let mut tx = app.store.write().await?;
+    let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
+    let me = verified_self(&mut tx, actor).await?;
+    if !sees_procedure(actor, me, &row) {
+        return Err(AppError::NotFound);
+    }
+    let procedure = parse(&row)?;
+    let events = tx.procedure_events(id).await?;
+    if !matches!(actor, Principal::Doctor { .. }) {
+        app.audit(
+            &mut tx,
+            Entry {
+                actor,
+                action: "membership.view",
+                target: format!("procedure:{id}"),
+                client_addr,
+                details: json!({ "doctor": row.doctor_id }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ProcedureView {
+        row,
+        procedure,
+        events,
+    })
+}
+
+/// The doctor's own procedures, newest first (My Page); not found for an account that is not a
+/// verified doctor's.
+pub async fn my_procedures<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+) -> Result<Vec<ProcedureView>, AppError> {
+    let mut tx = app.store.read().await?;
+    let me = verified_self(&mut tx, actor)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut out = Vec::new();
+    for row in tx.procedures_of_doctor(me).await? {
+        let procedure = parse(&row)?;
+        let events = tx.procedure_events(row.id).await?;
+        out.push(ProcedureView {
+            row,
+            procedure,
+            events,
+        });
+    }
+    tx.rollback().await?;
+    Ok(out)
+}
+
+/// A doctor's record as the procedures need it (memberships and profile), for the doctor or
+/// staff who may see them (see the module note); staff views are audited.
+pub async fn member<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    doctor_id: Uuid,
+    client_addr: Option<String>,
+) -> Result<(Doctor, Vec<mamis_domain::Membership>, Option<DoctorProfile>), AppError> {
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    let doctor = tx.doctor(doctor_id).await?.ok_or(AppError::NotFound)?;
+    let own = verified_self(&mut tx, actor).await? == Some(doctor_id);
+    if !own && !staff_sees_doctor(&mut tx, actor, &doctor, japan_date(now)).await? {
+        return Err(AppError::NotFound);
+    }
+    let ms = tx.memberships_of(doctor_id).await?;
+    let profile = tx.doctor_profile(doctor_id).await?;
+    if !own {
+        app.audit(
+            &mut tx,
+            Entry {
+                actor,
+                action: "doctor.view",
+                target: format!("doctor:{doctor_id}"),
+                client_addr,
+                details: json!({ "via": "membership" }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((doctor, ms, profile))
+}
+
+/// Workplace, address, phone, graduation year and resident flag: changed at once by the doctor
+/// or staff who may edit the doctor, audited with the fields before and after.
+pub async fn update_profile<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    mut profile: DoctorProfile,
+    client_addr: Option<String>,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    let doctor = tx
+        .doctor(profile.doctor_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let own = verified_self(&mut tx, actor).await? == Some(doctor.id);
+    if !own {
+        let ms = tx.memberships_of(doctor.id).await?;
+        let nodes = scope_nodes(&ms, doctor.home_prefecture.as_ref(), japan_date(now));
+        if !staff_sees_doctor(&mut tx, actor, &doctor, japan_date(now)).await? {
+            return Err(AppError::NotFound);
+        }
+        require(actor, Action::EditDoctors, &Target::Doctor(&nodes))?;
+    }
+    if profile
+        .graduation_year
+        .is_some_and(|y| !(1900..=9999).contains(&y))
+    {
+        return Err(AppError::Conflict("graduation-year".into()));
+    }
+    profile.updated_at = now;
+    let before = tx.doctor_profile(doctor.id).await?;
+    tx.upsert_doctor_profile(&profile).await?;
+    app.audit(
+        &mut tx,
+        Entry {
+            actor,
+            action: "doctor.profile_update",
+            target: format!("doctor:{}", doctor.id),
+            client_addr,
+            details: json!({ "before": before, "after": profile }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Staff record a death: memberships end the day after, open procedures are cancelled, the
+/// MAMIS_ID is suspended; the ledger and certificates stay.
+pub async fn record_death<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    doctor_id: Uuid,
+    died_on: chrono::NaiveDate,
+    client_addr: Option<String>,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.write().await?;
+    let doctor = tx.doctor(doctor_id).await?.ok_or(AppError::NotFound)?;
+    let ms = tx.memberships_of(doctor_id).await?;
+    let nodes = scope_nodes(&ms, doctor.home_prefecture.as_ref(), japan_date(now));
+    if !staff_sees_doctor(&mut tx, actor, &doctor, japan_date(now)).await? {
+        return Err(AppError::NotFound);
+    }
+    require(actor, Action::EditDoctors, &Target::Doctor(&nodes))?;
+    let changes =
+        death_changes(&ms, died_on).map_err(|e| AppError::Conflict(format!("death: {e}")))?;
+    mamis_domain::procedure::apply_changes(&ms, &changes)
+        .map_err(|e| AppError::Conflict(format!("death: {e}")))?;
+    write_changes(&mut tx, doctor_id, &changes).await?;
+    for row in tx.procedures_of_doctor(doctor_id).await? {
+        if row.status == ProcedureStatus::Open {
+            advance(app, &mut tx, actor, row, Step::Cancel, None).await?;
+        }
+    }
+    if let Some(acc) = tx.verified_account_of(doctor_id).await? {
+        tx.set_account_status(acc.id, AccountStatus::Suspended)
+            .await?;
+    }
+    app.audit(
+        &mut tx,
+        Entry {
+            actor,
+            action: "doctor.death_record",
+            target: format!("doctor:{doctor_id}"),
+            client_addr,
+            details: json!({ "died_on": died_on, "ended": changes.len() }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether a principal's grants would let them act for `node` (used by pages to show buttons).
+pub fn can_decide(actor: &Principal, node: &AssociationCode) -> bool {
+    match actor {
+        Principal::Staff { grants, .. } => grants.iter().any(|g| {
+            matches!(g.scope(), Scope::Association(a) if a == node)
+                && grant_permits(g, Action::DecideMembership, &Target::Association(node))
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,272 @@
+//! Staff pages of the membership procedures: extract, call one `mamis_app::membership` use
+//! case with the staff principal, render. Scope is the use case's: another county's procedure
+//! is a 404 here as it is there.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use mamis_app::identity::jst;
+use mamis_app::membership::{self, StaffAct};
+use mamis_domain::AssociationCode;
+use mamis_domain::procedure::{DueAction, ProcedureKind, ProcedureStatus, StepRole, StepState};
+use mamis_store::Store;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::WebState;
+use crate::shell::auth::{RequestOrigin, StaffUser};
+use crate::shell::chrome::{Chrome, PageCtx, page};
+use crate::shell::error::{Failure, PageError};
+
+pub(super) fn kind_key(k: ProcedureKind) -> &'static str {
+    match k {
+        ProcedureKind::Join => "membership-kind-join",
+        ProcedureKind::Transfer => "membership-kind-transfer",
+        ProcedureKind::ClassChange => "membership-kind-class-change",
+        ProcedureKind::NameChange => "membership-kind-name-change",
+        ProcedureKind::Withdrawal => "membership-kind-withdrawal",
+    }
+}
+
+pub(super) fn status_key(s: ProcedureStatus) -> &'static str {
+    match s {
+        ProcedureStatus::Open => "membership-status-open",
+        ProcedureStatus::Completed => "membership-status-completed",
+        ProcedureStatus::Cancelled => "membership-status-cancelled",
+    }
+}
+
+fn due_key(a: DueAction) -> &'static str {
+    match a {
+        DueAction::Approve => "membership-due-approve",
+        DueAction::Acknowledge => "membership-due-acknowledge",
+        DueAction::Route => "membership-due-route",
+    }
+}
+
+/// One queue line.
+pub struct QueueRow {
+    id: String,
+    kind: String,
+    filed: String,
+    waiting: String,
+    due: String,
+}
+
+#[derive(Template)]
+#[template(path = "membership/queue.html")]
+struct QueueView<'a> {
+    c: Chrome<'a>,
+    rows: Vec<QueueRow>,
+}
+
+/// `GET /office/membership`: the procedures waiting for the staff member's associations.
+pub async fn queue<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    StaffUser(_, who): StaffUser,
+) -> Result<Response, PageError> {
+    let cat = &st.shared.catalogues;
+    let rows = membership::queue(&st.app, &who, 200)
+        .await?
+        .into_iter()
+        .map(|p| QueueRow {
+            id: p.id.to_string(),
+            kind: cat.text(ctx.lang, kind_key(p.kind), &[]),
+            filed: jst(p.filed_at),
+            waiting: p.due.iter().map(|d| jst(d.since)).min().unwrap_or_default(),
+            due: p
+                .due
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {}",
+                        d.association,
+                        cat.text(ctx.lang, due_key(d.action), &[])
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
+    Ok(page(
+        QueueView {
+            c: ctx.chrome(cat),
+            rows,
+        }
+        .render(),
+    )?
+    .into_response())
+}
+
+/// One level's part as the page shows it.
+pub struct StepRow {
+    association: String,
+    role: String,
+    state: String,
+    reason: String,
+}
+
+/// One history line.
+pub struct EventRow {
+    at: String,
+    what: String,
+}
+
+#[derive(Template)]
+#[template(path = "membership/procedure.html")]
+struct ProcedureView<'a> {
+    c: Chrome<'a>,
+    id: String,
+    kind: String,
+    status: String,
+    doctor: String,
+    filed: String,
+    effective: String,
+    steps: Vec<StepRow>,
+    events: Vec<EventRow>,
+    /// The actions the staff member may take now (approve, route or acknowledge).
+    can_approve: bool,
+    can_route: bool,
+    can_acknowledge: bool,
+}
+
+/// `GET /office/membership/{id}`: the procedure, its levels and history (viewing is audited).
+pub async fn procedure<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    StaffUser(_, who): StaffUser,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<Uuid>,
+) -> Result<Response, PageError> {
+    let cat = &st.shared.catalogues;
+    let v = membership::procedure(&st.app, &who, id, origin.client_addr.clone()).await?;
+    let (doctor, _, _) =
+        membership::member(&st.app, &who, v.row.doctor_id, origin.client_addr).await?;
+    let mine = |a: DueAction| {
+        v.row
+            .due
+            .iter()
+            .any(|d| d.action == a && membership::can_decide(&who, &d.association))
+    };
+    let t = |k: &str| cat.text(ctx.lang, k, &[]);
+    let steps = v
+        .procedure
+        .steps
+        .iter()
+        .map(|s| {
+            let (state, reason) = match &s.state {
+                StepState::Waiting => (t("membership-step-waiting"), String::new()),
+                StepState::Approved(d) => (
+                    format!("{} {d}", t("membership-step-approved")),
+                    String::new(),
+                ),
+                StepState::Returned(r) => (t("membership-step-returned"), r.clone()),
+                StepState::Acknowledged { on, lapsed } => (
+                    format!(
+                        "{} {on}{}",
+                        t("membership-step-acknowledged"),
+                        if *lapsed {
+                            t("membership-step-lapsed")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    String::new(),
+                ),
+                StepState::Dropped => (t("membership-step-dropped"), String::new()),
+            };
+            StepRow {
+                association: s
+                    .association
+                    .as_ref()
+                    .map_or_else(|| t("membership-unknown-county"), ToString::to_string),
+                role: t(match s.role {
+                    StepRole::Approve => "membership-role-approve",
+                    StepRole::Acknowledge => "membership-role-acknowledge",
+                }),
+                state,
+                reason,
+            }
+        })
+        .collect();
+    let events = v
+        .events
+        .iter()
+        .map(|e| EventRow {
+            at: jst(e.at),
+            what: serde_json::from_str::<serde_json::Value>(&e.event)
+                .ok()
+                .and_then(|j| {
+                    j.get("action")
+                        .and_then(|a| {
+                            a.as_object()
+                                .and_then(|o| o.keys().next().cloned())
+                                .or_else(|| a.as_str().map(str::to_owned))
+                        })
+                        .or_else(|| j.get("filed").map(|_| "Filed".to_owned()))
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(page(
+        ProcedureView {
+            c: ctx.chrome(cat),
+            id: id.to_string(),
+            kind: t(kind_key(v.row.kind)),
+            status: t(status_key(v.row.status)),
+            doctor: format!(
+                "{} {} ({})",
+                doctor.family_name, doctor.given_name, doctor.iseki
+            ),
+            filed: jst(v.row.filed_at),
+            effective: v
+                .row
+                .effective_on
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            steps,
+            events,
+            can_approve: mine(DueAction::Approve),
+            can_route: mine(DueAction::Route),
+            can_acknowledge: mine(DueAction::Acknowledge),
+        }
+        .render(),
+    )?
+    .into_response())
+}
+
+/// The one form of the procedure page: which button, and the reason or county it needs.
+#[derive(Debug, Deserialize)]
+pub struct ActForm {
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    county: String,
+}
+
+/// `POST /office/membership/{id}/act`: approve, return, route, forward or acknowledge.
+pub async fn act<S: Store>(
+    State(st): State<WebState<S>>,
+    StaffUser(_, who): StaffUser,
+    RequestOrigin(origin): RequestOrigin,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ActForm>,
+) -> Result<Response, PageError> {
+    let county = || {
+        AssociationCode::parse(f.county.trim())
+            .map_err(|_| PageError(Failure::BadRequest("membership-error-county")))
+    };
+    let act = match f.action.as_str() {
+        "approve" => StaffAct::Approve,
+        "return" if !f.reason.trim().is_empty() => StaffAct::Return(f.reason.trim().to_owned()),
+        "return" => return Err(PageError(Failure::BadRequest("membership-error-reason"))),
+        "route" => StaffAct::Route(county()?),
+        "forward" => StaffAct::Forward(county()?),
+        "acknowledge" => StaffAct::Acknowledge,
+        _ => return Err(PageError(Failure::BadRequest("invalid-value"))),
+    };
+    membership::act(&st.app, &who, id, act, origin.client_addr).await?;
+    Ok(Redirect::to(&format!("/office/membership/{id}")).into_response())
+}
