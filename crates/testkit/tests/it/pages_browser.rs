@@ -301,6 +301,7 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
         "/mypage/cme/records",
         "/mypage/cme/documents",
         "/mypage/sessions",
+        "/mypage/membership",
         "/cme",
     ] {
         fits_a_phone(c, &t.url(path)).await;
@@ -440,6 +441,7 @@ async fn pages_fit_a_phone_and_work_by_role_in_chromium() {
         "/office",
         "/office/training",
         "/office/migration",
+        "/office/membership",
         "/office/training/new",
     ] {
         fits_a_phone(c, &t.url(path)).await;
