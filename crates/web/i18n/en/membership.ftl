@@ -55,3 +55,4 @@ membership-drop = Drop this association and above; join those that approved
 membership-cancel = Withdraw the application
 membership-back-mypage = Back to My Page
 membership-error-reply = Enter your answer.
+mypage-membership-link = Your joining, transfer and withdrawal procedures, and answers to returned applications

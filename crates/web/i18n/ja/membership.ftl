@@ -55,3 +55,4 @@ membership-drop = この医師会への申請を取り下げ、承認済みの�
 membership-cancel = 申請を取り下げる
 membership-back-mypage = マイページへ
 membership-error-reply = 回答を入力してください。
+mypage-membership-link = 入会・異動・退会などの手続きの状況と、医師会からの差し戻しへの回答
