@@ -713,6 +713,17 @@ async fn office_pages<S: Store>(t: TestApp<S>) {
     let (status, body) = get(&chuo, "/office/membership".into()).await;
     assert_eq!(status, 200);
     assert!(body.contains("処理待ちの手続きはありません"));
+    // the office home counts what waits for each staff member's association
+    let (_, body) = get(&chiyoda, "/office".into()).await;
+    assert_eq!(
+        mamis_testkit::texts(&mamis_testkit::html(&body), "#office-nav-membership"),
+        ["会員手続き（処理待ち 1件）"]
+    );
+    let (_, body) = get(&chuo, "/office".into()).await;
+    assert_eq!(
+        mamis_testkit::texts(&mamis_testkit::html(&body), "#office-nav-membership"),
+        ["会員手続き（処理待ち 0件）"]
+    );
     // county B: the procedure does not exist for them
     assert_eq!(get(&chuo, format!("/office/membership/{id}")).await.0, 404);
     let (status, body) = get(&chiyoda, format!("/office/membership/{id}")).await;

@@ -96,3 +96,7 @@ admin-client-problem-fragment = "{ $uri }" cannot have a part after "#".
 admin-client-problem-other = What you entered could not be saved. Please check each field.
 office-forward-choose = Choose the association to forward to
 office-error-forward-choose = Choose the association to forward to from the list.
+office-nav-membership-count = Membership procedures ({ $n ->
+    [one] one waiting
+   *[other] { $n } waiting
+})

@@ -96,3 +96,4 @@ admin-client-problem-fragment = 「{ $uri }」には「#」以降の部分を付
 admin-client-problem-other = 入力内容を保存できませんでした。各項目を確認してください。
 office-forward-choose = 回付先の医師会を選んでください
 office-error-forward-choose = 回付先の医師会を一覧から選んでください。
+office-nav-membership-count = 会員手続き（処理待ち { $n }件）

@@ -78,6 +78,9 @@ struct OfficeView<'a> {
     training: bool,
     /// The associations a claim can be forwarded to, by code: (code, name（code）).
     forward_to: Vec<(String, String)>,
+    /// The membership link with how many procedures wait for this staff member's associations;
+    /// `None` for staff who decide none.
+    membership: Option<String>,
 }
 
 /// The association nodes of the staff member's grants, without nodes another grant already
@@ -209,8 +212,21 @@ async fn render<S: Store>(
         .map(|(code, name)| (code.clone(), bracketed(ctx.lang, name, code)))
         .collect();
     forward_to.sort();
+    let membership = match mamis_app::membership::queue(&st.app, staff, 500).await {
+        Ok(rows) => Some(cat.message(
+            ctx.lang,
+            "office-nav-membership-count",
+            &[(
+                "n",
+                crate::shell::i18n::Arg::Count(i64::try_from(rows.len()).unwrap_or(i64::MAX)),
+            )],
+        )),
+        Err(AppError::Forbidden) => None,
+        Err(e) => return Err(PageError(e.into())),
+    };
     let view = OfficeView {
         forward_to,
+        membership,
         c: ctx.chrome(cat),
         staff_name: who.account.display_name.clone(),
         nodes,
