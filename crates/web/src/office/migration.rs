@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
-use crate::shell::chrome::{Chrome, PageCtx, PageResult, bracketed, page};
+use crate::shell::chrome::{Chrome, PageCtx, PageResult, association_options, bracketed, page};
 use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::Lang;
@@ -210,14 +210,9 @@ async fn render<S: Store>(
     let cat = &st.shared.catalogues;
     let names = tree_names(st, ctx.lang).await?;
     let scope = grant_nodes(staff);
-    let mut choices: Vec<(String, String)> = names
-        .iter()
-        .filter(|(code, _)| {
-            AssociationCode::parse(code).is_ok_and(|c| scope.iter().any(|g| g.contains(&c)))
-        })
-        .map(|(code, name)| (code.clone(), bracketed(ctx.lang, name, code)))
-        .collect();
-    choices.sort();
+    let choices = association_options(ctx.lang, &names, |code| {
+        AssociationCode::parse(code).is_ok_and(|c| scope.iter().any(|g| g.contains(&c)))
+    });
     let grant_nodes = scope
         .into_iter()
         .map(|c| GrantNode {

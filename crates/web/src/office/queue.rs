@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
-use crate::shell::chrome::{Chrome, PageCtx, PageResult, bracketed, page};
+use crate::shell::chrome::{Chrome, PageCtx, PageResult, association_options, page};
 use crate::shell::confirm::{Confirm, is_confirmed};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::i18n::{Catalogues, Lang};
@@ -206,12 +206,7 @@ async fn render<S: Store>(
             claims,
         });
     }
-    let mut forward_to: Vec<(String, String)> = names
-        .iter()
-        .filter(|(code, _)| code.as_str() != "JMA")
-        .map(|(code, name)| (code.clone(), bracketed(ctx.lang, name, code)))
-        .collect();
-    forward_to.sort();
+    let forward_to = association_options(ctx.lang, &names, |code| code != "JMA");
     let membership = match mamis_app::membership::queue(&st.app, staff, 500).await {
         Ok(rows) => Some(cat.message(
             ctx.lang,

@@ -44,6 +44,22 @@ pub fn bracketed(lang: Lang, name: &str, code: &str) -> String {
     }
 }
 
+/// The options of an association select: the `names` (code → name) that `keep` accepts, as
+/// (code, name（code）) in code order.
+pub fn association_options(
+    lang: Lang,
+    names: &std::collections::HashMap<String, String>,
+    keep: impl Fn(&str) -> bool,
+) -> Vec<(String, String)> {
+    let mut options: Vec<(String, String)> = names
+        .iter()
+        .filter(|(code, _)| keep(code))
+        .map(|(code, name)| (code.clone(), bracketed(lang, name, code)))
+        .collect();
+    options.sort();
+    options
+}
+
 /// Who is looking at a page, as far as the header's links are concerned: each kind sees only
 /// the places it may enter (a doctor is not offered 事務局; an organiser's 事務局 is the training list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

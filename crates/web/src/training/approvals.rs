@@ -139,6 +139,23 @@ pub async fn approvals<S: Store>(
     render(view.render(), StatusCode::OK)
 }
 
+/// Whether the session waits in one of `staff`'s approval queues.
+async fn awaits_me<S: Store>(
+    st: &WebState<S>,
+    staff: &mamis_domain::Principal,
+    id: Uuid,
+) -> Result<bool, PageError> {
+    for p in approval_prefectures(staff) {
+        let queue = training::awaiting_approval(&st.app, staff, &p)
+            .await
+            .map_err(fail)?;
+        if queue.iter().any(|s| s.id == id) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The approval form: only the confirmation mark (the CSRF token is checked by the middleware).
 #[derive(Debug, Deserialize)]
 pub struct ApproveForm {
@@ -161,14 +178,7 @@ pub async fn approve<S: Store>(
     // only a session in one of this staff member's approval queues is asked about; any other
     // cannot be approved, and approve() below refuses it with the reason (403 outside the
     // prefecture, 409 once it no longer waits)
-    let mut waiting = false;
-    for p in approval_prefectures(&staff) {
-        let queue = training::awaiting_approval(&st.app, &staff, &p)
-            .await
-            .map_err(fail)?;
-        waiting |= queue.iter().any(|s| s.id == id);
-    }
-    if waiting && !is_confirmed(form.confirmed.as_deref()) {
+    if !is_confirmed(form.confirmed.as_deref()) && awaits_me(&st, &staff, id).await? {
         let v = training::view(&st.app, &staff, id, origin.client_addr)
             .await
             .map_err(fail)?;
