@@ -11,7 +11,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 /// Keys read from the environment (`MAMIS_` + upper-case key).
-const KEYS: [&str; 31] = [
+const KEYS: [&str; 32] = [
     "bind",
     "database_url",
     "base_url",
@@ -43,6 +43,7 @@ const KEYS: [&str; 31] = [
     "member_id_last",
     "transfer_acknowledge_days",
     "evidence_dir",
+    "membership_remind_days",
 ];
 
 /// Keys whose value may come from a file named by `MAMIS_<KEY>_FILE` (container secrets).
@@ -82,6 +83,7 @@ pub struct Raw {
     pub member_id_first: String,
     pub member_id_last: String,
     pub transfer_acknowledge_days: u64,
+    pub membership_remind_days: u64,
     pub evidence_dir: String,
 }
 
@@ -118,6 +120,7 @@ impl Default for Raw {
             member_id_first: "9000000000".into(),
             member_id_last: "9999999999".into(),
             transfer_acknowledge_days: 14,
+            membership_remind_days: 7,
             evidence_dir: "mamis-evidence".into(),
         }
     }
@@ -516,12 +519,19 @@ fn validate(raw: Raw, source_file: Option<PathBuf>) -> Result<Config, ConfigErro
             raw.transfer_acknowledge_days
         ));
     }
+    if !(1..=90).contains(&raw.membership_remind_days) {
+        return err(format!(
+            "membership_remind_days must be 1–90, not {} (MAMIS_MEMBERSHIP_REMIND_DAYS)",
+            raw.membership_remind_days
+        ));
+    }
     if raw.evidence_dir.trim().is_empty() {
         return err("evidence_dir must name a directory (MAMIS_EVIDENCE_DIR)");
     }
     let membership = mamis_app::membership::Settings {
         member_ids: (first, last),
         acknowledge_days: i64::try_from(raw.transfer_acknowledge_days).unwrap_or(14),
+        remind_days: i64::try_from(raw.membership_remind_days).unwrap_or(7),
         evidence_dir: PathBuf::from(raw.evidence_dir.trim()),
     };
     Ok(Config {

@@ -141,6 +141,14 @@ impl SqliteTx {
     /// Replaces the due actions and parties of a procedure.
     async fn write_procedure_extras(&mut self, p: &ProcedureRow) -> StoreResult<()> {
         let id = p.id.to_string();
+        // a reminder already sent stays noted while the same action keeps waiting
+        let reminded: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT association_code, since, reminded_at FROM procedure_due WHERE procedure_id = $1",
+        )
+        .bind(&id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
         for sql in [
             "DELETE FROM procedure_due WHERE procedure_id = $1",
             "DELETE FROM procedure_parties WHERE procedure_id = $1",
@@ -152,14 +160,19 @@ impl SqliteTx {
                 .map_err(db_err)?;
         }
         for d in &p.due {
+            let kept = reminded
+                .iter()
+                .find(|(a, since, _)| a == d.association.as_str() && *since == micros(d.since))
+                .and_then(|(_, _, r)| *r);
             sqlx::query(
-                "INSERT INTO procedure_due (procedure_id, association_code, action, since) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO procedure_due (procedure_id, association_code, action, since, \
+                 reminded_at) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(&id)
             .bind(d.association.as_str())
             .bind(d.action.as_str())
             .bind(micros(d.since))
+            .bind(kept)
             .execute(&mut *self.tx)
             .await
             .map_err(db_err)?;
@@ -589,5 +602,125 @@ impl MembershipStore for SqliteTx {
         .iter()
         .map(evidence_row)
         .collect()
+    }
+
+    async fn county_municipalities(
+        &mut self,
+        prefecture: &AssociationCode,
+    ) -> StoreResult<Vec<(AssociationCode, String)>> {
+        sqlx::query(
+            "SELECT a.code, COALESCE(m.municipality, '') AS municipality FROM associations a \
+             LEFT JOIN association_municipalities m ON m.association_code = a.code \
+             WHERE a.parent_code = $1 AND a.level = 'county' ORDER BY a.code, municipality",
+        )
+        .bind(prefecture.as_str())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok((
+                AssociationCode::parse(r.get::<&str, _>("code"))
+                    .map_err(corrupt("association code"))?,
+                r.get("municipality"),
+            ))
+        })
+        .collect()
+    }
+
+    async fn set_county_municipalities(
+        &mut self,
+        county: &AssociationCode,
+        names: &[String],
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM association_municipalities WHERE association_code = $1")
+            .bind(county.as_str())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        for n in names {
+            sqlx::query(
+                "INSERT INTO association_municipalities (association_code, municipality) \
+                 VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(county.as_str())
+            .bind(n)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn procedure_due_count(&mut self, associations: &[AssociationCode]) -> StoreResult<u64> {
+        if associations.is_empty() {
+            return Ok(0);
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT COUNT(DISTINCT d.procedure_id) FROM procedure_due d \
+             JOIN membership_procedures p ON p.id = d.procedure_id \
+             WHERE p.status = 'open' AND d.association_code IN (",
+        );
+        let mut sep = q.separated(", ");
+        for a in associations {
+            sep.push_bind(a.as_str().to_owned());
+        }
+        q.push(")");
+        let n: i64 = q
+            .build_query_scalar()
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        u64::try_from(n).map_err(corrupt("count"))
+    }
+
+    async fn reminders_due(
+        &mut self,
+        first_before: Timestamp,
+        again_before: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<(Uuid, AssociationCode, Timestamp)>> {
+        sqlx::query(
+            "SELECT d.procedure_id, d.association_code, d.since FROM procedure_due d \
+             JOIN membership_procedures p ON p.id = d.procedure_id \
+             WHERE p.status = 'open' AND d.since <= $1 \
+               AND (d.reminded_at IS NULL OR d.reminded_at <= $2) \
+             ORDER BY d.since, d.procedure_id, d.association_code LIMIT $3",
+        )
+        .bind(micros(first_before))
+        .bind(micros(again_before))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|r| {
+            Ok((
+                uuid(r.get("procedure_id"))?,
+                AssociationCode::parse(r.get::<&str, _>("association_code"))
+                    .map_err(corrupt("association code"))?,
+                from_micros(r.get("since"))?,
+            ))
+        })
+        .collect()
+    }
+
+    async fn mark_reminded(
+        &mut self,
+        procedure: Uuid,
+        association: &AssociationCode,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE procedure_due SET reminded_at = $3 \
+             WHERE procedure_id = $1 AND association_code = $2",
+        )
+        .bind(procedure.to_string())
+        .bind(association.as_str())
+        .bind(micros(at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
     }
 }

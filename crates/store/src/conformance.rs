@@ -57,7 +57,8 @@ macro_rules! conformance_suite {
             upload_previews_are_taken_once_by_their_uploader,
             membership_classes_per_association_and_one_open_per_level,
             member_ids_come_from_the_configured_range, profiles_names_and_rules_round_trip,
-            procedures_queue_oldest_first_with_parties_and_history);
+            procedures_queue_oldest_first_with_parties_and_history,
+            municipalities_counts_and_reminders);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(

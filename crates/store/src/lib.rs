@@ -314,6 +314,39 @@ pub trait MembershipStore {
         &mut self,
         procedure: Uuid,
     ) -> impl Future<Output = StoreResult<Vec<Evidence>>> + Send;
+    /// The counties under a prefecture with each municipality they cover, in code then name
+    /// order (a county without any listed appears once with an empty name): the join form lets
+    /// the doctor find the county of their workplace.
+    fn county_municipalities(
+        &mut self,
+        prefecture: &AssociationCode,
+    ) -> impl Future<Output = StoreResult<Vec<(AssociationCode, String)>>> + Send;
+    /// Replaces the municipalities a county covers.
+    fn set_county_municipalities(
+        &mut self,
+        county: &AssociationCode,
+        names: &[String],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// How many open procedures wait for one of these associations (the navigation's count).
+    fn procedure_due_count(
+        &mut self,
+        associations: &[AssociationCode],
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Items waiting since `first_before` or earlier that were never reminded, or were last
+    /// reminded at `again_before` or earlier, oldest first: (procedure, association, since).
+    fn reminders_due(
+        &mut self,
+        first_before: Timestamp,
+        again_before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<(Uuid, AssociationCode, Timestamp)>>> + Send;
+    /// Notes that the staff of an association were reminded of an item at `at`.
+    fn mark_reminded(
+        &mut self,
+        procedure: Uuid,
+        association: &AssociationCode,
+        at: Timestamp,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }
 
 /// Accounts, role grants and API tokens.

@@ -30,6 +30,16 @@ const OWN_CLASSES: [(&str, &str, &str); 2] = [
     ("resident", "研修医会員", "Resident"),
 ];
 
+/// The municipalities of the demo counties' areas.
+const DEMO_AREAS: [(&str, &[&str]); 6] = [
+    ("P13-0001", &["千代田区"]),
+    ("P13-0002", &["中央区"]),
+    ("P13-0003", &["港区"]),
+    ("P13-0101", &["文京区"]),
+    ("P27-0001", &["大阪市北区"]),
+    ("P01-0001", &["札幌市"]),
+];
+
 /// Seeds the membership demo; returns the extra staff logins and what to look at.
 pub async fn seed<S: Store>(
     app: &App<S>,
@@ -64,6 +74,14 @@ pub async fn seed<S: Store>(
                 retired: true,
             })
             .await?;
+        }
+    }
+    // the areas the join form shows (a county's own list; the demo's are the real wards)
+    for (county, names) in DEMO_AREAS {
+        let c = code(county)?;
+        if nodes.contains(&c) {
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            tx.set_county_municipalities(&c, &names).await?;
         }
     }
     let staff = [

@@ -16,6 +16,19 @@ pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 /// Media types accepted: what scanners and phones produce, nothing that runs.
 pub const ACCEPTED: [&str; 3] = ["application/pdf", "image/jpeg", "image/png"];
 
+/// The media type the bytes themselves show (PDF, JPEG or PNG signatures), if any.
+pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"%PDF-") {
+        Some("application/pdf")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]) {
+        Some("image/png")
+    } else {
+        None
+    }
+}
+
 /// An uploaded file before it is stored.
 #[derive(Debug, Clone)]
 pub struct NewEvidence {
@@ -58,7 +71,10 @@ impl EvidenceStore {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(AppError::Conflict("evidence-name".into()));
         }
-        if !ACCEPTED.contains(&e.content_type.as_str()) {
+        // the declared type must be one we take and the bytes must be what it says
+        if !ACCEPTED.contains(&e.content_type.as_str())
+            || sniff(&e.bytes) != Some(e.content_type.as_str())
+        {
             return Err(AppError::Conflict("evidence-type".into()));
         }
         if e.bytes.is_empty() || e.bytes.len() > MAX_BYTES {

@@ -6,8 +6,11 @@
 
 pub mod demo;
 mod evidence;
+pub mod reminders;
+pub mod settings;
 
-pub use evidence::{EvidenceStore, NewEvidence};
+pub use evidence::{EvidenceStore, NewEvidence, sniff};
+pub use reminders::RemindJob;
 
 use std::path::PathBuf;
 
@@ -42,6 +45,8 @@ pub struct Settings {
     pub member_ids: (MemberId, MemberId),
     /// Days after which a sending association's acknowledgement of a transfer lapses.
     pub acknowledge_days: i64,
+    /// Days an item waits in a queue before its staff are reminded (then weekly).
+    pub remind_days: i64,
     /// Where evidence files are kept on disk.
     pub evidence_dir: PathBuf,
 }
@@ -57,6 +62,7 @@ impl Default for Settings {
         Self {
             member_ids: (first, last),
             acknowledge_days: 14,
+            remind_days: 7,
             evidence_dir: PathBuf::from("mamis-evidence"),
         }
     }
@@ -104,8 +110,9 @@ pub struct ProcedureView {
     pub events: Vec<ProcedureEvent>,
 }
 
+/// The refusal as `procedure-<code>: <text>`: pages show the code's message, logs the text.
 fn to_app(e: ProcedureError) -> AppError {
-    AppError::Conflict(format!("procedure: {e}"))
+    AppError::Conflict(format!("procedure-{}: {e}", e.code()))
 }
 
 fn parse(row: &ProcedureRow) -> Result<Procedure, AppError> {
@@ -288,6 +295,7 @@ async fn offered<T: Tx>(
 async fn notify_due<T: Tx>(
     tx: &mut T,
     now: Timestamp,
+    remind_days: i64,
     id: Uuid,
     due: &[ProcedureDue],
     old: &[ProcedureDue],
@@ -302,6 +310,9 @@ async fn notify_due<T: Tx>(
         .collect();
     if new.is_empty() {
         return Ok(());
+    }
+    for a in &new {
+        reminders::schedule(tx, now, now + Duration::days(remind_days), id, a).await?;
     }
     for to in tx.staff_emails(&new).await? {
         mail::queue(
@@ -363,6 +374,10 @@ pub async fn file<S: Store>(
         register: &register,
         rules: &[],
     };
+    // a name change is proven by a document (戸籍抄本 or the like), never by the form alone
+    if matches!(request, Request::NameChange(_)) && evidence.is_empty() {
+        return Err(AppError::Conflict("evidence-required".into()));
+    }
     let procedure = Procedure::file(request, wished_on, &ctx).map_err(to_app)?;
     for (association, class) in requested_classes(&procedure.request) {
         offered(&mut tx, &association, &class).await?;
@@ -408,7 +423,15 @@ pub async fn file<S: Store>(
             }
         }
     }
-    notify_due(&mut tx, now, id, &due, &[]).await?;
+    notify_due(
+        &mut tx,
+        now,
+        app.config.membership.remind_days,
+        id,
+        &due,
+        &[],
+    )
+    .await?;
     if due.iter().any(|d| d.action == DueAction::Acknowledge) {
         // the sending side's silence counts as acknowledgement after N days
         tx.enqueue_job(
@@ -616,7 +639,15 @@ async fn advance<S: Store>(
         event: json!({ "action": step, "effects": effects }).to_string(),
     })
     .await?;
-    notify_due(tx, now, row.id, &due, &row.due).await?;
+    notify_due(
+        tx,
+        now,
+        app.config.membership.remind_days,
+        row.id,
+        &due,
+        &row.due,
+    )
+    .await?;
     app.audit(
         tx,
         Entry {
@@ -946,4 +977,81 @@ pub fn can_decide(actor: &Principal, node: &AssociationCode) -> bool {
         }),
         _ => false,
     }
+}
+
+/// How many open procedures wait for the staff member's associations (the navigation's count);
+/// `None` for anyone without an association grant that decides procedures.
+pub async fn waiting_count<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+) -> Result<Option<u64>, AppError> {
+    let nodes: Vec<AssociationCode> = staff_nodes(actor)
+        .into_iter()
+        .filter(|n| actor.permits(Action::DecideMembership, &Target::Association(n)))
+        .collect();
+    if nodes.is_empty() {
+        return Ok(None);
+    }
+    let mut tx = app.store.read().await?;
+    let n = tx.procedure_due_count(&nodes).await?;
+    tx.rollback().await?;
+    Ok(Some(n))
+}
+
+/// A procedure's evidence files (names, types, sizes), for those who may see the procedure.
+pub async fn evidence_list<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: Uuid,
+) -> Result<Vec<mamis_store::Evidence>, AppError> {
+    let mut tx = app.store.read().await?;
+    let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
+    let me = verified_self(&mut tx, actor).await?;
+    if !sees_procedure(actor, me, &row) {
+        return Err(AppError::NotFound);
+    }
+    let v = tx.evidence_of(id).await?;
+    tx.rollback().await?;
+    Ok(v)
+}
+
+/// One evidence file's bytes, for staff who may see the procedure (or its doctor); every
+/// staff view is an audit record naming the viewer.
+pub async fn evidence_file<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: Uuid,
+    evidence: Uuid,
+    client_addr: Option<String>,
+) -> Result<(mamis_store::Evidence, Vec<u8>), AppError> {
+    let mut tx = app.store.write().await?;
+    let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
+    let me = verified_self(&mut tx, actor).await?;
+    if !sees_procedure(actor, me, &row) {
+        return Err(AppError::NotFound);
+    }
+    let e = tx
+        .evidence_of(id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == evidence)
+        .ok_or(AppError::NotFound)?;
+    let bytes = EvidenceStore::new(&app.config.membership.evidence_dir)
+        .read(&e)
+        .await?;
+    if !matches!(actor, Principal::Doctor { .. }) {
+        app.audit(
+            &mut tx,
+            Entry {
+                actor,
+                action: "membership.evidence_view",
+                target: format!("procedure:{id}"),
+                client_addr,
+                details: json!({ "doctor": row.doctor_id, "evidence": evidence, "sha256": e.sha256 }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((e, bytes))
 }

@@ -231,6 +231,26 @@ pub enum ProcedureError {
     Register(TimelineError),
 }
 
+impl ProcedureError {
+    /// A stable code for messages in the user's language (the text above is for logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::NotDue => "not-due",
+            Self::NotReturned => "not-returned",
+            Self::CannotDrop => "cannot-drop",
+            Self::EmptyReason => "empty-reason",
+            Self::OutsidePrefecture => "outside-prefecture",
+            Self::AlreadyMember(_) => "already-member",
+            Self::NotMember(_) => "not-member",
+            Self::LevelsNotNested => "levels-not-nested",
+            Self::SameCounty => "same-county",
+            Self::NothingToChange => "nothing-to-change",
+            Self::Register(_) => "register",
+        }
+    }
+}
+
 /// What a procedure's completion does beyond its membership changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Effects {

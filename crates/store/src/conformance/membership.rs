@@ -517,3 +517,123 @@ pub async fn procedures_queue_oldest_first_with_parties_and_history<S: Store>(s:
     assert!(tx.evidence_of(b.id).await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }
+
+/// Counties list the municipalities they cover (replaced whole; a county without any appears
+/// once); the navigation counts open procedures waiting per association; reminders come due
+/// after the first wait, again after the repeat interval, and a reminder survives the procedure
+/// moving while the same action keeps waiting.
+pub async fn municipalities_counts_and_reminders<S: Store>(s: S) {
+    with_counties(&s).await;
+    let mut tx = s.write().await.unwrap();
+    tx.set_county_municipalities(&code("P13-0001"), &["千代田区".into(), "神田".into()])
+        .await
+        .unwrap();
+    tx.set_county_municipalities(&code("P13-0002"), &["中央区".into()])
+        .await
+        .unwrap();
+    tx.set_county_municipalities(&code("P13-0002"), &["中央区".into(), "月島".into()])
+        .await
+        .unwrap();
+    let tokyo = tx.county_municipalities(&code("P13")).await.unwrap();
+    assert_eq!(
+        tokyo
+            .iter()
+            .map(|(c, m)| (c.as_str(), m.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("P13-0001", "千代田区"),
+            ("P13-0001", "神田"),
+            ("P13-0002", "中央区"),
+            ("P13-0002", "月島"),
+        ]
+    );
+    let osaka = tx.county_municipalities(&code("P27")).await.unwrap();
+    assert_eq!(osaka, [(code("P27-0001"), String::new())]);
+
+    let staff = Account::new(
+        Uuid::from_u128(0xA2),
+        "staff2@example.jp",
+        "事務局",
+        AccountKind::Staff,
+        t("2026-04-01T00:00:00Z"),
+    );
+    tx.insert_account(&staff).await.unwrap();
+    let ds: Vec<_> = (11..=12).map(sample_doctor).collect();
+    tx.insert_doctors(&ds).await.unwrap();
+    let a = procedure(
+        11,
+        ds[0].id,
+        staff.id,
+        "2026-05-01T00:00:00Z",
+        &[("P13-0001", DueAction::Approve, "2026-05-01T00:00:00Z")],
+    );
+    let b = procedure(
+        12,
+        ds[1].id,
+        staff.id,
+        "2026-05-05T00:00:00Z",
+        &[
+            ("P13-0001", DueAction::Approve, "2026-05-05T00:00:00Z"),
+            ("P27-0001", DueAction::Approve, "2026-05-05T00:00:00Z"),
+        ],
+    );
+    tx.insert_procedure(&a).await.unwrap();
+    tx.insert_procedure(&b).await.unwrap();
+    assert_eq!(
+        tx.procedure_due_count(&[code("P13-0001")]).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.procedure_due_count(&[code("P13-0001"), code("P27-0001")])
+            .await
+            .unwrap(),
+        2,
+        "a procedure waiting at two of one's associations counts once"
+    );
+    assert_eq!(
+        tx.procedure_due_count(&[code("P13-0002")]).await.unwrap(),
+        0
+    );
+    assert_eq!(tx.procedure_due_count(&[]).await.unwrap(), 0);
+
+    let due = |v: Vec<(Uuid, AssociationCode, Timestamp)>| {
+        v.into_iter()
+            .map(|(p, a, _)| (p.as_u128(), a.to_string()))
+            .collect::<Vec<_>>()
+    };
+    // waited since 05-01 only: the first reminder of a
+    let first = t("2026-05-04T00:00:00Z");
+    assert_eq!(
+        due(tx.reminders_due(first, first, 10).await.unwrap()),
+        [(11, "P13-0001".to_owned())]
+    );
+    tx.mark_reminded(
+        Uuid::from_u128(11),
+        &code("P13-0001"),
+        t("2026-05-04T00:00:00Z"),
+    )
+    .await
+    .unwrap();
+    // the procedure moves (b's Osaka step done) while a keeps waiting: a's reminder stays noted
+    let mut a2 = tx.procedure(Uuid::from_u128(11)).await.unwrap().unwrap();
+    a2.updated_at = t("2026-05-06T00:00:00Z");
+    assert!(tx.update_procedure(&a2).await.unwrap());
+    let week_later = t("2026-05-10T00:00:00Z");
+    assert_eq!(
+        due(tx
+            .reminders_due(week_later, t("2026-05-03T00:00:00Z"), 10)
+            .await
+            .unwrap()),
+        [(12, "P13-0001".to_owned()), (12, "P27-0001".to_owned())],
+        "a was reminded on 05-04, after the repeat cut-off"
+    );
+    assert_eq!(
+        due(tx
+            .reminders_due(week_later, t("2026-05-04T00:00:00Z"), 1)
+            .await
+            .unwrap()),
+        [(11, "P13-0001".to_owned())],
+        "oldest first, and a is due again once its reminder is older than the cut-off"
+    );
+    tx.commit().await.unwrap();
+}

@@ -18,7 +18,7 @@ use mamis_store::{
 use mamis_testkit::{TestApp, app_test};
 use uuid::Uuid;
 
-fn code(s: &str) -> AssociationCode {
+pub(crate) fn code(s: &str) -> AssociationCode {
     AssociationCode::parse(s).unwrap()
 }
 
@@ -26,12 +26,12 @@ fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-fn class(s: &str) -> ClassCode {
+pub(crate) fn class(s: &str) -> ClassCode {
     ClassCode::parse(s).unwrap()
 }
 
 /// Staff of one association, with a mailbox on file.
-async fn staff<S: Store>(t: &TestApp<S>, node: &str) -> Principal {
+pub(crate) async fn staff<S: Store>(t: &TestApp<S>, node: &str) -> Principal {
     let role = match code(node).level() {
         AssociationLevel::Jma => Role::JmaStaff,
         AssociationLevel::Prefecture => Role::PrefectureStaff,
@@ -58,7 +58,7 @@ async fn staff<S: Store>(t: &TestApp<S>, node: &str) -> Principal {
 }
 
 /// A doctor with a My Page account and the given memberships.
-async fn doctor<S: Store>(
+pub(crate) async fn doctor<S: Store>(
     t: &TestApp<S>,
     n: u32,
     ms: &[(&str, &str)],
@@ -116,7 +116,7 @@ async fn doctor<S: Store>(
     )
 }
 
-async fn seed<S: Store>(t: &TestApp<S>) {
+pub(crate) async fn seed<S: Store>(t: &TestApp<S>) {
     let mut tx = t.app.store.write().await.unwrap();
     for (c, ja) in [
         ("P13-0001", "千代田区医師会"),
@@ -156,7 +156,7 @@ fn not_found<T: std::fmt::Debug>(r: Result<T, AppError>) {
     assert!(matches!(r, Err(AppError::NotFound)), "{r:?}");
 }
 
-async fn audited<S: Store>(t: &TestApp<S>, action: &str) -> usize {
+pub(crate) async fn audited<S: Store>(t: &TestApp<S>, action: &str) -> usize {
     let mut tx = t.app.store.read().await.unwrap();
     let n = tx
         .audit_rows(0, 10_000)
@@ -190,7 +190,7 @@ async fn join_through_three_levels<S: Store>(t: TestApp<S>) {
     let licence = NewEvidence {
         file_name: "免許証.png".into(),
         content_type: "image/png".into(),
-        bytes: b"\x89PNG licence copy".to_vec(),
+        bytes: b"\x89PNG\r\n\x1a\n licence copy".to_vec(),
     };
     let bad = NewEvidence {
         content_type: "text/html".into(),
@@ -252,7 +252,7 @@ async fn join_through_three_levels<S: Store>(t: TestApp<S>) {
         .read(&ev[0])
         .await
         .unwrap();
-    assert_eq!(bytes, b"\x89PNG licence copy");
+    assert_eq!(bytes, b"\x89PNG\r\n\x1a\n licence copy");
     assert_eq!(view.events.len(), 1);
 
     membership::act(&t.app, &chiyoda, id, StaffAct::Approve, None)

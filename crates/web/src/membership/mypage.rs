@@ -36,6 +36,17 @@ pub struct MyRow {
 struct MyView<'a> {
     c: Chrome<'a>,
     rows: Vec<MyRow>,
+    filed: bool,
+    has_county: bool,
+    held_any: bool,
+    all_held: bool,
+}
+
+/// `filed=1` after a filing form succeeded.
+#[derive(Debug, Default, Deserialize)]
+pub struct MineQuery {
+    #[serde(default)]
+    filed: Option<String>,
 }
 
 /// `GET /mypage/membership`: the doctor's procedures, newest first.
@@ -43,8 +54,24 @@ pub async fn mine<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
     CurrentUser(cur): CurrentUser,
+    axum::extract::Query(q): axum::extract::Query<MineQuery>,
 ) -> Result<Response, PageError> {
     let cat = &st.shared.catalogues;
+    let today = mamis_domain::time::japan_date(st.app.now());
+    let held: Vec<AssociationLevel> = match cur.account.doctor_id {
+        Some(d) => {
+            let (_, ms, _) = membership::member(&st.app, &cur.doctor_principal(), d, None).await?;
+            [
+                AssociationLevel::County,
+                AssociationLevel::Prefecture,
+                AssociationLevel::Jma,
+            ]
+            .into_iter()
+            .filter(|l| mamis_domain::procedure::held_at(&ms, *l, today).is_some())
+            .collect()
+        }
+        None => Vec::new(),
+    };
     let t = |k: &str| cat.text(ctx.lang, k, &[]);
     let rows = membership::my_procedures(&st.app, &cur.doctor_principal())
         .await?
@@ -90,6 +117,10 @@ pub async fn mine<S: Store>(
         MyView {
             c: ctx.chrome(cat),
             rows,
+            filed: q.filed.is_some(),
+            has_county: held.contains(&AssociationLevel::County),
+            held_any: !held.is_empty(),
+            all_held: held.len() == 3,
         }
         .render(),
     )?

@@ -8,15 +8,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use mamis_app::identity::jst;
 use mamis_app::membership::{self, StaffAct};
 use mamis_domain::AssociationCode;
-use mamis_domain::procedure::{DueAction, ProcedureKind, ProcedureStatus, StepRole, StepState};
+use mamis_domain::procedure::{
+    DueAction, ProcedureKind, ProcedureStatus, Request, StepRole, StepState,
+};
 use mamis_store::Store;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::WebState;
 use crate::shell::auth::{RequestOrigin, StaffUser};
-use crate::shell::chrome::{Chrome, PageCtx, page};
+use crate::shell::chrome::{Chrome, PageCtx, association_options, bracketed, page};
 use crate::shell::error::{Failure, PageError};
+use crate::shell::i18n::Lang;
 
 pub(super) fn kind_key(k: ProcedureKind) -> &'static str {
     match k {
@@ -125,6 +128,12 @@ struct ProcedureView<'a> {
     effective: String,
     steps: Vec<StepRow>,
     events: Vec<EventRow>,
+    /// What was asked for, as label and value.
+    request: Vec<(String, String)>,
+    /// The evidence files: id, name, size in KB.
+    evidence: Vec<(String, String, String)>,
+    /// The counties a join may be routed or forwarded to (the prefecture's).
+    counties: Vec<(String, String)>,
     /// The actions the staff member may take now (approve, route or acknowledge).
     can_approve: bool,
     can_route: bool,
@@ -142,7 +151,44 @@ pub async fn procedure<S: Store>(
     let cat = &st.shared.catalogues;
     let v = membership::procedure(&st.app, &who, id, origin.client_addr.clone()).await?;
     let (doctor, _, _) =
-        membership::member(&st.app, &who, v.row.doctor_id, origin.client_addr).await?;
+        membership::member(&st.app, &who, v.row.doctor_id, origin.client_addr.clone()).await?;
+    let names: std::collections::HashMap<String, String> =
+        mamis_app::registry::public_tree(&st.app)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let n = match ctx.lang {
+                    Lang::Ja => a.name_ja,
+                    Lang::En => a.name_en,
+                };
+                (a.code.to_string(), n)
+            })
+            .collect();
+    let name = |a: &AssociationCode| {
+        names
+            .get(a.as_str())
+            .map_or_else(|| a.to_string(), |n| bracketed(ctx.lang, n, a.as_str()))
+    };
+    let evidence = membership::evidence_list(&st.app, &who, id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            (
+                e.id.to_string(),
+                e.file_name,
+                format!("{} KB", (e.size + 1023) / 1024),
+            )
+        })
+        .collect();
+    let request = request_facts(cat, ctx.lang, &v.procedure.request, &name);
+    let counties = match &v.procedure.request {
+        Request::Join { prefecture, .. } => association_options(ctx.lang, &names, |code| {
+            AssociationCode::parse(code).is_ok_and(|c| {
+                c.level() == mamis_domain::AssociationLevel::County && prefecture.contains(&c)
+            })
+        }),
+        _ => Vec::new(),
+    };
     let mine = |a: DueAction| {
         v.row
             .due
@@ -180,7 +226,7 @@ pub async fn procedure<S: Store>(
                 association: s
                     .association
                     .as_ref()
-                    .map_or_else(|| t("membership-unknown-county"), ToString::to_string),
+                    .map_or_else(|| t("membership-unknown-county"), &name),
                 role: t(match s.role {
                     StepRole::Approve => "membership-role-approve",
                     StepRole::Acknowledge => "membership-role-acknowledge",
@@ -227,6 +273,9 @@ pub async fn procedure<S: Store>(
                 .unwrap_or_default(),
             steps,
             events,
+            request,
+            evidence,
+            counties,
             can_approve: mine(DueAction::Approve),
             can_route: mine(DueAction::Route),
             can_acknowledge: mine(DueAction::Acknowledge),
@@ -269,4 +318,121 @@ pub async fn act<S: Store>(
     };
     membership::act(&st.app, &who, id, act, origin.client_addr).await?;
     Ok(Redirect::to(&format!("/office/membership/{id}")).into_response())
+}
+
+/// What a procedure asks for, as the staff page lists it.
+fn request_facts(
+    cat: &crate::shell::i18n::Catalogues,
+    lang: Lang,
+    r: &Request,
+    name: &dyn Fn(&AssociationCode) -> String,
+) -> Vec<(String, String)> {
+    let t = |k: &str| cat.text(lang, k, &[]);
+    let class = |c: &dyn std::fmt::Display| c.to_string();
+    match r {
+        Request::Join {
+            prefecture,
+            county,
+            classes,
+        } => {
+            let mut v = vec![
+                (t("membership-join-prefecture"), name(prefecture)),
+                (
+                    t("membership-join-county"),
+                    county
+                        .as_ref()
+                        .map_or_else(|| t("membership-unknown-county"), name),
+                ),
+            ];
+            for (k, c) in [
+                (
+                    "membership-class-county",
+                    classes.county.as_ref().map(|c| class(c)),
+                ),
+                (
+                    "membership-class-prefecture",
+                    classes.prefecture.as_ref().map(|c| class(c)),
+                ),
+                (
+                    "membership-class-jma",
+                    classes.jma.map(|c| c.as_str().to_owned()),
+                ),
+            ] {
+                if let Some(c) = c {
+                    v.push((t(k), c));
+                }
+            }
+            v
+        }
+        Request::Transfer {
+            from_county,
+            to_county,
+            county_class,
+            prefecture_class,
+        } => {
+            let mut v = vec![
+                (t("membership-transfer-from"), name(from_county)),
+                (t("membership-transfer-to"), name(to_county)),
+                (t("membership-class-county"), class(county_class)),
+            ];
+            if let Some(c) = prefecture_class {
+                v.push((t("membership-class-prefecture"), class(c)));
+            }
+            v
+        }
+        Request::ClassChange { changes } => {
+            changes.iter().map(|(a, c)| (name(a), class(c))).collect()
+        }
+        Request::NameChange(n) => vec![(
+            t("membership-name-new"),
+            format!(
+                "{} {}（{} {}）",
+                n.family_name,
+                n.given_name,
+                n.family_kana.as_str(),
+                n.given_kana.as_str()
+            ),
+        )],
+        Request::Withdrawal { from } => vec![(
+            t("membership-withdraw-from"),
+            t(match from {
+                mamis_domain::AssociationLevel::County => "membership-withdraw-from-county",
+                mamis_domain::AssociationLevel::Prefecture => "membership-withdraw-from-prefecture",
+                mamis_domain::AssociationLevel::Jma => "membership-withdraw-from-jma",
+            }),
+        )],
+    }
+}
+
+/// `GET /office/membership/{id}/evidence/{evidence}`: the file as uploaded (audited); served
+/// as an attachment so nothing in it runs in the page's origin.
+pub async fn evidence<S: Store>(
+    State(st): State<WebState<S>>,
+    StaffUser(_, who): StaffUser,
+    RequestOrigin(origin): RequestOrigin,
+    Path((id, evidence)): Path<(Uuid, Uuid)>,
+) -> Result<Response, PageError> {
+    let (e, bytes) =
+        membership::evidence_file(&st.app, &who, id, evidence, origin.client_addr).await?;
+    let ext = match e.content_type.as_str() {
+        "application/pdf" => "pdf",
+        "image/png" => "png",
+        _ => "jpg",
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, e.content_type.clone()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"evidence-{}.{ext}\"", e.id),
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+            (
+                axum::http::header::HeaderName::from_static("x-content-type-options"),
+                "nosniff".to_owned(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -207,18 +207,19 @@ async fn render<S: Store>(
         });
     }
     let forward_to = association_options(ctx.lang, &names, |code| code != "JMA");
-    let membership = match mamis_app::membership::queue(&st.app, staff, 500).await {
-        Ok(rows) => Some(cat.message(
-            ctx.lang,
-            "office-nav-membership-count",
-            &[(
-                "n",
-                crate::shell::i18n::Arg::Count(i64::try_from(rows.len()).unwrap_or(i64::MAX)),
-            )],
-        )),
-        Err(AppError::Forbidden) => None,
-        Err(e) => return Err(PageError(e.into())),
-    };
+    let membership = mamis_app::membership::waiting_count(&st.app, staff)
+        .await
+        .map_err(|e| PageError(e.into()))?
+        .map(|n| {
+            cat.message(
+                ctx.lang,
+                "office-nav-membership-count",
+                &[(
+                    "n",
+                    crate::shell::i18n::Arg::Count(i64::try_from(n).unwrap_or(i64::MAX)),
+                )],
+            )
+        });
     let view = OfficeView {
         forward_to,
         membership,
