@@ -13,3 +13,13 @@ CREATE TABLE association_municipalities (
 -- When staff were last reminded of an item waiting in their queue (reminders go after N days,
 -- then weekly); NULL: not yet reminded.
 ALTER TABLE procedure_due ADD COLUMN reminded_at timestamptz;
+
+-- A new resident is not in the register yet: their join is filed by their MAMIS_ID account
+-- (`applicant_account`) with the licence copy, and the county's approval creates or finds the
+-- record, binds the account and fills in `doctor_id`. Until then the row names the account only.
+ALTER TABLE membership_procedures ALTER COLUMN doctor_id DROP NOT NULL;
+ALTER TABLE membership_procedures ADD COLUMN applicant_account uuid REFERENCES accounts (id);
+ALTER TABLE membership_procedures ADD CONSTRAINT membership_procedures_subject
+    CHECK (doctor_id IS NOT NULL OR applicant_account IS NOT NULL);
+CREATE UNIQUE INDEX membership_procedures_applicant_open_key
+    ON membership_procedures (applicant_account) WHERE status = 'open' AND doctor_id IS NULL;

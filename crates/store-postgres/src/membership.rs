@@ -14,8 +14,8 @@ use crate::convert::*;
 
 macro_rules! procedure_cols {
     () => {
-        "p.id, p.doctor_id, p.kind, p.status, p.state, p.filed_by, p.filed_at, p.updated_at, \
-         p.effective_on"
+        "p.id, p.doctor_id, p.applicant_account, p.kind, p.status, p.state, p.filed_by, \
+         p.filed_at, p.updated_at, p.effective_on"
     };
 }
 
@@ -56,6 +56,7 @@ fn procedure_row(r: &PgRow) -> StoreResult<ProcedureRow> {
     Ok(ProcedureRow {
         id: col(r, "id")?,
         doctor_id: col(r, "doctor_id")?,
+        applicant: col(r, "applicant_account")?,
         kind: ProcedureKind::parse(col(r, "kind")?).map_err(corrupt("procedure kind"))?,
         status: ProcedureStatus::parse(col(r, "status")?).map_err(corrupt("procedure status"))?,
         state: col(r, "state")?,
@@ -401,8 +402,9 @@ impl MembershipStore for PgTx {
 
     async fn insert_procedure(&mut self, p: &ProcedureRow) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO membership_procedures (id, doctor_id, kind, status, state, filed_by, \
-             filed_at, updated_at, effective_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO membership_procedures (id, doctor_id, applicant_account, kind, status, \
+             state, filed_by, filed_at, updated_at, effective_on) \
+             VALUES ($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(p.id)
         .bind(p.doctor_id)
@@ -413,6 +415,7 @@ impl MembershipStore for PgTx {
         .bind(p.filed_at)
         .bind(p.updated_at)
         .bind(p.effective_on)
+        .bind(p.applicant)
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -422,13 +425,14 @@ impl MembershipStore for PgTx {
     async fn update_procedure(&mut self, p: &ProcedureRow) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE membership_procedures SET status = $2, state = $3, updated_at = $4, \
-             effective_on = $5 WHERE id = $1",
+             effective_on = $5, doctor_id = COALESCE(doctor_id, $6) WHERE id = $1",
         )
         .bind(p.id)
         .bind(p.status.as_str())
         .bind(&p.state)
         .bind(p.updated_at)
         .bind(p.effective_on)
+        .bind(p.doctor_id)
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -462,6 +466,19 @@ impl MembershipStore for PgTx {
                  ORDER BY p.filed_at DESC, p.id"
             ),
             |q| q.bind(doctor),
+        )
+        .await
+    }
+
+    async fn procedures_of_applicant(&mut self, account: Uuid) -> StoreResult<Vec<ProcedureRow>> {
+        self.procedures_where(
+            concat!(
+                "SELECT ",
+                procedure_cols!(),
+                " FROM membership_procedures p WHERE p.applicant_account = $1 \
+                 ORDER BY p.filed_at DESC, p.id"
+            ),
+            |q| q.bind(account),
         )
         .await
     }

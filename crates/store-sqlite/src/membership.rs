@@ -14,8 +14,8 @@ use crate::convert::*;
 
 macro_rules! procedure_cols {
     () => {
-        "p.id, p.doctor_id, p.kind, p.status, p.state, p.filed_by, p.filed_at, p.updated_at, \
-         p.effective_on"
+        "p.id, p.doctor_id, p.applicant_account, p.kind, p.status, p.state, p.filed_by, \
+         p.filed_at, p.updated_at, p.effective_on"
     };
 }
 
@@ -52,7 +52,14 @@ fn class_row(r: &SqliteRow) -> StoreResult<AssociationClass> {
 fn procedure_row(r: &SqliteRow) -> StoreResult<ProcedureRow> {
     Ok(ProcedureRow {
         id: uuid(r.get("id"))?,
-        doctor_id: uuid(r.get("doctor_id"))?,
+        doctor_id: r
+            .get::<Option<&str>, _>("doctor_id")
+            .map(uuid)
+            .transpose()?,
+        applicant: r
+            .get::<Option<&str>, _>("applicant_account")
+            .map(uuid)
+            .transpose()?,
         kind: ProcedureKind::parse(r.get("kind")).map_err(corrupt("procedure kind"))?,
         status: ProcedureStatus::parse(r.get("status")).map_err(corrupt("procedure status"))?,
         state: r.get("state"),
@@ -387,11 +394,12 @@ impl MembershipStore for SqliteTx {
 
     async fn insert_procedure(&mut self, p: &ProcedureRow) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO membership_procedures (id, doctor_id, kind, status, state, filed_by, \
-             filed_at, updated_at, effective_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO membership_procedures (id, doctor_id, applicant_account, kind, status, \
+             state, filed_by, filed_at, updated_at, effective_on) \
+             VALUES ($1, $2, $10, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(p.id.to_string())
-        .bind(p.doctor_id.to_string())
+        .bind(p.doctor_id.map(|d| d.to_string()))
         .bind(p.kind.as_str())
         .bind(p.status.as_str())
         .bind(&p.state)
@@ -399,6 +407,7 @@ impl MembershipStore for SqliteTx {
         .bind(micros(p.filed_at))
         .bind(micros(p.updated_at))
         .bind(p.effective_on.map(|d| d.to_string()))
+        .bind(p.applicant.map(|a| a.to_string()))
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -408,13 +417,14 @@ impl MembershipStore for SqliteTx {
     async fn update_procedure(&mut self, p: &ProcedureRow) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE membership_procedures SET status = $2, state = $3, updated_at = $4, \
-             effective_on = $5 WHERE id = $1",
+             effective_on = $5, doctor_id = COALESCE(doctor_id, $6) WHERE id = $1",
         )
         .bind(p.id.to_string())
         .bind(p.status.as_str())
         .bind(&p.state)
         .bind(micros(p.updated_at))
         .bind(p.effective_on.map(|d| d.to_string()))
+        .bind(p.doctor_id.map(|d| d.to_string()))
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -451,6 +461,23 @@ impl MembershipStore for SqliteTx {
             " FROM membership_procedures p WHERE p.doctor_id = $1 ORDER BY p.filed_at DESC, p.id"
         ))
         .bind(doctor.to_string())
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(procedure_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        self.complete_procedures(rows).await
+    }
+
+    async fn procedures_of_applicant(&mut self, account: Uuid) -> StoreResult<Vec<ProcedureRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            procedure_cols!(),
+            " FROM membership_procedures p WHERE p.applicant_account = $1 \
+             ORDER BY p.filed_at DESC, p.id"
+        ))
+        .bind(account.to_string())
         .fetch_all(&mut *self.tx)
         .await
         .map_err(db_err)?

@@ -278,6 +278,12 @@ pub trait MembershipStore {
         &mut self,
         doctor: Uuid,
     ) -> impl Future<Output = StoreResult<Vec<ProcedureRow>>> + Send;
+    /// The procedures an account filed before it had a register record (a new resident's
+    /// join), newest first; once bound they are the doctor's too.
+    fn procedures_of_applicant(
+        &mut self,
+        account: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<ProcedureRow>>> + Send;
     /// The open procedures waiting for one of `associations`, oldest wait first.
     fn procedure_queue(
         &mut self,

@@ -1092,8 +1092,11 @@ pub struct ProcedureDue {
 pub struct ProcedureRow {
     /// Internal key.
     pub id: Uuid,
-    /// The doctor it concerns.
-    pub doctor_id: Uuid,
+    /// The doctor it concerns; `None` only for a new resident's join until the county's
+    /// approval finds or creates their record.
+    pub doctor_id: Option<Uuid>,
+    /// The MAMIS_ID account of a doctor not yet in the register who filed it (their join).
+    pub applicant: Option<Uuid>,
     /// Which procedure.
     pub kind: mamis_domain::procedure::ProcedureKind,
     /// Open, completed or cancelled.

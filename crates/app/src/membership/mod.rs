@@ -202,7 +202,9 @@ async fn verified_self<T: Tx>(tx: &mut T, actor: &Principal) -> Result<Option<Uu
 /// whose subtree holds one of its parties.
 fn sees_procedure(actor: &Principal, me: Option<Uuid>, row: &ProcedureRow) -> bool {
     match actor {
-        Principal::Doctor { .. } => me == Some(row.doctor_id),
+        Principal::Doctor { account_id, .. } => {
+            (me.is_some() && me == row.doctor_id) || row.applicant == Some(*account_id)
+        }
         Principal::Job { .. } => true,
         _ => row
             .parties
@@ -369,6 +371,95 @@ pub async fn file<S: Store>(
         }
         require(actor, Action::FileMembership, &Target::Association(&node))?;
     }
+    let filing = Filing {
+        filed_by,
+        doctor_id: Some(doctor_id),
+        applicant: None,
+        register,
+        request,
+        wished_on,
+        evidence,
+        client_addr,
+    };
+    file_in(app, tx, actor, filing).await
+}
+
+/// A doctor who is not in the register yet (a new resident) applies to join with their
+/// MAMIS_ID: the identity data they gave at registration and a copy of their licence stand
+/// for the record until the county's approval verifies them, creates (or finds) the record and
+/// binds the account.
+pub async fn apply_unregistered<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    request: Request,
+    wished_on: Option<chrono::NaiveDate>,
+    evidence: Vec<NewEvidence>,
+    client_addr: Option<String>,
+) -> Result<Uuid, AppError> {
+    let Principal::Doctor { account_id, .. } = actor else {
+        return Err(AppError::Forbidden);
+    };
+    let mut tx = app.store.write().await?;
+    let acc = tx.account(*account_id).await?.ok_or(AppError::NotFound)?;
+    if acc.status != AccountStatus::Active || acc.verification == Verification::Verified {
+        return Err(AppError::NotFound);
+    }
+    // a claim on a record someone else holds is for staff to judge, not for a join to settle
+    if acc.doctor_id.is_some() {
+        return Err(AppError::Conflict("applicant-claims-a-record".into()));
+    }
+    if tx.claim_of(*account_id).await?.is_none() {
+        return Err(AppError::Conflict("applicant-identity-first".into()));
+    }
+    if !matches!(request, Request::Join { .. }) {
+        return Err(AppError::NotFound);
+    }
+    if evidence.is_empty() {
+        return Err(AppError::Conflict("evidence-required".into()));
+    }
+    let filing = Filing {
+        filed_by: *account_id,
+        doctor_id: None,
+        applicant: Some(*account_id),
+        register: Vec::new(),
+        request,
+        wished_on,
+        evidence,
+        client_addr,
+    };
+    file_in(app, tx, actor, filing).await
+}
+
+/// What a filing writes, once its filer and subject are established.
+struct Filing {
+    filed_by: Uuid,
+    doctor_id: Option<Uuid>,
+    applicant: Option<Uuid>,
+    register: Vec<mamis_domain::Membership>,
+    request: Request,
+    wished_on: Option<chrono::NaiveDate>,
+    evidence: Vec<NewEvidence>,
+    client_addr: Option<String>,
+}
+
+async fn file_in<S: Store>(
+    app: &App<S>,
+    mut tx: S::Tx,
+    actor: &Principal,
+    f: Filing,
+) -> Result<Uuid, AppError> {
+    let now = app.now();
+    let today = japan_date(now);
+    let Filing {
+        filed_by,
+        doctor_id,
+        applicant,
+        register,
+        request,
+        wished_on,
+        evidence,
+        client_addr,
+    } = f;
     let ctx = Ctx {
         today,
         register: &register,
@@ -387,6 +478,7 @@ pub async fn file<S: Store>(
     let row = ProcedureRow {
         id,
         doctor_id,
+        applicant,
         kind: procedure.request.kind(),
         status: ProcedureStatus::Open,
         state: state_json(&procedure)?,
@@ -447,12 +539,17 @@ pub async fn file<S: Store>(
         )
         .await?;
     }
+    let target = match (doctor_id, applicant) {
+        (Some(d), _) => format!("doctor:{d}"),
+        (None, Some(a)) => format!("account:{a}"),
+        (None, None) => format!("procedure:{id}"),
+    };
     app.audit(
         &mut tx,
         Entry {
             actor,
             action: "membership.file",
-            target: format!("doctor:{doctor_id}"),
+            target,
             client_addr,
             details: json!({ "procedure": id, "kind": row.kind.as_str(), "evidence": written.len() }),
         },
@@ -492,6 +589,13 @@ pub async fn act<S: Store>(
         .map(|d| d.association.clone())
         .ok_or(AppError::Forbidden)?;
     require(actor, Action::DecideMembership, &Target::Association(&by))?;
+    let mut row = row;
+    if row.doctor_id.is_none()
+        && matches!(act, StaffAct::Approve)
+        && by.level() == mamis_domain::AssociationLevel::County
+    {
+        row.doctor_id = Some(bind_applicant(app, &mut tx, actor, &row).await?);
+    }
     let step = match act {
         StaffAct::Approve => Step::Approve { by },
         StaffAct::Return(reason) => Step::Return { by, reason },
@@ -585,7 +689,10 @@ async fn advance<S: Store>(
     let now = app.now();
     let today = japan_date(now);
     let mut procedure = parse(&row)?;
-    let register = tx.memberships_of(row.doctor_id).await?;
+    let register = match row.doctor_id {
+        Some(d) => tx.memberships_of(d).await?,
+        None => Vec::new(),
+    };
     let mut involved = procedure.parties.clone();
     if let Step::Route { to, .. } | Step::Forward { to, .. } = &step {
         involved.push(to.clone());
@@ -609,7 +716,16 @@ async fn advance<S: Store>(
         rules: &rules,
     };
     let effects = procedure.apply(&step, &ctx).map_err(to_app)?;
-    write_effects(app, tx, actor, row.doctor_id, &effects, now).await?;
+    match row.doctor_id {
+        Some(d) => write_effects(app, tx, actor, d, &effects, now).await?,
+        // only the county's approval completes anything, and it binds the applicant first
+        None if effects != Effects::default() => {
+            return Err(AppError::Internal(
+                "an applicant's procedure changed the register before binding".into(),
+            ));
+        }
+        None => {}
+    }
     let due = due_rows(&procedure, &row.due, now);
     let updated = ProcedureRow {
         status: procedure.status,
@@ -816,18 +932,28 @@ pub async fn procedure<S: Store>(
     })
 }
 
-/// The doctor's own procedures, newest first (My Page); not found for an account that is not a
-/// verified doctor's.
+/// The doctor's own procedures, newest first (My Page): those of their verified record and
+/// those they filed before they had one (a new resident's join); none for anyone else.
 pub async fn my_procedures<S: Store>(
     app: &App<S>,
     actor: &Principal,
 ) -> Result<Vec<ProcedureView>, AppError> {
+    let Principal::Doctor { account_id, .. } = actor else {
+        return Err(AppError::NotFound);
+    };
     let mut tx = app.store.read().await?;
-    let me = verified_self(&mut tx, actor)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let mut rows = match verified_self(&mut tx, actor).await? {
+        Some(me) => tx.procedures_of_doctor(me).await?,
+        None => Vec::new(),
+    };
+    for r in tx.procedures_of_applicant(*account_id).await? {
+        if !rows.iter().any(|x| x.id == r.id) {
+            rows.push(r);
+        }
+    }
+    rows.sort_by(|a, b| b.filed_at.cmp(&a.filed_at).then(a.id.cmp(&b.id)));
     let mut out = Vec::new();
-    for row in tx.procedures_of_doctor(me).await? {
+    for row in rows {
         let procedure = parse(&row)?;
         let events = tx.procedure_events(row.id).await?;
         out.push(ProcedureView {
@@ -1054,4 +1180,135 @@ pub async fn evidence_file<S: Store>(
     }
     tx.commit().await?;
     Ok((e, bytes))
+}
+
+/// At the county's approval of a new resident's join: the licence copy was checked, so the
+/// identity data stand. The record with that 医籍登録番号 is used when birth date and kana
+/// agree and no other MAMIS_ID holds it (otherwise the approval is refused with the reason);
+/// without one a record is created. The account is bound as verification by staff would bind
+/// it: held credits are written, the doctor is told, and it is audited.
+async fn bind_applicant<S: Store>(
+    app: &App<S>,
+    tx: &mut S::Tx,
+    actor: &Principal,
+    row: &ProcedureRow,
+) -> Result<Uuid, AppError> {
+    let now = app.now();
+    let account_id = row
+        .applicant
+        .ok_or_else(|| AppError::Internal("procedure without doctor or applicant".into()))?;
+    let acc = tx.account(account_id).await?.ok_or(AppError::NotFound)?;
+    let mut claim = tx
+        .claim_of(account_id)
+        .await?
+        .ok_or_else(|| AppError::Conflict("applicant-identity-first".into()))?;
+    let prefecture = match &parse(row)?.request {
+        Request::Join { prefecture, .. } => prefecture.clone(),
+        _ => return Err(AppError::Internal("an applicant files joins only".into())),
+    };
+    let doctor = match tx.doctor_by_iseki(&claim.iseki).await? {
+        Some(d) => {
+            let same = d.birth_date == claim.birth_date
+                && mamis_domain::names::same_kana(
+                    &format!("{}{}", d.family_kana.as_str(), d.given_kana.as_str()),
+                    &format!(
+                        "{}{}",
+                        claim.family_kana.as_str(),
+                        claim.given_kana.as_str()
+                    ),
+                );
+            if !same {
+                return Err(AppError::Conflict("applicant-record-differs".into()));
+            }
+            if tx
+                .verified_account_of(d.id)
+                .await?
+                .is_some_and(|h| h.id != account_id)
+            {
+                return Err(AppError::Conflict("applicant-record-bound".into()));
+            }
+            d
+        }
+        None => {
+            let d = Doctor {
+                id: Uuid::now_v7(),
+                iseki: claim.iseki.clone(),
+                family_name: claim.family_name.clone(),
+                given_name: claim.given_name.clone(),
+                family_kana: claim.family_kana.clone(),
+                given_kana: claim.given_kana.clone(),
+                birth_date: claim.birth_date,
+                sex: claim.sex,
+                contact_email: Some(acc.email.clone()),
+                member_id: None,
+                home_prefecture: Some(prefecture),
+                created_at: now,
+            };
+            tx.insert_doctor(&d).await?;
+            d
+        }
+    };
+    tx.set_binding(account_id, Some(doctor.id), Verification::Verified)
+        .await?;
+    crate::training::credit_pending(tx, &doctor, now).await?;
+    claim.review_node = None;
+    claim.review_reason = None;
+    tx.put_claim(&claim).await?;
+    app.audit(
+        tx,
+        Entry {
+            actor,
+            action: "identity.verify",
+            target: format!("account:{account_id}"),
+            client_addr: None,
+            details: json!({ "doctor": doctor.id, "evidence": format!("licence copy of join application {}", row.id), "via": "membership" }),
+        },
+    )
+    .await?;
+    mail::queue(
+        tx,
+        now,
+        Outgoing {
+            to: acc.email.clone(),
+            subject: "【MAMIS】本人確認が完了しました / Your MAMIS_ID is verified".into(),
+            body_text: "郡市区医師会が入会申込みの医師免許証で本人確認を行い、あなたの MAMIS_ID を医籍情報と結び付けました。\n\n\
+                        Your county association verified your identity with the licence copy of your join application and linked your MAMIS_ID to your record.\n"
+                .into(),
+        },
+    )
+    .await?;
+    Ok(doctor.id)
+}
+
+/// The identity data a new resident's join stands on (their registration's), for staff who
+/// may see the procedure; every view is audited.
+pub async fn applicant_claim<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    id: Uuid,
+    client_addr: Option<String>,
+) -> Result<Option<mamis_store::IdentityClaim>, AppError> {
+    let mut tx = app.store.write().await?;
+    let row = tx.procedure(id).await?.ok_or(AppError::NotFound)?;
+    if matches!(actor, Principal::Doctor { .. }) || !sees_procedure(actor, None, &row) {
+        return Err(AppError::NotFound);
+    }
+    let Some(account) = row.applicant else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let claim = tx.claim_of(account).await?;
+    app.audit(
+        &mut tx,
+        Entry {
+            actor,
+            action: "membership.applicant_view",
+            target: format!("account:{account}"),
+            client_addr,
+            details: json!({ "procedure": id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(claim)
 }

@@ -297,7 +297,8 @@ fn procedure(
 ) -> ProcedureRow {
     ProcedureRow {
         id: Uuid::from_u128(id),
-        doctor_id: doctor,
+        doctor_id: Some(doctor),
+        applicant: None,
         kind: ProcedureKind::Join,
         status: ProcedureStatus::Open,
         state: format!("{{\"n\":{id}}}"),

@@ -653,3 +653,246 @@ app_test!(
     staff_are_reminded_after_days_then_weekly,
     reminders_after_days_then_weekly
 );
+
+/// A MAMIS_ID whose identity data matched no record (a new resident): no binding, a claim.
+async fn applicant<S: Store>(
+    t: &TestApp<S>,
+    n: u32,
+    iseki: &str,
+    birth: &str,
+) -> (uuid::Uuid, reqwest::Client) {
+    use mamis_domain::{AssociationCode, IsekiNumber, KanaName, Sex};
+    use mamis_store::{AccessStore, Account, AccountKind, IdentityClaim, Verification};
+    let email = format!("resident{n}@example.jp");
+    let password = "Resident-pass-2026-sakura";
+    let mut acc = Account::new(
+        uuid::Uuid::now_v7(),
+        &email,
+        "",
+        AccountKind::Doctor,
+        t.app.now(),
+    );
+    acc.password_hash = Some(t.app.hasher.hash(password.to_owned()).await.unwrap());
+    acc.verification = Verification::Review;
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.insert_account(&acc).await.unwrap();
+    tx.put_claim(&IdentityClaim {
+        account_id: acc.id,
+        iseki: IsekiNumber::parse(iseki).unwrap(),
+        family_name: "研修".into(),
+        given_name: format!("一郎{n}"),
+        family_kana: KanaName::normalise("ケンシュウ").unwrap(),
+        given_kana: KanaName::normalise("イチロウ").unwrap(),
+        birth_date: birth.parse().unwrap(),
+        sex: Sex::Male,
+        association: AssociationCode::parse("P13-0001").unwrap(),
+        member: true,
+        failed_matches: 3,
+        review_node: Some(AssociationCode::parse("P13-0001").unwrap()),
+        review_reason: Some("no_match".into()),
+        submitted_at: t.app.now(),
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let ua = mamis_testkit::browser();
+    let (r, _) = mamis_testkit::password_login(t, &ua, &email, password).await;
+    assert_eq!(r.status(), 303);
+    (acc.id, ua)
+}
+
+/// Posts the applicant's join as the browser's multipart form would.
+async fn apply<S: Store>(
+    t: &TestApp<S>,
+    ua: &reqwest::Client,
+    token: &str,
+    licence: Option<&[u8]>,
+) -> (u16, String) {
+    let boundary = "----mamis-apply-5a1b";
+    let mut body = Vec::new();
+    for (k, v) in [
+        ("csrf", token),
+        ("prefecture", "P13"),
+        ("county", "P13-0001"),
+        ("county_class", "regular"),
+        ("prefecture_class", "regular"),
+        ("jma_class", "C"),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    if let Some(bytes) = licence {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"licence\"; \
+                 filename=\"menkyo.png\"\r\nContent-Type: image/png\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let r = ua
+        .post(t.url("/mypage/membership/apply"))
+        .header("origin", &t.base_url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, loc.unwrap_or(r.text().await.unwrap()))
+}
+
+async fn new_resident_joins_with_licence<S: Store>(t: TestApp<S>) {
+    use mamis_store::{AccessStore, RegistryStore, Verification};
+    seed(&t).await;
+    let (account, ua) = applicant(&t, 1, "7770001", "1999-05-05").await;
+    let (_, body) = get(&t, &ua, "/mypage").await;
+    assert!(
+        body.contains("医師免許証の写しを添えて入会を申し込めます"),
+        "{body}"
+    );
+    let (status, body) = get(
+        &t,
+        &ua,
+        "/mypage/membership/join?prefecture=P13&county=P13-0001",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let doc = html(&body);
+    assert_eq!(
+        attr(&doc, "#join-form", "action").as_deref(),
+        Some("/mypage/membership/apply")
+    );
+    assert_eq!(attr(&doc, "#licence", "type").as_deref(), Some("file"));
+    let token = csrf(&body);
+    let (status, body) = apply(&t, &ua, &token, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("医師免許証の写しを添付してください"),
+        "{body}"
+    );
+    let (status, to) = apply(&t, &ua, &token, Some(PNG)).await;
+    assert_eq!((status, to.as_str()), (303, "/mypage/membership?filed=1"));
+    let (_, body) = get(&t, &ua, "/mypage/membership").await;
+    let doc = html(&body);
+    assert_eq!(
+        texts(&doc, "section.card h2")
+            .iter()
+            .filter(|h| *h == "入会")
+            .count(),
+        1,
+        "{body}"
+    );
+    assert!(
+        texts(&doc, "#apply-profile").is_empty(),
+        "no record to edit yet"
+    );
+    // Chuo does not see it; Chiyoda sees the applicant's identity data and the licence
+    let county =
+        |node: &str| RoleGrant::new(Role::CountyStaff, Scope::Association(code(node))).unwrap();
+    let (chiyoda_ua, chiyoda) = mamis_testkit::staff_user(
+        &t,
+        "r1@example.jp",
+        "Chiyoda-pass-2026-kaede",
+        county("P13-0001"),
+    )
+    .await;
+    let (chuo_ua, _) = mamis_testkit::staff_user(
+        &t,
+        "r2@example.jp",
+        "Chuo-pass-2026-kaede",
+        county("P13-0002"),
+    )
+    .await;
+    let (_, body) = get(&t, &chiyoda_ua, "/office/membership").await;
+    let href = attr(&html(&body), "#membership-queue a", "href").unwrap();
+    assert_eq!(get(&t, &chuo_ua, &href).await.0, 404);
+    let (status, body) = get(&t, &chiyoda_ua, &href).await;
+    assert_eq!(status, 200);
+    let doc = html(&body);
+    assert_eq!(texts(&doc, "#doctor"), ["研修 一郎1 (7770001)"]);
+    assert!(
+        texts(&doc, "#request dd")
+            .iter()
+            .any(|v| v.contains("医籍情報未登録"))
+    );
+    assert_eq!(texts(&doc, "#evidence a"), ["menkyo.png"]);
+    assert_eq!(audited(&t, "membership.applicant_view").await, 1);
+    // the county's approval verifies the identity: a record is made and the account bound
+    let id: uuid::Uuid = href.rsplit('/').next().unwrap().parse().unwrap();
+    membership::act(&t.app, &chiyoda, id, StaffAct::Approve, None)
+        .await
+        .unwrap();
+    let mut tx = t.app.store.read().await.unwrap();
+    let acc = tx.account(account).await.unwrap().unwrap();
+    let d = tx
+        .doctor_by_iseki(&mamis_domain::IsekiNumber::parse("7770001").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let p = tx.procedure(id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(acc.verification, Verification::Verified);
+    assert_eq!(acc.doctor_id, Some(d.id));
+    assert_eq!(d.birth_date.to_string(), "1999-05-05");
+    assert_eq!(d.home_prefecture, Some(code("P13")));
+    assert_eq!(p.doctor_id, Some(d.id));
+    assert_eq!(p.applicant, Some(account));
+    assert_eq!(p.due[0].association, code("P13"), "on to the prefecture");
+    assert_eq!(audited(&t, "identity.verify").await, 1);
+    // the doctor now sees the procedure as their own, and the profile link
+    let (_, body) = get(&t, &ua, "/mypage/membership").await;
+    assert_eq!(texts(&html(&body), "#apply-profile").len(), 1);
+
+    // a claim on a number whose record says otherwise: the approval is refused, nothing written
+    let mut tx = t.app.store.write().await.unwrap();
+    tx.insert_doctor(&mamis_store::Doctor {
+        birth_date: "1970-01-01".parse().unwrap(),
+        iseki: mamis_domain::IsekiNumber::parse("7770002").unwrap(),
+        id: uuid::Uuid::now_v7(),
+        ..d.clone()
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (other, ua2) = applicant(&t, 2, "7770002", "1999-06-06").await;
+    let (_, body) = get(
+        &t,
+        &ua2,
+        "/mypage/membership/join?prefecture=P13&county=P13-0001",
+    )
+    .await;
+    let (status, _) = apply(&t, &ua2, &csrf(&body), Some(PNG)).await;
+    assert_eq!(status, 303);
+    let mut tx = t.app.store.read().await.unwrap();
+    let pid = tx.procedures_of_applicant(other).await.unwrap()[0].id;
+    tx.rollback().await.unwrap();
+    let r = membership::act(&t.app, &chiyoda, pid, StaffAct::Approve, None).await;
+    assert!(
+        matches!(r, Err(mamis_app::AppError::Conflict(ref c)) if c == "applicant-record-differs"),
+        "{r:?}"
+    );
+    let mut tx = t.app.store.read().await.unwrap();
+    let acc = tx.account(other).await.unwrap().unwrap();
+    let p = tx.procedure(pid).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(acc.verification, Verification::Review);
+    assert_eq!(p.doctor_id, None);
+    assert_eq!(p.due[0].association, code("P13-0001"));
+}
+app_test!(
+    a_new_resident_joins_with_a_licence_copy_and_is_verified_by_the_county,
+    new_resident_joins_with_licence
+);

@@ -4,6 +4,7 @@
 //! with the answer, drop and withdraw buttons, the filing forms and the doctor's record.
 
 mod filing;
+mod join;
 mod mypage;
 mod office;
 mod profile;
@@ -16,7 +17,8 @@ use mamis_store::Store;
 
 use crate::WebState;
 
-/// The largest name-change form: one evidence file (10 MB) and the names.
+/// The largest form with a document (a name change, a new resident's join): one evidence
+/// file (10 MB) and the fields.
 const NAME_FORM_LIMIT: usize = 11 * 1024 * 1024;
 
 /// The routes of the membership capability.
@@ -45,7 +47,11 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
         .route("/mypage/membership", get(mypage::mine::<S>))
         .route(
             "/mypage/membership/join",
-            get(filing::join_form::<S>).post(filing::join::<S>),
+            get(join::join_form::<S>).post(join::join::<S>),
+        )
+        .route(
+            "/mypage/membership/apply",
+            post(join::apply::<S>).layer(DefaultBodyLimit::max(NAME_FORM_LIMIT)),
         )
         .route(
             "/mypage/membership/transfer",

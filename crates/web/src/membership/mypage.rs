@@ -40,6 +40,7 @@ struct MyView<'a> {
     has_county: bool,
     held_any: bool,
     all_held: bool,
+    verified: bool,
 }
 
 /// `filed=1` after a filing form succeeded.
@@ -58,7 +59,8 @@ pub async fn mine<S: Store>(
 ) -> Result<Response, PageError> {
     let cat = &st.shared.catalogues;
     let today = mamis_domain::time::japan_date(st.app.now());
-    let held: Vec<AssociationLevel> = match cur.account.doctor_id {
+    let verified = cur.account.verification == mamis_store::Verification::Verified;
+    let held: Vec<AssociationLevel> = match cur.account.doctor_id.filter(|_| verified) {
         Some(d) => {
             let (_, ms, _) = membership::member(&st.app, &cur.doctor_principal(), d, None).await?;
             [
@@ -121,6 +123,7 @@ pub async fn mine<S: Store>(
             has_county: held.contains(&AssociationLevel::County),
             held_any: !held.is_empty(),
             all_held: held.len() == 3,
+            verified: cur.account.verification == mamis_store::Verification::Verified,
         }
         .render(),
     )?

@@ -150,8 +150,35 @@ pub async fn procedure<S: Store>(
 ) -> Result<Response, PageError> {
     let cat = &st.shared.catalogues;
     let v = membership::procedure(&st.app, &who, id, origin.client_addr.clone()).await?;
-    let (doctor, _, _) =
-        membership::member(&st.app, &who, v.row.doctor_id, origin.client_addr.clone()).await?;
+    let t = |k: &str| cat.text(ctx.lang, k, &[]);
+    // a new resident's join names their registration's identity data until the county binds it
+    let mut applicant: Vec<(String, String)> = Vec::new();
+    let doctor = match v.row.doctor_id {
+        Some(d) => {
+            let (doctor, _, _) =
+                membership::member(&st.app, &who, d, origin.client_addr.clone()).await?;
+            format!(
+                "{} {} ({})",
+                doctor.family_name, doctor.given_name, doctor.iseki
+            )
+        }
+        None => match membership::applicant_claim(&st.app, &who, id, origin.client_addr.clone())
+            .await?
+        {
+            Some(c) => {
+                applicant = vec![
+                    (t("membership-applicant"), t("membership-applicant-note")),
+                    (
+                        t("membership-applicant-kana"),
+                        format!("{} {}", c.family_kana.as_str(), c.given_kana.as_str()),
+                    ),
+                    (t("membership-applicant-birth"), c.birth_date.to_string()),
+                ];
+                format!("{} {} ({})", c.family_name, c.given_name, c.iseki)
+            }
+            None => String::new(),
+        },
+    };
     let names: std::collections::HashMap<String, String> =
         mamis_app::registry::public_tree(&st.app)
             .await?
@@ -180,7 +207,8 @@ pub async fn procedure<S: Store>(
             )
         })
         .collect();
-    let request = request_facts(cat, ctx.lang, &v.procedure.request, &name);
+    let mut request = applicant;
+    request.extend(request_facts(cat, ctx.lang, &v.procedure.request, &name));
     let counties = match &v.procedure.request {
         Request::Join { prefecture, .. } => association_options(ctx.lang, &names, |code| {
             AssociationCode::parse(code).is_ok_and(|c| {
@@ -195,7 +223,6 @@ pub async fn procedure<S: Store>(
             .iter()
             .any(|d| d.action == a && membership::can_decide(&who, &d.association))
     };
-    let t = |k: &str| cat.text(ctx.lang, k, &[]);
     let steps = v
         .procedure
         .steps
@@ -261,10 +288,7 @@ pub async fn procedure<S: Store>(
             id: id.to_string(),
             kind: t(kind_key(v.row.kind)),
             status: t(status_key(v.row.status)),
-            doctor: format!(
-                "{} {} ({})",
-                doctor.family_name, doctor.given_name, doctor.iseki
-            ),
+            doctor,
             filed: jst(v.row.filed_at),
             effective: v
                 .row
@@ -316,8 +340,16 @@ pub async fn act<S: Store>(
         "acknowledge" => StaffAct::Acknowledge,
         _ => return Err(PageError(Failure::BadRequest("invalid-value"))),
     };
-    membership::act(&st.app, &who, id, act, origin.client_addr).await?;
-    Ok(Redirect::to(&format!("/office/membership/{id}")).into_response())
+    match membership::act(&st.app, &who, id, act, origin.client_addr).await {
+        Ok(_) => Ok(Redirect::to(&format!("/office/membership/{id}")).into_response()),
+        Err(e) => match super::filing::refusal_key(&e) {
+            Some(key) => Err(PageError(Failure::Because(
+                Box::new(Failure::Conflict),
+                key,
+            ))),
+            None => Err(e.into()),
+        },
+    }
 }
 
 /// What a procedure asks for, as the staff page lists it.
