@@ -102,3 +102,88 @@ impl Browser {
         let _ = self.client.clone().close().await;
     }
 }
+
+/// Types into the field with this id once it is on the page (what was there is cleared).
+pub async fn fill(c: &Client, id: &str, value: &str) {
+    let e = c
+        .wait()
+        .for_element(fantoccini::Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"));
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// Clicks the element with this id once it is on the page.
+pub async fn click(c: &Client, id: &str) {
+    c.wait()
+        .for_element(fantoccini::Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The text of the first element matching `css`, once there is one.
+pub async fn text(c: &Client, css: &str) -> String {
+    c.wait()
+        .for_element(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Chooses the option with this value in the select with this id.
+pub async fn choose(c: &Client, id: &str, value: &str) {
+    c.wait()
+        .for_element(fantoccini::Locator::Css(&format!(
+            "#{id} option[value='{value}']"
+        )))
+        .await
+        .unwrap_or_else(|e| panic!("no option {value} in #{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Logs in from the login page as a person would, after clearing the browser's cookies; staff
+/// (a TOTP secret given) answer the second step with a fresh code of their secret.
+pub async fn login<S: mamis_store::Store>(
+    t: &crate::TestApp<S>,
+    c: &Client,
+    account: &(String, String, String, Option<String>),
+) {
+    use mamis_domain::identity::totp as rfc6238;
+    c.goto(&t.url("/login")).await.unwrap();
+    c.delete_all_cookies().await.unwrap();
+    c.goto(&t.url("/login")).await.unwrap();
+    fill(c, "email", &account.1).await;
+    fill(c, "password", &account.2).await;
+    click(c, "login-submit").await;
+    if let Some(secret) = &account.3 {
+        t.clock.advance(chrono::Duration::seconds(31));
+        let code = rfc6238::code(&crate::base32_decode(secret), rfc6238::step_of(t.app.now()));
+        fill(c, "code", &code).await;
+        click(c, "code-submit").await;
+    }
+    c.wait()
+        .for_element(fantoccini::Locator::Id("logout"))
+        .await
+        .unwrap();
+}
+
+/// Waits (bounded, 10 s) until nothing matches `css`: the page that follows a form submission
+/// has loaded (navigating on before it does would abort the post).
+pub async fn wait_gone(c: &Client, css: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.find(fantoccini::Locator::Css(css)).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} is still shown after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

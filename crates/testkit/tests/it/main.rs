@@ -18,6 +18,7 @@ mod jobs;
 mod limits;
 mod mail;
 mod membership;
+mod membership_browser;
 mod membership_forms;
 mod migration;
 mod mypage_http;

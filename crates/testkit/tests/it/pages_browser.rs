@@ -5,59 +5,11 @@
 use fantoccini::{Client, Locator};
 use mamis_app::demo;
 use mamis_app::training::{self, ItemInput, SessionInput, capture};
-use mamis_domain::identity::totp as rfc6238;
 use mamis_domain::training::{ItemKind, Venue};
 use mamis_domain::{AssociationCode, Principal};
 use mamis_store::{AccessStore, Account, AccountKind, Organiser, Store, Tx};
-use mamis_testkit::browser::{self, Browser};
-use mamis_testkit::{TestApp, base32_decode, spawn_sqlite, spawn_sqlite_with};
-
-async fn fill(c: &Client, id: &str, value: &str) {
-    let e = c.wait().for_element(Locator::Id(id)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(value).await.unwrap();
-}
-
-async fn click(c: &Client, id: &str) {
-    c.wait()
-        .for_element(Locator::Id(id))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-/// Logs in from the login page; staff answer the TOTP step with a code of their demo secret.
-async fn login<S: mamis_store::Store>(
-    t: &TestApp<S>,
-    c: &Client,
-    account: &(String, String, String, Option<String>),
-) {
-    c.goto(&t.url("/login")).await.unwrap();
-    c.delete_all_cookies().await.unwrap();
-    c.goto(&t.url("/login")).await.unwrap();
-    fill(c, "email", &account.1).await;
-    fill(c, "password", &account.2).await;
-    click(c, "login-submit").await;
-    if let Some(secret) = &account.3 {
-        t.clock.advance(chrono::Duration::seconds(31));
-        let code = rfc6238::code(&base32_decode(secret), rfc6238::step_of(t.app.now()));
-        fill(c, "code", &code).await;
-        click(c, "code-submit").await;
-    }
-    c.wait().for_element(Locator::Id("logout")).await.unwrap();
-}
+use mamis_testkit::browser::{self, Browser, click, fill, login, text};
+use mamis_testkit::{TestApp, spawn_sqlite, spawn_sqlite_with};
 
 /// What the layout check measures on the current page.
 #[derive(Debug, serde::Deserialize)]

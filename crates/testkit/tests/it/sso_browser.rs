@@ -11,7 +11,7 @@ use mamis_app::oidc::provider::{self, NewClient};
 use mamis_domain::Principal;
 use mamis_domain::identity::totp as rfc6238;
 use mamis_store::{IdentityStore, Store, Tx};
-use mamis_testkit::browser::{self, Browser};
+use mamis_testkit::browser::{self, Browser, click, fill};
 use mamis_testkit::{TestApp, base32_decode, spawn_sqlite};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -132,22 +132,6 @@ fn authorize_url<S: Store>(t: &TestApp<S>, client_id: &str, redirect: &str, stat
         ])
         .finish();
     t.url(&format!("/oauth2/authorize?{q}"))
-}
-
-async fn fill(c: &Client, id: &str, value: &str) {
-    let e = c.wait().for_element(Locator::Id(id)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(value).await.unwrap();
-}
-
-async fn click(c: &Client, id: &str) {
-    c.wait()
-        .for_element(Locator::Id(id))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
 }
 
 async fn login(c: &Client, email: &str, password: &str) {
