@@ -26,8 +26,8 @@ use mamis_domain::{
 };
 use mamis_store::{
     AccessStore, AccountStatus, Doctor, DoctorNames, DoctorProfile, IdentityStore, Job, JobStore,
-    MembershipStore, NewJob, ProcedureDue, ProcedureEvent, ProcedureRow, RegistryStore, Store, Tx,
-    Verification,
+    MembershipStore, NewJob, ProcedureDue, ProcedureEvent, ProcedureRow, RegistryStore, Store,
+    TrainingStore, Tx, Verification,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -144,7 +144,7 @@ fn due_rows(p: &Procedure, old: &[ProcedureDue], now: Timestamp) -> Vec<Procedur
 
 /// The association grants of a staff principal (exact nodes: queues and decisions belong to
 /// the association whose action is due, not to the nodes above it).
-fn staff_nodes(actor: &Principal) -> Vec<AssociationCode> {
+pub fn staff_nodes(actor: &Principal) -> Vec<AssociationCode> {
     match actor {
         Principal::Staff { grants, .. } => grants
             .iter()
@@ -876,12 +876,14 @@ async fn write_changes<T: Tx>(
     Ok(())
 }
 
-/// The staff member's queue: open procedures due at their associations, oldest wait first.
+/// The staff member's queue: open procedures due at their associations, oldest wait first,
+/// each with the name of the doctor (or new resident) it concerns — the queue is how staff
+/// find their work, so it names who is waiting.
 pub async fn queue<S: Store>(
     app: &App<S>,
     actor: &Principal,
     limit: u32,
-) -> Result<Vec<ProcedureRow>, AppError> {
+) -> Result<Vec<(ProcedureRow, String)>, AppError> {
     let nodes = staff_nodes(actor);
     if nodes.is_empty() {
         return Err(AppError::Forbidden);
@@ -891,8 +893,27 @@ pub async fn queue<S: Store>(
     }
     let mut tx = app.store.read().await?;
     let rows = tx.procedure_queue(&nodes, limit.min(500)).await?;
+    let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.doctor_id).collect();
+    let doctors = tx.doctors_by_ids(&ids).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let name = match (r.doctor_id, r.applicant) {
+            (Some(d), _) => doctors
+                .iter()
+                .find(|x| x.id == d)
+                .map(|x| format!("{} {}", x.family_name, x.given_name))
+                .unwrap_or_default(),
+            (None, Some(a)) => tx
+                .claim_of(a)
+                .await?
+                .map(|c| format!("{} {}", c.family_name, c.given_name))
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        out.push((r, name));
+    }
     tx.rollback().await?;
-    Ok(rows)
+    Ok(out)
 }
 
 /// One procedure with its history, for the doctor it concerns or staff of a party's subtree
@@ -1311,4 +1332,43 @@ pub async fn applicant_claim<S: Store>(
     .await?;
     tx.commit().await?;
     Ok(claim)
+}
+
+/// The doctor a paper form names, for staff typing it in: found by 医籍登録番号 and birth date
+/// together (both are on every form; either wrong gives the same not-found, so the page is no
+/// oracle for numbers), for staff who may file at one of their associations. Audited.
+pub async fn paper_subject<S: Store>(
+    app: &App<S>,
+    actor: &Principal,
+    iseki: &mamis_domain::IsekiNumber,
+    birth_date: chrono::NaiveDate,
+    client_addr: Option<String>,
+) -> Result<(Doctor, Vec<mamis_domain::Membership>), AppError> {
+    let nodes = staff_nodes(actor);
+    if !nodes
+        .iter()
+        .any(|n| actor.permits(Action::FileMembership, &Target::Association(n)))
+    {
+        return Err(AppError::Forbidden);
+    }
+    let mut tx = app.store.write().await?;
+    let doctor = tx
+        .doctor_by_iseki(iseki)
+        .await?
+        .filter(|d| d.birth_date == birth_date)
+        .ok_or(AppError::NotFound)?;
+    let ms = tx.memberships_of(doctor.id).await?;
+    app.audit(
+        &mut tx,
+        Entry {
+            actor,
+            action: "doctor.view",
+            target: format!("doctor:{}", doctor.id),
+            client_addr,
+            details: json!({ "via": "paper-filing" }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((doctor, ms))
 }

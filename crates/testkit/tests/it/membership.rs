@@ -240,7 +240,8 @@ async fn join_through_three_levels<S: Store>(t: TestApp<S>) {
         Err(AppError::Forbidden)
     ));
     let q = membership::queue(&t.app, &chiyoda, 50).await.unwrap();
-    assert_eq!(q.iter().map(|p| p.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(q.iter().map(|(p, _)| p.id).collect::<Vec<_>>(), [id]);
+    assert_eq!(q[0].1, "手続 花子1", "the queue names who is waiting");
     let view = membership::procedure(&t.app, &chiyoda, id, None)
         .await
         .unwrap();
@@ -631,8 +632,8 @@ async fn demo_procedures<S: Store>(t: TestApp<S>) {
     )
     .await
     .unwrap();
-    let kinds = |v: &[mamis_store::ProcedureRow]| {
-        let mut k: Vec<&str> = v.iter().map(|p| p.kind.as_str()).collect();
+    let kinds = |v: &[(mamis_store::ProcedureRow, String)]| {
+        let mut k: Vec<&str> = v.iter().map(|(p, _)| p.kind.as_str()).collect();
         k.sort();
         k
     };

@@ -896,3 +896,136 @@ app_test!(
     a_new_resident_joins_with_a_licence_copy_and_is_verified_by_the_county,
     new_resident_joins_with_licence
 );
+
+async fn paper_forms<S: Store>(t: TestApp<S>) {
+    seed(&t).await;
+    let county =
+        |node: &str| RoleGrant::new(Role::CountyStaff, Scope::Association(code(node))).unwrap();
+    let (chiyoda, _) = mamis_testkit::staff_user(
+        &t,
+        "p1@example.jp",
+        "Chiyoda-pass-2026-kaede",
+        county("P13-0001"),
+    )
+    .await;
+    let (chuo, _) = mamis_testkit::staff_user(
+        &t,
+        "p2@example.jp",
+        "Chuo-pass-2026-kaede",
+        county("P13-0002"),
+    )
+    .await;
+    let (d, _) = doctor(&t, 27, &[("P13-0001", "regular"), ("P13", "regular")], None).await;
+    // the number alone, or with another birth date, finds nobody (and says the same)
+    let (_, body) = get(
+        &t,
+        &chiyoda,
+        "/office/membership/paper?iseki=180027&birth_date=1998-04-03",
+    )
+    .await;
+    assert!(
+        body.contains("この医籍登録番号と生年月日の医師は見つかりません"),
+        "{body}"
+    );
+    let (_, body) = get(
+        &t,
+        &chiyoda,
+        "/office/membership/paper?iseki=9999999&birth_date=1998-04-02",
+    )
+    .await;
+    assert!(body.contains("この医籍登録番号と生年月日の医師は見つかりません"));
+    let (_, body) = get(
+        &t,
+        &chiyoda,
+        "/office/membership/paper?iseki=abc&birth_date=x",
+    )
+    .await;
+    assert!(body.contains("医籍登録番号（数字）と生年月日"));
+    let before = audited(&t, "doctor.view").await;
+    let (status, body) = get(
+        &t,
+        &chiyoda,
+        "/office/membership/paper?iseki=180027&birth_date=1998-04-02",
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        audited(&t, "doctor.view").await,
+        before + 1,
+        "the lookup is a personal-data view"
+    );
+    let doc = html(&body);
+    assert!(texts(&doc, "#paper-doctor")[0].starts_with("手続 花子27"));
+    assert!(
+        texts(&doc, "#paper-join").is_empty(),
+        "already a county member"
+    );
+    assert!(
+        texts(&doc, "#paper-transfer").is_empty(),
+        "already in this county"
+    );
+    let token = csrf(&body);
+    let id = d.to_string();
+    let lookup = [
+        ("doctor", id.as_str()),
+        ("iseki", "180027"),
+        ("birth_date", "1998-04-02"),
+    ];
+    // a class change from paper: nothing changed is refused on the page
+    let mut f = lookup.to_vec();
+    f.extend([
+        ("kind", "class"),
+        ("class_P13-0001", "regular"),
+        ("held_P13-0001", "regular"),
+    ]);
+    let (status, body) = post(&t, &chiyoda, "/office/membership/paper", &token, &f).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("変更する内容がありません"), "{body}");
+    let mut f = lookup.to_vec();
+    f.extend([
+        ("kind", "class"),
+        ("class_P13-0001", "senior"),
+        ("held_P13-0001", "regular"),
+    ]);
+    let (status, to) = post(&t, &chiyoda, "/office/membership/paper", &token, &f).await;
+    assert_eq!(status, 303, "{to}");
+    let mut tx = t.app.store.read().await.unwrap();
+    let p = tx.procedures_of_doctor(d).await.unwrap().remove(0);
+    let staff_acc = tx.account_by_email("p1@example.jp").await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(to, format!("/office/membership/{}", p.id));
+    assert_eq!(p.kind, ProcedureKind::ClassChange);
+    assert_eq!(
+        p.filed_by, staff_acc.id,
+        "filed by the staff member from paper"
+    );
+    // Chuo takes the doctor in from paper (an incoming transfer) while that waits? No: one
+    // membership procedure at a time; after it is withdrawn Chuo may file the transfer
+    let (_, body) = get(
+        &t,
+        &chuo,
+        "/office/membership/paper?iseki=180027&birth_date=1998-04-02",
+    )
+    .await;
+    let doc = html(&body);
+    assert_eq!(texts(&doc, "#paper-transfer").len(), 1, "{body}");
+    let chuo_token = csrf(&body);
+    let mut f = lookup.to_vec();
+    f.extend([
+        ("kind", "transfer"),
+        ("from_county", "P13-0001"),
+        ("county_class", "regular"),
+    ]);
+    let (status, body) = post(&t, &chuo, "/office/membership/paper", &chuo_token, &f).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("処理中の手続きがあります"), "{body}");
+    // a county cannot file a withdrawal for another county's member
+    let mut f = lookup.to_vec();
+    f.extend([("kind", "withdrawal"), ("from", "county")]);
+    let (status, _) = post(&t, &chuo, "/office/membership/paper", &chuo_token, &f).await;
+    assert_eq!(status, 404);
+}
+app_test!(
+    county_staff_enter_paper_forms_for_their_doctors,
+    paper_forms
+);

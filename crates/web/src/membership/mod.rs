@@ -7,6 +7,7 @@ mod filing;
 mod join;
 mod mypage;
 mod office;
+mod paper;
 mod profile;
 mod settings;
 
@@ -37,6 +38,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
         .route(
             "/office/membership/settings/municipalities",
             post(settings::set_municipalities::<S>),
+        )
+        .route(
+            "/office/membership/paper",
+            get(paper::show::<S>).post(paper::file::<S>),
         )
         .route("/office/membership/{id}", get(office::procedure::<S>))
         .route("/office/membership/{id}/act", post(office::act::<S>))

@@ -50,6 +50,7 @@ fn due_key(a: DueAction) -> &'static str {
 /// One queue line.
 pub struct QueueRow {
     id: String,
+    who: String,
     kind: String,
     filed: String,
     waiting: String,
@@ -70,11 +71,13 @@ pub async fn queue<S: Store>(
     StaffUser(_, who): StaffUser,
 ) -> Result<Response, PageError> {
     let cat = &st.shared.catalogues;
+    let names = association_names(&st, ctx.lang).await?;
     let rows = membership::queue(&st.app, &who, 200)
         .await?
         .into_iter()
-        .map(|p| QueueRow {
+        .map(|(p, who)| QueueRow {
             id: p.id.to_string(),
+            who,
             kind: cat.text(ctx.lang, kind_key(p.kind), &[]),
             filed: jst(p.filed_at),
             waiting: p.due.iter().map(|d| jst(d.since)).min().unwrap_or_default(),
@@ -84,7 +87,10 @@ pub async fn queue<S: Store>(
                 .map(|d| {
                     format!(
                         "{} {}",
-                        d.association,
+                        names
+                            .get(d.association.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| d.association.to_string()),
                         cat.text(ctx.lang, due_key(d.action), &[])
                     )
                 })
@@ -179,18 +185,7 @@ pub async fn procedure<S: Store>(
             None => String::new(),
         },
     };
-    let names: std::collections::HashMap<String, String> =
-        mamis_app::registry::public_tree(&st.app)
-            .await?
-            .into_iter()
-            .map(|a| {
-                let n = match ctx.lang {
-                    Lang::Ja => a.name_ja,
-                    Lang::En => a.name_en,
-                };
-                (a.code.to_string(), n)
-            })
-            .collect();
+    let names = association_names(&st, ctx.lang).await?;
     let name = |a: &AssociationCode| {
         names
             .get(a.as_str())
@@ -467,4 +462,22 @@ pub async fn evidence<S: Store>(
         bytes,
     )
         .into_response())
+}
+
+/// Every association's name in the page's language, by code.
+async fn association_names<S: Store>(
+    st: &WebState<S>,
+    lang: Lang,
+) -> Result<std::collections::HashMap<String, String>, PageError> {
+    Ok(mamis_app::registry::public_tree(&st.app)
+        .await?
+        .into_iter()
+        .map(|a| {
+            let n = match lang {
+                Lang::Ja => a.name_ja,
+                Lang::En => a.name_en,
+            };
+            (a.code.to_string(), n)
+        })
+        .collect())
 }

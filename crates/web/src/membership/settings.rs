@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect};
 use mamis_app::AppError;
 use mamis_app::membership::settings;
 use mamis_domain::procedure::EffectiveRule;
-use mamis_domain::{AssociationCode, AssociationLevel, ClassCode, Scope};
+use mamis_domain::{AssociationCode, AssociationLevel, ClassCode};
 use mamis_store::{AssociationClass, Store};
 use serde::Deserialize;
 
@@ -66,19 +66,6 @@ fn rule_key(r: EffectiveRule) -> &'static str {
     }
 }
 
-fn grant_nodes(p: &mamis_domain::Principal) -> Vec<AssociationCode> {
-    match p {
-        mamis_domain::Principal::Staff { grants, .. } => grants
-            .iter()
-            .filter_map(|g| match g.scope() {
-                Scope::Association(a) => Some(a.clone()),
-                Scope::Organisation(_) => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 async fn render<S: Store>(
     st: &WebState<S>,
     ctx: &PageCtx,
@@ -89,7 +76,7 @@ async fn render<S: Store>(
 ) -> PageResult {
     let cat = &st.shared.catalogues;
     let t = |k: &str| cat.text(ctx.lang, k, &[]);
-    let scope = grant_nodes(staff);
+    let scope = mamis_app::membership::staff_nodes(staff);
     let node = node
         .or_else(|| scope.first().cloned())
         .ok_or(PageError(Failure::Forbidden))?;
