@@ -725,6 +725,16 @@ async fn office_pages<S: Store>(t: TestApp<S>) {
         mamis_testkit::texts(&mamis_testkit::html(&body), "#office-nav-membership"),
         ["会員手続き（処理待ち 0件）"]
     );
+    // the site header counts it on every page, with words for a screen reader
+    let (_, body) = get(&chiyoda, "/office/membership".into()).await;
+    let doc = mamis_testkit::html(&body);
+    assert_eq!(mamis_testkit::texts(&doc, "#site-nav #nav-waiting"), ["1"]);
+    assert_eq!(
+        mamis_testkit::attr(&doc, "#nav-waiting", "aria-label").as_deref(),
+        Some("処理待ち 1件")
+    );
+    let (_, body) = get(&chuo, "/office/membership".into()).await;
+    assert!(mamis_testkit::texts(&mamis_testkit::html(&body), "#nav-waiting").is_empty());
     // county B: the procedure does not exist for them
     assert_eq!(get(&chuo, format!("/office/membership/{id}")).await.0, 404);
     let (status, body) = get(&chiyoda, format!("/office/membership/{id}")).await;

@@ -84,3 +84,7 @@ sex-choose = Please choose
 error-busy-title = The service is busy
 error-busy-body = A large import is running, so your change could not be made. Nothing was saved. Please try again in a few seconds.
 problem-busy = A large import is running, so the change was not made (nothing was saved); retry after the Retry-After seconds.
+nav-office-waiting = { $n ->
+    [one] { $n } item waiting
+   *[other] { $n } items waiting
+}

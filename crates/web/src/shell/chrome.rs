@@ -69,8 +69,9 @@ pub enum Audience {
     Visitor,
     /// A doctor's MAMIS_ID.
     Doctor,
-    /// Staff, with the back-office page their grants land on (`None`: no grant reaches one).
-    Staff(Option<&'static str>),
+    /// Staff, with the back-office page their grants land on (`None`: no grant reaches one)
+    /// and how many procedures wait for their associations (shown on the 事務局 link).
+    Staff(Option<&'static str>, u64),
 }
 
 /// One link of the site header.
@@ -81,6 +82,8 @@ pub struct HeaderLink {
     pub label: String,
     /// Whether the current page is under it (`aria-current`).
     pub current: bool,
+    /// A count of work waiting behind it: the number, and the words a screen reader says.
+    pub badge: Option<(String, String)>,
 }
 
 impl<'a> Chrome<'a> {
@@ -101,7 +104,7 @@ impl<'a> Chrome<'a> {
         match self.audience {
             Audience::Visitor => {}
             Audience::Doctor => links.push(("/mypage", "nav-mypage")),
-            Audience::Staff(office) => {
+            Audience::Staff(office, _) => {
                 links.push(("/mypage", "nav-account"));
                 if let Some(o) = office {
                     links.push((o, "nav-office"));
@@ -109,15 +112,34 @@ impl<'a> Chrome<'a> {
             }
         }
         // the CME portal is a doctor's place; staff work in the back office
-        if !matches!(self.audience, Audience::Staff(_)) {
+        if !matches!(self.audience, Audience::Staff(..)) {
             links.push(("/cme", "nav-cme"));
         }
+        let waiting = match self.audience {
+            Audience::Staff(_, n) if n > 0 => Some(n),
+            _ => None,
+        };
         let mut out: Vec<HeaderLink> = links
             .into_iter()
             .map(|(href, key)| HeaderLink {
                 href,
                 label: self.t(key),
                 current: false,
+                badge: waiting.filter(|_| key == "nav-office").map(|n| {
+                    (
+                        n.to_string(),
+                        self.cat.message(
+                            self.lang,
+                            "nav-office-waiting",
+                            &[(
+                                "n",
+                                crate::shell::i18n::Arg::Count(
+                                    i64::try_from(n).unwrap_or(i64::MAX),
+                                ),
+                            )],
+                        ),
+                    )
+                }),
             })
             .collect();
         // the longest matching prefix is the current section
@@ -211,10 +233,20 @@ pub(crate) async fn viewer<S: Store>(
         AccountKind::Doctor => Audience::Doctor,
         AccountKind::Staff => {
             match mamis_app::identity::recovery::staff_principal(&st.app, a).await {
-                Ok(p) => Audience::Staff(office_landing(&p)),
+                Ok(p) => {
+                    // what waits for their associations; a failed count leaves the link bare
+                    let waiting = mamis_app::membership::waiting_count(&st.app, &p)
+                        .await
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "waiting count for the header");
+                            None
+                        })
+                        .unwrap_or(0);
+                    Audience::Staff(office_landing(&p), waiting)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "grant lookup for the header");
-                    Audience::Staff(None)
+                    Audience::Staff(None, 0)
                 }
             }
         }
