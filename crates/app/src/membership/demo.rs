@@ -287,5 +287,13 @@ pub async fn seed<S: Store>(
             .map(|d| d.to_string())
             .unwrap_or_default(),
     ));
+    items.push((
+        "a new resident not in the register applies to join with a licence copy".to_owned(),
+        "unverified@demo.mamis.jp → マイページ → 会員手続き → 入会の申込み".to_owned(),
+    ));
+    items.push((
+        "paper forms typed in by county staff, and each association's settings".to_owned(),
+        "/office/membership/paper, /office/membership/settings (chiyoda)".to_owned(),
+    ));
     Ok((logins, items))
 }
