@@ -1029,3 +1029,93 @@ app_test!(
     county_staff_enter_paper_forms_for_their_doctors,
     paper_forms
 );
+
+async fn death_from_paper<S: Store>(t: TestApp<S>) {
+    use mamis_store::{AccessStore, AccountStatus, RegistryStore};
+    seed(&t).await;
+    let county =
+        |node: &str| RoleGrant::new(Role::CountyStaff, Scope::Association(code(node))).unwrap();
+    let (chiyoda, _) = mamis_testkit::staff_user(
+        &t,
+        "x1@example.jp",
+        "Chiyoda-pass-2026-kaede",
+        county("P13-0001"),
+    )
+    .await;
+    let (chuo, _) = mamis_testkit::staff_user(
+        &t,
+        "x2@example.jp",
+        "Chuo-pass-2026-kaede",
+        county("P13-0002"),
+    )
+    .await;
+    let (d, me) = doctor(&t, 28, &[("P13-0001", "regular"), ("P13", "regular")], None).await;
+    let Principal::Doctor { account_id, .. } = me else {
+        unreachable!()
+    };
+    let (_, body) = get(
+        &t,
+        &chiyoda,
+        "/office/membership/paper?iseki=180028&birth_date=1998-04-02",
+    )
+    .await;
+    let token = csrf(&body);
+    let id = d.to_string();
+    let base = [
+        ("doctor", id.as_str()),
+        ("iseki", "180028"),
+        ("birth_date", "1998-04-02"),
+    ];
+    // a date in the future is refused; the first post only asks
+    let mut f = base.to_vec();
+    f.push(("died_on", "2099-01-01"));
+    let (_, body) = post(&t, &chiyoda, "/office/membership/paper/death", &token, &f).await;
+    assert!(
+        body.contains("死亡日に今日より後の日付は指定できません"),
+        "{body}"
+    );
+    let mut f = base.to_vec();
+    f.push(("died_on", "2026-05-20"));
+    let (status, body) = post(&t, &chiyoda, "/office/membership/paper/death", &token, &f).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("死亡を記録しますか"), "{body}");
+    let mut tx = t.app.store.read().await.unwrap();
+    assert!(
+        tx.memberships_of(d)
+            .await
+            .unwrap()
+            .iter()
+            .all(|m| m.left_on.is_none())
+    );
+    tx.rollback().await.unwrap();
+    // another county cannot record it
+    let mut f2 = f.clone();
+    f2.push(("confirmed", "1"));
+    let (_, chuo_page) = get(&t, &chuo, "/office/membership/paper").await;
+    let (status, _) = post(
+        &t,
+        &chuo,
+        "/office/membership/paper/death",
+        &csrf(&chuo_page),
+        &f2,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = post(&t, &chiyoda, "/office/membership/paper/death", &token, &f2).await;
+    assert_eq!(status, 303);
+    let mut tx = t.app.store.read().await.unwrap();
+    let ms = tx.memberships_of(d).await.unwrap();
+    let acc = tx.account(account_id).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        ms.iter()
+            .all(|m| m.left_on == Some("2026-05-21".parse().unwrap())),
+        "{ms:?}"
+    );
+    assert_eq!(acc.status, AccountStatus::Suspended);
+    assert_eq!(audited(&t, "doctor.death_record").await, 1);
+}
+app_test!(
+    county_staff_record_a_death_after_confirming,
+    death_from_paper
+);

@@ -43,6 +43,7 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
             "/office/membership/paper",
             get(paper::show::<S>).post(paper::file::<S>),
         )
+        .route("/office/membership/paper/death", post(paper::death::<S>))
         .route("/office/membership/{id}", get(office::procedure::<S>))
         .route("/office/membership/{id}/act", post(office::act::<S>))
         .route(

@@ -305,3 +305,103 @@ pub async fn file<S: Store>(
         },
     }
 }
+
+/// The record of a death, as typed in from the notice the association received.
+#[derive(Debug, Default, Deserialize)]
+pub struct DeathForm {
+    doctor: Uuid,
+    iseki: String,
+    birth_date: String,
+    #[serde(default)]
+    died_on: String,
+    confirmed: Option<String>,
+}
+
+/// `POST /office/membership/paper/death`: asks once what will happen, then records the death
+/// (memberships end the day after, open procedures are cancelled, the MAMIS_ID is suspended;
+/// the CME ledger and certificates are kept).
+pub async fn death<S: Store>(
+    State(st): State<WebState<S>>,
+    ctx: PageCtx,
+    StaffUser(_, staff): StaffUser,
+    RequestOrigin(origin): RequestOrigin,
+    Form(f): Form<DeathForm>,
+) -> PageResult {
+    let cat = &st.shared.catalogues;
+    let t = |k: &str| cat.text(ctx.lang, k, &[]);
+    let lookup = Lookup {
+        iseki: f.iseki.clone(),
+        birth_date: f.birth_date.clone(),
+    };
+    let Ok(died_on) = f.died_on.trim().parse::<chrono::NaiveDate>() else {
+        return render(
+            &st,
+            &ctx,
+            &staff,
+            &lookup,
+            None,
+            Some("membership-problem-date"),
+        )
+        .await;
+    };
+    if died_on > japan_date(st.app.now()) {
+        return render(
+            &st,
+            &ctx,
+            &staff,
+            &lookup,
+            None,
+            Some("membership-death-future"),
+        )
+        .await;
+    }
+    if !crate::shell::confirm::is_confirmed(f.confirmed.as_deref()) {
+        return crate::shell::confirm::Confirm {
+            c: ctx.chrome(cat),
+            title: t("membership-death-confirm-title"),
+            lead: vec![t("membership-death-confirm-lead")],
+            facts: vec![
+                (t("field-iseki"), f.iseki.clone()),
+                (t("membership-death-date"), died_on.to_string()),
+            ],
+            action: "/office/membership/paper/death".into(),
+            fields: vec![
+                ("doctor".into(), f.doctor.to_string()),
+                ("iseki".into(), f.iseki.clone()),
+                ("birth_date".into(), f.birth_date.clone()),
+                ("died_on".into(), f.died_on.clone()),
+            ],
+            submit: t("membership-death-submit"),
+            cancel: (
+                format!(
+                    "/office/membership/paper?iseki={}&birth_date={}",
+                    f.iseki.trim(),
+                    f.birth_date.trim()
+                ),
+                t("confirm-cancel"),
+            ),
+            possible: true,
+        }
+        .respond();
+    }
+    match membership::record_death(&st.app, &staff, f.doctor, died_on, origin.client_addr).await {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "/office/membership/paper?iseki={}&birth_date={}&recorded=1",
+            f.iseki.trim(),
+            f.birth_date.trim()
+        ))
+        .into_response()),
+        Err(mamis_app::AppError::Conflict(_)) => {
+            render(
+                &st,
+                &ctx,
+                &staff,
+                &lookup,
+                None,
+                Some("membership-problem-register"),
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
