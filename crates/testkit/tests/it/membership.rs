@@ -613,7 +613,14 @@ app_test!(
 
 async fn demo_procedures<S: Store>(t: TestApp<S>) {
     let logins = mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
-    assert_eq!(logins.membership.len(), 6, "{:?}", logins.membership);
+    // six procedures to look at, then where to try a new resident's join and the paper forms
+    assert_eq!(logins.membership.len(), 8, "{:?}", logins.membership);
+    assert!(
+        logins.membership[6]
+            .1
+            .starts_with("unverified@demo.mamis.jp")
+    );
+    assert!(logins.membership[7].1.contains("/office/membership/paper"));
     assert!(
         logins
             .accounts

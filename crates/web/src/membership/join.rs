@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::extract::{Form, Multipart, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use mamis_app::membership::{self, NewEvidence, settings};
+use mamis_app::membership::{self, settings};
 use mamis_domain::procedure::{JoinClasses, Request};
 use mamis_domain::{AssociationCode, AssociationLevel, MemberClass, Membership};
 use mamis_store::{AccountKind, AssociationClass, Store, Verification};
@@ -281,48 +281,18 @@ pub async fn apply<S: Store>(
     ctx: PageCtx,
     CurrentUser(cur): CurrentUser,
     RequestOrigin(origin): RequestOrigin,
-    mut mp: Multipart,
+    mp: Multipart,
 ) -> PageResult {
-    let mut f = JoinForm::default();
-    let mut licence: Option<NewEvidence> = None;
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(x)) => x,
-            Ok(None) => break,
-            Err(_) => {
-                return Err(PageError(Failure::BadRequest(
-                    "membership-problem-evidence-file",
-                )));
-            }
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "licence" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content_type = field.content_type().unwrap_or_default().to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|_| PageError(Failure::BadRequest("membership-problem-evidence-file")))?;
-            if !bytes.is_empty() {
-                licence = Some(NewEvidence {
-                    file_name,
-                    content_type,
-                    bytes: bytes.to_vec(),
-                });
-            }
-            continue;
-        }
-        let v = field.text().await.unwrap_or_default();
-        match name.as_str() {
-            "prefecture" => f.prefecture = v,
-            "county" => f.county = v,
-            "county_class" => f.county_class = v,
-            "prefecture_class" => f.prefecture_class = v,
-            "jma_class" => f.jma_class = v,
-            "wished_on" => f.wished_on = v,
-            _ => {}
-        }
-    }
+    let posted = super::upload::read(mp, "licence").await?;
+    let f = JoinForm {
+        prefecture: posted.get("prefecture"),
+        county: posted.get("county"),
+        county_class: posted.get("county_class"),
+        prefecture_class: posted.get("prefecture_class"),
+        jma_class: posted.get("jma_class"),
+        wished_on: posted.get("wished_on"),
+    };
+    let licence = posted.file;
     let parsed = join_request(&f).and_then(|r| Ok((r, wished(&f.wished_on)?)));
     let (request, wished_on) = match parsed {
         Ok(v) => v,

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Form, Multipart, State};
 use axum::response::{IntoResponse, Redirect};
-use mamis_app::membership::{self, NewEvidence};
+use mamis_app::membership;
 use mamis_domain::KanaName;
 use mamis_domain::procedure::{NewNames, Request};
 use mamis_store::{DoctorProfile, Store};
@@ -294,39 +294,11 @@ pub async fn name_change<S: Store>(
     ctx: PageCtx,
     CurrentUser(cur): CurrentUser,
     RequestOrigin(origin): RequestOrigin,
-    mut mp: Multipart,
+    mp: Multipart,
 ) -> PageResult {
-    let mut values: [String; 4] = Default::default();
-    let mut file: Option<NewEvidence> = None;
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(_) => {
-                return Err(PageError(Failure::BadRequest(
-                    "membership-problem-evidence-file",
-                )));
-            }
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "evidence" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content_type = field.content_type().unwrap_or_default().to_owned();
-            let bytes = field
-                .bytes()
-                .await
-                .map_err(|_| PageError(Failure::BadRequest("membership-problem-evidence-file")))?;
-            if !bytes.is_empty() {
-                file = Some(NewEvidence {
-                    file_name,
-                    content_type,
-                    bytes: bytes.to_vec(),
-                });
-            }
-        } else if let Some(i) = NAME_FIELDS.iter().position(|n| *n == name) {
-            values[i] = field.text().await.unwrap_or_default();
-        }
-    }
+    let posted = super::upload::read(mp, "evidence").await?;
+    let values: [String; 4] = NAME_FIELDS.map(|n| posted.get(n));
+    let file = posted.file;
     let mut errs: Vec<(&'static str, &'static str)> = Vec::new();
     for (i, name) in NAME_FIELDS.iter().enumerate() {
         let v = values[i].trim();
