@@ -885,20 +885,23 @@ pub async fn import_register<S: Store>(
             Line::Data(line) => line,
         };
         report.rows += 1;
+        // a number seen on an earlier line (well-formed or not) is a duplicate
+        let number = header.at[ISEKI]
+            .and_then(|i| rec.get(i))
+            .and_then(|v| IsekiNumber::parse(&norm(v)).ok());
+        if let Some(n) = &number {
+            if let Some(f) = first.get(n.as_str()) {
+                let mut p = problem(line, Some(header.name(ISEKI)), "members-import-duplicate");
+                p.value = Some(n.to_string());
+                p.register = Some(f.to_string());
+                report.add(p);
+                continue;
+            }
+            first.insert(n.to_string(), line);
+        }
         match parse_row(&rec, line, &ctx) {
             Err(ps) => ps.into_iter().for_each(|p| report.add(p)),
-            Ok(row) => match first.get(row.iseki.as_str()) {
-                Some(f) => {
-                    let mut p = problem(line, Some(header.name(ISEKI)), "members-import-duplicate");
-                    p.value = Some(row.iseki.to_string());
-                    p.register = Some(f.to_string());
-                    report.add(p);
-                }
-                None => {
-                    first.insert(row.iseki.to_string(), line);
-                    rows.push(row);
-                }
-            },
+            Ok(row) => rows.push(row),
         }
     }
     if report.rows == 0 && report.applied() {
