@@ -835,7 +835,7 @@ pub async fn import_register<S: Store>(
             t
         }
         Err(_) => {
-            report.add(problem(0, None, "members-import-encoding"));
+            report.add(problem(0, None, "members-import-unreadable"));
             return Ok(report);
         }
     };

@@ -141,16 +141,31 @@ async fn pages_and_api<S: Store>(t: TestApp<S>) {
         let origin = t.base_url.clone();
         let csrf = csrf.clone();
         async move {
-            let form = reqwest::multipart::Form::new()
-                .text("csrf", csrf)
-                .text("association", "P13-0001")
-                .part(
-                    "file",
-                    reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("r.csv"),
+            let boundary = "MembersBoundary19";
+            let mut body = Vec::new();
+            for (name, value) in [("csrf", csrf.as_str()), ("association", "P13-0001")] {
+                body.extend_from_slice(
+                    format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                    )
+                    .as_bytes(),
                 );
+            }
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(csv.as_bytes());
+            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
             ua.post(url)
                 .header("origin", origin)
-                .multipart(form)
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
                 .send()
                 .await
                 .unwrap()

@@ -33,7 +33,7 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
                 .post(import::upload::<S>)
                 .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
-        .route("/office/members/stats", get(stats::page::<S>))
+        .route("/office/members/stats", get(stats::show::<S>))
         .route("/office/members/stats.csv", get(stats::csv::<S>))
         .route("/office/members/{id}", get(record::record::<S>))
         .route("/api/v1/members", get(api::search::<S>))

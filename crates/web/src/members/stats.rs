@@ -210,7 +210,7 @@ fn charts(cat: &Catalogues, lang: Lang, s: &Stats) -> (String, String) {
 }
 
 /// The statistics page.
-pub async fn page<S: Store>(
+pub async fn show<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
     StaffUser(_, staff): StaffUser,
