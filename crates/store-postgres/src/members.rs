@@ -145,19 +145,37 @@ fn push_from_where(q: &mut QueryBuilder<Postgres>, mq: &MemberQuery) {
             .push_bind(m.clone());
     }
     if let Some(scope) = &mq.scope {
-        q.push(
-            " AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id \
-             AND s.association_code IN ",
-        );
-        push_codes(q, scope);
-        q.push(
-            ") OR EXISTS (SELECT 1 FROM membership_procedures sp JOIN procedure_parties pp \
-             ON pp.procedure_id = sp.id WHERE sp.doctor_id = d.id AND pp.association_code IN ",
-        );
-        push_codes(q, scope);
-        q.push(") OR d.home_prefecture IN ");
-        push_codes(q, scope);
-        q.push(")");
+        let term = mq.name_prefix.is_some() || mq.member_id.is_some() || mq.iseki.is_some();
+        if term {
+            // few candidates: each is checked against the scope
+            q.push(
+                " AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id \
+                 AND s.association_code IN ",
+            );
+            push_codes(q, scope);
+            q.push(
+                ") OR EXISTS (SELECT 1 FROM membership_procedures sp JOIN procedure_parties pp \
+                 ON pp.procedure_id = sp.id WHERE sp.doctor_id = d.id AND pp.association_code IN ",
+            );
+            push_codes(q, scope);
+            q.push(") OR d.home_prefecture IN ");
+            push_codes(q, scope);
+            q.push(")");
+        } else {
+            // a whole association listed: its members drive the query
+            q.push(
+                " AND d.id IN (SELECT s.doctor_id FROM memberships s WHERE s.association_code IN ",
+            );
+            push_codes(q, scope);
+            q.push(
+                " UNION SELECT sp.doctor_id FROM membership_procedures sp JOIN procedure_parties pp \
+                 ON pp.procedure_id = sp.id WHERE pp.association_code IN ",
+            );
+            push_codes(q, scope);
+            q.push(" UNION SELECT h.id FROM doctors h WHERE h.home_prefecture IN ");
+            push_codes(q, scope);
+            q.push(")");
+        }
     }
     match mq.status {
         Some(MemberStatus::Member) => {

@@ -271,7 +271,8 @@ fn rows(cat: &Catalogues, lang: Lang, found: &Found) -> Vec<HitRow> {
         .collect()
 }
 
-/// The search page: form, results, export form. Unreadable fields come back named (400).
+/// The search page: form, results, export form; the first visit (no query) shows the form only.
+/// Unreadable fields come back named (400).
 pub async fn search<S: Store>(
     State(st): State<WebState<S>>,
     ctx: PageCtx,
@@ -297,6 +298,10 @@ pub async fn search<S: Store>(
         next: None,
         columns: choices(&[]),
     };
+    // the first visit shows the form only: listing a national register unasked helps nobody
+    if pairs.is_empty() {
+        return html(page(view.render()));
+    }
     let result = if bad_number {
         Err(SearchError::Fields(vec![FieldError {
             field: "page",
