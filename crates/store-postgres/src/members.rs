@@ -281,7 +281,7 @@ impl MemberStore for PgTx {
                 out.push(membership_row(&r)?);
             }
         }
-        out.sort_by(|a, b| (a.0, a.1.joined_on).cmp(&(b.0, b.1.joined_on)));
+        out.sort_by_key(|a| (a.0, a.1.joined_on));
         Ok(out)
     }
 

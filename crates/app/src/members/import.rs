@@ -680,11 +680,11 @@ fn plan_row(
             });
         }
     }
-    if existing.is_none() || !reg.licences.contains_key(&doctor_id) {
-        if let Some(l) = row.licensed_on {
-            plan.licences.push((doctor_id, l));
-            changed |= existing.is_some();
-        }
+    if (existing.is_none() || !reg.licences.contains_key(&doctor_id))
+        && let Some(l) = row.licensed_on
+    {
+        plan.licences.push((doctor_id, l));
+        changed |= existing.is_some();
     }
     // the profile: the file's workplace and municipality, the rest kept
     if row.workplace.is_some() || row.municipality.is_some() {

@@ -270,21 +270,18 @@ async fn hiragana_search_finds_katakana_and_the_page_shows_the_timeline_in_chrom
     // a doctor with a procedure 千代田区 has a part in, registered in katakana
     let county = AssociationCode::parse("P13-0001").unwrap();
     let mut tx = t.app.store.read().await.unwrap();
-    let mut found = None;
-    for p in tx
+    let procedure = tx
         .procedure_queue(std::slice::from_ref(&county), 50)
         .await
         .unwrap()
-    {
-        let d = mamis_store::RegistryStore::doctor(&mut tx, p.doctor_id)
-            .await
-            .unwrap()
-            .unwrap();
-        found = Some((d, p));
-        break;
-    }
+        .into_iter()
+        .next()
+        .expect("the demo has a procedure waiting at 千代田区");
+    let d = mamis_store::RegistryStore::doctor(&mut tx, procedure.doctor_id)
+        .await
+        .unwrap()
+        .unwrap();
     tx.rollback().await.unwrap();
-    let (d, procedure) = found.expect("the demo has a procedure waiting at 千代田区");
     assert!(
         d.family_kana
             .as_str()

@@ -147,20 +147,17 @@ fn view<'a>(
             r.licensed_on.map(|l| l.to_string()).unwrap_or_default(),
         ),
     ];
-    let p = r
-        .profile
-        .clone()
-        .unwrap_or_else(|| mamis_store::DoctorProfile {
-            doctor_id: d.id,
-            workplace_name: None,
-            workplace_address: None,
-            workplace_municipality: None,
-            home_address: None,
-            phone: None,
-            graduation_year: None,
-            resident: false,
-            updated_at: d.created_at,
-        });
+    let p = r.profile.clone().unwrap_or(mamis_store::DoctorProfile {
+        doctor_id: d.id,
+        workplace_name: None,
+        workplace_address: None,
+        workplace_municipality: None,
+        home_address: None,
+        phone: None,
+        graduation_year: None,
+        resident: false,
+        updated_at: d.created_at,
+    });
     let contact = vec![
         (t("members-email"), opt(&d.contact_email)),
         (t("members-phone"), opt(&p.phone)),
