@@ -114,6 +114,12 @@ pub fn key_has_prefix(key: &str, typed: &str) -> bool {
     !folded.is_empty() && key.starts_with(&folded)
 }
 
+/// Whether a folded search key is kana only: it is then looked up among the kana keys, and
+/// anything else among the kanji keys (one index range, in the order lists are sorted by).
+pub fn is_kana_key(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(is_katakana)
+}
+
 /// Whether two kana names are the same name (see [`kana_key`]).
 pub fn same_kana(a: &str, b: &str) -> bool {
     kana_key(a) == kana_key(b)
@@ -212,6 +218,16 @@ mod tests {
         for (parts, typed, hit) in cases {
             let key = search_key(parts);
             assert_eq!(key_has_prefix(&key, typed), *hit, "{parts:?} vs {typed:?}");
+        }
+        for (typed, kana) in [
+            ("たかはし", true),
+            ("ﾀｶ", true),
+            ("タカ ハシ", true),
+            ("高橋", false),
+            ("山田さ", false),
+            ("ABE", false),
+        ] {
+            assert_eq!(is_kana_key(&name_key(typed)), kana, "{typed}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! the search keys of older rows, filled in after migrating.
 
 use chrono::NaiveDate;
-use mamis_domain::names::search_key;
+use mamis_domain::names::{is_kana_key, search_key};
 use mamis_domain::{AssociationCode, Membership};
 use mamis_store::*;
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -78,6 +78,31 @@ fn push_codes(q: &mut QueryBuilder<Postgres>, codes: &[AssociationCode]) {
     q.push(")");
 }
 
+/// `col` lies in the scope, as a condition checked row by row: a prefecture in the list stands
+/// for its whole subtree (the list is a union of subtrees), matched by the code's first three
+/// characters, so a doctor's few memberships are read once rather than probed per code.
+fn push_scope(q: &mut QueryBuilder<Postgres>, col: &str, codes: &[AssociationCode]) {
+    let prefectures: Vec<AssociationCode> = codes
+        .iter()
+        .filter(|c| c.level() == mamis_domain::AssociationLevel::Prefecture)
+        .cloned()
+        .collect();
+    let others: Vec<AssociationCode> = codes
+        .iter()
+        .filter(|c| {
+            !c.prefecture_code()
+                .is_some_and(|p| prefectures.contains(&p))
+                && !prefectures.contains(c)
+        })
+        .cloned()
+        .collect();
+    q.push(format!("(substr({col}, 1, 3) IN "));
+    push_codes(q, &prefectures);
+    q.push(format!(" OR {col} IN "));
+    push_codes(q, &others);
+    q.push(")");
+}
+
 /// The membership conditions of the filters on alias `m`.
 fn push_membership_filters(
     q: &mut QueryBuilder<Postgres>,
@@ -86,8 +111,8 @@ fn push_membership_filters(
     with_dates: bool,
 ) {
     if let Some(scope) = &mq.scope {
-        q.push(format!(" AND {m}.association_code IN "));
-        push_codes(q, scope);
+        q.push(" AND ");
+        push_scope(q, &format!("{m}.association_code"), scope);
     }
     if let Some(level) = mq.level {
         q.push(format!(" AND {m}.level = "))
@@ -115,19 +140,24 @@ fn push_active(q: &mut QueryBuilder<Postgres>, m: &str, today: NaiveDate) {
 }
 
 /// `FROM … WHERE …` of a search (alias `d` for doctors, `p` for profiles).
-fn push_from_where(q: &mut QueryBuilder<Postgres>, mq: &MemberQuery) {
-    q.push(" FROM doctors d LEFT JOIN doctor_profiles p ON p.doctor_id = d.id WHERE 1 = 1");
+fn push_from_where(q: &mut QueryBuilder<Postgres>, mq: &MemberQuery, with_profiles: bool) {
+    let profiles = with_profiles || mq.workplace.is_some() || mq.municipality.is_some();
+    q.push(if profiles {
+        " FROM doctors d LEFT JOIN doctor_profiles p ON p.doctor_id = d.id WHERE 1 = 1"
+    } else {
+        " FROM doctors d WHERE 1 = 1"
+    });
     if let Some(prefix) = mq.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-        let top = format!("{prefix}{TOP}");
-        q.push(" AND d.id IN (SELECT id FROM doctors WHERE name_fold >= ")
+        // one index range: kana keys for kana, kanji keys for anything else
+        let col = if is_kana_key(prefix) {
+            "d.kana_fold"
+        } else {
+            "d.name_fold"
+        };
+        q.push(format!(" AND {col} >= "))
             .push_bind(prefix.to_owned())
-            .push(" AND name_fold < ")
-            .push_bind(top.clone())
-            .push(" UNION ALL SELECT id FROM doctors WHERE kana_fold >= ")
-            .push_bind(prefix.to_owned())
-            .push(" AND kana_fold < ")
-            .push_bind(top)
-            .push(")");
+            .push(format!(" AND {col} < "))
+            .push_bind(format!("{prefix}{TOP}"));
     }
     if let Some(m) = &mq.member_id {
         q.push(" AND d.member_id = ").push_bind(m.clone());
@@ -148,18 +178,15 @@ fn push_from_where(q: &mut QueryBuilder<Postgres>, mq: &MemberQuery) {
         let term = mq.name_prefix.is_some() || mq.member_id.is_some() || mq.iseki.is_some();
         if term {
             // few candidates: each is checked against the scope
-            q.push(
-                " AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id \
-                 AND s.association_code IN ",
-            );
-            push_codes(q, scope);
+            q.push(" AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id AND ");
+            push_scope(q, "s.association_code", scope);
             q.push(
                 ") OR EXISTS (SELECT 1 FROM membership_procedures sp JOIN procedure_parties pp \
-                 ON pp.procedure_id = sp.id WHERE sp.doctor_id = d.id AND pp.association_code IN ",
+                 ON pp.procedure_id = sp.id WHERE sp.doctor_id = d.id AND ",
             );
-            push_codes(q, scope);
-            q.push(") OR d.home_prefecture IN ");
-            push_codes(q, scope);
+            push_scope(q, "pp.association_code", scope);
+            q.push(") OR ");
+            push_scope(q, "d.home_prefecture", scope);
             q.push(")");
         } else {
             // a whole association listed: its members drive the query
@@ -211,8 +238,8 @@ fn push_from_where(q: &mut QueryBuilder<Postgres>, mq: &MemberQuery) {
 fn order_by(mq: &MemberQuery) -> String {
     let dir = if mq.descending { "DESC" } else { "ASC" };
     let key = match mq.sort {
-        MemberSort::Kana => format!("d.kana_fold {dir}, d.name_fold {dir}"),
-        MemberSort::Name => format!("d.name_fold {dir}, d.kana_fold {dir}"),
+        MemberSort::Kana => format!("d.kana_fold {dir}"),
+        MemberSort::Name => format!("d.name_fold {dir}"),
         MemberSort::MemberId => format!("d.member_id IS NULL, d.member_id {dir}"),
         MemberSort::Iseki => format!("d.iseki_number {dir}"),
     };
@@ -222,7 +249,7 @@ fn order_by(mq: &MemberQuery) -> String {
 impl MemberStore for PgTx {
     async fn search_members(&mut self, mq: &MemberQuery) -> StoreResult<MemberPage> {
         let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) AS n");
-        push_from_where(&mut count, mq);
+        push_from_where(&mut count, mq, false);
         let total: i64 = col(
             &count
                 .build()
@@ -236,7 +263,7 @@ impl MemberStore for PgTx {
              d.given_kana, d.birth_date, d.sex, d.contact_email, d.member_id, d.home_prefecture, \
              d.created_at, p.workplace_name, p.workplace_municipality",
         );
-        push_from_where(&mut page, mq);
+        push_from_where(&mut page, mq, true);
         page.push(order_by(mq));
         page.push(" LIMIT ")
             .push_bind(i64::from(mq.limit))

@@ -22,7 +22,7 @@ use mamis_app::demo::Rng;
 use mamis_app::members::export::{self, Column, Encoding};
 use mamis_app::members::{self, SearchInput};
 use mamis_domain::{AssociationCode, AssociationLevel, Principal, Role, RoleGrant, Scope};
-use mamis_store::{Doctor, RegistryStore, Store, Tx};
+use mamis_store::{Doctor, MemberStore, RegistryStore, Store, Tx};
 use mamis_testkit::TestApp;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -53,26 +53,28 @@ fn hiragana(s: &str) -> String {
         .collect()
 }
 
-/// Doctors spread over the register with their current county (members only).
+/// Doctors picked at random over the register (ids are random, so the doctor after a random
+/// id is a uniform pick), with their current county (members only).
 async fn sample<S: Store>(t: &TestApp<S>) -> Vec<(Doctor, AssociationCode)> {
+    let mut rng = Rng::new(7);
     let mut tx = t.app.store.read().await.unwrap();
-    let total = tx.count_doctors().await.unwrap();
-    let stride = (total / 400).max(1) as u32;
     let mut out = Vec::new();
-    let mut after = None;
-    while out.len() < 400 {
-        let page = tx.doctors_page(after, stride).await.unwrap();
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
+    for _ in 0..1_000 {
+        if out.len() == 400 {
+            break;
+        }
+        let Some(d) = tx.doctors_page(Some(rng.uuid()), 1).await.unwrap().pop() else {
+            continue;
+        };
         let county = tx
-            .memberships_of(last.id)
+            .memberships_of(d.id)
             .await
             .unwrap()
             .into_iter()
             .find(|m| m.level() == AssociationLevel::County && m.left_on.is_none())
             .map(|m| m.association);
         if let Some(c) = county {
-            out.push((last.clone(), c));
+            out.push((d, c));
         }
     }
     tx.rollback().await.unwrap();
@@ -145,19 +147,20 @@ async fn run<S: Store>(label: &str, t: TestApp<S>, searches: u64) {
 
     // the export of the prefecture with the most current members, in CP932
     let mut tx = t.app.store.read().await.unwrap();
+    let counts = tx.class_counts(None, t.clock_date()).await.unwrap();
+    tx.rollback().await.unwrap();
     let mut best = (0u64, AssociationCode::jma());
     for p in 1..=47u8 {
         let code = AssociationCode::parse(&format!("P{p:02}")).unwrap();
-        let n = tx
-            .members_of(&code, t.clock_date(), 100_000, 0)
-            .await
-            .unwrap()
-            .len() as u64;
+        let n: u64 = counts
+            .iter()
+            .filter(|c| c.association == code)
+            .map(|c| c.members)
+            .sum();
         if n > best.0 {
             best = (n, code);
         }
     }
-    tx.rollback().await.unwrap();
     let who = staff(&best.1);
     let input = SearchInput {
         status: "member".into(),
