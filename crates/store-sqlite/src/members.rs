@@ -133,6 +133,19 @@ fn push_active(q: &mut QueryBuilder<Sqlite>, m: &str, today: NaiveDate) {
         .push(")");
 }
 
+/// Whether a search is driven by its candidates (an exact number, or a name searched in a
+/// prefecture or more, whose range is smaller than the scope) rather than by the scope's
+/// members (a county's few hundred members, filtered by the name).
+fn by_candidates(mq: &MemberQuery) -> bool {
+    let exact = mq.member_id.is_some() || mq.iseki.is_some();
+    let named = mq.name_prefix.as_deref().is_some_and(|p| !p.is_empty());
+    let counties_only = mq.scope.as_ref().is_some_and(|s| {
+        s.iter()
+            .all(|c| c.level() == mamis_domain::AssociationLevel::County)
+    });
+    exact || (named && !counties_only)
+}
+
 /// `FROM … WHERE …` of a search (alias `d` for doctors, `p` for profiles).
 fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles: bool) {
     let profiles = with_profiles || mq.workplace.is_some() || mq.municipality.is_some();
@@ -143,10 +156,12 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
     });
     if let Some(prefix) = mq.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         // one index range: kana keys for kana, kanji keys for anything else
-        let col = if is_kana_key(prefix) {
-            "d.kana_fold"
-        } else {
-            "d.name_fold"
+        // with a small scope driving, the unary `+` keeps SQLite off the key's index
+        let col = match (is_kana_key(prefix), by_candidates(mq)) {
+            (true, true) => "d.kana_fold",
+            (false, true) => "d.name_fold",
+            (true, false) => "+d.kana_fold",
+            (false, false) => "+d.name_fold",
         };
         q.push(format!(" AND {col} >= "))
             .push_bind(prefix.to_owned())
@@ -169,8 +184,7 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
             .push_bind(m.clone());
     }
     if let Some(scope) = &mq.scope {
-        let term = mq.name_prefix.is_some() || mq.member_id.is_some() || mq.iseki.is_some();
-        if term {
+        if by_candidates(mq) {
             // few candidates: each is checked against the scope
             q.push(" AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id AND ");
             push_scope(q, "s.association_code", scope);

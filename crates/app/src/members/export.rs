@@ -352,19 +352,10 @@ pub async fn export<S: Store>(
     let mut query = parse_input(input, japan_date(now)).map_err(SearchError::Fields)?;
     let mut tx = app.store.write().await?;
     query.scope = expand(&mut tx, &roots).await?;
-    query.limit = 5_000;
+    // one read of every match (a count and one page), up to the export's limit
+    query.limit = MAX_EXPORT;
     query.offset = 0;
-    let mut hits = Vec::new();
-    loop {
-        let page = tx.search_members(&query).await?;
-        let n = page.hits.len();
-        hits.extend(page.hits);
-        if n < query.limit as usize || hits.len() >= MAX_EXPORT as usize {
-            break;
-        }
-        query.offset += u64::from(query.limit);
-    }
-    hits.truncate(MAX_EXPORT as usize);
+    let hits = tx.search_members(&query).await?.hits;
     let ids: Vec<Uuid> = hits.iter().map(|h| h.doctor.id).collect();
     let mut memberships: HashMap<Uuid, Vec<Membership>> = HashMap::new();
     for (d, m) in tx.memberships_of_doctors(&ids).await? {
