@@ -811,3 +811,100 @@ pub struct TrainingImportRefusal {
     /// How many problems there were in all.
     pub total_problems: u64,
 }
+
+/// One membership of a doctor (member back office API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberMembership {
+    /// Association code (`JMA`, `P13`, `P13-0001`).
+    #[schema(example = "P13-0001")]
+    pub association: String,
+    /// `jma`, `prefecture` or `county`.
+    pub level: String,
+    /// The association's class code.
+    #[schema(example = "regular")]
+    pub class: String,
+    /// First day (ISO 8601).
+    pub joined_on: String,
+    /// First day no longer a member (exclusive), if it ended.
+    pub left_on: Option<String>,
+}
+
+/// A search result: the doctor, workplace and memberships; `status` is `member`, `former`
+/// or empty, seen from the token's scope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberHit {
+    /// MAMIS's id of the doctor, for `/api/v1/members/{id}`.
+    pub id: String,
+    /// The doctor's register entry.
+    pub member: Member,
+    /// 医療機関名, if on file.
+    pub workplace: Option<String>,
+    /// The workplace's municipality, if on file.
+    pub municipality: Option<String>,
+    /// `member`, `former` or empty (seen from the token's scope).
+    pub status: String,
+    /// Every membership, oldest first.
+    pub memberships: Vec<MemberMembership>,
+}
+
+/// One page of a member search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberSearchPage {
+    /// Matches over every page.
+    pub total: u64,
+    /// 1-based page.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u32,
+    /// This page.
+    pub members: Vec<MemberHit>,
+}
+
+/// An association whose action a procedure waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProcedureDueState {
+    /// Association code.
+    pub association: String,
+    /// `approve`, `acknowledge` or `route`.
+    pub action: String,
+}
+
+/// A membership procedure's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProcedureState {
+    /// Procedure id.
+    pub id: String,
+    /// `join`, `transfer`, `class_change`, `name_change` or `withdrawal`.
+    pub kind: String,
+    /// `open`, `completed` or `cancelled`.
+    pub status: String,
+    /// When it was filed (RFC 3339).
+    pub filed_at: String,
+    /// When its changes take effect, once known.
+    pub effective_on: Option<String>,
+    /// Who must act next.
+    pub due: Vec<ProcedureDueState>,
+    /// Every association it concerns.
+    pub parties: Vec<String>,
+    /// History steps so far.
+    pub events: u32,
+}
+
+/// A member's record: register entry, profile, memberships and procedures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberRecord {
+    /// MAMIS's id of the doctor.
+    pub id: String,
+    /// The register entry.
+    pub member: Member,
+    /// 医籍登録年月日, if known.
+    pub licensed_on: Option<String>,
+    /// 医療機関名, if on file.
+    pub workplace: Option<String>,
+    /// The workplace's municipality, if on file.
+    pub municipality: Option<String>,
+    /// Every membership, oldest first.
+    pub memberships: Vec<MemberMembership>,
+    /// Membership procedures, newest first.
+    pub procedures: Vec<ProcedureState>,
+}

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod mail;
+pub mod members;
 pub mod membership;
 pub mod migration;
 pub mod oidc;

@@ -100,6 +100,26 @@ pub fn name_key(input: &str) -> String {
         .collect()
 }
 
+/// The stored search key of a name given in parts (氏 and 名, or their kana): the parts joined
+/// and folded by [`name_key`], so member search matches a typed prefix in any of the forms
+/// [`name_key`] folds (hiragana for katakana, widths, spaces, kanji variants).
+pub fn search_key(parts: &[&str]) -> String {
+    name_key(&parts.concat())
+}
+
+/// Whether a folded search key starts with what was typed, folded the same way: the rule the
+/// stores implement as an index range, kept here as the reference the tests compare against.
+pub fn key_has_prefix(key: &str, typed: &str) -> bool {
+    let folded = name_key(typed);
+    !folded.is_empty() && key.starts_with(&folded)
+}
+
+/// Whether a folded search key is kana only: it is then looked up among the kana keys, and
+/// anything else among the kanji keys (one index range, in the order lists are sorted by).
+pub fn is_kana_key(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(is_katakana)
+}
+
 /// Whether two kana names are the same name (see [`kana_key`]).
 pub fn same_kana(a: &str, b: &str) -> bool {
     kana_key(a) == kana_key(b)
@@ -171,6 +191,64 @@ mod tests {
         ];
         for (a, b, same) in cases {
             assert_eq!(same_name(a, b), *same, "{a:?} vs {b:?}");
+        }
+    }
+
+    /// Member search: what a staff member types against how the register holds the name.
+    #[test]
+    fn search_prefixes_fold_like_names() {
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&["タカハシ", "ハナコ"], "たかはし", true),
+            (&["タカハシ", "ハナコ"], "ﾀｶﾊｼ", true),
+            (&["タカハシ", "ハナコ"], "タカハシ　ハナ", true),
+            (&["タカハシ", "ハナコ"], "たかはし・はなこ", true),
+            (&["タカハシ", "ハナコ"], "タカ", true),
+            (&["タカハシ", "ハナコ"], "ハナコ", false),
+            (&["髙橋", "花子"], "高橋", true),
+            (&["高橋", "花子"], "髙橋 花", true),
+            (&["山﨑", "一郎"], "山崎一", true),
+            (&["渡邉\u{E0100}", "太郎"], "渡辺", true),
+            (&["齋藤", "健"], "斎藤", true),
+            (&["齋藤", "健"], "斉藤", false),
+            (&["ＡＢＥ", "ジョン"], "abe", false),
+            (&["ＡＢＥ", "ジョン"], "ABE", true),
+            (&["山田", "太郎"], "", false),
+            (&["山田", "太郎"], "   ", false),
+        ];
+        for (parts, typed, hit) in cases {
+            let key = search_key(parts);
+            assert_eq!(key_has_prefix(&key, typed), *hit, "{parts:?} vs {typed:?}");
+        }
+        for (typed, kana) in [
+            ("たかはし", true),
+            ("ﾀｶ", true),
+            ("タカ ハシ", true),
+            ("高橋", false),
+            ("山田さ", false),
+            ("ABE", false),
+        ] {
+            assert_eq!(is_kana_key(&name_key(typed)), kana, "{typed}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Against a naive model written from the rule: a typed text matches when, read
+        /// character by character with hiragana as katakana and spaces dropped, the register's
+        /// katakana starts with it.
+        #[test]
+        fn kana_prefixes_match_the_naive_model(
+            name in "[ァ-ヶ]{1,6}",
+            typed in "[ぁ-ゖァ-ヶ ]{0,4}",
+        ) {
+            let naive_typed: String = typed
+                .chars()
+                .filter(|&c| c != ' ')
+                .map(|c| if ('\u{3041}'..='\u{3096}').contains(&c) {
+                    char::from_u32(c as u32 + 0x60).unwrap_or(c)
+                } else { c })
+                .collect();
+            let naive = !naive_typed.is_empty() && name.starts_with(&naive_typed);
+            proptest::prop_assert_eq!(key_has_prefix(&search_key(&[&name]), &typed), naive);
         }
     }
 

@@ -9,6 +9,7 @@ mod certificates;
 mod convert;
 mod identity;
 mod ledger;
+mod members;
 mod membership;
 mod oidc;
 mod store;

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use mamis_domain::curriculum::CatalogueEntry;
+use mamis_domain::names::search_key;
 use mamis_domain::{
     Association, AssociationCode, ClassCode, IsekiNumber, KanaName, MemberId, Membership,
     Organisation, Role, RoleGrant, Scope, Sex, Timestamp,
@@ -44,7 +45,9 @@ impl PgStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Other(format!("migration: {e}")))
+            .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
+        crate::members::fill_search_keys(&self.pool).await?;
+        Ok(())
     }
 
     /// The pool, for tests that must reach under the store (e.g. to tamper with audit rows).
@@ -159,7 +162,7 @@ pub(crate) fn doctor_row(r: &PgRow) -> StoreResult<Doctor> {
     })
 }
 
-fn membership_row(r: &PgRow) -> StoreResult<(Uuid, Membership)> {
+pub(crate) fn membership_row(r: &PgRow) -> StoreResult<(Uuid, Membership)> {
     Ok((
         col(r, "doctor_id")?,
         Membership {
@@ -285,7 +288,7 @@ pub(crate) fn subtree_pattern(code: &AssociationCode) -> String {
     }
 }
 
-/// Rows per multi-row INSERT: 2,000 doctors bind 24,000 parameters, well under PostgreSQL's
+/// Rows per multi-row INSERT: 2,000 doctors bind 28,000 parameters, well under PostgreSQL's
 /// limit of 65,535 per statement.
 pub(crate) const BULK_ROWS: usize = 2_000;
 
@@ -377,7 +380,7 @@ impl RegistryStore for PgTx {
             let mut q = QueryBuilder::<Postgres>::new(concat!(
                 "INSERT INTO doctors (",
                 doctor_cols!(),
-                ") "
+                ", name_fold, kana_fold) "
             ));
             q.push_values(chunk, |mut b, d| {
                 b.push_bind(d.id)
@@ -391,7 +394,9 @@ impl RegistryStore for PgTx {
                     .push_bind(d.contact_email.as_deref())
                     .push_bind(d.member_id.as_ref().map(|m| m.as_str()))
                     .push_bind(d.home_prefecture.as_ref().map(|p| p.as_str()))
-                    .push_bind(d.created_at);
+                    .push_bind(d.created_at)
+                    .push_bind(search_key(&[&d.family_name, &d.given_name]))
+                    .push_bind(search_key(&[d.family_kana.as_str(), d.given_kana.as_str()]));
             });
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }

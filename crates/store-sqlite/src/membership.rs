@@ -19,7 +19,7 @@ macro_rules! procedure_cols {
     };
 }
 
-fn profile_row(r: &SqliteRow) -> StoreResult<DoctorProfile> {
+pub(crate) fn profile_row(r: &SqliteRow) -> StoreResult<DoctorProfile> {
     Ok(DoctorProfile {
         doctor_id: uuid(r.get("doctor_id"))?,
         workplace_name: r.get("workplace_name"),
@@ -240,13 +240,21 @@ impl MembershipStore for SqliteTx {
     async fn rename_doctor(&mut self, doctor: Uuid, n: &DoctorNames) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE doctors SET family_name = $2, given_name = $3, family_kana = $4, \
-             given_kana = $5 WHERE id = $1",
+             given_kana = $5, name_fold = $6, kana_fold = $7 WHERE id = $1",
         )
         .bind(doctor.to_string())
         .bind(&n.family_name)
         .bind(&n.given_name)
         .bind(n.family_kana.as_str())
         .bind(n.given_kana.as_str())
+        .bind(mamis_domain::names::search_key(&[
+            &n.family_name,
+            &n.given_name,
+        ]))
+        .bind(mamis_domain::names::search_key(&[
+            n.family_kana.as_str(),
+            n.given_kana.as_str(),
+        ]))
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;

@@ -1,3 +1,4 @@
+use mamis_domain::names::search_key;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -63,7 +64,9 @@ impl SqliteStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|e| StoreError::Other(format!("migration: {e}")))
+            .map_err(|e| StoreError::Other(format!("migration: {e}")))?;
+        crate::members::fill_search_keys(&self.pool).await?;
+        Ok(())
     }
 
     /// The pool, for tests that must reach under the store (e.g. to tamper with audit rows).
@@ -168,7 +171,7 @@ pub(crate) fn doctor_row(r: &SqliteRow) -> StoreResult<Doctor> {
     })
 }
 
-fn membership_row(r: &SqliteRow) -> StoreResult<(Uuid, Membership)> {
+pub(crate) fn membership_row(r: &SqliteRow) -> StoreResult<(Uuid, Membership)> {
     Ok((
         uuid(r.get("doctor_id"))?,
         Membership {
@@ -351,8 +354,11 @@ impl RegistryStore for SqliteTx {
 
     async fn insert_doctors(&mut self, ds: &[Doctor]) -> StoreResult<()> {
         for chunk in ds.chunks(BULK_ROWS) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new(concat!("INSERT INTO doctors (", doctor_cols!(), ") "));
+            let mut q = QueryBuilder::<Sqlite>::new(concat!(
+                "INSERT INTO doctors (",
+                doctor_cols!(),
+                ", name_fold, kana_fold) "
+            ));
             q.push_values(chunk, |mut b, d| {
                 b.push_bind(d.id.to_string())
                     .push_bind(d.iseki.as_str().to_owned())
@@ -365,7 +371,9 @@ impl RegistryStore for SqliteTx {
                     .push_bind(d.contact_email.clone())
                     .push_bind(d.member_id.as_ref().map(|m| m.as_str().to_owned()))
                     .push_bind(d.home_prefecture.as_ref().map(|p| p.as_str().to_owned()))
-                    .push_bind(micros(d.created_at));
+                    .push_bind(micros(d.created_at))
+                    .push_bind(search_key(&[&d.family_name, &d.given_name]))
+                    .push_bind(search_key(&[d.family_kana.as_str(), d.given_kana.as_str()]));
             });
             q.build().execute(&mut *self.tx).await.map_err(db_err)?;
         }

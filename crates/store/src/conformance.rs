@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod members;
 mod membership;
+pub use members::*;
 pub use membership::*;
 
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
@@ -58,7 +60,8 @@ macro_rules! conformance_suite {
             membership_classes_per_association_and_one_open_per_level,
             member_ids_come_from_the_configured_range, profiles_names_and_rules_round_trip,
             procedures_queue_oldest_first_with_parties_and_history,
-            municipalities_counts_and_reminders);
+            municipalities_counts_and_reminders, member_search_prefixes_scope_and_pages,
+            member_counts_and_flows);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(

@@ -22,6 +22,7 @@ use crate::shell::error::{ApiError, Failure};
         crate::cme::api::doctor_ledger, crate::cme::api::adjust, crate::cme::api::reverse,
         crate::training::api::list_sessions, crate::training::api::create_session,
         crate::training::api::upload_attendance,
+        crate::members::api::search, crate::members::api::member,
     ),
     components(schemas(
         dto::Association, dto::AssociationDetail, dto::Member, dto::MembersPage, dto::Problem,
@@ -33,6 +34,8 @@ use crate::shell::error::{ApiError, Failure};
         dto::TrainingCodePart, dto::TrainingItemRequest, dto::TrainingSessionRequest,
         dto::TrainingDiffLine, dto::TrainingImportProblem, dto::TrainingImportResult,
         dto::TrainingImportRefusal,
+        dto::MemberMembership, dto::MemberHit, dto::MemberSearchPage, dto::ProcedureDueState,
+        dto::ProcedureState, dto::MemberRecord,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))

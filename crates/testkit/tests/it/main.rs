@@ -17,6 +17,8 @@ mod imports;
 mod jobs;
 mod limits;
 mod mail;
+mod members;
+mod members_http;
 mod membership;
 mod membership_browser;
 mod membership_forms;

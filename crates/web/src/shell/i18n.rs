@@ -279,6 +279,10 @@ mod tests {
                     ("time", "2026-04-01 00:00"),
                     ("uri", "https://rp.example.jp/cb"),
                     ("channel", "名簿"),
+                    // member back office: import problems
+                    ("value", "2020-13-01"),
+                    ("register", "1980-05-05"),
+                    ("column", "入会日"),
                 ];
                 let s = c.text(lang, &k, &args);
                 assert_ne!(s, k, "{k} missing in {lang:?}");
