@@ -11,6 +11,7 @@ mod identity;
 mod ledger;
 mod membership;
 mod oidc;
+mod programmes;
 mod store;
 pub mod testdb;
 mod training;

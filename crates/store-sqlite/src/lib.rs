@@ -9,6 +9,7 @@ mod identity;
 mod ledger;
 mod membership;
 mod oidc;
+mod programmes;
 mod store;
 mod training;
 

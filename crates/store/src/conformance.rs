@@ -13,6 +13,8 @@ use crate::*;
 
 mod membership;
 pub use membership::*;
+mod programmes;
+pub use programmes::*;
 
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
 pub trait Fixture {
@@ -57,7 +59,9 @@ macro_rules! conformance_suite {
             upload_previews_are_taken_once_by_their_uploader,
             membership_classes_per_association_and_one_open_per_level,
             member_ids_come_from_the_configured_range, profiles_names_and_rules_round_trip,
-            procedures_queue_oldest_first_with_parties_and_history);
+            procedures_queue_oldest_first_with_parties_and_history,
+            programme_entries_are_credited_once_per_origin,
+            item_programmes_and_lectures_round_trip, programme_applications_and_certificates);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(

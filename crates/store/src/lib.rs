@@ -6,12 +6,14 @@
 
 mod error;
 pub mod model;
+pub mod programmes;
 
 #[cfg(feature = "testkit")]
 pub mod conformance;
 
 pub use error::StoreError;
 pub use model::*;
+pub use programmes::ProgrammeStore;
 
 use chrono::NaiveDate;
 use mamis_domain::identity::Throttle;
@@ -69,6 +71,7 @@ pub trait Tx:
     + CertificateStore
     + TrainingStore
     + MembershipStore
+    + ProgrammeStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
