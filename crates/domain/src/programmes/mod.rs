@@ -126,6 +126,11 @@ pub struct ProgrammeEntry {
 }
 
 impl ProgrammeEntry {
+    /// Whether this entry cancels another.
+    pub fn is_reversal(&self) -> bool {
+        self.reverses.is_some()
+    }
+
     /// The reversal of this entry: same programme, category and day, negated units.
     pub fn reversal(&self, id: Uuid, created_by: String, created_at: Timestamp) -> Self {
         Self {
