@@ -780,6 +780,9 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     mamis_app::cme::certificates::schedule(&app)
         .await
         .map_err(|e| anyhow!("cannot schedule the certificate decisions: {e}"))?;
+    mamis_app::programmes::certificates::schedule(&app)
+        .await
+        .map_err(|e| anyhow!("cannot schedule the programme reminders: {e}"))?;
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {
@@ -864,6 +867,8 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mamis_app::cme::certificates::DecideJob),
         Arc::new(mamis_app::cme::certificates::RedecideJob),
         Arc::new(mamis_app::membership::LapseJob),
+        Arc::new(mamis_app::programmes::certificates::ScanJob),
+        Arc::new(mamis_app::programmes::certificates::RemindJob),
     ];
     let checkpoints = tokio::spawn(audit_checkpoints(
         app.store.clone(),

@@ -248,7 +248,7 @@ pub async fn decide<S: Store>(
     let mut tx = app.store.write().await?;
     let before = tx.application(id).await?.ok_or(AppError::NotFound)?;
     if before.status != ApplicationStatus::Open {
-        acting_check(who, &before).ok();
+        acting_check(who, &before)?;
         return Err(ProgrammeError::NotOpen);
     }
     let acting = acting_check(who, &before)?;
@@ -256,7 +256,8 @@ pub async fn decide<S: Store>(
         return Err(ProgrammeError::Stale);
     }
     let mut a = before.clone();
-    a.updated_at = now;
+    // every write moves the stamp, so a stale decision is refused even within one microsecond
+    a.updated_at = now.max(before.updated_at + chrono::Duration::microseconds(1));
     let what;
     match decision {
         Decision::Return { reason } => {

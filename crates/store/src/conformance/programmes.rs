@@ -75,7 +75,9 @@ pub async fn programme_entries_are_credited_once_per_origin<S: Store>(s: S) {
         t("2026-06-01T00:00:00Z"),
     );
     let mut tx = s.write().await.unwrap();
-    tx.insert_programme_entries(&[rev.clone()]).await.unwrap();
+    tx.insert_programme_entries(std::slice::from_ref(&rev))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let mut tx = s.write().await.unwrap();
     let mut rev2 = rev2;

@@ -28,6 +28,7 @@ mod oidc_rfc;
 mod pages_browser;
 mod portal_rp;
 mod previews;
+mod programmes;
 mod sso_browser;
 mod training;
 mod training_doctor_http;
