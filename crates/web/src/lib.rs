@@ -12,6 +12,7 @@ mod oidc;
 mod openapi;
 mod ops;
 mod portal;
+mod programmes;
 mod registry;
 mod shell;
 mod training;
@@ -119,14 +120,15 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/certificates.ftl")),
             include_str!(concat!("../i18n/", $lang, "/training.ftl")),
             include_str!(concat!("../i18n/", $lang, "/membership.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/programmes.ftl")),
         ]
     };
 }
 
 /// The Japanese catalogue's sources.
-pub(crate) const CATALOGUE_JA: [&str; 9] = catalogue!("ja");
+pub(crate) const CATALOGUE_JA: [&str; 10] = catalogue!("ja");
 /// The English catalogue's sources.
-pub(crate) const CATALOGUE_EN: [&str; 9] = catalogue!("en");
+pub(crate) const CATALOGUE_EN: [&str; 10] = catalogue!("en");
 
 /// The whole application as one router: the shell's own routes and each capability's, under
 /// the shell's layers (outermost last: observation, security headers, error pages, CSRF).
@@ -146,6 +148,7 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(office::routes::<S>())
         .merge(membership::routes::<S>())
         .merge(registry::routes::<S>())
+        .merge(programmes::routes::<S>())
         .fallback(shell::assets::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
