@@ -585,3 +585,77 @@ async fn a_certificate_expiring_in_4_months_mails_once_with_two_servers() {
     let second = t.second_server().await;
     reminders_once(&t, Some(&second)).await;
 }
+
+/// The demo's programme stories: one 実地 unit short of the new 産業医 certificate, a renewal due
+/// in 3 months (one unit short: web-session units beyond 5 do not count), and a かかりつけ医
+/// applicant with a valid CME certificate who can apply.
+async fn demo_stories<S: Store>(t: TestApp<S>) {
+    use mamis_store::AccessStore;
+    t.clock.set(jst("2026-12-03T10:00:00"));
+    mamis_app::demo::seed_demo(&t.app).await.unwrap().unwrap();
+    let principal = |id: u128| {
+        let app = t.app.clone();
+        async move {
+            let mut tx = app.store.read().await.unwrap();
+            let acc = tx.account(Uuid::from_u128(id)).await.unwrap().unwrap();
+            tx.rollback().await.unwrap();
+            mamis_domain::Principal::Doctor {
+                account_id: acc.id,
+                doctor_id: acc.doctor_id,
+            }
+        }
+    };
+    let member = principal(0xD0_2000).await;
+    let non_member = principal(0xD0_2001).await;
+    let history = principal(0xD0_2003).await;
+    let of = |v: Vec<progress::ProgrammeProgress>, p: CertifiedProgramme| {
+        v.into_iter().find(|x| x.programme == p).unwrap()
+    };
+    // one 実地 unit short
+    let s = of(progress::mine(&t.app, &history).await.unwrap(), SAN);
+    let short: Vec<_> = s
+        .assessment
+        .lines
+        .iter()
+        .filter(|l| !l.met())
+        .map(|l| (l.key.clone(), l.missing()))
+        .collect();
+    assert_eq!(
+        short,
+        vec![
+            (LineKey::Total, 2),
+            (LineKey::Category("kiso_jitchi".into()), 2)
+        ]
+    );
+    // renewal due in 3 months, one unit short because only 5 of the 7 web units count
+    let r = of(progress::mine(&t.app, &non_member).await.unwrap(), SAN);
+    assert_eq!(r.standing, Standing::RenewalDue(day("2027-03-03")));
+    assert_eq!(r.target, ApplicationKind::Renewal);
+    let total = r
+        .assessment
+        .lines
+        .iter()
+        .find(|l| l.key == LineKey::Total)
+        .unwrap();
+    assert_eq!((total.have, total.need), (38, 40));
+    // かかりつけ医: the member holds the CME certificate the demo decided, and may apply
+    let k = of(
+        progress::mine(&t.app, &member).await.unwrap(),
+        CertifiedProgramme::Kakaritsuke,
+    );
+    assert!(k.assessment.met, "{:?}", k.assessment.lines);
+    assert!(k.can_apply());
+    let a = applications::apply(
+        &t.app,
+        &member,
+        CertifiedProgramme::Kakaritsuke,
+        ApplyInput::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    // members apply through their county, then the prefecture runs it
+    assert_eq!(a.route.len(), 2);
+    assert_eq!(a.route[0].level(), mamis_domain::AssociationLevel::County);
+}
+app_test!(demo_programme_stories, demo_stories);
