@@ -29,6 +29,7 @@ mod pages_browser;
 mod portal_rp;
 mod previews;
 mod programmes;
+mod programmes_browser;
 mod sso_browser;
 mod training;
 mod training_doctor_http;

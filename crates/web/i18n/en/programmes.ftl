@@ -29,6 +29,7 @@ programmes-target-new = Requirements of a new certificate
 programmes-target-renewal = Requirements of a renewal
 programmes-mine-title = Certified-doctor programmes
 programmes-mine-lead = For each programme: what you hold, until when, and the units still missing by category. Units up to 31 March 2025 (the paper training book) are added by the reviewing staff when you apply.
+programmes-verify-link = Verification page (the URL to show others)
 programmes-number = Certificate number
 programmes-valid = Valid
 programmes-record-note = The JMA issues the paper certificate. What MAMIS shows and prints is a record of certification, not the certificate itself.

@@ -29,6 +29,7 @@ programmes-target-new = 新規申請の要件
 programmes-target-renewal = 更新申請の要件
 programmes-mine-title = 認定医・研修制度
 programmes-mine-lead = 制度ごとに、保有している認定、有効期限、不足している単位をカテゴリ別に示します。2025年3月31日以前の単位(研修手帳)は、申請時に審査担当の事務局が追加します。
+programmes-verify-link = 認定の確認ページ(第三者に示す URL)
 programmes-number = 認定番号
 programmes-valid = 有効期間
 programmes-record-note = 認定証は日本医師会が紙で交付します。MAMIS の表示と PDF は認定の記録であり、認定証そのものではありません。

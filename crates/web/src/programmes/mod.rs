@@ -80,6 +80,11 @@ impl From<ProgrammeError> for PageError {
     }
 }
 
+/// Percent-encodes a query value.
+pub(crate) fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// The programme's name in the page's language.
 pub(crate) fn programme_name(f: &Fmt<'_>, p: CertifiedProgramme) -> String {
     f.t(

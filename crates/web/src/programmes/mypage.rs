@@ -27,7 +27,7 @@ pub struct ProgrammeView {
     name: String,
     standing: String,
     class: &'static str,
-    certificate: Option<(String, String, String)>,
+    certificate: Option<(String, String, String, String)>,
     record_note: bool,
     target: String,
     gauge: Option<(String, String, i64)>,
@@ -100,6 +100,11 @@ fn view_of(f: &Fmt<'_>, lang: Lang, p: &ProgrammeProgress) -> ProgrammeView {
                 c.number.clone(),
                 f.date(c.valid_from),
                 f.date(c.valid_until),
+                format!(
+                    "/verify/{}?c={}",
+                    super::enc(&c.number),
+                    super::enc(&c.verification_code)
+                ),
             )
         }),
         record_note: rules.paper_certificate,
