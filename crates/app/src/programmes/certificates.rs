@@ -457,3 +457,56 @@ pub fn roster_csv(lines: &[RosterLine], today: NaiveDate) -> String {
         .and_then(|b| String::from_utf8(b).ok())
         .unwrap_or_default()
 }
+
+/// The title printed on a programme's document: the record of certification where the JMA
+/// issues paper, the certificate (修了証) otherwise.
+pub fn document_title(p: CertifiedProgramme) -> String {
+    let name = programme_name_ja(p);
+    if p.rules().paper_certificate {
+        format!("{name} 認定の記録")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The signed-in doctor's programme document as PDF: `(file name, bytes)`.
+pub async fn record_pdf<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    number: &str,
+) -> ProgrammeResult<(String, Vec<u8>)> {
+    let (c, d) = my_certificate(app, who, number).await?;
+    if c.revoked_at.is_some() {
+        return Err(AppError::NotFound.into());
+    }
+    let name = match c.programme {
+        CertifiedProgramme::Sangyoui => "日本医師会認定産業医",
+        CertifiedProgramme::SportsDoctor => "日本医師会認定健康スポーツ医",
+        CertifiedProgramme::Kakaritsuke => "日医かかりつけ医機能研修制度",
+        CertifiedProgramme::KakaritsukeReport => "かかりつけ医機能報告制度にかかる研修",
+    };
+    let pdf = mamis_pdf::render(&mamis_pdf::Certificate {
+        number: c.number.clone(),
+        issued_on: c.issued_on,
+        issuer: crate::cme::documents::ISSUER.into(),
+        verify_url: crate::cme::documents::verify_url(
+            &app.config.base_url,
+            &c.number,
+            &c.verification_code,
+        ),
+        holder: mamis_pdf::Holder {
+            name: format!("{} {}", d.family_name, d.given_name),
+            kana: format!("{} {}", d.family_kana, d.given_kana),
+            iseki: d.iseki.to_string(),
+        },
+        document: mamis_pdf::Document::ProgrammeRecord {
+            title: document_title(c.programme),
+            programme: name.into(),
+            valid_from: c.valid_from,
+            valid_until: c.valid_until,
+            record_only: c.programme.rules().paper_certificate,
+        },
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok((format!("{}.pdf", c.number), pdf))
+}

@@ -404,6 +404,32 @@ async fn route_and_renewal<S: Store>(t: TestApp<S>) {
             .is_none()
     );
 
+    // the PDF is labelled a record of certification (the JMA issues the paper certificate)
+    let (file, pdf) = certificates::record_pdf(&t.app, &who, &cert.number)
+        .await
+        .unwrap();
+    assert_eq!(file, "SAN-2026-000001.pdf");
+    assert!(pdf.starts_with(b"%PDF"));
+    if let Some(text) = crate::certificates_http::pdf_text(&pdf) {
+        for needle in [
+            "日本医師会認定産業医認定の記録",
+            "認定証ではありません",
+            "SAN-2026-000001",
+            "2031年6月9日",
+            &d.family_name,
+        ] {
+            assert!(text.contains(needle), "{needle} missing in {text}");
+        }
+    }
+    let (_, other) = verified(&t, 2).await;
+    let e = certificates::record_pdf(&t.app, &other, &cert.number)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ProgrammeError::App(mamis_app::AppError::NotFound)),
+        "{e}"
+    );
+
     // renewal: 20 units in the 5 years ending on the expiry day, ≥ 1 of 更新, 実地, 専門
     t.clock.set(jst("2031-04-01T10:00:00"));
     let p = progress::mine(&t.app, &who).await.unwrap();

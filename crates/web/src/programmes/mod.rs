@@ -28,6 +28,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
             "/mypage/programmes/{programme}/apply",
             post(mypage::apply::<S>),
         )
+        .route(
+            "/mypage/programmes/record/{number}",
+            get(mypage::record::<S>),
+        )
         .route("/office/programmes", get(office::queue::<S>))
         .route(
             "/office/programmes/applications/{id}",

@@ -3,6 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use mamis_app::identity::jst;
 use mamis_app::identity::sessions::Current;
@@ -27,7 +28,7 @@ pub struct ProgrammeView {
     name: String,
     standing: String,
     class: &'static str,
-    certificate: Option<(String, String, String, String)>,
+    certificate: Option<(String, String, String, String, String)>,
     record_note: bool,
     target: String,
     gauge: Option<(String, String, i64)>,
@@ -105,6 +106,7 @@ fn view_of(f: &Fmt<'_>, lang: Lang, p: &ProgrammeProgress) -> ProgrammeView {
                     super::enc(&c.number),
                     super::enc(&c.verification_code)
                 ),
+                format!("/mypage/programmes/record/{}", super::enc(&c.number)),
             )
         }),
         record_note: rules.paper_certificate,
@@ -222,4 +224,32 @@ pub(crate) async fn mypage_card<S: Store>(
         })
         .collect();
     Ok(Some(ProgrammeCard { lines }))
+}
+
+/// `GET /mypage/programmes/record/{number}`: the doctor's certificate, or the record of a
+/// certification the JMA issues on paper, as PDF.
+pub async fn record<S: Store>(
+    State(st): State<WebState<S>>,
+    CurrentUser(cur): CurrentUser,
+    Path(number): Path<String>,
+) -> Result<Response, PageError> {
+    let (name, pdf) =
+        mamis_app::programmes::certificates::record_pdf(&st.app, &cur.doctor_principal(), &number)
+            .await?;
+    let name: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        pdf,
+    )
+        .into_response())
 }
