@@ -278,3 +278,82 @@ pub fn paper_entry(
         )),
     }
 }
+
+/// A designated lecture as JMA staff enter it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LectureInput {
+    /// Its key (1–32 characters: letters, digits, `-`).
+    pub key: String,
+    /// Its title (1–200 characters).
+    pub title: String,
+    /// Its group number (1–99), if the prefectures' group rules use one.
+    pub group: Option<u8>,
+    /// No longer designated.
+    pub retired: bool,
+}
+
+/// Adds or changes a designated lecture of the かかりつけ医 応用研修 (JMA staff; audited).
+pub async fn put_lecture<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    l: LectureInput,
+    client_addr: Option<String>,
+) -> ProgrammeResult<()> {
+    crate::authz::require(
+        who,
+        mamis_domain::Action::EditCatalogue,
+        &mamis_domain::Target::System,
+    )?;
+    let key = l.key.trim().to_owned();
+    if key.is_empty()
+        || key.chars().count() > 32
+        || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(ProgrammeError::LectureKey);
+    }
+    let title = l.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(ProgrammeError::LectureTitle);
+    }
+    if l.group.is_some_and(|g| g == 0 || g > 99) {
+        return Err(ProgrammeError::LectureGroup);
+    }
+    let mut tx = app.store.write().await?;
+    tx.put_designated_lecture(&mamis_store::programmes::DesignatedLecture {
+        key: key.clone(),
+        title,
+        group: l.group,
+        retired: l.retired,
+        updated_at: app.now(),
+    })
+    .await?;
+    app.audit(
+        &mut tx,
+        Entry::new(
+            who,
+            "programmes.lecture",
+            format!("designated_lecture:{key}"),
+        )
+        .from(client_addr)
+        .details(json!({ "group": l.group, "retired": l.retired })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every designated lecture, for JMA staff.
+pub async fn lectures<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+) -> ProgrammeResult<Vec<mamis_store::programmes::DesignatedLecture>> {
+    crate::authz::require(
+        who,
+        mamis_domain::Action::EditCatalogue,
+        &mamis_domain::Target::System,
+    )?;
+    let mut tx = app.store.read().await?;
+    let v = tx.designated_lectures().await?;
+    tx.rollback().await?;
+    Ok(v)
+}

@@ -34,9 +34,15 @@ pub enum ProgrammeError {
     /// The category is not one of the programme's.
     #[error("unknown category {0}")]
     UnknownCategory(String),
-    /// A lecture key is empty or longer than 32 characters.
-    #[error("lecture key must be 1–32 characters")]
+    /// A lecture key is empty, longer than 32 characters, or not letters, digits and `-`.
+    #[error("lecture key must be 1–32 letters, digits or -")]
     LectureKey,
+    /// A lecture title is empty or longer than 200 characters.
+    #[error("lecture title must be 1–200 characters")]
+    LectureTitle,
+    /// A lecture group is outside 1–99.
+    #[error("lecture group must be 1–99")]
+    LectureGroup,
     /// The same item names the same programme twice.
     #[error("an item names a programme twice")]
     DuplicatePart,

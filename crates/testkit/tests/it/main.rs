@@ -30,6 +30,7 @@ mod portal_rp;
 mod previews;
 mod programmes;
 mod programmes_browser;
+mod programmes_http;
 mod sso_browser;
 mod training;
 mod training_doctor_http;

@@ -2,6 +2,7 @@
 //! and certificates on My Page; the office's application queues, reviews, 研修手帳 units and
 //! rosters with CSV export.
 
+mod lectures;
 mod mypage;
 mod office;
 
@@ -46,6 +47,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
             post(office::paper::<S>),
         )
         .route("/office/programmes/roster", get(office::roster::<S>))
+        .route(
+            "/office/programmes/lectures",
+            get(lectures::list::<S>).post(lectures::put::<S>),
+        )
 }
 
 impl From<ProgrammeError> for PageError {
@@ -55,6 +60,8 @@ impl From<ProgrammeError> for PageError {
             ProgrammeError::App(e) => e.into(),
             ProgrammeError::UnknownCategory(_) => bad("programmes-error-category"),
             ProgrammeError::LectureKey => bad("programmes-error-lecture"),
+            ProgrammeError::LectureTitle => bad("programmes-error-lecture-title"),
+            ProgrammeError::LectureGroup => bad("programmes-error-lecture-group"),
             ProgrammeError::DuplicatePart => bad("programmes-error-duplicate-part"),
             ProgrammeError::SessionClosed => PageError(Failure::Because(
                 Box::new(Failure::Conflict),
