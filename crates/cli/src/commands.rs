@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use crate::config::{self, Config, DbKind, Overrides};
 use crate::{
     AuditCmd, CertificatesCmd, Cli, ClientCmd, Cmd, KeysCmd, LedgerCmd, LegacyCmd, MailCmd,
-    StaffCmd, TokenCmd,
+    ProgrammesCmd, StaffCmd, TokenCmd,
 };
 
 fn env_vars() -> Vec<(String, String)> {
@@ -358,6 +358,18 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
                 .await
                 .map_err(|e| anyhow!("cannot import {}: {e}", file.display()))?;
             Ok(history_report(&r, &file, "ledger entries"))
+        }
+        Cmd::Programmes {
+            cmd: ProgrammesCmd::ImportHistory { file },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let r = mamis_app::programmes::history::import_history(&app, &cli_principal(), &bytes)
+                .await
+                .map_err(|e| anyhow!("cannot import {}: {e}", file.display()))?;
+            Ok(history_report(&r, &file, "programme entries"))
         }
         Cmd::Certificates {
             cmd: CertificatesCmd::Issue { fiscal_year },

@@ -7,6 +7,7 @@ pub mod applications;
 pub mod certificates;
 pub mod credit;
 pub(crate) mod demo;
+pub mod history;
 pub mod progress;
 
 use chrono::NaiveDate;

@@ -685,3 +685,59 @@ async fn demo_stories<S: Store>(t: TestApp<S>) {
     assert_eq!(a.route[0].level(), mamis_domain::AssociationLevel::County);
 }
 app_test!(demo_programme_stories, demo_stories);
+
+/// The dated programme-history CSV: a bad line refuses the whole file with its line number and
+/// column; a good file writes once, and a re-run changes nothing.
+async fn history_import<S: Store>(t: TestApp<S>) {
+    use mamis_app::programmes::history::import_history;
+    setup(&t).await;
+    let (d, _) = verified(&t, 1).await;
+    let header = "医籍登録番号,制度,カテゴリ,日付,単位,ページ,押印\n";
+    let bad = format!(
+        "{header}100001,sangyoui,kiso_zenki,2024-10-01,14,3,東京都医師会\n\n100001,sangyoui,kiso_jitchi,2025-04-01,1,4,東京都医師会\n100001,sangyoui,kiso_nope,2024-10-01,1,4,印\n"
+    );
+    let r = import_history(&t.app, &job(), bad.as_bytes())
+        .await
+        .unwrap();
+    assert!(!r.applied());
+    let lines: Vec<(u64, Option<String>)> = r
+        .problems
+        .iter()
+        .map(|p| (p.line, p.column.clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![(4, Some("日付".into())), (5, Some("カテゴリ".into()))]
+    );
+    assert!(entries(&t, d.id).await.is_empty(), "nothing written");
+    let good = format!(
+        "{header}100001,sangyoui,kiso_zenki,2024-10-01,14,3,東京都医師会\n100001,sangyoui,kiso_jitchi,2024/11/2,9.5,4,東京都医師会\n"
+    );
+    let r = import_history(&t.app, &job(), good.as_bytes())
+        .await
+        .unwrap();
+    assert!(r.applied(), "{:?}", r.problems);
+    assert_eq!((r.rows, r.written, r.unchanged), (2, 2, 0));
+    let es = entries(&t, d.id).await;
+    assert!(es.iter().all(|e| e.source == Source::PriorSystem));
+    assert_eq!(
+        es.iter().map(|e| e.half_units.get()).collect::<Vec<_>>(),
+        vec![28, 19]
+    );
+    assert_eq!(es[0].note.as_deref(), Some("研修手帳 p.3 印 東京都医師会"));
+    let r = import_history(&t.app, &job(), good.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!((r.written, r.unchanged), (0, 2));
+    assert_eq!(entries(&t, d.id).await.len(), 2);
+    // another prefecture's staff cannot import for this doctor: the line is refused
+    let osaka = staff(Role::PrefectureStaff, "P27");
+    let r = import_history(&t.app, &osaka, good.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(r.total_problems, 2);
+}
+app_test!(
+    programme_history_csv_is_all_or_nothing_and_idempotent,
+    history_import
+);
