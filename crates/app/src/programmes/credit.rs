@@ -357,3 +357,21 @@ pub async fn lectures<S: Store>(
     tx.rollback().await?;
     Ok(v)
 }
+
+/// A session's items and what they credit in the programmes, for its organiser's page.
+pub async fn session_parts<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    session: Uuid,
+) -> ProgrammeResult<(
+    TrainingSession,
+    Vec<mamis_store::StoredItem>,
+    Vec<ItemProgramme>,
+)> {
+    let mut tx = app.store.read().await?;
+    let s = super::managed_session(&mut tx, who, session).await?;
+    let items = tx.programme_items(session).await?;
+    let parts = tx.item_programmes(session).await?;
+    tx.rollback().await?;
+    Ok((s, items, parts))
+}

@@ -280,3 +280,90 @@ app_test!(
     programme_pages_lectures_rosters_and_refusals,
     lectures_and_rosters
 );
+
+/// The organiser names what a session's items credit: saved and shown again; a category of no
+/// programme is refused with its message; another county's staff do not find the session.
+async fn session_parts_page<S: Store>(t: TestApp<S>) {
+    setup(&t).await;
+    let s = crate::training::chiyoda_session(&t).await;
+    let (chiyoda, _) = staff_user(
+        &t,
+        "county-office@example.jp",
+        "sumire-tsubaki-2026",
+        grant(Role::CountyStaff, "P13-0001"),
+    )
+    .await;
+    let path = format!("/office/programmes/sessions/{}", s.id);
+    let (status, body) = page(&t, &chiyoda, &path).await;
+    assert_eq!(status, 200);
+    let doc = html(&body);
+    assert_eq!(texts(&doc, "fieldset.item legend").len(), 3);
+    let token = attr(&doc, "input[name=csrf]", "value").unwrap();
+    let (status, _) = post(
+        &t,
+        &chiyoda,
+        &path,
+        &[
+            ("csrf", &token),
+            ("part-1-0", "sangyoui:kiso_jitchi"),
+            ("part-1-1", "kakaritsuke:ouyou"),
+            ("lecture-1-1", "K-01"),
+            ("part-2-0", "sangyoui:senmon"),
+            ("web-2-0", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let mut tx = t.app.store.read().await.unwrap();
+    let mut parts: Vec<(String, String, bool, Option<String>)> = tx
+        .item_programmes(s.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            (
+                p.programme.as_str().to_owned(),
+                p.category,
+                p.web_session,
+                p.lecture,
+            )
+        })
+        .collect();
+    tx.rollback().await.unwrap();
+    parts.sort();
+    assert_eq!(
+        parts,
+        vec![
+            (
+                "kakaritsuke".into(),
+                "ouyou".into(),
+                false,
+                Some("K-01".into())
+            ),
+            ("sangyoui".into(), "kiso_jitchi".into(), false, None),
+            ("sangyoui".into(), "senmon".into(), true, None),
+        ]
+    );
+    let (_, body) = page(&t, &chiyoda, &path).await;
+    let selected = texts(&html(&body), "option[selected]");
+    assert_eq!(selected.len(), 3, "{selected:?}");
+    let (status, body) = post(
+        &t,
+        &chiyoda,
+        &path,
+        &[("csrf", &token), ("part-0-0", "sangyoui:nope")],
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(body.contains("その制度にないカテゴリです"), "{body}");
+    let (other, _) = staff_user(
+        &t,
+        "county2-office@example.jp",
+        "sumire-tsubaki-2027",
+        grant(Role::PrefectureStaff, "P27"),
+    )
+    .await;
+    let (status, _) = page(&t, &other, &path).await;
+    assert_eq!(status, 404);
+}
+app_test!(organisers_name_programme_units_on_items, session_parts_page);

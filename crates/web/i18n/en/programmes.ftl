@@ -118,3 +118,7 @@ programmes-lecture-group = Group
 programmes-lecture-retired = No longer designated
 programmes-lecture-save = Save
 programmes-lectures-empty = No designated lecture yet.
+programmes-session-title = Programme units
+programmes-session-lead = For each item, choose the programmes and categories it credits besides (or instead of) its CME codes. Attendance credits each once, from the same records.
+programmes-session-web = Individual web session
+programmes-session-back = Back to the session

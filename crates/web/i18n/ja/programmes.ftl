@@ -118,3 +118,7 @@ programmes-lecture-group = グループ
 programmes-lecture-retired = 指定を終了
 programmes-lecture-save = 保存する
 programmes-lectures-empty = 指定講義はまだありません。
+programmes-session-title = 認定医・研修制度の単位
+programmes-session-lead = 演題ごとに、生涯教育のカリキュラムコードに加えて(または代わりに)単位を与える制度とカテゴリを選びます。出席は同じ記録から一度だけ単位になります。
+programmes-session-web = 個人単位の Web 研修
+programmes-session-back = 研修会へ戻る

@@ -5,6 +5,7 @@
 mod lectures;
 mod mypage;
 mod office;
+mod sessions;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -47,6 +48,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
             post(office::paper::<S>),
         )
         .route("/office/programmes/roster", get(office::roster::<S>))
+        .route(
+            "/office/programmes/sessions/{id}",
+            get(sessions::show::<S>).post(sessions::save::<S>),
+        )
         .route(
             "/office/programmes/lectures",
             get(lectures::list::<S>).post(lectures::put::<S>),
