@@ -698,6 +698,9 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
         .nth(3)
         .ok_or(AppError::Internal("no fourth demo member".into()))?;
     seed_demo_ledger(&mut tx, member, non_member, with_history, revoked, now).await?;
+    // certified-doctor programmes (issue 20): 産業医 one 実地 unit short, a renewal due in
+    // 3 months, a かかりつけ医 applicant holding a valid CME certificate
+    crate::programmes::demo::seed(&mut tx, with_history, non_member, member, now).await?;
     let mut legacy = Vec::new();
     if let Some(m) = &legacy_only.member_id {
         tx.upsert_legacy_credentials(&[LegacyCredential {

@@ -15,6 +15,7 @@ pub mod membership;
 pub mod migration;
 pub mod oidc;
 pub mod portal;
+pub mod programmes;
 pub mod registry;
 mod sheet;
 pub mod tokens;

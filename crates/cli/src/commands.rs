@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use crate::config::{self, Config, DbKind, Overrides};
 use crate::{
     AuditCmd, CertificatesCmd, Cli, ClientCmd, Cmd, KeysCmd, LedgerCmd, LegacyCmd, MailCmd,
-    StaffCmd, TokenCmd,
+    ProgrammesCmd, StaffCmd, TokenCmd,
 };
 
 fn env_vars() -> Vec<(String, String)> {
@@ -358,6 +358,18 @@ async fn dispatch<S: Store>(store: S, cfg: &Config, cmd: Cmd) -> anyhow::Result<
                 .await
                 .map_err(|e| anyhow!("cannot import {}: {e}", file.display()))?;
             Ok(history_report(&r, &file, "ledger entries"))
+        }
+        Cmd::Programmes {
+            cmd: ProgrammesCmd::ImportHistory { file },
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let (sk, ak) = keys(cfg, false)?;
+            let app = app_for(store, cfg, sk, ak)?;
+            let r = mamis_app::programmes::history::import_history(&app, &cli_principal(), &bytes)
+                .await
+                .map_err(|e| anyhow!("cannot import {}: {e}", file.display()))?;
+            Ok(history_report(&r, &file, "programme entries"))
         }
         Cmd::Certificates {
             cmd: CertificatesCmd::Issue { fiscal_year },
@@ -780,6 +792,9 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
     mamis_app::cme::certificates::schedule(&app)
         .await
         .map_err(|e| anyhow!("cannot schedule the certificate decisions: {e}"))?;
+    mamis_app::programmes::certificates::schedule(&app)
+        .await
+        .map_err(|e| anyhow!("cannot schedule the programme reminders: {e}"))?;
     if demo_mode {
         match demo::seed_demo(&app).await? {
             Some(logins) => {
@@ -873,6 +888,8 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mamis_app::cme::certificates::RedecideJob),
         Arc::new(mamis_app::membership::LapseJob),
         Arc::new(mamis_app::membership::RemindJob),
+        Arc::new(mamis_app::programmes::certificates::ScanJob),
+        Arc::new(mamis_app::programmes::certificates::RemindJob),
     ];
     let checkpoints = tokio::spawn(audit_checkpoints(
         app.store.clone(),

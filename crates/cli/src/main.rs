@@ -73,6 +73,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: LedgerCmd,
     },
+    /// The certified-doctor programmes (産業医, 健康スポーツ医, かかりつけ医).
+    Programmes {
+        #[command(subcommand)]
+        cmd: ProgrammesCmd,
+    },
     /// CME certificates (日医生涯教育認定証).
     Certificates {
         #[command(subcommand)]
@@ -164,6 +169,16 @@ enum LegacyCmd {
 enum LedgerCmd {
     /// Import credits from before MAMIS (医籍登録番号, 年度, カリキュラムコード, 単位 or 半単位;
     /// UTF-8 or CP932) as prior-system entries; all or nothing.
+    ImportHistory {
+        /// The CSV file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProgrammesCmd {
+    /// Import units of the paper 研修手帳 (before April 2025): 医籍登録番号, 制度, カテゴリ, 日付,
+    /// 単位, ページ, 押印 (UTF-8 or CP932); all or nothing, re-runs change nothing.
     ImportHistory {
         /// The CSV file.
         file: PathBuf,

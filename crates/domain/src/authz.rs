@@ -139,11 +139,14 @@ pub enum Action {
     FileMembership,
     /// Approve, return, route, forward or acknowledge a membership procedure due at the node.
     DecideMembership,
+    /// Review a certified-doctor programme application acting at the node (approve, return, add
+    /// paper 研修手帳 units), and see the node's programme rosters.
+    DecideProgrammes,
 }
 
 impl Action {
     /// Every action (for exhaustive tests of the rule table).
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Self::ViewAssociations,
         Self::ViewDoctors,
         Self::EditDoctors,
@@ -159,6 +162,7 @@ impl Action {
         Self::ApproveTraining,
         Self::FileMembership,
         Self::DecideMembership,
+        Self::DecideProgrammes,
     ];
 }
 
@@ -184,14 +188,14 @@ pub fn rule(role: Role, action: Action) -> ScopeRule {
             JmaStaff,
             ViewAssociations | ViewDoctors | EditDoctors | EditCatalogue | ReadAudit
             | VerifyIdentity | SuspendAccounts | EditCredits | ManageCertificates | ManageTraining
-            | FileMembership | DecideMembership,
+            | FileMembership | DecideMembership | DecideProgrammes,
         ) => National,
         // approval is the prefecture's act; JMA administrators keep it for emergencies
         (JmaStaff, ManageApiTokens | ManageRoleGrants | ApproveTraining) => Denied,
         (
             PrefectureStaff | CountyStaff,
             ViewAssociations | ViewDoctors | EditDoctors | VerifyIdentity | SuspendAccounts
-            | EditCredits | ManageTraining | FileMembership | DecideMembership,
+            | EditCredits | ManageTraining | FileMembership | DecideMembership | DecideProgrammes,
         ) => Subtree,
         (PrefectureStaff, ApproveTraining) => Subtree,
         (

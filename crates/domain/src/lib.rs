@@ -11,6 +11,7 @@ pub mod ledger;
 pub mod membership;
 pub mod names;
 pub mod procedure;
+pub mod programmes;
 pub mod rules;
 pub mod time;
 pub mod training;

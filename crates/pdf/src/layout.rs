@@ -28,10 +28,11 @@ const QR_TOP: f32 = 222.0;
 const FOLIO_Y: f32 = 281.0;
 
 /// 学習単位取得証 / 日医生涯教育認定証 / 受講証明書.
-fn title(d: &Document) -> &'static str {
+fn title(d: &Document) -> &str {
     match d {
         Document::AnnualUnits { .. } => "学習単位取得証",
         Document::CmeCertificate { .. } => "日医生涯教育認定証",
+        Document::ProgrammeRecord { title, .. } => title,
         Document::Attendance { .. } => "受講証明書",
     }
 }
@@ -62,6 +63,19 @@ pub(crate) fn check(c: &Certificate) -> Result<(), PdfError> {
                 return Err(PdfError::Invalid(
                     "the certificate window ends before it starts",
                 ));
+            }
+        }
+        Document::ProgrammeRecord {
+            title,
+            programme,
+            valid_from,
+            valid_until,
+            ..
+        } => {
+            check_glyphs("表題", title)?;
+            check_glyphs("制度", programme)?;
+            if valid_from > valid_until {
+                return Err(PdfError::Invalid("the validity ends before it starts"));
             }
         }
         Document::Attendance {
@@ -245,6 +259,16 @@ fn statement(d: &Document) -> String {
             to_fy - from_fy + 1,
             units_text(half_units + 2 * i64::from(*codes))
         ),
+        Document::ProgrammeRecord {
+            programme,
+            record_only: true,
+            ..
+        } => format!(
+            "上記の者が{programme}として認定されていることの記録です。認定証は日本医師会が紙で交付します。この書面は認定証そのものではありません。"
+        ),
+        Document::ProgrammeRecord { programme, .. } => {
+            format!("あなたは{programme}の要件を満たしたことを証します。")
+        }
         Document::Attendance { from, to, .. } => format!(
             "上記の者が、{}から{}までの期間に、日本医師会生涯教育制度において下記のとおり受講したことを証明します。",
             date_short(*from),
@@ -292,6 +316,28 @@ fn details(page: &mut Page, d: &Document, top: f32) -> Result<f32, PdfError> {
             ("カリキュラムコード数", codes.to_string()),
             ("合計", units_text(half_units + 2 * i64::from(*codes))),
             ("有効期限", date_ja(*valid_until)),
+        ],
+        Document::ProgrammeRecord {
+            programme,
+            valid_from,
+            valid_until,
+            record_only,
+            ..
+        } => vec![
+            ("制度", programme.clone()),
+            (
+                "有効期間",
+                format!("{} 〜 {}", date_ja(*valid_from), date_ja(*valid_until)),
+            ),
+            ("有効期限", date_ja(*valid_until)),
+            (
+                "書面の種類",
+                if *record_only {
+                    "認定の記録（認定証ではありません）".to_owned()
+                } else {
+                    "認定証".to_owned()
+                },
+            ),
         ],
         Document::Attendance {
             from,
@@ -431,7 +477,7 @@ fn table(d: &Document) -> Option<Table> {
             blocks: 2,
             empty: "取得したカリキュラムコードはありません",
         }),
-        Document::CmeCertificate { .. } => None,
+        Document::CmeCertificate { .. } | Document::ProgrammeRecord { .. } => None,
         Document::Attendance { lines, .. } => Some(Table {
             columns: vec![
                 Column {

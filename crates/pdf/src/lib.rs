@@ -79,6 +79,20 @@ pub enum Document {
         /// 有効期限 — last day the certificate is valid.
         valid_until: NaiveDate,
     },
+    /// A certified-doctor programme's certificate (認定産業医, 健康スポーツ医, かかりつけ医の修了証)
+    /// or, where the JMA issues paper, the record of that certification.
+    ProgrammeRecord {
+        /// Title as printed, e.g. "日本医師会認定産業医 認定記録".
+        title: String,
+        /// The programme's name, e.g. "日本医師会認定産業医".
+        programme: String,
+        /// First day of validity.
+        valid_from: NaiveDate,
+        /// Last day of validity.
+        valid_until: NaiveDate,
+        /// The JMA issues the paper certificate: this PDF is only a record of certification.
+        record_only: bool,
+    },
     /// 受講証明書 — attendance over a chosen past period.
     Attendance {
         /// First day of the period.

@@ -12,6 +12,7 @@ mod ledger;
 mod members;
 mod membership;
 mod oidc;
+mod programmes;
 mod store;
 pub mod testdb;
 mod training;

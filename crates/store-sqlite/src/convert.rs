@@ -109,6 +109,24 @@ fn constraint_name(message: &str) -> String {
         "role_grants.account_id, role_grants.role, role_grants.scope_kind, role_grants.scope_id" => {
             "role_grants_pkey"
         }
+        "programme_entries.id" => "programme_entries_pkey",
+        "programme_entries.programme, programme_entries.origin_key, programme_entries.generation" => {
+            "programme_entries_origin_key"
+        }
+        "programme_entries.reverses_entry" => "programme_entries_reverses_key",
+        "training_item_programmes.item_id, training_item_programmes.programme" => {
+            "training_item_programmes_pkey"
+        }
+        "programme_applications.id" => "programme_applications_pkey",
+        "programme_applications.doctor_id, programme_applications.programme" => {
+            "programme_applications_open_key"
+        }
+        "programme_certificates.id" => "programme_certificates_pkey",
+        "programme_certificates.number" => "programme_certificates_number_key",
+        "programme_certificates.doctor_id, programme_certificates.programme, programme_certificates.valid_from" => {
+            "programme_certificates_period_key"
+        }
+        "designated_lectures.key" => "designated_lectures_pkey",
         _ if message.contains("FOREIGN KEY") => "foreign_key",
         other => other,
     };

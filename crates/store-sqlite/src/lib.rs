@@ -10,6 +10,7 @@ mod ledger;
 mod members;
 mod membership;
 mod oidc;
+mod programmes;
 mod store;
 mod training;
 

@@ -15,6 +15,8 @@ mod members;
 mod membership;
 pub use members::*;
 pub use membership::*;
+mod programmes;
+pub use programmes::*;
 
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
 pub trait Fixture {
@@ -61,7 +63,9 @@ macro_rules! conformance_suite {
             member_ids_come_from_the_configured_range, profiles_names_and_rules_round_trip,
             procedures_queue_oldest_first_with_parties_and_history,
             municipalities_counts_and_reminders, member_search_prefixes_scope_and_pages,
-            member_counts_and_flows);
+            member_counts_and_flows,
+            programme_entries_are_credited_once_per_origin,
+            item_programmes_and_lectures_round_trip, programme_applications_and_certificates);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(

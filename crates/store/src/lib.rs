@@ -7,6 +7,7 @@
 mod error;
 pub mod members;
 pub mod model;
+pub mod programmes;
 
 #[cfg(feature = "testkit")]
 pub mod conformance;
@@ -14,6 +15,7 @@ pub mod conformance;
 pub use error::StoreError;
 pub use members::*;
 pub use model::*;
+pub use programmes::ProgrammeStore;
 
 use chrono::NaiveDate;
 use mamis_domain::identity::Throttle;
@@ -72,6 +74,7 @@ pub trait Tx:
     + TrainingStore
     + MembershipStore
     + MemberStore
+    + ProgrammeStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;

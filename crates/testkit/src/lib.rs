@@ -252,6 +252,8 @@ impl<S: Store> TestApp<S> {
         handlers.push(Arc::new(mamis_app::cme::certificates::RedecideJob));
         handlers.push(Arc::new(mamis_app::membership::LapseJob));
         handlers.push(Arc::new(mamis_app::membership::RemindJob));
+        handlers.push(Arc::new(mamis_app::programmes::certificates::ScanJob));
+        handlers.push(Arc::new(mamis_app::programmes::certificates::RemindJob));
         Worker::new(self.app.clone(), handlers)
     }
 }

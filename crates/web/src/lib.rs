@@ -13,6 +13,7 @@ mod oidc;
 mod openapi;
 mod ops;
 mod portal;
+mod programmes;
 mod registry;
 mod shell;
 mod training;
@@ -121,6 +122,7 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/training.ftl")),
             include_str!(concat!("../i18n/", $lang, "/membership.ftl")),
             include_str!(concat!("../i18n/", $lang, "/members.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/programmes.ftl")),
         ]
     };
 }
@@ -149,6 +151,7 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(membership::routes::<S>())
         .merge(registry::routes::<S>())
         .merge(members::routes::<S>())
+        .merge(programmes::routes::<S>())
         .fallback(shell::assets::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -977,7 +977,24 @@ pub async fn verify<S: Store>(
             None
         }
     } else {
-        None
+        // the certified-doctor programmes' certificates (issue 20)
+        crate::programmes::certificates::lookup(&mut tx, number, |s| code_matches(s, code))
+            .await?
+            .map(|p| {
+                (
+                    p.doctor,
+                    p.programme.as_str().to_owned(),
+                    p.issued_on,
+                    Period::Dates(p.valid_from, p.valid_until),
+                    Some(p.valid_until),
+                    p.revoked_at.map(|at| Revocation {
+                        at,
+                        category: "other".into(),
+                        reason: String::new(),
+                        by: String::new(),
+                    }),
+                )
+            })
     };
     let Some((doctor, kind, issued_on, period, valid_until, revocation)) = found else {
         tx.rollback().await?;

@@ -885,6 +885,13 @@ pub async fn settle<T: Tx>(
         settled.written += credited.written;
         settled.reversed += reversals.len() as u64;
     }
+    // the certified-doctor programmes the items name (issue 20), from the same presence
+    let p = crate::programmes::credit::settle_session(
+        tx, session, &items, &presence, grace, created_by, now,
+    )
+    .await?;
+    settled.written += p.written;
+    settled.reversed += p.reversed;
     // pending numbers now held by a verified MAMIS_ID are no longer pending at this session
     let resolved: HashMap<&str, Uuid> = holders
         .iter()

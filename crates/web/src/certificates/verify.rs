@@ -106,7 +106,7 @@ fn found(f: &Fmt<'_>, v: &Verification) -> Found {
         issued: f.date(v.issued_on),
         // a revoked certificate's former validity is no longer worth showing
         valid_until: valid_until
-            .filter(|_| v.kind == "cme_certificate")
+            .filter(|_| !matches!(v.kind.as_str(), "annual_units" | "attendance"))
             .map(|u| f.date(u)),
         holder: v.holder.clone(),
     }

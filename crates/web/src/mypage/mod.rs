@@ -33,6 +33,8 @@ struct MyPageView<'a> {
     email: String,
     totp: bool,
     cme: Option<CmeCard>,
+    /// The certified-doctor programmes card (issue 20).
+    programmes: Option<crate::programmes::ProgrammeCard>,
 }
 
 /// My Page: where the doctor stands, and the account settings. Registration steps come first.
@@ -58,10 +60,12 @@ pub async fn mypage<S: Store>(
         Verification::Unverified => ("mypage-status-unverified", "unverified"),
     };
     let cme = mypage_card(&st, ctx.lang, &u).await?;
+    let programmes = crate::programmes::mypage_card(&st, ctx.lang, &u).await?;
     let cat = &st.shared.catalogues;
     let view = MyPageView {
         c: ctx.chrome(cat),
         cme,
+        programmes,
         status: cat.text(ctx.lang, key, &[]),
         status_class: class,
         verified: a.verification == Verification::Verified,
