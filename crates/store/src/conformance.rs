@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod learning;
 mod membership;
+pub use learning::*;
 pub use membership::*;
 
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
@@ -57,7 +59,10 @@ macro_rules! conformance_suite {
             upload_previews_are_taken_once_by_their_uploader,
             membership_classes_per_association_and_one_open_per_level,
             member_ids_come_from_the_configured_range, profiles_names_and_rules_round_trip,
-            procedures_queue_oldest_first_with_parties_and_history);
+            procedures_queue_oldest_first_with_parties_and_history,
+            learning_versions_are_kept_whole, quiz_answers_once_per_doctor_and_set,
+            attempts_lock_a_passed_content, learning_files_are_kept_by_hash,
+            calendar_lists_credit_sessions_by_filter);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(

@@ -5,12 +5,14 @@
 //! or roll back together. No instant is read from the database's clock; callers pass `now`.
 
 mod error;
+pub mod learning;
 pub mod model;
 
 #[cfg(feature = "testkit")]
 pub mod conformance;
 
 pub use error::StoreError;
+pub use learning::*;
 pub use model::*;
 
 use chrono::NaiveDate;
@@ -69,6 +71,7 @@ pub trait Tx:
     + CertificateStore
     + TrainingStore
     + MembershipStore
+    + LearningStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;
