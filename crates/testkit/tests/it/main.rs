@@ -15,6 +15,7 @@ mod demo;
 mod identity;
 mod imports;
 mod jobs;
+mod learning;
 mod limits;
 mod mail;
 mod membership;
