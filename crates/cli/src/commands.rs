@@ -864,6 +864,8 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mamis_app::cme::certificates::DecideJob),
         Arc::new(mamis_app::cme::certificates::RedecideJob),
         Arc::new(mamis_app::membership::LapseJob),
+        Arc::new(mamis_app::learning::PublishJob),
+        Arc::new(mamis_app::learning::CreditJob),
     ];
     let checkpoints = tokio::spawn(audit_checkpoints(
         app.store.clone(),

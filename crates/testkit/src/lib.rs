@@ -250,6 +250,8 @@ impl<S: Store> TestApp<S> {
         handlers.push(Arc::new(mamis_app::migration::RemindJob));
         handlers.push(Arc::new(mamis_app::cme::certificates::DecideJob));
         handlers.push(Arc::new(mamis_app::cme::certificates::RedecideJob));
+        handlers.push(Arc::new(mamis_app::learning::PublishJob));
+        handlers.push(Arc::new(mamis_app::learning::CreditJob));
         Worker::new(self.app.clone(), handlers)
     }
 }

@@ -1,10 +1,12 @@
 //! The HTTP surface of MAMIS: server-rendered pages (Japanese first), the JSON API with its
 //! OpenAPI document, and the operations endpoints, behind one set of security middleware.
 
+mod calendar;
 mod certificates;
 mod cme;
 mod home;
 mod identity;
+mod learning;
 mod membership;
 mod mypage;
 mod office;
@@ -119,14 +121,15 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/certificates.ftl")),
             include_str!(concat!("../i18n/", $lang, "/training.ftl")),
             include_str!(concat!("../i18n/", $lang, "/membership.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/learning.ftl")),
         ]
     };
 }
 
 /// The Japanese catalogue's sources.
-pub(crate) const CATALOGUE_JA: [&str; 9] = catalogue!("ja");
+pub(crate) const CATALOGUE_JA: [&str; 10] = catalogue!("ja");
 /// The English catalogue's sources.
-pub(crate) const CATALOGUE_EN: [&str; 9] = catalogue!("en");
+pub(crate) const CATALOGUE_EN: [&str; 10] = catalogue!("en");
 
 /// The whole application as one router: the shell's own routes and each capability's, under
 /// the shell's layers (outermost last: observation, security headers, error pages, CSRF).
@@ -146,6 +149,8 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(office::routes::<S>())
         .merge(membership::routes::<S>())
         .merge(registry::routes::<S>())
+        .merge(learning::routes::<S>())
+        .merge(calendar::routes::<S>())
         .fallback(shell::assets::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

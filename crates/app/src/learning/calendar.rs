@@ -212,6 +212,20 @@ pub async fn search<S: Store>(app: &App<S>, s: &Search) -> Result<Vec<Listing>, 
     Ok(out)
 }
 
+/// The 47 prefectures (code, Japanese name, English name), for the search form.
+pub async fn prefectures<S: Store>(
+    app: &App<S>,
+) -> Result<Vec<(String, String, String)>, AppError> {
+    let mut tx = app.store.read().await?;
+    let all = tx.associations_under(&AssociationCode::jma()).await?;
+    tx.rollback().await?;
+    Ok(all
+        .into_iter()
+        .filter(|a| a.code.level() == AssociationLevel::Prefecture)
+        .map(|a| (a.code.as_str().to_owned(), a.name_ja, a.name_en))
+        .collect())
+}
+
 /// A session's page: the session and its programme (credit items with their codes).
 #[derive(Debug, Clone)]
 pub struct SessionPage {

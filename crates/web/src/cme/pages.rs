@@ -157,6 +157,8 @@ struct StatusView<'a> {
     achieved: Vec<String>,
     cells: Vec<Cell>,
     grid_caption: String,
+    /// Where missing codes are taught (rendered by the learning capability).
+    suggestions: String,
 }
 
 fn doctor_line(f: &Fmt<'_>, s: &Summary) -> String {
@@ -183,7 +185,8 @@ pub async fn status<S: Store>(
         return unverified(&st, &ctx);
     };
     let cat = &st.shared.catalogues;
-    let view = status_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), cat, ctx.lang, &s);
+    let mut view = status_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), cat, ctx.lang, &s);
+    view.suggestions = crate::learning::suggest::card(&st, &ctx, &s).await?;
     html(page(view.render()))
 }
 
@@ -267,6 +270,7 @@ fn status_view<'a>(
             .collect(),
         cells: grid(f, s),
         grid_caption: grid_caption(f, s),
+        suggestions: String::new(),
     }
 }
 
