@@ -479,6 +479,8 @@ pub struct DemoLogins {
     pub training: Vec<(String, String)>,
     /// Membership procedures to look at: (what, where it waits or when it takes effect).
     pub membership: Vec<(String, String)>,
+    /// The CME portal's learning and the session calendar: (what, where).
+    pub learning: Vec<(String, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -770,7 +772,9 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
     let training = demo_training(app, &system, member, unbound).await?;
     let (staff, membership) = crate::membership::demo::seed(app, &codes).await?;
     accounts.extend(staff);
+    let learning = crate::learning::demo::seed(app, member.id).await?;
     Ok(Some(DemoLogins {
+        learning,
         api_tokens,
         accounts,
         membership,

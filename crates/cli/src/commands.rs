@@ -829,6 +829,14 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                 for (what, where_) in &logins.membership {
                     println!("  {what} {where_}");
                 }
+                println!("CME portal learning and the session calendar:");
+                for (what, path) in &logins.learning {
+                    println!(
+                        "  {what}\n      {}{}",
+                        cfg.base_url,
+                        path.trim_start_matches('/')
+                    );
+                }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");

@@ -312,15 +312,13 @@ impl LearningStore for PgTx {
     }
 
     async fn learning_file(&mut self, sha256: &str) -> StoreResult<Option<(String, Vec<u8>)>> {
-        Ok(
-            sqlx::query("SELECT content_type, bytes FROM learning_files WHERE sha256 = $1")
-                .bind(sha256)
-                .fetch_optional(&mut *self.tx)
-                .await
-                .map_err(db_err)?
-                .map(|r| Ok::<_, StoreError>((col(&r, "content_type")?, col(&r, "bytes")?)))
-                .transpose()?,
-        )
+        sqlx::query("SELECT content_type, bytes FROM learning_files WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?
+            .map(|r| Ok((col(&r, "content_type")?, col(&r, "bytes")?)))
+            .transpose()
     }
 
     async fn calendar_search(&mut self, q: &CalendarQuery) -> StoreResult<Vec<CalendarRow>> {

@@ -5,6 +5,7 @@
 
 pub mod authoring;
 pub mod calendar;
+pub mod demo;
 pub mod elearning;
 pub mod postcards;
 pub mod quiz;

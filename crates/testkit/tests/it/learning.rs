@@ -276,11 +276,12 @@ async fn quiz_rules<S: Store>(t: TestApp<S>) {
     // on the publication date: A passes at 60 %, dated on the answer day; B does not
     t.clock.set(jst("2026-07-15T00:00:01"));
     w.drain().await.unwrap();
-    let got: Vec<(Source, u16, i64, NaiveDate)> = ledger(&t, a)
+    let mut got: Vec<(Source, u16, i64, NaiveDate)> = ledger(&t, a)
         .await
         .iter()
         .map(|e| (e.source, e.code, e.half_units.get(), e.date))
         .collect();
+    got.sort();
     assert_eq!(
         got,
         vec![
@@ -471,14 +472,13 @@ async fn postcard_import<S: Store>(t: TestApp<S>) {
     assert!(done.applied, "{:?}", done.lines);
     assert_eq!((done.imported, done.skipped), (2, 1));
     // B: 4 of 5 right → credited, dated on the received day; C: 4 of 5 → credited
-    assert_eq!(
-        ledger(&t, b)
-            .await
-            .iter()
-            .map(|e| (e.code, e.date))
-            .collect::<Vec<_>>(),
-        vec![(74, day("2026-06-25")), (80, day("2026-06-25"))]
-    );
+    let mut got: Vec<_> = ledger(&t, b)
+        .await
+        .iter()
+        .map(|e| (e.code, e.date))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![(74, day("2026-06-25")), (80, day("2026-06-25"))]);
     assert_eq!(ledger(&t, c).await.len(), 2);
     let before: Vec<_> = [a, b, c].into_iter().collect();
     let mut counts = Vec::new();

@@ -26,7 +26,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
         .route("/calendar/sessions/{id}", get(session::<S>))
 }
 
-fn parse(q: Option<&str>) -> (Vec<(String, String)>, Result<Search, Vec<SearchProblem>>) {
+/// The query's pairs and the search they make (or its problems).
+type Parsed = (Vec<(String, String)>, Result<Search, Vec<SearchProblem>>);
+
+fn parse(q: Option<&str>) -> Parsed {
     let pairs = query_pairs(q).unwrap_or_default();
     let get = |k: &str| pairs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
     let s = Search::parse(get);
