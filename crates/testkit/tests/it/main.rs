@@ -16,6 +16,7 @@ mod identity;
 mod imports;
 mod jobs;
 mod learning;
+mod learning_browser;
 mod learning_http;
 mod limits;
 mod mail;
