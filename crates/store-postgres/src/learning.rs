@@ -74,20 +74,26 @@ fn attempt_row(r: &PgRow) -> StoreResult<AttemptRow> {
 /// The calendar's WHERE clause, shared by both backends' query texts in spirit: credit-awarding
 /// sessions (an association's, or an approved outside one) with at least one code part.
 fn calendar_filters(b: &mut QueryBuilder<Postgres>, q: &CalendarQuery) {
-    b.push(
-        " WHERE (s.organiser_association IS NOT NULL OR s.approval_number IS NOT NULL) \
-         AND EXISTS (SELECT 1 FROM training_items i JOIN training_item_parts p \
-         ON p.item_id = i.id WHERE i.session_id = s.id",
-    );
-    if !q.codes.is_empty() {
-        b.push(" AND p.code IN (");
+    // every filter is written so an index can drive it: codes through the parts' code index,
+    // prefecture and organiser name through the small association and organisation tables and
+    // the sessions' organiser indexes, dates through the start index
+    b.push(" WHERE (s.organiser_association IS NOT NULL OR s.approval_number IS NOT NULL)");
+    if q.codes.is_empty() {
+        b.push(
+            " AND EXISTS (SELECT 1 FROM training_items i JOIN training_item_parts p \
+             ON p.item_id = i.id WHERE i.session_id = s.id)",
+        );
+    } else {
+        b.push(
+            " AND s.id IN (SELECT i.session_id FROM training_item_parts p \
+             JOIN training_items i ON i.id = p.item_id WHERE p.code IN (",
+        );
         let mut sep = b.separated(", ");
         for c in &q.codes {
             sep.push_bind(i32::from(*c));
         }
-        b.push(")");
+        b.push("))");
     }
-    b.push(")");
     if let Some(f) = q.from {
         b.push(" AND s.start_at >= ").push_bind(f);
     }
@@ -96,11 +102,19 @@ fn calendar_filters(b: &mut QueryBuilder<Postgres>, q: &CalendarQuery) {
     }
     if let Some(p) = &q.prefecture {
         let p = p.as_str().to_owned();
-        b.push(" AND (substr(s.organiser_association, 1, 3) = ")
-            .push_bind(p.clone())
-            .push(" OR o.prefecture_code = ")
-            .push_bind(p)
-            .push(")");
+        b.push(
+            " AND (s.organiser_association IN (SELECT x.code FROM associations x \
+             WHERE x.code = ",
+        )
+        .push_bind(p.clone())
+        .push(" OR x.parent_code = ")
+        .push_bind(p.clone())
+        .push(
+            ") OR s.organiser_organisation IN (SELECT y.id FROM organisations y \
+             WHERE y.prefecture_code = ",
+        )
+        .push_bind(p)
+        .push("))");
     }
     match q.online {
         Some(true) => {
@@ -112,9 +126,17 @@ fn calendar_filters(b: &mut QueryBuilder<Postgres>, q: &CalendarQuery) {
         None => {}
     }
     if let Some(o) = q.organiser.as_deref().filter(|o| !o.is_empty()) {
-        b.push(" AND strpos(COALESCE(a.name_ja, o.name), ")
-            .push_bind(o.to_owned())
-            .push(") > 0");
+        b.push(
+            " AND (s.organiser_association IN (SELECT x.code FROM associations x \
+             WHERE strpos(x.name_ja, ",
+        )
+        .push_bind(o.to_owned())
+        .push(
+            ") > 0) OR s.organiser_organisation IN (SELECT y.id FROM organisations y \
+             WHERE strpos(y.name, ",
+        )
+        .push_bind(o.to_owned())
+        .push(") > 0))");
     }
 }
 
