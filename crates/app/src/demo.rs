@@ -481,6 +481,8 @@ pub struct DemoLogins {
     pub membership: Vec<(String, String)>,
     /// The member back office to look at: (what, where).
     pub members: Vec<(String, String)>,
+    /// The CME portal's learning and the session calendar: (what, where).
+    pub learning: Vec<(String, String)>,
 }
 
 /// A TOTP seed fixed for the demo (printed, so a visitor can add it to an authenticator app).
@@ -776,7 +778,9 @@ pub async fn seed_demo<S: Store>(app: &App<S>) -> Result<Option<DemoLogins>, App
     let (staff, membership) = crate::membership::demo::seed(app, &codes).await?;
     accounts.extend(staff);
     let members = crate::members::demo::seed(app).await?;
+    let learning = crate::learning::demo::seed(app, member.id).await?;
     Ok(Some(DemoLogins {
+        learning,
         api_tokens,
         accounts,
         membership,

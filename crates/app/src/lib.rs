@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod identity;
 pub mod jobs;
+pub mod learning;
 pub mod limits;
 pub mod mail;
 pub mod members;

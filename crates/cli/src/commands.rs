@@ -852,6 +852,14 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
                         path.trim_start_matches('/')
                     );
                 }
+                println!("CME portal learning and the session calendar:");
+                for (what, path) in &logins.learning {
+                    println!(
+                        "  {what}\n      {}{}",
+                        cfg.base_url,
+                        path.trim_start_matches('/')
+                    );
+                }
                 println!("API tokens:");
                 for (who, secret) in &logins.api_tokens {
                     println!("  {who:<28} {secret}");
@@ -890,6 +898,8 @@ async fn serve<S: Store>(store: S, cfg: &Config, demo_mode: bool) -> anyhow::Res
         Arc::new(mamis_app::membership::RemindJob),
         Arc::new(mamis_app::programmes::certificates::ScanJob),
         Arc::new(mamis_app::programmes::certificates::RemindJob),
+        Arc::new(mamis_app::learning::PublishJob),
+        Arc::new(mamis_app::learning::CreditJob),
     ];
     let checkpoints = tokio::spawn(audit_checkpoints(
         app.store.clone(),

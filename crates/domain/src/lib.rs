@@ -7,6 +7,7 @@ pub mod curriculum;
 pub mod dates;
 pub mod identity;
 pub mod ids;
+pub mod learning;
 pub mod ledger;
 pub mod membership;
 pub mod names;

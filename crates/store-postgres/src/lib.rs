@@ -8,6 +8,7 @@
 mod certificates;
 mod convert;
 mod identity;
+mod learning;
 mod ledger;
 mod members;
 mod membership;

@@ -11,8 +11,10 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod learning;
 mod members;
 mod membership;
+pub use learning::*;
 pub use members::*;
 pub use membership::*;
 mod programmes;
@@ -65,7 +67,10 @@ macro_rules! conformance_suite {
             municipalities_counts_and_reminders, member_search_prefixes_scope_and_pages,
             member_counts_and_flows,
             programme_entries_are_credited_once_per_origin,
-            item_programmes_and_lectures_round_trip, programme_applications_and_certificates);
+            item_programmes_and_lectures_round_trip, programme_applications_and_certificates,
+            learning_versions_are_kept_whole, quiz_answers_once_per_doctor_and_set,
+            attempts_lock_a_passed_content, learning_files_are_kept_by_hash,
+            calendar_lists_credit_sessions_by_filter);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(

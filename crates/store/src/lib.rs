@@ -5,6 +5,7 @@
 //! or roll back together. No instant is read from the database's clock; callers pass `now`.
 
 mod error;
+pub mod learning;
 pub mod members;
 pub mod model;
 pub mod programmes;
@@ -13,6 +14,7 @@ pub mod programmes;
 pub mod conformance;
 
 pub use error::StoreError;
+pub use learning::*;
 pub use members::*;
 pub use model::*;
 pub use programmes::ProgrammeStore;
@@ -75,6 +77,7 @@ pub trait Tx:
     + MembershipStore
     + MemberStore
     + ProgrammeStore
+    + LearningStore
 {
     /// Makes every change of the transaction durable at once.
     fn commit(self) -> impl Future<Output = StoreResult<()>> + Send;

@@ -254,6 +254,8 @@ impl<S: Store> TestApp<S> {
         handlers.push(Arc::new(mamis_app::membership::RemindJob));
         handlers.push(Arc::new(mamis_app::programmes::certificates::ScanJob));
         handlers.push(Arc::new(mamis_app::programmes::certificates::RemindJob));
+        handlers.push(Arc::new(mamis_app::learning::PublishJob));
+        handlers.push(Arc::new(mamis_app::learning::CreditJob));
         Worker::new(self.app.clone(), handlers)
     }
 }

@@ -1,10 +1,12 @@
 //! The HTTP surface of MAMIS: server-rendered pages (Japanese first), the JSON API with its
 //! OpenAPI document, and the operations endpoints, behind one set of security middleware.
 
+mod calendar;
 mod certificates;
 mod cme;
 mod home;
 mod identity;
+mod learning;
 mod members;
 mod membership;
 mod mypage;
@@ -123,6 +125,7 @@ macro_rules! catalogue {
             include_str!(concat!("../i18n/", $lang, "/membership.ftl")),
             include_str!(concat!("../i18n/", $lang, "/members.ftl")),
             include_str!(concat!("../i18n/", $lang, "/programmes.ftl")),
+            include_str!(concat!("../i18n/", $lang, "/learning.ftl")),
         ]
     };
 }
@@ -152,6 +155,8 @@ pub fn router<S: Store>(state: WebState<S>) -> Router {
         .merge(registry::routes::<S>())
         .merge(members::routes::<S>())
         .merge(programmes::routes::<S>())
+        .merge(learning::routes::<S>())
+        .merge(calendar::routes::<S>())
         .fallback(shell::assets::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -157,6 +157,8 @@ struct StatusView<'a> {
     achieved: Vec<String>,
     cells: Vec<Cell>,
     grid_caption: String,
+    /// Where missing codes are taught (rendered by the learning capability).
+    suggestions: String,
 }
 
 fn doctor_line(f: &Fmt<'_>, s: &Summary) -> String {
@@ -183,7 +185,8 @@ pub async fn status<S: Store>(
         return unverified(&st, &ctx);
     };
     let cat = &st.shared.catalogues;
-    let view = status_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), cat, ctx.lang, &s);
+    let mut view = status_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), cat, ctx.lang, &s);
+    view.suggestions = crate::learning::suggest::card(&st, &ctx, &s).await?;
     html(page(view.render()))
 }
 
@@ -267,6 +270,7 @@ fn status_view<'a>(
             .collect(),
         cells: grid(f, s),
         grid_caption: grid_caption(f, s),
+        suggestions: String::new(),
     }
 }
 
@@ -295,10 +299,18 @@ pub async fn learning<S: Store>(
     ctx: PageCtx,
     CurrentUser(u): CurrentUser,
 ) -> PageResult {
-    let Some(s) = mamis_app::cme::own_summary(&st.app, &u).await? else {
+    let Some(mut s) = mamis_app::cme::own_summary(&st.app, &u).await? else {
         return unverified(&st, &ctx);
     };
     let cat = &st.shared.catalogues;
+    // e-learning credits that also count as 専門医共通講習 say so
+    let flagged = mamis_app::learning::specialist_contents(&st.app).await?;
+    let tag = cat.text(ctx.lang, "learning-specialist", &[]);
+    for e in &mut s.entries {
+        if mamis_app::learning::is_specialist_key(&e.origin_key, &flagged) {
+            e.note = Some(format!("{} [{tag}]", e.note.as_deref().unwrap_or_default()));
+        }
+    }
     let view = learning_view(ctx.chrome(cat), &Fmt::new(cat, ctx.lang), &s);
     html(page(view.render()))
 }
