@@ -131,9 +131,9 @@ macro_rules! catalogue {
 }
 
 /// The Japanese catalogue's sources.
-pub(crate) const CATALOGUE_JA: [&str; 10] = catalogue!("ja");
+pub(crate) const CATALOGUE_JA: [&str; 12] = catalogue!("ja");
 /// The English catalogue's sources.
-pub(crate) const CATALOGUE_EN: [&str; 10] = catalogue!("en");
+pub(crate) const CATALOGUE_EN: [&str; 12] = catalogue!("en");
 
 /// The whole application as one router: the shell's own routes and each capability's, under
 /// the shell's layers (outermost last: observation, security headers, error pages, CSRF).

@@ -275,9 +275,10 @@ async fn hiragana_search_finds_katakana_and_the_page_shows_the_timeline_in_chrom
         .await
         .unwrap()
         .into_iter()
-        .next()
-        .expect("the demo has a procedure waiting at 千代田区");
-    let d = mamis_store::RegistryStore::doctor(&mut tx, procedure.doctor_id)
+        .find(|p| p.doctor_id.is_some())
+        .expect("the demo has a procedure of a registered doctor waiting at 千代田区");
+    let doctor = procedure.doctor_id.expect("found above with a doctor");
+    let d = mamis_store::RegistryStore::doctor(&mut tx, doctor)
         .await
         .unwrap()
         .unwrap();
