@@ -79,7 +79,7 @@ fn event_row(r: &PgRow) -> StoreResult<ProcedureEvent> {
     })
 }
 
-fn evidence_row(r: &PgRow) -> StoreResult<Evidence> {
+pub(crate) fn evidence_row(r: &PgRow) -> StoreResult<Evidence> {
     Ok(Evidence {
         id: col(r, "id")?,
         procedure_id: col(r, "procedure_id")?,

@@ -483,6 +483,45 @@ impl ProgrammeStore for PgTx {
         certificates(&rows)
     }
 
+    async fn insert_application_file(&mut self, e: &mamis_store::Evidence) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO programme_application_files (id, application_id, file_name, \
+             content_type, size, sha256, storage_key, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(e.id)
+        .bind(e.procedure_id)
+        .bind(&e.file_name)
+        .bind(&e.content_type)
+        .bind(e.size)
+        .bind(&e.sha256)
+        .bind(&e.storage_key)
+        .bind(e.uploaded_by)
+        .bind(e.uploaded_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn application_files(
+        &mut self,
+        application: Uuid,
+    ) -> StoreResult<Vec<mamis_store::Evidence>> {
+        sqlx::query(
+            "SELECT id, application_id AS procedure_id, file_name, content_type, size, sha256, \
+             storage_key, uploaded_by, uploaded_at FROM programme_application_files \
+             WHERE application_id = $1 ORDER BY uploaded_at, id",
+        )
+        .bind(application)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(crate::membership::evidence_row)
+        .collect()
+    }
+
     async fn programme_roster(
         &mut self,
         programme: CertifiedProgramme,

@@ -85,7 +85,7 @@ fn event_row(r: &SqliteRow) -> StoreResult<ProcedureEvent> {
     })
 }
 
-fn evidence_row(r: &SqliteRow) -> StoreResult<Evidence> {
+pub(crate) fn evidence_row(r: &SqliteRow) -> StoreResult<Evidence> {
     Ok(Evidence {
         id: uuid(r.get("id"))?,
         procedure_id: uuid(r.get("procedure_id"))?,

@@ -68,6 +68,7 @@ macro_rules! conformance_suite {
             member_counts_and_flows,
             programme_entries_are_credited_once_per_origin,
             item_programmes_and_lectures_round_trip, programme_applications_and_certificates,
+            application_files_round_trip,
             learning_versions_are_kept_whole, quiz_answers_once_per_doctor_and_set,
             attempts_lock_a_passed_content, learning_files_are_kept_by_hash,
             calendar_lists_credit_sessions_by_filter);

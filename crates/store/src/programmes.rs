@@ -290,6 +290,17 @@ pub trait ProgrammeStore {
         &mut self,
         scope: &AssociationCode,
     ) -> impl Future<Output = StoreResult<Vec<ApplicationRecord>>> + Send;
+    /// Records an evidence file of an application (its `procedure_id` names the application:
+    /// the row has the shape of a membership procedure's evidence and shares its directory).
+    fn insert_application_file(
+        &mut self,
+        e: &crate::Evidence,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// An application's evidence files, oldest first (`procedure_id` names the application).
+    fn application_files(
+        &mut self,
+        application: Uuid,
+    ) -> impl Future<Output = StoreResult<Vec<crate::Evidence>>> + Send;
     /// Records a certificate; a duplicate number or period start is a `Conflict`.
     fn insert_programme_certificate(
         &mut self,

@@ -30,7 +30,7 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// An uploaded file before it is stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvidence {
     /// The name the uploader gave it (shown to staff; never used as a path).
     pub file_name: String,
@@ -38,6 +38,28 @@ pub struct NewEvidence {
     pub content_type: String,
     /// The bytes.
     pub bytes: Vec<u8>,
+}
+
+impl NewEvidence {
+    /// Whether the file may be kept: a name of 1–200 characters, an accepted type the bytes
+    /// confirm, 1 byte to [`MAX_BYTES`]; the refusal's code otherwise (`evidence-name`,
+    /// `evidence-type`, `evidence-size`), so a form can refuse before anything is written.
+    pub fn check(&self) -> Result<(), &'static str> {
+        let name = self.file_name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err("evidence-name");
+        }
+        // the declared type must be one we take and the bytes must be what it says
+        if !ACCEPTED.contains(&self.content_type.as_str())
+            || sniff(&self.bytes) != Some(self.content_type.as_str())
+        {
+            return Err("evidence-type");
+        }
+        if self.bytes.is_empty() || self.bytes.len() > MAX_BYTES {
+            return Err("evidence-size");
+        }
+        Ok(())
+    }
 }
 
 /// The evidence directory.
@@ -67,19 +89,8 @@ impl EvidenceStore {
         now: Timestamp,
         e: NewEvidence,
     ) -> Result<Evidence, AppError> {
+        e.check().map_err(|code| AppError::Conflict(code.into()))?;
         let name = e.file_name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(AppError::Conflict("evidence-name".into()));
-        }
-        // the declared type must be one we take and the bytes must be what it says
-        if !ACCEPTED.contains(&e.content_type.as_str())
-            || sniff(&e.bytes) != Some(e.content_type.as_str())
-        {
-            return Err(AppError::Conflict("evidence-type".into()));
-        }
-        if e.bytes.is_empty() || e.bytes.len() > MAX_BYTES {
-            return Err(AppError::Conflict("evidence-size".into()));
-        }
         let id = Uuid::now_v7();
         let key = format!("{procedure}/{id}");
         let dir = self.dir.join(procedure.to_string());

@@ -17,6 +17,7 @@ use super::progress::{ProgrammeProgress, doctor_data, picture};
 use super::{ProgrammeError, ProgrammeResult, certificates};
 use crate::audit::Entry;
 use crate::authz::require;
+use crate::membership::{EvidenceStore, NewEvidence};
 use crate::{App, AppError};
 
 /// What a doctor files.
@@ -28,9 +29,14 @@ pub struct ApplyInput {
     pub declared_activity: bool,
     /// Units from the paper 研修手帳 will be added by the reviewing staff.
     pub paper_units_pending: bool,
+    /// Files attached: scans or photos of the 研修手帳 pages, an activity report.
+    pub files: Vec<NewEvidence>,
 }
 
 const EVIDENCE_MAX: usize = 2_000;
+
+/// The most files one application carries (each up to the membership evidence limit).
+pub const MAX_FILES: usize = 5;
 
 /// Files an application of the signed-in doctor (audited).
 pub async fn apply<S: Store>(
@@ -41,12 +47,13 @@ pub async fn apply<S: Store>(
     client_addr: Option<String>,
 ) -> ProgrammeResult<ApplicationRecord> {
     let Principal::Doctor {
+        account_id: account,
         doctor_id: Some(doctor),
-        ..
     } = who
     else {
         return Err(AppError::Forbidden.into());
     };
+    let account = *account;
     let evidence = input
         .evidence
         .map(|e| e.trim().to_owned())
@@ -56,6 +63,9 @@ pub async fn apply<S: Store>(
         .is_some_and(|e| e.chars().count() > EVIDENCE_MAX)
     {
         return Err(ProgrammeError::EvidenceTooLong);
+    }
+    if input.files.len() > MAX_FILES || input.files.iter().any(|f| f.check().is_err()) {
+        return Err(ProgrammeError::EvidenceFile);
     }
     let now = app.now();
     let today = japan_date(now);
@@ -73,7 +83,8 @@ pub async fn apply<S: Store>(
         .lines
         .iter()
         .all(|l| l.met() || l.key == mamis_domain::programmes::LineKey::PresidentApproval);
-    if !(p.assessment.met || met_but_approval || input.paper_units_pending && evidence.is_some()) {
+    let has_evidence = evidence.is_some() || !input.files.is_empty();
+    if !(p.assessment.met || met_but_approval || input.paper_units_pending && has_evidence) {
         return Err(ProgrammeError::NotMet);
     }
     let route = data
@@ -109,19 +120,110 @@ pub async fn apply<S: Store>(
         }
         other => other?,
     }
-    app.audit(
-        &mut tx,
-        Entry::new(
-            who,
-            "programmes.apply",
-            format!("programme_application:{}", a.id),
+    let files = EvidenceStore::new(&app.config.membership.evidence_dir);
+    let mut written = Vec::new();
+    let saved = async {
+        for f in input.files {
+            let rec = files
+                .save(a.id, account, now, f)
+                .await
+                .map_err(|e| match e {
+                    AppError::Conflict(_) => ProgrammeError::EvidenceFile,
+                    e => e.into(),
+                })?;
+            written.push(rec.storage_key.clone());
+            tx.insert_application_file(&rec).await?;
+        }
+        app.audit(
+            &mut tx,
+            Entry::new(
+                who,
+                "programmes.apply",
+                format!("programme_application:{}", a.id),
+            )
+            .from(client_addr)
+            .details(json!({
+                "programme": programme.as_str(),
+                "kind": a.kind.as_str(),
+                "files": written.len(),
+            })),
         )
-        .from(client_addr)
-        .details(json!({ "programme": programme.as_str(), "kind": a.kind.as_str() })),
-    )
-    .await?;
-    tx.commit().await?;
+        .await?;
+        tx.commit().await?;
+        Ok::<_, ProgrammeError>(())
+    }
+    .await;
+    if let Err(e) = saved {
+        // nothing half-written: the rows went with the transaction, the files go here
+        files.remove(&written).await;
+        return Err(e);
+    }
     Ok(a)
+}
+
+/// An application's evidence files (names, types, sizes) for its doctor or the association
+/// acting on it now.
+pub async fn files<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    id: Uuid,
+) -> ProgrammeResult<Vec<mamis_store::Evidence>> {
+    let mut tx = app.store.read().await?;
+    let a = tx.application(id).await?.ok_or(AppError::NotFound)?;
+    may_see(who, &a)?;
+    let v = tx.application_files(id).await?;
+    tx.rollback().await?;
+    Ok(v)
+}
+
+/// One evidence file's bytes for the application's doctor or the acting association's staff;
+/// a staff view is an audit record naming the viewer.
+pub async fn file<S: Store>(
+    app: &App<S>,
+    who: &Principal,
+    id: Uuid,
+    file: Uuid,
+    client_addr: Option<String>,
+) -> ProgrammeResult<(mamis_store::Evidence, Vec<u8>)> {
+    let mut tx = app.store.write().await?;
+    let a = tx.application(id).await?.ok_or(AppError::NotFound)?;
+    may_see(who, &a)?;
+    let e = tx
+        .application_files(id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == file)
+        .ok_or(AppError::NotFound)?;
+    let bytes = EvidenceStore::new(&app.config.membership.evidence_dir)
+        .read(&e)
+        .await?;
+    if !matches!(who, Principal::Doctor { .. }) {
+        app.audit(
+            &mut tx,
+            Entry::new(
+                who,
+                "programmes.evidence_view",
+                format!("programme_application:{id}"),
+            )
+            .from(client_addr)
+            .details(json!({ "doctor": a.doctor, "file": file, "sha256": e.sha256 })),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((e, bytes))
+}
+
+/// The application's own doctor, or staff of the association acting on it now; anyone else
+/// gets `NotFound`.
+fn may_see(who: &Principal, a: &ApplicationRecord) -> Result<(), AppError> {
+    match who {
+        Principal::Doctor {
+            doctor_id: Some(d), ..
+        } if *d == a.doctor => Ok(()),
+        Principal::Doctor { .. } => Err(AppError::NotFound),
+        _ => acting_check(who, a).map(|_| ()),
+    }
 }
 
 /// A reviewer's decision.
@@ -152,6 +254,8 @@ pub struct Review {
     pub progress: ProgrammeProgress,
     /// The entries of the programme, for the reviewer's list.
     pub entries: Vec<mamis_domain::programmes::ProgrammeEntry>,
+    /// The evidence files attached, oldest first.
+    pub files: Vec<mamis_store::Evidence>,
 }
 
 /// The application if `who` may act on it now (its acting association in their scope), else
@@ -191,6 +295,7 @@ pub async fn review<S: Store>(
         .filter(|e| e.programme == a.programme)
         .cloned()
         .collect();
+    let files = tx.application_files(id).await?;
     app.audit(
         &mut tx,
         Entry::new(
@@ -207,6 +312,7 @@ pub async fn review<S: Store>(
         doctor: d,
         progress,
         entries,
+        files,
     })
 }
 

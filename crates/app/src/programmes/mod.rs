@@ -84,6 +84,10 @@ pub enum ProgrammeError {
     /// The evidence text is longer than 2,000 characters.
     #[error("evidence text too long")]
     EvidenceTooLong,
+    /// An evidence file is not a PDF, JPEG or PNG of at most 10 MB with a name, or more than
+    /// [`applications::MAX_FILES`] were attached.
+    #[error("evidence files must be PDF, JPEG or PNG, at most 10 MB, five at most")]
+    EvidenceFile,
 }
 
 impl From<mamis_store::StoreError> for ProgrammeError {

@@ -306,3 +306,47 @@ pub async fn programme_applications_and_certificates<S: Store>(s: S) {
     assert_eq!(all.len(), 2);
     assert_eq!(all[0].certificate.number, "SAN-2026-000002");
 }
+
+/// An application's evidence files come back whole, oldest first, and only for it; a file of an
+/// application that does not exist is refused by the database.
+pub async fn application_files_round_trip<S: Store>(s: S) {
+    with_counties(&s).await;
+    let ds = p_doctors(&s, &[1, 2]).await;
+    let a = application(ds[0], &["P13", "JMA"], "2026-06-01T00:00:00Z");
+    let b = application(ds[1], &["P13", "JMA"], "2026-06-01T00:00:00Z");
+    let doctor = Account::new(
+        Uuid::from_u128(0xA9),
+        "doctor@example.jp",
+        "医師",
+        AccountKind::Doctor,
+        t("2026-04-01T00:00:00Z"),
+    );
+    let file = |n: u128, at: &str| Evidence {
+        id: Uuid::from_u128(n),
+        procedure_id: a.id,
+        file_name: format!("研修手帳-{n}.pdf"),
+        content_type: "application/pdf".into(),
+        size: 2048,
+        sha256: "cd".repeat(32),
+        storage_key: format!("{}/{n}", a.id),
+        uploaded_by: doctor.id,
+        uploaded_at: t(at),
+    };
+    let later = file(0xF2, "2026-06-01T00:00:02Z");
+    let first = file(0xF1, "2026-06-01T00:00:01Z");
+    let mut tx = s.write().await.unwrap();
+    tx.insert_account(&doctor).await.unwrap();
+    tx.insert_application(&a).await.unwrap();
+    tx.insert_application(&b).await.unwrap();
+    tx.insert_application_file(&later).await.unwrap();
+    tx.insert_application_file(&first).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(tx.application_files(a.id).await.unwrap(), [first, later]);
+    assert!(tx.application_files(b.id).await.unwrap().is_empty());
+    let mut orphan = file(0xF3, "2026-06-01T00:00:03Z");
+    orphan.procedure_id = Uuid::from_u128(0xDEAD);
+    assert!(tx.insert_application_file(&orphan).await.is_err());
+    tx.rollback().await.unwrap();
+}

@@ -125,15 +125,17 @@ async fn members_learn_and_non_members_are_refused_in_chromium() {
     // retry: 4 of 5 (80 %) passes and locks the content
     answer(c, &[1, 1, 1, 1, 0]).await;
     click(c, "#assessment-submit").await;
+    // the failed attempt's page also has a result: wait for the lock, which only the passed
+    // attempt's page shows, before reading it (else the old page's result goes stale mid-read)
+    c.wait()
+        .for_element(Locator::Id("assessment-locked"))
+        .await
+        .unwrap();
     let r = text(c, "#assessment-result").await;
     assert!(
         r.contains("修了しました") && r.contains("2026年6月11日"),
         "{r}"
     );
-    c.wait()
-        .for_element(Locator::Id("assessment-locked"))
-        .await
-        .unwrap();
 
     // the quiz: answered once, no result before publication
     open_as(

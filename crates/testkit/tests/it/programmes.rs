@@ -3,6 +3,7 @@
 //! fees and returns; certificates, renewal dates and `/verify`; reminders once with two servers.
 
 use chrono::{Duration, NaiveDate};
+use mamis_app::membership::NewEvidence;
 use mamis_app::programmes::ProgrammeError;
 use mamis_app::programmes::applications::{self, ApplyInput, Decision};
 use mamis_app::programmes::certificates;
@@ -25,6 +26,19 @@ async fn entries<S: Store>(t: &TestApp<S>, d: Uuid) -> Vec<ProgrammeEntry> {
     let v = tx.programme_entries_of(d).await.unwrap();
     tx.rollback().await.unwrap();
     v
+}
+
+/// Every file under `dir` (none when it does not exist yet).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() { walk(&p) } else { vec![p] }
+        })
+        .collect()
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -220,19 +234,46 @@ async fn route_and_renewal<S: Store>(t: TestApp<S>) {
         .await
         .unwrap_err();
     assert!(matches!(e, ProgrammeError::NotMet), "{e}");
-    let a = applications::apply(
-        &t.app,
-        &who,
-        SAN,
-        ApplyInput {
-            evidence: Some("研修手帳を県医師会へ郵送しました".into()),
-            declared_activity: false,
-            paper_units_pending: true,
-        },
-        None,
-    )
-    .await
-    .unwrap();
+    // the scan of the 研修手帳 pages goes with it; a file that is not what it claims refuses
+    // the whole application and leaves nothing behind
+    let scan = NewEvidence {
+        file_name: "研修手帳p12.pdf".into(),
+        content_type: "application/pdf".into(),
+        bytes: b"%PDF-1.4 page 12, stamp of the Tokyo association".to_vec(),
+    };
+    let fake = NewEvidence {
+        file_name: "photo.png".into(),
+        content_type: "image/png".into(),
+        bytes: b"MZ not a picture".to_vec(),
+    };
+    let paper = |files: Vec<NewEvidence>| ApplyInput {
+        evidence: Some("研修手帳を県医師会へ郵送しました".into()),
+        declared_activity: false,
+        paper_units_pending: true,
+        files,
+    };
+    let e = applications::apply(&t.app, &who, SAN, paper(vec![scan.clone(), fake]), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProgrammeError::EvidenceFile), "{e}");
+    let e = applications::apply(&t.app, &who, SAN, paper(vec![scan.clone(); 6]), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProgrammeError::EvidenceFile), "{e}");
+    let mut tx = t.app.store.read().await.unwrap();
+    assert!(tx.applications_of(d.id).await.unwrap().is_empty());
+    tx.rollback().await.unwrap();
+    let on_disk = || {
+        walk(&t.app.config.membership.evidence_dir)
+            .into_iter()
+            .filter(|p| p.extension().is_none_or(|e| e != "part"))
+            .count()
+    };
+    assert_eq!(on_disk(), 0, "the refused application left a file");
+    let a = applications::apply(&t.app, &who, SAN, paper(vec![scan.clone()]), None)
+        .await
+        .unwrap();
+    assert_eq!(on_disk(), 1);
     assert_eq!(a.kind, ApplicationKind::New);
     assert_eq!(
         a.route.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
@@ -265,6 +306,45 @@ async fn route_and_renewal<S: Store>(t: TestApp<S>) {
     .await
     .unwrap();
     assert_eq!(q.len(), 1);
+    // the reviewer sees the file and reads it back byte for byte (audited); the applicant sees
+    // its list; another prefecture and another doctor do not find it
+    let review = applications::review(&t.app, &tokyo, a.id, None)
+        .await
+        .unwrap();
+    assert_eq!(review.files.len(), 1);
+    assert_eq!(review.files[0].file_name, "研修手帳p12.pdf");
+    let fid = review.files[0].id;
+    let before = crate::membership::audited(&t, "programmes.evidence_view").await;
+    let (meta, bytes) = applications::file(&t.app, &tokyo, a.id, fid, None)
+        .await
+        .unwrap();
+    assert_eq!(bytes, scan.bytes);
+    assert_eq!(meta.content_type, "application/pdf");
+    assert_eq!(
+        crate::membership::audited(&t, "programmes.evidence_view").await,
+        before + 1
+    );
+    assert_eq!(
+        applications::files(&t.app, &who, a.id).await.unwrap().len(),
+        1
+    );
+    let other = mamis_domain::Principal::Doctor {
+        account_id: Uuid::new_v4(),
+        doctor_id: Some(Uuid::new_v4()),
+    };
+    for w in [&osaka, &other] {
+        let e = applications::file(&t.app, w, a.id, fid, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ProgrammeError::App(mamis_app::AppError::NotFound)),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        crate::membership::audited(&t, "programmes.evidence_view").await,
+        before + 1
+    );
     // JMA cannot approve before the prefecture
     let e = applications::decide(
         &t.app,

@@ -16,6 +16,7 @@ use mamis_domain::{AssociationCode, Principal};
 use mamis_store::{IdentityStore, Organiser, Store, Tx};
 use mamis_testkit::browser::{self, Browser};
 use mamis_testkit::{TestApp, base32_decode, spawn_sqlite};
+use uuid::Uuid;
 
 type Login = (String, String, String, Option<String>);
 
@@ -210,6 +211,17 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
         .await
         .unwrap();
     assert!(short.is_empty(), "every line met: {section}");
+    // an activity report goes with the application, chosen in the form's file input
+    let dir = std::env::temp_dir().join(format!("mamis-programme-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("katsudo-houkoku.pdf");
+    std::fs::write(&report, b"%PDF-1.4 activity report").unwrap();
+    c.find(Locator::Css("#files-sangyoui"))
+        .await
+        .unwrap()
+        .send_keys(report.to_str().unwrap())
+        .await
+        .unwrap();
     click(c, "#programme-sangyoui .apply-button").await;
     let section = text(c, "#programme-sangyoui .application").await;
     // the demo member belongs to a county of Osaka (P27): the route starts there
@@ -238,6 +250,11 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
     click(c, "#programmes-queue a.open-application").await;
     let route = text(c, ".route").await;
     assert_eq!(route, "[P27] → JMA");
+    assert_eq!(
+        text(c, ".evidence-files a").await,
+        "katsudo-houkoku.pdf",
+        "the reviewer sees the report the doctor attached"
+    );
     click(c, "button.approve").await;
     c.wait()
         .for_element(Locator::Id("programmes-queue-empty"))

@@ -45,6 +45,49 @@ async fn post<S: Store>(
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// Posts a form as the browser's multipart encoding does, with (name, type, bytes) files in
+/// the `files` field.
+async fn post_files<S: Store>(
+    t: &TestApp<S>,
+    ua: &reqwest::Client,
+    path: &str,
+    form: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> (u16, String) {
+    let boundary = "----mamis-programme-7c2d";
+    let mut body = Vec::new();
+    for (k, v) in form {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (name, ty, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; \
+                 filename=\"{name}\"\r\nContent-Type: {ty}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let r = ua
+        .post(t.url(path))
+        .header("origin", &t.base_url)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
 async fn lectures_and_rosters<S: Store>(t: TestApp<S>) {
     setup(&t).await;
     let (jma, _) = staff_user(
@@ -263,15 +306,22 @@ async fn lectures_and_rosters<S: Store>(t: TestApp<S>) {
         texts(&doc, "#programme-sangyoui .number").join(""),
         "SAN-2026-000001"
     );
-    let (status, body) = post(
+    let path = "/mypage/programmes/sports_doctor/apply";
+    let (status, body) =
+        post_files(&t, &ua, path, &[("csrf", &token), ("evidence", "")], &[]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("まだ要件を満たしていません"), "{body}");
+    // 研修手帳 units announced with a "scan" that is a program: refused with the file rule
+    let (status, body) = post_files(
         &t,
         &ua,
-        "/mypage/programmes/sports_doctor/apply",
-        &[("csrf", &token), ("evidence", "")],
+        path,
+        &[("csrf", &token), ("paper", "1")],
+        &[("techo.pdf", "application/pdf", b"MZ\x90\x00 not a scan")],
     )
     .await;
     assert_eq!(status, 422);
-    assert!(body.contains("まだ要件を満たしていません"), "{body}");
+    assert!(body.contains("添付できるのは10MBまでのPDF"), "{body}");
     let mut tx = t.app.store.read().await.unwrap();
     assert!(tx.applications_of(d.id).await.unwrap().is_empty());
     tx.rollback().await.unwrap();

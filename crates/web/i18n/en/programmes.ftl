@@ -122,3 +122,6 @@ programmes-session-title = Programme units
 programmes-session-lead = For each item, choose the programmes and categories it credits besides (or instead of) its CME codes. Attendance credits each once, from the same records.
 programmes-session-web = Individual web session
 programmes-session-back = Back to the session
+programmes-files = Attached documents (the 研修手帳 pages, activity reports)
+programmes-files-hint = PDF, JPEG or PNG, up to 10 MB each, five files at most.
+programmes-error-file = Attach PDF, JPEG or PNG files of up to 10 MB each, five at most.

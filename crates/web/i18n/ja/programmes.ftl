@@ -122,3 +122,6 @@ programmes-session-title = 認定医・研修制度の単位
 programmes-session-lead = 演題ごとに、生涯教育のカリキュラムコードに加えて(または代わりに)単位を与える制度とカテゴリを選びます。出席は同じ記録から一度だけ単位になります。
 programmes-session-web = 個人単位の Web 研修
 programmes-session-back = 研修会へ戻る
+programmes-files = 添付書類(研修手帳の該当ページ、活動報告など)
+programmes-files-hint = PDF・JPEG・PNG、1ファイル10MBまで、5ファイルまで。
+programmes-error-file = 添付できるのは10MBまでのPDF・JPEG・PNGで、5ファイルまでです。

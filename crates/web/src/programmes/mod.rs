@@ -2,12 +2,14 @@
 //! and certificates on My Page; the office's application queues, reviews, 研修手帳 units and
 //! rosters with CSV export.
 
+mod files;
 mod lectures;
 mod mypage;
 mod office;
 mod sessions;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use mamis_app::programmes::ProgrammeError;
 use mamis_app::programmes::progress::ProgrammeProgress;
@@ -28,7 +30,7 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
         .route("/mypage/programmes", get(mypage::mine::<S>))
         .route(
             "/mypage/programmes/{programme}/apply",
-            post(mypage::apply::<S>),
+            post(files::apply::<S>).layer(DefaultBodyLimit::max(files::APPLY_FORM_LIMIT)),
         )
         .route(
             "/mypage/programmes/record/{number}",
@@ -38,6 +40,10 @@ pub fn routes<S: Store>() -> Router<WebState<S>> {
         .route(
             "/office/programmes/applications/{id}",
             get(office::application::<S>),
+        )
+        .route(
+            "/office/programmes/applications/{id}/files/{file}",
+            get(files::download::<S>),
         )
         .route(
             "/office/programmes/applications/{id}/decide",
@@ -92,6 +98,7 @@ impl From<ProgrammeError> for PageError {
             )),
             ProgrammeError::FeeRequired => bad("programmes-error-fee"),
             ProgrammeError::EvidenceTooLong => bad("programmes-error-evidence"),
+            ProgrammeError::EvidenceFile => bad("programmes-error-file"),
         }
     }
 }

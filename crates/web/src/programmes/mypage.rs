@@ -2,21 +2,19 @@
 //! application form, and the small card My Page shows.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use mamis_app::identity::jst;
 use mamis_app::identity::sessions::Current;
-use mamis_app::programmes::applications::{self, ApplyInput};
 use mamis_app::programmes::progress::{self, ProgrammeProgress};
 use mamis_domain::programmes::{CertifiedProgramme, LineMeasure, Requirement};
 use mamis_store::Store;
 use mamis_store::programmes::{ApplicationKind, ApplicationStatus};
-use serde::Deserialize;
 
 use super::{LineRow, line_rows, programme_name, standing_words};
 use crate::WebState;
-use crate::shell::auth::{CurrentUser, RequestOrigin};
+use crate::shell::auth::CurrentUser;
 use crate::shell::chrome::{Chrome, PageCtx, page};
 use crate::shell::error::{Failure, PageError};
 use crate::shell::fmt::Fmt;
@@ -155,47 +153,6 @@ pub async fn mine<S: Store>(
         .render(),
     )?
     .into_response())
-}
-
-/// The application form.
-#[derive(Debug, Deserialize)]
-pub struct ApplyForm {
-    #[serde(default)]
-    evidence: String,
-    #[serde(default)]
-    declared: Option<String>,
-    #[serde(default)]
-    paper: Option<String>,
-}
-
-/// `POST /mypage/programmes/{programme}/apply`: files an application.
-pub async fn apply<S: Store>(
-    State(st): State<WebState<S>>,
-    CurrentUser(cur): CurrentUser,
-    RequestOrigin(origin): RequestOrigin,
-    Path(programme): Path<String>,
-    Form(f): Form<ApplyForm>,
-) -> Result<Response, PageError> {
-    let programme =
-        CertifiedProgramme::parse(&programme).map_err(|_| PageError(Failure::NotFound))?;
-    if f.paper.is_some() && f.evidence.trim().is_empty() {
-        return Err(PageError(Failure::Unprocessable(
-            "programmes-error-paper-evidence",
-        )));
-    }
-    applications::apply(
-        &st.app,
-        &cur.doctor_principal(),
-        programme,
-        ApplyInput {
-            evidence: Some(f.evidence),
-            declared_activity: f.declared.is_some(),
-            paper_units_pending: f.paper.is_some(),
-        },
-        origin.client_addr,
-    )
-    .await?;
-    Ok(Redirect::to("/mypage/programmes").into_response())
 }
 
 /// The My Page card: one line per programme the doctor takes part in.

@@ -133,6 +133,8 @@ struct ApplicationView<'a> {
     filed: String,
     route: String,
     evidence: String,
+    /// (download path, name, size) per evidence file.
+    files: Vec<(String, String, String)>,
     lines: Vec<LineRow>,
     met: bool,
     entries: Vec<EntryRow>,
@@ -193,6 +195,17 @@ pub async fn application<S: Store>(
             .collect::<Vec<_>>()
             .join(" → "),
         evidence: a.evidence.clone().unwrap_or_default(),
+        files: r
+            .files
+            .iter()
+            .map(|e| {
+                (
+                    format!("/office/programmes/applications/{id}/files/{}", e.id),
+                    e.file_name.clone(),
+                    format!("{} KB", (e.size + 1023) / 1024),
+                )
+            })
+            .collect(),
         lines: line_rows(&f, ctx.lang, a.programme, &r.progress.assessment.lines),
         met: r.progress.assessment.met,
         entries,
