@@ -184,7 +184,25 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
             .push_bind(m.clone());
     }
     if let Some(scope) = &mq.scope {
-        if by_candidates(mq) {
+        let exact = mq.member_id.is_some() || mq.iseki.is_some();
+        if by_candidates(mq) && !exact {
+            // a name range in a prefecture or more (thousands of candidates nationally for two
+            // kana): the scope's doctors are gathered once — index ranges of the memberships'
+            // association index and the procedures' parties — and each candidate probes that
+            // set, instead of three correlated look-ups per candidate
+            q.push(" AND (");
+            push_scope(q, "d.home_prefecture", scope);
+            q.push(
+                " OR d.id IN (SELECT s.doctor_id FROM memberships s WHERE s.association_code IN ",
+            );
+            push_codes(q, scope);
+            q.push(
+                " UNION SELECT sp.doctor_id FROM membership_procedures sp JOIN procedure_parties pp \
+                 ON pp.procedure_id = sp.id WHERE pp.association_code IN ",
+            );
+            push_codes(q, scope);
+            q.push("))");
+        } else if by_candidates(mq) {
             // few candidates: each is checked against the scope
             q.push(" AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id AND ");
             push_scope(q, "s.association_code", scope);
