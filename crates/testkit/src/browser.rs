@@ -125,6 +125,18 @@ pub async fn click(c: &Client, id: &str) {
         .unwrap();
 }
 
+/// Clicks the first element matching `css` once there is one (for what has no id: a button
+/// of a list row, an option).
+pub async fn press(c: &Client, css: &str) {
+    c.wait()
+        .for_element(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
 /// The text of the first element matching `css`, once there is one.
 pub async fn text(c: &Client, css: &str) -> String {
     c.wait()

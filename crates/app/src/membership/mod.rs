@@ -9,7 +9,7 @@ mod evidence;
 pub mod reminders;
 pub mod settings;
 
-pub use evidence::{EvidenceStore, NewEvidence, sniff};
+pub use evidence::{EvidenceStore, MAX_BYTES, NewEvidence, sniff};
 pub use reminders::RemindJob;
 
 use std::path::PathBuf;

@@ -11,26 +11,6 @@ use mamis_testkit::{TestApp, spawn_sqlite};
 use crate::learning::{author, content_draft, day, jst, member, quiz_doc, quiz_draft};
 use crate::learning_http::{PASSWORD, account};
 
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Opens `url`; when the provider's login form appears, logs in and waits to come back to
 /// the page with `landed` (a CSS selector).
 async fn open_as<S: mamis_store::Store>(
@@ -50,7 +30,7 @@ async fn open_as<S: mamis_store::Store>(
             .send_keys(PASSWORD)
             .await
             .unwrap();
-        click(c, "#login-submit").await;
+        browser::press(c, "#login-submit").await;
     }
     c.wait()
         .for_element(Locator::Css(landed))
@@ -61,7 +41,7 @@ async fn open_as<S: mamis_store::Store>(
 /// Marks choice `v` (0-based) of every question.
 async fn answer(c: &Client, choices: &[usize]) {
     for (i, v) in choices.iter().enumerate() {
-        click(c, &format!("input[name=q{i}][value='{v}']")).await;
+        browser::press(c, &format!("input[name=q{i}][value='{v}']")).await;
     }
 }
 
@@ -119,19 +99,19 @@ async fn members_learn_and_non_members_are_refused_in_chromium() {
     .await;
     // 3 of 5 (60 %): not enough
     answer(c, &[1, 1, 1, 0, 0]).await;
-    click(c, "#assessment-submit").await;
-    let r = text(c, "#assessment-result").await;
+    browser::press(c, "#assessment-submit").await;
+    let r = browser::text(c, "#assessment-result").await;
     assert!(r.contains("80% に達しませんでした"), "{r}");
     // retry: 4 of 5 (80 %) passes and locks the content
     answer(c, &[1, 1, 1, 1, 0]).await;
-    click(c, "#assessment-submit").await;
+    browser::press(c, "#assessment-submit").await;
     // the failed attempt's page also has a result: wait for the lock, which only the passed
     // attempt's page shows, before reading it (else the old page's result goes stale mid-read)
     c.wait()
         .for_element(Locator::Id("assessment-locked"))
         .await
         .unwrap();
-    let r = text(c, "#assessment-result").await;
+    let r = browser::text(c, "#assessment-result").await;
     assert!(
         r.contains("修了しました") && r.contains("2026年6月11日"),
         "{r}"
@@ -147,8 +127,8 @@ async fn members_learn_and_non_members_are_refused_in_chromium() {
     )
     .await;
     answer(c, &[0, 0, 0, 1, 0]).await;
-    click(c, "#quiz-submit").await;
-    text(c, "#quiz-waiting").await;
+    browser::press(c, "#quiz-submit").await;
+    browser::text(c, "#quiz-waiting").await;
     let page = c.source().await.unwrap();
     assert!(!page.contains("quiz-result") && !page.contains("key-mark"));
 
@@ -163,7 +143,7 @@ async fn members_learn_and_non_members_are_refused_in_chromium() {
         "#quiz-result",
     )
     .await;
-    let r = text(c, "#quiz-result").await;
+    let r = browser::text(c, "#quiz-result").await;
     assert!(
         r.contains("5問中 3問正解") && r.contains("単位を取得しました"),
         "{r}"

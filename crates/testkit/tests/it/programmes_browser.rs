@@ -4,7 +4,7 @@
 //! `/verify` shows it valid with its expiry.
 
 use chrono::Duration;
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use mamis_app::demo;
 use mamis_app::programmes::credit::{self, PartInput};
 use mamis_app::training::capture::{self, DeskInput, Origin};
@@ -58,47 +58,6 @@ async fn enrol<S: Store>(t: &TestApp<S>, email: &str, grant: mamis_domain::RoleG
         password.into(),
         Some(e.secret_base32.clone()),
     )
-}
-
-async fn login<S: Store>(t: &TestApp<S>, c: &Client, a: &Login) {
-    c.goto(&t.url("/login")).await.unwrap();
-    c.delete_all_cookies().await.unwrap();
-    c.goto(&t.url("/login")).await.unwrap();
-    let fill = |id: &'static str, v: String| async move {
-        let e = c.wait().for_element(Locator::Id(id)).await.unwrap();
-        e.clear().await.unwrap();
-        e.send_keys(&v).await.unwrap();
-    };
-    fill("email", a.1.clone()).await;
-    fill("password", a.2.clone()).await;
-    click(c, "#login-submit").await;
-    if let Some(secret) = &a.3 {
-        t.clock.advance(Duration::seconds(31));
-        let code = rfc6238::code(&base32_decode(secret), rfc6238::step_of(t.app.now()));
-        fill("code", code).await;
-        click(c, "#code-submit").await;
-    }
-    c.wait().for_element(Locator::Id("logout")).await.unwrap();
-}
-
-async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 /// One session of the organiser with one item crediting `minutes` of 産業医 `category`; the
@@ -199,12 +158,12 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
     let c = &b.client;
 
     // the doctor sees the programme on My Page, met, and applies
-    login(&t, c, &member).await;
+    browser::login(&t, c, &member).await;
     c.goto(&t.url("/mypage")).await.unwrap();
-    let card = text(c, "#mypage-programmes").await;
+    let card = browser::text(c, "#mypage-programmes").await;
     assert!(card.contains("日本医師会認定産業医"), "{card}");
-    click(c, "#mypage-programmes-link").await;
-    let section = text(c, "#programme-sangyoui").await;
+    browser::press(c, "#mypage-programmes-link").await;
+    let section = browser::text(c, "#programme-sangyoui").await;
     assert!(section.contains("認定はありません"), "{section}");
     let short = c
         .find_all(Locator::Css("#programme-sangyoui tr.short"))
@@ -222,14 +181,14 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
         .send_keys(report.to_str().unwrap())
         .await
         .unwrap();
-    click(c, "#programme-sangyoui .apply-button").await;
-    let section = text(c, "#programme-sangyoui .application").await;
+    browser::press(c, "#programme-sangyoui .apply-button").await;
+    let section = browser::text(c, "#programme-sangyoui .application").await;
     // the demo member belongs to a county of Osaka (P27): the route starts there
     assert!(section.contains("審査中(P27)"), "{section}");
 
     // another prefecture's staff does not see it; Osaka's forwards it to the JMA
     let tokyo = account(&logins, "tokyo@demo.mamis.jp");
-    login(&t, c, &tokyo).await;
+    browser::login(&t, c, &tokyo).await;
     c.goto(&t.url("/office/programmes")).await.unwrap();
     c.wait()
         .for_element(Locator::Id("programmes-queue-empty"))
@@ -245,44 +204,44 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
         .unwrap(),
     )
     .await;
-    login(&t, c, &osaka).await;
+    browser::login(&t, c, &osaka).await;
     c.goto(&t.url("/office/programmes")).await.unwrap();
-    click(c, "#programmes-queue a.open-application").await;
-    let route = text(c, ".route").await;
+    browser::press(c, "#programmes-queue a.open-application").await;
+    let route = browser::text(c, ".route").await;
     assert_eq!(route, "[P27] → JMA");
     assert_eq!(
-        text(c, ".evidence-files a").await,
+        browser::text(c, ".evidence-files a").await,
         "katsudo-houkoku.pdf",
         "the reviewer sees the report the doctor attached"
     );
-    click(c, "button.approve").await;
+    browser::press(c, "button.approve").await;
     c.wait()
         .for_element(Locator::Id("programmes-queue-empty"))
         .await
         .unwrap();
 
     // the JMA approves with the fee paid: the certificate is issued
-    login(&t, c, &jma).await;
+    browser::login(&t, c, &jma).await;
     c.goto(&t.url("/office/programmes")).await.unwrap();
-    click(c, "#programmes-queue a.open-application").await;
-    assert_eq!(text(c, ".route").await, "P27 → [JMA]");
-    click(c, "#fee option[value=paid]").await;
-    click(c, "button.approve").await;
+    browser::press(c, "#programmes-queue a.open-application").await;
+    assert_eq!(browser::text(c, ".route").await, "P27 → [JMA]");
+    browser::press(c, "#fee option[value=paid]").await;
+    browser::press(c, "button.approve").await;
     c.wait()
         .for_element(Locator::Id("programmes-queue-empty"))
         .await
         .unwrap();
 
     // the doctor sees the record, with the note that the JMA issues the paper certificate
-    login(&t, c, &member).await;
+    browser::login(&t, c, &member).await;
     c.goto(&t.url("/mypage/programmes")).await.unwrap();
-    let number = text(c, "#programme-sangyoui .number").await;
+    let number = browser::text(c, "#programme-sangyoui .number").await;
     let today = t.clock_date();
     assert_eq!(
         number,
         format!("SAN-{}-000001", chrono::Datelike::year(&today))
     );
-    let valid = text(c, "#programme-sangyoui .valid").await;
+    let valid = browser::text(c, "#programme-sangyoui .valid").await;
     let until = CertifiedProgramme::Sangyoui.rules().valid_until(today);
     let (y, m, d) = (
         chrono::Datelike::year(&until),
@@ -290,10 +249,10 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
         chrono::Datelike::day(&until),
     );
     assert!(valid.contains(&format!("{y}年{m}月{d}日")), "{valid}");
-    let standing = text(c, "#programme-sangyoui .standing").await;
+    let standing = browser::text(c, "#programme-sangyoui .standing").await;
     assert!(standing.contains("有効"), "{standing}");
     assert!(
-        text(c, "#programme-sangyoui .notice")
+        browser::text(c, "#programme-sangyoui .notice")
             .await
             .contains("認定の記録")
     );
@@ -317,9 +276,9 @@ async fn a_doctor_earns_sangyoui_units_applies_and_is_certified_in_chromium() {
         .await
         .unwrap();
     assert_eq!(status.as_deref(), Some("valid"));
-    assert!(text(c, "#verify-kind").await.contains("産業医"));
-    assert_eq!(text(c, "#verify-number").await, number);
-    let until_text = text(c, "#verify-valid-until").await;
+    assert!(browser::text(c, "#verify-kind").await.contains("産業医"));
+    assert_eq!(browser::text(c, "#verify-number").await, number);
+    let until_text = browser::text(c, "#verify-valid-until").await;
     assert!(
         until_text.contains(&format!("{y}年{m}月{d}日")),
         "{until_text}"

@@ -283,7 +283,7 @@ pub async fn apply<S: Store>(
     RequestOrigin(origin): RequestOrigin,
     mp: Multipart,
 ) -> PageResult {
-    let posted = super::upload::read(mp, "licence").await?;
+    let mut posted = super::upload::read(mp, "licence", "membership-problem-evidence-file").await?;
     let f = JoinForm {
         prefecture: posted.get("prefecture"),
         county: posted.get("county"),
@@ -292,7 +292,7 @@ pub async fn apply<S: Store>(
         jma_class: posted.get("jma_class"),
         wished_on: posted.get("wished_on"),
     };
-    let licence = posted.file;
+    let licence = posted.files.pop();
     let parsed = join_request(&f).and_then(|r| Ok((r, wished(&f.wished_on)?)));
     let (request, wished_on) = match parsed {
         Ok(v) => v,

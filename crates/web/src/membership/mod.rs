@@ -10,7 +10,7 @@ mod office;
 mod paper;
 mod profile;
 mod settings;
-mod upload;
+pub(crate) mod upload;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

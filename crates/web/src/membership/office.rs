@@ -441,27 +441,7 @@ pub async fn evidence<S: Store>(
 ) -> Result<Response, PageError> {
     let (e, bytes) =
         membership::evidence_file(&st.app, &who, id, evidence, origin.client_addr).await?;
-    let ext = match e.content_type.as_str() {
-        "application/pdf" => "pdf",
-        "image/png" => "png",
-        _ => "jpg",
-    };
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, e.content_type.clone()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"evidence-{}.{ext}\"", e.id),
-            ),
-            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
-            (
-                axum::http::header::HeaderName::from_static("x-content-type-options"),
-                "nosniff".to_owned(),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(super::upload::attachment(&e, bytes))
 }
 
 /// Every association's name in the page's language, by code.

@@ -296,9 +296,10 @@ pub async fn name_change<S: Store>(
     RequestOrigin(origin): RequestOrigin,
     mp: Multipart,
 ) -> PageResult {
-    let posted = super::upload::read(mp, "evidence").await?;
+    let mut posted =
+        super::upload::read(mp, "evidence", "membership-problem-evidence-file").await?;
     let values: [String; 4] = NAME_FIELDS.map(|n| posted.get(n));
-    let file = posted.file;
+    let file = posted.files.pop();
     let mut errs: Vec<(&'static str, &'static str)> = Vec::new();
     for (i, name) in NAME_FIELDS.iter().enumerate() {
         let v = values[i].trim();

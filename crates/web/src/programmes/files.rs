@@ -2,9 +2,7 @@
 //! activity report) and the reviewer's download of each file.
 
 use axum::extract::{Multipart, Path, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use mamis_app::membership::NewEvidence;
 use mamis_app::programmes::applications::{self, ApplyInput, MAX_FILES};
 use mamis_domain::programmes::CertifiedProgramme;
 use mamis_store::Store;
@@ -15,47 +13,7 @@ use crate::shell::auth::{CurrentUser, RequestOrigin, StaffUser};
 use crate::shell::error::{Failure, PageError};
 
 /// The largest application form body: five files of 10 MB and the text fields.
-pub(super) const APPLY_FORM_LIMIT: usize = MAX_FILES * 10 * 1024 * 1024 + 64 * 1024;
-
-/// What the application form posted.
-#[derive(Default)]
-struct ApplyPosted {
-    evidence: String,
-    declared: bool,
-    paper: bool,
-    files: Vec<NewEvidence>,
-}
-
-/// Reads the multipart form; a body that is not well-formed is a bad request.
-async fn read(mut mp: Multipart) -> Result<ApplyPosted, PageError> {
-    let broken = || PageError(Failure::BadRequest("programmes-error-file"));
-    let mut posted = ApplyPosted::default();
-    while let Some(field) = mp.next_field().await.map_err(|_| broken())? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "files" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content_type = field.content_type().unwrap_or_default().to_owned();
-            let bytes = field.bytes().await.map_err(|_| broken())?;
-            // a file input left empty still sends one empty part
-            if !bytes.is_empty() {
-                posted.files.push(NewEvidence {
-                    file_name,
-                    content_type,
-                    bytes: bytes.to_vec(),
-                });
-            }
-        } else {
-            let v = field.text().await.map_err(|_| broken())?;
-            match name.as_str() {
-                "evidence" => posted.evidence = v,
-                "declared" => posted.declared = true,
-                "paper" => posted.paper = true,
-                _ => {}
-            }
-        }
-    }
-    Ok(posted)
-}
+pub(super) const APPLY_FORM_LIMIT: usize = MAX_FILES * mamis_app::membership::MAX_BYTES + 64 * 1024;
 
 /// `POST /mypage/programmes/{programme}/apply`: files an application with its evidence.
 pub async fn apply<S: Store>(
@@ -67,8 +25,9 @@ pub async fn apply<S: Store>(
 ) -> Result<Response, PageError> {
     let programme =
         CertifiedProgramme::parse(&programme).map_err(|_| PageError(Failure::NotFound))?;
-    let f = read(mp).await?;
-    if f.paper && f.evidence.trim().is_empty() && f.files.is_empty() {
+    let f = crate::membership::upload::read(mp, "files", "programmes-error-file").await?;
+    let (evidence, paper) = (f.get("evidence"), f.fields.contains_key("paper"));
+    if paper && evidence.trim().is_empty() && f.files.is_empty() {
         return Err(PageError(Failure::Unprocessable(
             "programmes-error-paper-evidence",
         )));
@@ -78,9 +37,9 @@ pub async fn apply<S: Store>(
         &cur.doctor_principal(),
         programme,
         ApplyInput {
-            evidence: Some(f.evidence),
-            declared_activity: f.declared,
-            paper_units_pending: f.paper,
+            evidence: Some(evidence),
+            declared_activity: f.fields.contains_key("declared"),
+            paper_units_pending: paper,
             files: f.files,
         },
         origin.client_addr,
@@ -98,22 +57,5 @@ pub async fn download<S: Store>(
     Path((id, file)): Path<(Uuid, Uuid)>,
 ) -> Result<Response, PageError> {
     let (e, bytes) = applications::file(&st.app, &who, id, file, origin.client_addr).await?;
-    let ext = match e.content_type.as_str() {
-        "application/pdf" => "pdf",
-        "image/png" => "png",
-        _ => "jpg",
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, e.content_type.clone()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"evidence-{}.{ext}\"", e.id),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::membership::upload::attachment(&e, bytes))
 }
