@@ -146,6 +146,25 @@ fn by_candidates(mq: &MemberQuery) -> bool {
     exact || (named && !counties_only)
 }
 
+/// The prefectures of a scope's nodes when a name searched there can start from the per-prefecture
+/// key table (`member_search_keys`): every node lies in a prefecture (no JMA node), and the search
+/// is driven by its name rather than by an exact number or a county's members.
+fn keyed_prefectures(mq: &MemberQuery) -> Option<Vec<AssociationCode>> {
+    let scope = mq.scope.as_ref()?;
+    let named = mq.name_prefix.as_deref().is_some_and(|p| !p.is_empty());
+    let exact = mq.member_id.is_some() || mq.iseki.is_some();
+    if !named || exact || !by_candidates(mq) {
+        return None;
+    }
+    let mut prefectures = scope
+        .iter()
+        .map(AssociationCode::prefecture_code)
+        .collect::<Option<Vec<_>>>()?;
+    prefectures.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    prefectures.dedup();
+    Some(prefectures)
+}
+
 /// `FROM … WHERE …` of a search (alias `d` for doctors, `p` for profiles).
 fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles: bool) {
     let profiles = with_profiles || mq.workplace.is_some() || mq.municipality.is_some();
@@ -154,19 +173,38 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
     } else {
         " FROM doctors d WHERE 1 = 1"
     });
+    let keyed = keyed_prefectures(mq);
     if let Some(prefix) = mq.name_prefix.as_deref().filter(|p| !p.is_empty()) {
-        // one index range: kana keys for kana, kanji keys for anything else
-        // with a small scope driving, the unary `+` keeps SQLite off the key's index
-        let col = match (is_kana_key(prefix), by_candidates(mq)) {
-            (true, true) => "d.kana_fold",
-            (false, true) => "d.name_fold",
-            (true, false) => "+d.kana_fold",
-            (false, false) => "+d.name_fold",
+        let key = if is_kana_key(prefix) {
+            "kana_fold"
+        } else {
+            "name_fold"
         };
-        q.push(format!(" AND {col} >= "))
-            .push_bind(prefix.to_owned())
-            .push(format!(" AND {col} < "))
-            .push_bind(format!("{prefix}{TOP}"));
+        if let Some(prefectures) = &keyed {
+            // a name in a prefecture or more: one range of the prefectures' key table (the
+            // doctors connected there), each candidate then checked against the exact scope
+            q.push(
+                " AND d.id IN (SELECT k.doctor_id FROM member_search_keys k WHERE k.prefecture IN ",
+            );
+            push_codes(q, prefectures);
+            q.push(format!(" AND k.{key} >= "))
+                .push_bind(prefix.to_owned())
+                .push(format!(" AND k.{key} < "))
+                .push_bind(format!("{prefix}{TOP}"))
+                .push(")");
+        } else {
+            // one index range: kana keys for kana, kanji keys for anything else; with a small
+            // scope driving, the unary `+` keeps SQLite off the key's index
+            let col = if by_candidates(mq) {
+                format!("d.{key}")
+            } else {
+                format!("+d.{key}")
+            };
+            q.push(format!(" AND {col} >= "))
+                .push_bind(prefix.to_owned())
+                .push(format!(" AND {col} < "))
+                .push_bind(format!("{prefix}{TOP}"));
+        }
     }
     if let Some(m) = &mq.member_id {
         q.push(" AND d.member_id = ").push_bind(m.clone());
@@ -185,7 +223,7 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
     }
     if let Some(scope) = &mq.scope {
         let exact = mq.member_id.is_some() || mq.iseki.is_some();
-        if by_candidates(mq) && !exact {
+        if by_candidates(mq) && !exact && keyed.is_none() {
             // a name range in a prefecture or more (thousands of candidates nationally for two
             // kana): the scope's doctors are gathered once — index ranges of the memberships'
             // association index and the procedures' parties — and each candidate probes that
@@ -203,7 +241,8 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
             push_codes(q, scope);
             q.push("))");
         } else if by_candidates(mq) {
-            // few candidates: each is checked against the scope
+            // few candidates (an exact number, or a prefecture's name range): each is checked
+            // against the scope
             q.push(" AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id AND ");
             push_scope(q, "s.association_code", scope);
             q.push(

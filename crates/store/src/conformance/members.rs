@@ -2,6 +2,7 @@
 //! and rename, prefix ranges, scope, filters, counts and paging; class counts and flows.
 
 use chrono::NaiveDate;
+use mamis_domain::procedure::DueAction;
 use mamis_domain::*;
 use uuid::Uuid;
 
@@ -127,6 +128,65 @@ pub async fn member_search_prefixes_scope_and_pages<S: Store>(s: S) {
     assert_eq!(ids(&s, &q).await, (0, vec![]));
     q.name_prefix = Some(names::name_key("さとう"));
     assert_eq!(ids(&s, &q).await, (1, vec![4]));
+    // a prefecture's staff: the name searched in the prefectures' key table, then the exact
+    // scope; a doctor connected by home prefecture or by a procedure party alone is found there
+    let staff = Account::new(
+        Uuid::from_u128(0xA1),
+        "staff@example.jp",
+        "事務局",
+        AccountKind::Staff,
+        docs[0].created_at,
+    );
+    let mut home = sample_doctor(5);
+    home.family_name = "高橋".into();
+    home.family_kana = KanaName::normalise("タカハシ").unwrap();
+    home.home_prefecture = Some(code("P27"));
+    let mut party = sample_doctor(6);
+    party.family_name = "高橋".into();
+    party.family_kana = KanaName::normalise("タカハシ").unwrap();
+    let mut tx = s.write().await.unwrap();
+    tx.insert_account(&staff).await.unwrap();
+    tx.insert_doctors(&[home.clone(), party.clone()])
+        .await
+        .unwrap();
+    tx.insert_procedure(&super::membership::procedure(
+        6,
+        party.id,
+        staff.id,
+        "2026-05-02T00:00:00Z",
+        &[("P27-0001", DueAction::Approve, "2026-05-02T00:00:00Z")],
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut q = MemberQuery::new(Some(vec![code("P13")]), today);
+    q.sort = MemberSort::Iseki;
+    q.name_prefix = Some(names::name_key("たかはし"));
+    assert_eq!(ids(&s, &q).await, (2, vec![1, 2]));
+    q.name_prefix = Some(names::name_key("高"));
+    assert_eq!(ids(&s, &q).await, (3, vec![1, 2, 3]));
+    q.name_prefix = Some(names::name_key("わたなべ"));
+    assert_eq!(
+        ids(&s, &q).await,
+        (0, vec![]),
+        "the rename reached the key table"
+    );
+    q.name_prefix = Some(names::name_key("さと"));
+    assert_eq!(ids(&s, &q).await, (1, vec![4]));
+    q.scope = Some(vec![code("P27")]);
+    q.name_prefix = Some(names::name_key("たかはし"));
+    assert_eq!(ids(&s, &q).await, (2, vec![5, 6]));
+    // a prefecture and a county of another: the other county's doctors stay outside
+    q.scope = Some(vec![code("P27"), code("P13-0002")]);
+    q.name_prefix = Some(names::name_key("た"));
+    assert_eq!(ids(&s, &q).await, (2, vec![5, 6]));
+    q.name_prefix = Some(names::name_key("さ"));
+    assert_eq!(ids(&s, &q).await, (1, vec![4]));
+    q.scope = Some(vec![code("P27"), code("P13-0001")]);
+    q.name_prefix = Some(names::name_key("たか"));
+    assert_eq!(ids(&s, &q).await, (5, vec![1, 2, 3, 5, 6]));
+    q.status = Some(MemberStatus::Member);
+    assert_eq!(ids(&s, &q).await, (2, vec![1, 2]));
     // bulk reads and scope
     let mut tx = s.read().await.unwrap();
     let all: Vec<Uuid> = docs.iter().map(|d| d.id).collect();

@@ -288,7 +288,7 @@ pub async fn profiles_names_and_rules_round_trip<S: Store>(s: S) {
     tx.commit().await.unwrap();
 }
 
-fn procedure(
+pub(super) fn procedure(
     id: u128,
     doctor: Uuid,
     by: Uuid,
