@@ -93,6 +93,8 @@ pub struct App<S: Store> {
     pub config: Arc<AppConfig>,
     /// The bounded password hasher shared by every request.
     pub hasher: Arc<identity::passwords::Hasher>,
+    /// The parsed signing keys, so a token response does not read and parse its key.
+    pub signers: Arc<oidc::keys::SignerCache>,
 }
 
 impl<S: Store> App<S> {
@@ -106,6 +108,7 @@ impl<S: Store> App<S> {
             clock,
             config: Arc::new(config),
             hasher: Arc::new(hasher),
+            signers: Arc::default(),
         })
     }
 

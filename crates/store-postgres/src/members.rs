@@ -300,13 +300,33 @@ fn push_from_where(q: &mut QueryBuilder<Postgres>, mq: &MemberQuery, with_profil
     }
 }
 
+/// Whether the rows are found first and sorted after, rather than by walking the sort key's
+/// index and filtering: when another index drives (a prefecture's key table, a county's
+/// members) or a name is searched on the other key (a kanji name listed in kana order). Walking
+/// the sort index there reads the table until 50 rows match — most of it when the matches lie
+/// late in that order (「渡辺」 in kana order: ワ).
+fn sort_after(mq: &MemberQuery) -> bool {
+    let by_other_key = mq
+        .name_prefix
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .is_some_and(|p| match (is_kana_key(p), mq.sort) {
+            (true, MemberSort::Kana) | (false, MemberSort::Name) => false,
+            _ => true,
+        });
+    let scope_driven = mq.scope.is_some() && !by_candidates(mq);
+    keyed_prefectures(mq).is_some() || by_other_key || scope_driven
+}
+
 fn order_by(mq: &MemberQuery) -> String {
     let dir = if mq.descending { "DESC" } else { "ASC" };
+    // `|| ''` makes the key an expression no index gives the order of
+    let fence = if sort_after(mq) { " || ''" } else { "" };
     let key = match mq.sort {
-        MemberSort::Kana => format!("d.kana_fold {dir}"),
-        MemberSort::Name => format!("d.name_fold {dir}"),
-        MemberSort::MemberId => format!("d.member_id IS NULL, d.member_id {dir}"),
-        MemberSort::Iseki => format!("d.iseki_number {dir}"),
+        MemberSort::Kana => format!("d.kana_fold{fence} {dir}"),
+        MemberSort::Name => format!("d.name_fold{fence} {dir}"),
+        MemberSort::MemberId => format!("d.member_id IS NULL, d.member_id{fence} {dir}"),
+        MemberSort::Iseki => format!("d.iseki_number{fence} {dir}"),
     };
     format!(" ORDER BY {key}, d.id {dir}")
 }

@@ -165,6 +165,7 @@ pub async fn ensure<S: Store>(app: &App<S>) -> Result<Vec<String>, AppError> {
         }
     }
     tx.commit().await?;
+    app.signers.clear();
     Ok(made)
 }
 
@@ -200,6 +201,7 @@ pub async fn rotate<S: Store>(app: &App<S>, actor: &Principal) -> Result<Vec<Str
     )
     .await?;
     tx.commit().await?;
+    app.signers.clear();
     Ok(made)
 }
 
@@ -220,11 +222,18 @@ pub async fn jwks<S: Store>(app: &App<S>) -> Result<Value, AppError> {
     Ok(json!({ "keys": published }))
 }
 
-/// A key that can sign now.
+/// A key that can sign now: parsed once, shared by every request that signs with it.
+#[derive(Clone)]
 pub struct Signer {
     alg: Alg,
     kid: String,
-    pkcs8: Vec<u8>,
+    key: std::sync::Arc<Parsed>,
+}
+
+/// A private key ready to sign (parsing an RSA key costs more than signing with it).
+enum Parsed {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ec(EcdsaKeyPair),
 }
 
 impl std::fmt::Debug for Signer {
@@ -233,8 +242,51 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-/// The active key for `alg`, unsealed.
+/// How long a process signs with the key it read before reading the key set again. A rotation
+/// made by another server reaches this one within it; the key it replaces stays published far
+/// longer ([`PUBLISH_AFTER_RETIREMENT`]), so what was signed meanwhile still verifies.
+pub const SIGNER_CACHE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The active signers this process has read, per algorithm, with when they were read.
+#[derive(Default)]
+pub struct SignerCache(std::sync::Mutex<Vec<(std::time::Instant, Signer)>>);
+
+impl std::fmt::Debug for SignerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignerCache")
+    }
+}
+
+impl SignerCache {
+    fn get(&self, alg: Alg) -> Option<Signer> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .iter()
+            .find(|(at, s)| s.alg == alg && at.elapsed() < SIGNER_CACHE)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, signer: &Signer) {
+        if let Ok(mut cached) = self.0.lock() {
+            cached.retain(|(_, s)| s.alg != signer.alg);
+            cached.push((std::time::Instant::now(), signer.clone()));
+        }
+    }
+
+    /// Forgets every signer (this process rotated or made keys).
+    pub fn clear(&self) {
+        if let Ok(mut cached) = self.0.lock() {
+            cached.clear();
+        }
+    }
+}
+
+/// The active key for `alg`, unsealed and parsed; read from the store at most every
+/// [`SIGNER_CACHE`].
 pub async fn signer<S: Store>(app: &App<S>, alg: Alg) -> Result<Signer, AppError> {
+    if let Some(s) = app.signers.get(alg) {
+        return Ok(s);
+    }
     let mut tx = app.store.read().await?;
     let keys = tx.signing_keys().await?;
     tx.rollback().await?;
@@ -242,11 +294,20 @@ pub async fn signer<S: Store>(app: &App<S>, alg: Alg) -> Result<Signer, AppError
         .into_iter()
         .find(|k| k.alg == alg.as_str() && k.retired_at.is_none())
         .ok_or_else(|| AppError::Internal(format!("no active {} key", alg.as_str())))?;
-    Ok(Signer {
+    let pkcs8 = open(&app.config.secret_key, SEAL_PURPOSE, &k.private_key)?;
+    let key = match alg {
+        Alg::Rs256 => Parsed::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).map_err(crypto)?),
+        Alg::Es256 => Parsed::Ec(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).map_err(crypto)?,
+        ),
+    };
+    let signer = Signer {
         alg,
-        pkcs8: open(&app.config.secret_key, SEAL_PURPOSE, &k.private_key)?,
         kid: k.kid,
-    })
+        key: std::sync::Arc::new(key),
+    };
+    app.signers.put(&signer);
+    Ok(signer)
 }
 
 impl Signer {
@@ -264,22 +325,18 @@ impl Signer {
             B64.encode(claims.to_string())
         );
         let rng = SystemRandom::new();
-        let sig = match self.alg {
-            Alg::Rs256 => {
-                let kp = aws_lc_rs::rsa::KeyPair::from_pkcs8(&self.pkcs8).map_err(crypto)?;
+        let sig = match self.key.as_ref() {
+            Parsed::Rsa(kp) => {
                 let mut sig = vec![0u8; kp.public_modulus_len()];
                 kp.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
                     .map_err(crypto)?;
                 sig
             }
-            Alg::Es256 => {
-                let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.pkcs8)
-                    .map_err(crypto)?;
-                kp.sign(&rng, input.as_bytes())
-                    .map_err(crypto)?
-                    .as_ref()
-                    .to_vec()
-            }
+            Parsed::Ec(kp) => kp
+                .sign(&rng, input.as_bytes())
+                .map_err(crypto)?
+                .as_ref()
+                .to_vec(),
         };
         Ok(format!("{input}.{}", B64.encode(sig)))
     }
