@@ -310,9 +310,11 @@ fn sort_after(mq: &MemberQuery) -> bool {
         .name_prefix
         .as_deref()
         .filter(|p| !p.is_empty())
-        .is_some_and(|p| match (is_kana_key(p), mq.sort) {
-            (true, MemberSort::Kana) | (false, MemberSort::Name) => false,
-            _ => true,
+        .is_some_and(|p| {
+            !matches!(
+                (is_kana_key(p), mq.sort),
+                (true, MemberSort::Kana) | (false, MemberSort::Name)
+            )
         });
     let scope_driven = mq.scope.is_some() && !by_candidates(mq);
     keyed_prefectures(mq).is_some() || by_other_key || scope_driven

@@ -295,22 +295,28 @@ pub async fn signer<S: Store>(app: &App<S>, alg: Alg) -> Result<Signer, AppError
         .find(|k| k.alg == alg.as_str() && k.retired_at.is_none())
         .ok_or_else(|| AppError::Internal(format!("no active {} key", alg.as_str())))?;
     let pkcs8 = open(&app.config.secret_key, SEAL_PURPOSE, &k.private_key)?;
-    let key = match alg {
-        Alg::Rs256 => Parsed::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(&pkcs8).map_err(crypto)?),
-        Alg::Es256 => Parsed::Ec(
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8).map_err(crypto)?,
-        ),
-    };
-    let signer = Signer {
-        alg,
-        kid: k.kid,
-        key: std::sync::Arc::new(key),
-    };
+    let signer = Signer::from_pkcs8(alg, k.kid, &pkcs8)?;
     app.signers.put(&signer);
     Ok(signer)
 }
 
 impl Signer {
+    /// Parses an unsealed private key once, for every signature made with it.
+    fn from_pkcs8(alg: Alg, kid: String, pkcs8: &[u8]) -> Result<Self, AppError> {
+        let key = match alg {
+            Alg::Rs256 => Parsed::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(crypto)?),
+            Alg::Es256 => Parsed::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                    .map_err(crypto)?,
+            ),
+        };
+        Ok(Self {
+            alg,
+            kid,
+            key: std::sync::Arc::new(key),
+        })
+    }
+
     /// The key's id.
     pub fn kid(&self) -> &str {
         &self.kid
@@ -424,11 +430,7 @@ mod tests {
             let g = generate(alg).unwrap();
             let kid = g.jwk["kid"].as_str().unwrap().to_owned();
             assert_eq!(kid, thumbprint(&g.jwk).unwrap());
-            let signer = Signer {
-                alg,
-                kid: kid.clone(),
-                pkcs8: g.pkcs8,
-            };
+            let signer = Signer::from_pkcs8(alg, kid.clone(), &g.pkcs8).unwrap();
             let jwks = json!({ "keys": [g.jwk] });
             let token = signer.sign(&json!({ "sub": "abc", "aud": "cme" })).unwrap();
             assert_eq!(
