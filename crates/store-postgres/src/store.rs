@@ -85,16 +85,6 @@ impl Store for PgStore {
         Ok(PgTx { tx })
     }
 
-    async fn bulk(&self) -> StoreResult<PgTx> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // custom plans only, for this transaction: each reflects the tables' current size
-        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        Ok(PgTx { tx })
-    }
-
     async fn read(&self) -> StoreResult<PgTx> {
         let tx = self.pool.begin().await.map_err(db_err)?;
         Ok(PgTx { tx })

@@ -50,15 +50,6 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// instead of failing on upgrade).
     fn write(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
 
-    /// Starts a write transaction for a bulk path (an import or a list apply) that reads tables
-    /// it is filling. PostgreSQL then plans each statement for the table as it is at that moment:
-    /// a plan cached while a table was empty would scan the whole of it on every later lookup,
-    /// and an import of a million lines into an empty database went quadratic. SQLite: as
-    /// [`Store::write`].
-    fn bulk(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send {
-        self.write()
-    }
-
     /// Starts a read-only transaction with a consistent snapshot.
     fn read(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
 

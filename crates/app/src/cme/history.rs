@@ -918,7 +918,7 @@ pub async fn import_ledger_history<S: Store>(
         rows: Vec::with_capacity(CHUNK),
         problems: Vec::new(),
     };
-    let mut tx = app.store.bulk().await?;
+    let mut tx = app.store.write().await?;
     let mut rec = StringRecord::new();
     let mut in_chunk = 0;
     loop {
@@ -1322,7 +1322,7 @@ pub async fn import_certificate_history<S: Store>(
         held: HashMap::new(),
         pending: Vec::with_capacity(CHUNK),
     };
-    let mut tx = app.store.bulk().await?;
+    let mut tx = app.store.write().await?;
     let mut rec = StringRecord::new();
     loop {
         let line = match sheet.next(&mut rec) {

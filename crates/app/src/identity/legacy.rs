@@ -314,7 +314,7 @@ pub async fn import<S: Store>(
             encoding,
         )
     };
-    let mut tx = app.store.bulk().await.map_err(|e| fail(e.into()))?;
+    let mut tx = app.store.write().await.map_err(|e| fail(e.into()))?;
     let mut report = ImportReport::refused(Vec::new(), 0, encoding);
     let mut write = Vec::with_capacity(rows.len());
     for (line, cred) in rows {

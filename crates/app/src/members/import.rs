@@ -839,7 +839,7 @@ pub async fn import_register<S: Store>(
             return Ok(report);
         }
     };
-    let mut tx = app.store.bulk().await?;
+    let mut tx = app.store.write().await?;
     if tx.association(association).await?.is_none() {
         return Err(AppError::NotFound);
     }

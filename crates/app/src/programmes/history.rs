@@ -187,7 +187,7 @@ pub async fn import_history<S: Store>(
             stamp,
         ));
     }
-    let mut tx = app.store.bulk().await?;
+    let mut tx = app.store.write().await?;
     let mut entries = Vec::new();
     let mut keys = BTreeSet::new();
     for (line, iseki, programme, category, date, half, page, stamp) in rows {

@@ -153,7 +153,7 @@ pub async fn import<S: Store>(
         return Ok(plan);
     }
     let mut tx = if apply {
-        let mut tx = app.store.bulk().await?;
+        let mut tx = app.store.write().await?;
         // Applies to one session run one after the other (a row lock on PostgreSQL), so the
         // second computes its difference from what the first wrote.
         tx.lock_training_session(session).await?;
