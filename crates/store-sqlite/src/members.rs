@@ -133,38 +133,6 @@ fn push_active(q: &mut QueryBuilder<Sqlite>, m: &str, today: NaiveDate) {
         .push(")");
 }
 
-/// Whether a search is driven by its candidates (an exact number, or a name searched in a
-/// prefecture or more, whose range is smaller than the scope) rather than by the scope's
-/// members (a county's few hundred members, filtered by the name).
-fn by_candidates(mq: &MemberQuery) -> bool {
-    let exact = mq.member_id.is_some() || mq.iseki.is_some();
-    let named = mq.name_prefix.as_deref().is_some_and(|p| !p.is_empty());
-    let counties_only = mq.scope.as_ref().is_some_and(|s| {
-        s.iter()
-            .all(|c| c.level() == mamis_domain::AssociationLevel::County)
-    });
-    exact || (named && !counties_only)
-}
-
-/// The prefectures of a scope's nodes when a name searched there can start from the per-prefecture
-/// key table (`member_search_keys`): every node lies in a prefecture (no JMA node), and the search
-/// is driven by its name rather than by an exact number or a county's members.
-fn keyed_prefectures(mq: &MemberQuery) -> Option<Vec<AssociationCode>> {
-    let scope = mq.scope.as_ref()?;
-    let named = mq.name_prefix.as_deref().is_some_and(|p| !p.is_empty());
-    let exact = mq.member_id.is_some() || mq.iseki.is_some();
-    if !named || exact || !by_candidates(mq) {
-        return None;
-    }
-    let mut prefectures = scope
-        .iter()
-        .map(AssociationCode::prefecture_code)
-        .collect::<Option<Vec<_>>>()?;
-    prefectures.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-    prefectures.dedup();
-    Some(prefectures)
-}
-
 /// `FROM … WHERE …` of a search (alias `d` for doctors, `p` for profiles).
 fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles: bool) {
     let profiles = with_profiles || mq.workplace.is_some() || mq.municipality.is_some();
@@ -173,7 +141,7 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
     } else {
         " FROM doctors d WHERE 1 = 1"
     });
-    let keyed = keyed_prefectures(mq);
+    let keyed = mq.keyed_prefectures();
     if let Some(prefix) = mq.name_prefix.as_deref().filter(|p| !p.is_empty()) {
         let key = if is_kana_key(prefix) {
             "kana_fold"
@@ -195,7 +163,7 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
         } else {
             // one index range: kana keys for kana, kanji keys for anything else; with a small
             // scope driving, the unary `+` keeps SQLite off the key's index
-            let col = if by_candidates(mq) {
+            let col = if mq.driven_by_candidates() {
                 format!("d.{key}")
             } else {
                 format!("+d.{key}")
@@ -223,7 +191,7 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
     }
     if let Some(scope) = &mq.scope {
         let exact = mq.member_id.is_some() || mq.iseki.is_some();
-        if by_candidates(mq) && !exact && keyed.is_none() {
+        if mq.driven_by_candidates() && !exact && keyed.is_none() {
             // a name range in a prefecture or more (thousands of candidates nationally for two
             // kana): the scope's doctors are gathered once — index ranges of the memberships'
             // association index and the procedures' parties — and each candidate probes that
@@ -240,7 +208,7 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
             );
             push_codes(q, scope);
             q.push("))");
-        } else if by_candidates(mq) {
+        } else if mq.driven_by_candidates() {
             // few candidates (an exact number, or a prefecture's name range): each is checked
             // against the scope
             q.push(" AND (EXISTS (SELECT 1 FROM memberships s WHERE s.doctor_id = d.id AND ");
@@ -300,30 +268,10 @@ fn push_from_where(q: &mut QueryBuilder<Sqlite>, mq: &MemberQuery, with_profiles
     }
 }
 
-/// Whether the rows are found first and sorted after, rather than by walking the sort key's
-/// index and filtering: when another index drives (a prefecture's key table, a county's
-/// members) or a name is searched on the other key (a kanji name listed in kana order). Walking
-/// the sort index there reads the table until 50 rows match — most of it when the matches lie
-/// late in that order (「渡辺」 in kana order: ワ).
-fn sort_after(mq: &MemberQuery) -> bool {
-    let by_other_key = mq
-        .name_prefix
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .is_some_and(|p| {
-            !matches!(
-                (is_kana_key(p), mq.sort),
-                (true, MemberSort::Kana) | (false, MemberSort::Name)
-            )
-        });
-    let scope_driven = mq.scope.is_some() && !by_candidates(mq);
-    keyed_prefectures(mq).is_some() || by_other_key || scope_driven
-}
-
 fn order_by(mq: &MemberQuery) -> String {
     let dir = if mq.descending { "DESC" } else { "ASC" };
     // `|| ''` makes the key an expression no index gives the order of
-    let fence = if sort_after(mq) { " || ''" } else { "" };
+    let fence = if mq.sorted_after() { " || ''" } else { "" };
     let key = match mq.sort {
         MemberSort::Kana => format!("d.kana_fold{fence} {dir}"),
         MemberSort::Name => format!("d.name_fold{fence} {dir}"),

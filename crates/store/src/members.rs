@@ -136,6 +136,65 @@ impl MemberQuery {
         }
     }
 
+    /// Whether a search is driven by its candidates (an exact number, or a name searched in a
+    /// prefecture or more, whose range is smaller than the scope) rather than by the scope's
+    /// members (a county's few hundred members, filtered by the name).
+    pub fn driven_by_candidates(&self) -> bool {
+        let counties_only = self
+            .scope
+            .as_ref()
+            .is_some_and(|s| s.iter().all(|c| c.level() == AssociationLevel::County));
+        self.exact() || (self.named() && !counties_only)
+    }
+
+    /// The prefectures of the scope's nodes when a name searched there can start from the
+    /// per-prefecture key table (`member_search_keys`): every node lies in a prefecture (no JMA
+    /// node), and the search is driven by its name rather than by an exact number or a
+    /// county's members.
+    pub fn keyed_prefectures(&self) -> Option<Vec<AssociationCode>> {
+        let scope = self.scope.as_ref()?;
+        if !self.named() || self.exact() || !self.driven_by_candidates() {
+            return None;
+        }
+        let mut prefectures = scope
+            .iter()
+            .map(AssociationCode::prefecture_code)
+            .collect::<Option<Vec<_>>>()?;
+        prefectures.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        prefectures.dedup();
+        Some(prefectures)
+    }
+
+    /// Whether the rows are found first and sorted after, rather than by walking the sort
+    /// key's index and filtering: when another index drives (a prefecture's key table, a
+    /// county's members) or a name is searched on the other key (a kanji name listed in kana
+    /// order). Walking the sort index there reads the table until a page's rows match — most
+    /// of it when the matches lie late in that order (「渡辺」 in kana order: ワ).
+    pub fn sorted_after(&self) -> bool {
+        let by_other_key = self
+            .name_prefix
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .is_some_and(|p| {
+                !matches!(
+                    (mamis_domain::names::is_kana_key(p), self.sort),
+                    (true, MemberSort::Kana) | (false, MemberSort::Name)
+                )
+            });
+        let scope_driven = self.scope.is_some() && !self.driven_by_candidates();
+        self.keyed_prefectures().is_some() || by_other_key || scope_driven
+    }
+
+    /// A member ID or a 医籍登録番号 is searched (exact numbers).
+    fn exact(&self) -> bool {
+        self.member_id.is_some() || self.iseki.is_some()
+    }
+
+    /// A name prefix is searched.
+    fn named(&self) -> bool {
+        self.name_prefix.as_deref().is_some_and(|p| !p.is_empty())
+    }
+
     /// Whether any membership filter is set (they apply to one membership together).
     pub fn membership_filtered(&self) -> bool {
         self.level.is_some()
