@@ -8,7 +8,8 @@ use mamis_domain::{
     Organisation, Role, RoleGrant, Scope, Sex, Timestamp,
 };
 use mamis_store::*;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
@@ -22,7 +23,34 @@ pub struct PgStore {
 
 /// A transaction on the PostgreSQL store.
 pub struct PgTx {
-    pub(crate) tx: Transaction<'static, Postgres>,
+    pub(crate) tx: Conn,
+}
+
+/// A transaction, or (for [`Store::snapshot`]) a connection outside any: every statement is
+/// then its own snapshot, as it is under READ COMMITTED anyway, without the two round trips of
+/// `BEGIN` and `ROLLBACK`.
+pub(crate) enum Conn {
+    Tx(Transaction<'static, Postgres>),
+    Auto(PoolConnection<Postgres>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Auto(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Auto(c) => c,
+        }
+    }
 }
 
 pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -33,6 +61,9 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(30))
+            // No ping per checkout (a round trip per transaction): a connection the server has
+            // closed fails its first statement and is discarded, and the next checkout is fresh.
+            .test_before_acquire(false)
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact(url))))?;
@@ -82,12 +113,17 @@ impl Store for PgStore {
 
     async fn write(&self) -> StoreResult<PgTx> {
         let tx = self.pool.begin().await.map_err(db_err)?;
-        Ok(PgTx { tx })
+        Ok(PgTx { tx: Conn::Tx(tx) })
     }
 
     async fn read(&self) -> StoreResult<PgTx> {
         let tx = self.pool.begin().await.map_err(db_err)?;
-        Ok(PgTx { tx })
+        Ok(PgTx { tx: Conn::Tx(tx) })
+    }
+
+    async fn snapshot(&self) -> StoreResult<PgTx> {
+        let c = self.pool.acquire().await.map_err(db_err)?;
+        Ok(PgTx { tx: Conn::Auto(c) })
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -105,10 +141,16 @@ impl Store for PgStore {
 
 impl Tx for PgTx {
     async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await.map_err(db_err)
+        match self.tx {
+            Conn::Tx(t) => t.commit().await.map_err(db_err),
+            Conn::Auto(_) => Ok(()),
+        }
     }
     async fn rollback(self) -> StoreResult<()> {
-        self.tx.rollback().await.map_err(db_err)
+        match self.tx {
+            Conn::Tx(t) => t.rollback().await.map_err(db_err),
+            Conn::Auto(_) => Ok(()),
+        }
     }
 }
 

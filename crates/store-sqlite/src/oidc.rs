@@ -266,6 +266,116 @@ impl OidcStore for SqliteTx {
             .transpose()
     }
 
+    async fn bearer(&mut self, hash: &str) -> StoreResult<Option<Bearer>> {
+        // Doctor columns keep their names so `doctor_row` reads them; the token's and the
+        // doctor's `created_at` would clash, so the doctor's comes back as `d_created_at`.
+        let row = sqlx::query(
+            "SELECT t.token_hash, t.kind, t.client_id, t.account_id, t.scope, t.code_hash, t.family, \
+                    t.expires_at, t.family_expires_at, t.auth_time, t.amr, t.used_at, t.revoked_at, \
+                    t.created_at, \
+                    (c.id IS NOT NULL AND c.disabled = 0) AS c_live, \
+                    COALESCE(c.allow_iseki, 0) AS c_allow_iseki, \
+                    a.id AS a_id, a.email AS a_email, a.display_name AS a_display_name, \
+                    a.status AS a_status, a.verification AS a_verification, \
+                    d.id, d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
+                    d.birth_date, d.sex, d.contact_email, d.member_id, d.home_prefecture, \
+                    d.created_at AS d_created_at, \
+                    (SELECT json_group_array(json_array(m.association_code, m.class, m.joined_on, m.left_on)) \
+                       FROM memberships m WHERE m.doctor_id = d.id) AS m_json \
+             FROM oidc_tokens t \
+             LEFT JOIN oidc_clients c ON c.id = t.client_id \
+             LEFT JOIN accounts a ON a.id = t.account_id \
+             LEFT JOIN doctors d ON d.id = a.doctor_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let Some(r) = row else { return Ok(None) };
+        let account = match r.get::<Option<&str>, _>("a_id") {
+            Some(id) => {
+                let status: &str = r.get("a_status");
+                let verification: &str = r.get("a_verification");
+                Some(BearerAccount {
+                    id: uuid(id)?,
+                    email: r.get("a_email"),
+                    display_name: r.get("a_display_name"),
+                    status: AccountStatus::parse(status)
+                        .ok_or_else(|| StoreError::Corrupt(format!("account status {status}")))?,
+                    verification: Verification::parse(verification).ok_or_else(|| {
+                        StoreError::Corrupt(format!("verification {verification}"))
+                    })?,
+                })
+            }
+            None => None,
+        };
+        let doctor = match r.get::<Option<&str>, _>("id") {
+            Some(_) => {
+                let mut d = crate::store::doctor_row(&r)?;
+                d.created_at = from_micros(r.get("d_created_at"))?;
+                Some(d)
+            }
+            None => None,
+        };
+        let memberships = match r.get::<Option<&str>, _>("m_json") {
+            Some(j) => memberships_from_json(j)?,
+            None => Vec::new(),
+        };
+        Ok(Some(Bearer {
+            token: token_row(&r)?,
+            client_live: r.get::<i64, _>("c_live") == 1,
+            client_allow_iseki: r.get::<i64, _>("c_allow_iseki") == 1,
+            account,
+            doctor,
+            memberships,
+        }))
+    }
+
+    async fn rotate_refresh(&mut self, x: &Rotation) -> StoreResult<Option<Rotated>> {
+        // Two statements sent to the connection's thread as one: the old token is marked used
+        // only if it is live, of this client and of an active account, and the new tokens are
+        // copied from it only if that update changed a row. The write transaction holds
+        // SQLite's write lock, so nothing comes between them.
+        let rows = sqlx::query(
+            "UPDATE oidc_tokens AS o SET used_at = $3 \
+             WHERE o.token_hash = $1 AND o.kind = 'refresh' AND o.client_id = $2 \
+               AND o.used_at IS NULL AND o.revoked_at IS NULL \
+               AND $3 < o.expires_at AND $3 < o.family_expires_at \
+               AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id AND a.status = 'active') \
+             RETURNING token_hash, kind, client_id, account_id, scope, code_hash, family, expires_at, \
+                       family_expires_at, auth_time, amr, NULL AS used_at, revoked_at, created_at; \
+             INSERT INTO oidc_tokens (token_hash, kind, client_id, account_id, scope, code_hash, family, \
+                 expires_at, family_expires_at, auth_time, amr, used_at, revoked_at, created_at) \
+             SELECT $4, 'access', client_id, account_id, scope, NULL, family, $5, family_expires_at, \
+                    auth_time, amr, NULL, NULL, $3 \
+             FROM oidc_tokens WHERE token_hash = $1 AND used_at = $3 AND changes() = 1 \
+             UNION ALL \
+             SELECT $6, 'refresh', client_id, account_id, scope, NULL, family, \
+                    MIN($7, family_expires_at), family_expires_at, auth_time, amr, NULL, NULL, $3 \
+             FROM oidc_tokens WHERE token_hash = $1 AND used_at = $3 AND changes() = 1 \
+               AND ($8 OR instr(' ' || scope || ' ', ' offline_access ') > 0)",
+        )
+        .bind(&x.presented)
+        .bind(&x.client_id)
+        .bind(micros(x.now))
+        .bind(&x.access_hash)
+        .bind(micros(x.access_expires_at))
+        .bind(&x.refresh_hash)
+        .bind(micros(x.refresh_idle_until))
+        .bind(x.first_party)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let old = token_row(r)?;
+        let refreshed =
+            x.first_party || old.scope.split_whitespace().any(|s| s == "offline_access");
+        Ok(Some(Rotated { old, refreshed }))
+    }
+
     async fn use_refresh_token(&mut self, hash: &str, now: Timestamp) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE oidc_tokens SET used_at = $2 WHERE token_hash = $1 AND kind = 'refresh' AND used_at IS NULL",

@@ -1,5 +1,6 @@
 use mamis_domain::names::search_key;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -9,8 +10,10 @@ use mamis_domain::{
     Organisation, Role, RoleGrant, Scope, Sex, Timestamp,
 };
 use mamis_store::*;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
@@ -21,15 +24,52 @@ use crate::convert::*;
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for writes (SQLite has one writer at a time anyway): a writer never
+    /// waits for a connection behind readers while it holds the queue below.
+    writes: SqlitePool,
+    /// This process's writers queue here, first come first served, before `BEGIN IMMEDIATE`:
+    /// SQLite's own busy handler makes a waiting writer sleep and poll (1 ms, 2 ms, … 100 ms),
+    /// which under a burst of small writes (token rotations) left the database idle between them.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    busy: Duration,
 }
 
 /// A transaction on the SQLite store.
 pub struct SqliteTx {
-    pub(crate) tx: Transaction<'static, Sqlite>,
+    pub(crate) tx: Conn,
+    /// Held by a write transaction until it ends; declared after `tx` so it is released after
+    /// the transaction is dropped.
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 /// How long a write waits for another writer by default.
 pub const DEFAULT_BUSY: Duration = Duration::from_secs(30);
+
+/// A transaction, or (for [`Store::snapshot`]) a connection outside any, where each statement
+/// is its own read transaction and no `BEGIN`/`ROLLBACK` goes to the connection's thread.
+pub(crate) enum Conn {
+    Tx(Transaction<'static, Sqlite>),
+    Auto(PoolConnection<Sqlite>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Auto(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Conn::Tx(t) => t,
+            Conn::Auto(c) => c,
+        }
+    }
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -53,10 +93,29 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts)
+            // A file database does not drop connections; a ping per checkout is pure overhead.
+            .test_before_acquire(false)
+            .connect_with(opts.clone())
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
-        Ok(Self { pool })
+        // An in-memory database exists once per connection: there, writes share the pool.
+        let writes = if url.contains(":memory:") || url.contains("mode=memory") {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(busy)
+                .test_before_acquire(false)
+                .connect_with(opts)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?
+        };
+        Ok(Self {
+            pool,
+            writes,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            busy,
+        })
     }
 
     /// Applies pending migrations.
@@ -76,6 +135,7 @@ impl SqliteStore {
 
     /// Closes every connection (checkpointing the WAL).
     pub async fn close(&self) {
+        self.writes.close().await;
         self.pool.close().await;
     }
 }
@@ -84,17 +144,36 @@ impl Store for SqliteStore {
     type Tx = SqliteTx;
 
     async fn write(&self) -> StoreResult<SqliteTx> {
+        // The same patience as SQLite's busy timeout: a bulk import holding the queue makes
+        // other writers fail with `Busy` after it, as they would on the file lock.
+        let writer = tokio::time::timeout(self.busy, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Busy("another write holds the database".into()))?;
         let tx = self
-            .pool
+            .writes
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_err)?;
-        Ok(SqliteTx { tx })
+        Ok(SqliteTx {
+            tx: Conn::Tx(tx),
+            _writer: Some(writer),
+        })
     }
 
     async fn read(&self) -> StoreResult<SqliteTx> {
         let tx = self.pool.begin().await.map_err(db_err)?;
-        Ok(SqliteTx { tx })
+        Ok(SqliteTx {
+            tx: Conn::Tx(tx),
+            _writer: None,
+        })
+    }
+
+    async fn snapshot(&self) -> StoreResult<SqliteTx> {
+        let c = self.pool.acquire().await.map_err(db_err)?;
+        Ok(SqliteTx {
+            tx: Conn::Auto(c),
+            _writer: None,
+        })
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -112,10 +191,16 @@ impl Store for SqliteStore {
 
 impl Tx for SqliteTx {
     async fn commit(self) -> StoreResult<()> {
-        self.tx.commit().await.map_err(db_err)
+        match self.tx {
+            Conn::Tx(t) => t.commit().await.map_err(db_err),
+            Conn::Auto(_) => Ok(()),
+        }
     }
     async fn rollback(self) -> StoreResult<()> {
-        self.tx.rollback().await.map_err(db_err)
+        match self.tx {
+            Conn::Tx(t) => t.rollback().await.map_err(db_err),
+            Conn::Auto(_) => Ok(()),
+        }
     }
 }
 

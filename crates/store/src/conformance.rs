@@ -17,7 +17,9 @@ mod membership;
 pub use learning::*;
 pub use members::*;
 pub use membership::*;
+mod oidc;
 mod programmes;
+pub use oidc::*;
 pub use programmes::*;
 
 /// What a backend's test binary hands to every case: a fresh, migrated, empty database.
@@ -44,7 +46,8 @@ macro_rules! conformance_suite {
             sessions_and_portal_sessions, throttle_admissions_are_serialised,
             legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired,
             oidc_clients_round_trip, oidc_codes_work_once_and_reuse_is_visible,
-            oidc_tokens_rotate_and_revoke, oidc_consents_are_remembered, migration_progress_per_county,
+            oidc_tokens_rotate_and_revoke, oidc_refresh_rotates_in_one_step,
+            oidc_bearer_reads_everything_at_once, oidc_consents_are_remembered, migration_progress_per_county,
             ledger_round_trips_in_date_order, ledger_origin_key_is_never_stored_twice,
             ledger_reversal_is_single_and_seen_by_origin, ledger_refuses_unknown_codes_and_doctors,
             certificates_round_trip_and_conflict, certificates_keep_decision_and_revocation,

@@ -53,6 +53,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Starts a read-only transaction with a consistent snapshot.
     fn read(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send;
 
+    /// For the hottest reads (userinfo, client authentication), which make one or two
+    /// statements and never write: on PostgreSQL a connection outside any transaction, so each
+    /// statement is its own snapshot and `BEGIN`/`ROLLBACK` cost no round trips; elsewhere
+    /// [`Store::read`]. Writing through it is a bug: nothing would be rolled back.
+    fn snapshot(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send {
+        self.read()
+    }
+
     /// Checks that the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 
@@ -736,6 +744,15 @@ pub trait OidcStore {
     fn insert_token(&mut self, t: &OidcToken) -> impl Future<Output = StoreResult<()>> + Send;
     /// A token by its hash (used or revoked ones too; the caller judges).
     fn token(&mut self, hash: &str) -> impl Future<Output = StoreResult<Option<OidcToken>>> + Send;
+    /// The token with what `/userinfo` needs, in one statement; `None` when unknown.
+    fn bearer(&mut self, hash: &str) -> impl Future<Output = StoreResult<Option<Bearer>>> + Send;
+    /// Rotates a live refresh token of the client whose account is active, in one step;
+    /// `None` (and nothing written) when the token is unknown, of another client, used, revoked,
+    /// expired, or its account is not active: the caller then finds out which, on its slow path.
+    fn rotate_refresh(
+        &mut self,
+        r: &Rotation,
+    ) -> impl Future<Output = StoreResult<Option<Rotated>>> + Send;
     /// Marks a refresh token used; false when it already was (a reuse).
     fn use_refresh_token(
         &mut self,

@@ -654,6 +654,105 @@ pub struct OidcToken {
     pub created_at: Timestamp,
 }
 
+/// What `/userinfo` needs about a bearer token, read in one statement so a request costs one
+/// round trip: the token, and its client, account, bound doctor and memberships as they are now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bearer {
+    /// The token (access or refresh; the caller judges).
+    pub token: OidcToken,
+    /// Whether the client exists and is not disabled.
+    pub client_live: bool,
+    /// Whether the client may receive the 医籍登録番号.
+    pub client_allow_iseki: bool,
+    /// The account, if it still exists.
+    pub account: Option<BearerAccount>,
+    /// The doctor record the account is bound to (whatever the binding's state).
+    pub doctor: Option<Doctor>,
+    /// That doctor's memberships, past ones too, by joining date then association.
+    pub memberships: Vec<mamis_domain::Membership>,
+}
+
+/// The account fields a bearer token's claims come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerAccount {
+    /// The subject.
+    pub id: Uuid,
+    /// The MAMIS_ID.
+    pub email: String,
+    /// The display name (claims `name` for accounts without a verified doctor).
+    pub display_name: String,
+    /// Active or suspended.
+    pub status: AccountStatus,
+    /// The binding's state.
+    pub verification: Verification,
+}
+
+/// A refresh-token rotation done in one step (one statement on PostgreSQL): the presented token
+/// is marked used and the new tokens are stored, taking its account, scope, chain, chain end,
+/// authentication time and `amr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// SHA-256 (hex) of the presented refresh token.
+    pub presented: String,
+    /// The authenticated client; a token of another client is not rotated.
+    pub client_id: String,
+    /// Now.
+    pub now: Timestamp,
+    /// SHA-256 (hex) of the new access token.
+    pub access_hash: String,
+    /// When the new access token expires.
+    pub access_expires_at: Timestamp,
+    /// SHA-256 (hex) of the new refresh token.
+    pub refresh_hash: String,
+    /// The refresh idle limit from now; the new token expires then or at the chain's end,
+    /// whichever comes first.
+    pub refresh_idle_until: Timestamp,
+    /// Whether the client is first-party (it gets a refresh token without `offline_access`).
+    pub first_party: bool,
+}
+
+/// What a [`Rotation`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    /// The presented token as it was before (used_at still empty).
+    pub old: OidcToken,
+    /// Whether a new refresh token was stored (first-party client or `offline_access`).
+    pub refreshed: bool,
+}
+
+/// Decodes memberships a backend aggregated into a JSON array of
+/// `[association, class, joined_on, left_on]` (dates `YYYY-MM-DD`), sorted as
+/// `memberships_of` sorts them.
+pub fn memberships_from_json(
+    json: &str,
+) -> Result<Vec<mamis_domain::Membership>, crate::StoreError> {
+    use mamis_domain::ClassCode;
+    let bad = |e: &dyn std::fmt::Display| crate::StoreError::Corrupt(format!("memberships: {e}"));
+    let rows: Vec<(String, String, String, Option<String>)> =
+        serde_json::from_str(json).map_err(|e| bad(&e))?;
+    let date = |s: &str| {
+        s.get(..10)
+            .unwrap_or(s)
+            .parse::<NaiveDate>()
+            .map_err(|e| bad(&e))
+    };
+    let mut out = rows
+        .into_iter()
+        .map(|(a, c, j, l)| {
+            Ok(mamis_domain::Membership {
+                association: AssociationCode::parse(&a).map_err(|e| bad(&e))?,
+                class: ClassCode::parse(&c).map_err(|e| bad(&e))?,
+                joined_on: date(&j)?,
+                left_on: l.as_deref().map(date).transpose()?,
+            })
+        })
+        .collect::<Result<Vec<_>, crate::StoreError>>()?;
+    out.sort_by(|x, y| {
+        (x.joined_on, x.association.to_string()).cmp(&(y.joined_on, y.association.to_string()))
+    });
+    Ok(out)
+}
+
 /// A user's consent to a third-party client for a set of scopes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {

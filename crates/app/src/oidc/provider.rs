@@ -10,8 +10,8 @@ use mamis_domain::membership::scope_nodes;
 use mamis_domain::time::japan_date;
 use mamis_domain::{AssociationCode, AssociationLevel, MemberClass, Principal};
 use mamis_store::{
-    AccessStore, Account, AccountStatus, AuthCode, Consent, OidcClient, OidcStore, OidcToken,
-    RegistryStore, Store, TokenKind, Tx, Verification,
+    AccessStore, Account, AccountStatus, AuthCode, Bearer, Consent, OidcClient, OidcStore,
+    OidcToken, Rotation, Store, TokenKind, Tx, Verification,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -704,7 +704,7 @@ async fn client_auth<S: Store>(
 ) -> Result<OidcClient, OAuthError> {
     let id =
         id.ok_or_else(|| OAuthError::new("invalid_client", "client authentication is missing"))?;
-    let mut tx = app.store.read().await?;
+    let mut tx = app.store.snapshot().await?;
     let client = tx.client(id).await?;
     tx.rollback().await?;
     let client = client
@@ -837,7 +837,46 @@ async fn refresh_grant<S: Store>(
     let now = app.now();
     let hash = sha256_hex(presented);
     let signer = signer_for(app, client).await?;
+    // The usual case in one step (one statement on PostgreSQL); anything else (unknown, reused,
+    // expired, another client's, an inactive account) falls through to the checks below,
+    // which tell which and end a reused chain.
+    let (access, access_hash) = new_secret();
+    let (refresh, refresh_hash) = new_secret();
+    let rotation = Rotation {
+        presented: hash.clone(),
+        client_id: client.id.clone(),
+        now,
+        access_hash,
+        access_expires_at: now + app.config.oidc.access,
+        refresh_hash,
+        refresh_idle_until: now + app.config.oidc.refresh_idle,
+        first_party: client.first_party,
+    };
     let mut tx = app.store.write().await?;
+    if let Some(rotated) = tx.rotate_refresh(&rotation).await? {
+        tx.commit().await?;
+        let old = rotated.old;
+        let claims = id_claims(
+            app,
+            client,
+            old.account_id,
+            old.auth_time,
+            &old.amr,
+            None,
+            &access,
+        );
+        let issued = Unsigned {
+            response: TokenResponse {
+                access_token: access,
+                expires_in: app.config.oidc.access.num_seconds(),
+                refresh_token: rotated.refreshed.then_some(refresh),
+                id_token: String::new(),
+                scope: old.scope,
+            },
+            claims,
+        };
+        return issued.sign(&signer);
+    }
     let old = tx
         .token(&hash)
         .await?
@@ -933,19 +972,7 @@ async fn issue<S: Store>(
     } else {
         None
     };
-    let mut claims = json!({
-        "iss": issuer(app),
-        "sub": account.id.to_string(),
-        "aud": client.id,
-        "iat": now.timestamp(),
-        "exp": (now + ID_TOKEN_TTL).timestamp(),
-        "auth_time": auth_time.timestamp(),
-        "amr": amr.split_whitespace().collect::<Vec<_>>(),
-        "at_hash": at_hash(&access),
-    });
-    if let (Some(n), Some(o)) = (nonce, claims.as_object_mut()) {
-        o.insert("nonce".into(), Value::String(n.to_owned()));
-    }
+    let claims = id_claims(app, client, account.id, auth_time, amr, nonce, &access);
     Ok(Unsigned {
         response: TokenResponse {
             access_token: access,
@@ -956,6 +983,33 @@ async fn issue<S: Store>(
         },
         claims,
     })
+}
+
+/// The ID token's claims for a new access token (at a login or a refresh).
+fn id_claims<S: Store>(
+    app: &App<S>,
+    client: &OidcClient,
+    account: Uuid,
+    auth_time: mamis_domain::Timestamp,
+    amr: &str,
+    nonce: Option<&str>,
+    access: &str,
+) -> Value {
+    let now = app.now();
+    let mut claims = json!({
+        "iss": issuer(app),
+        "sub": account.to_string(),
+        "aud": client.id,
+        "iat": now.timestamp(),
+        "exp": (now + ID_TOKEN_TTL).timestamp(),
+        "auth_time": auth_time.timestamp(),
+        "amr": amr.split_whitespace().collect::<Vec<_>>(),
+        "at_hash": at_hash(access),
+    });
+    if let (Some(n), Some(o)) = (nonce, claims.as_object_mut()) {
+        o.insert("nonce".into(), Value::String(n.to_owned()));
+    }
+    claims
 }
 
 /// Tokens stored but the ID token not yet signed: signing waits until the write transaction
@@ -990,35 +1044,35 @@ fn at_hash(access: &str) -> String {
 
 // ----------------------------------------------------------------------------------- userinfo
 
-/// Claims for a bearer access token, read from the registry as it is now.
+/// Claims for a bearer access token, read from the registry as it is now (one statement).
 pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, AppError> {
     let now = app.now();
-    let mut tx = app.store.read().await?;
-    let t = tx
-        .token(&sha256_hex(bearer))
-        .await?
-        .filter(|t| t.kind == TokenKind::Access);
-    let Some(t) = t.filter(|t| t.revoked_at.is_none() && now < t.expires_at) else {
+    let mut tx = app.store.snapshot().await?;
+    let found = tx.bearer(&sha256_hex(bearer)).await?;
+    tx.rollback().await?;
+    let Some(Bearer {
+        token: t,
+        client_live,
+        client_allow_iseki,
+        account,
+        doctor,
+        memberships,
+    }) = found
+    else {
         return Err(AppError::Unauthenticated);
     };
-    let client = tx
-        .client(&t.client_id)
-        .await?
-        .filter(|c| !c.disabled)
-        .ok_or(AppError::Unauthenticated)?;
-    let account = tx
-        .account(t.account_id)
-        .await?
+    if t.kind != TokenKind::Access || t.revoked_at.is_some() || now >= t.expires_at || !client_live
+    {
+        return Err(AppError::Unauthenticated);
+    }
+    let account = account
         .filter(|a| a.status == AccountStatus::Active)
         .ok_or(AppError::Unauthenticated)?;
     let scopes: Vec<&str> = t.scope.split_whitespace().collect();
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), json!(account.id.to_string()));
     let verified = account.verification == Verification::Verified;
-    let doctor = match (verified, account.doctor_id) {
-        (true, Some(d)) => tx.doctor(d).await?,
-        _ => None,
-    };
+    let doctor = doctor.filter(|_| verified);
     if scopes.contains(&"email") {
         claims.insert("email".into(), json!(account.email));
         claims.insert("email_verified".into(), json!(true));
@@ -1047,7 +1101,7 @@ pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, App
             None::<AssociationCode>,
         );
         if let Some(d) = &doctor {
-            let ms = tx.memberships_of(d.id).await?;
+            let ms = &memberships;
             let today = japan_date(now);
             for m in ms.iter().filter(|m| m.active_on(today)) {
                 match m.association.level() {
@@ -1060,7 +1114,7 @@ pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, App
                 }
             }
             if prefecture.is_none() {
-                prefecture = scope_nodes(&ms, d.home_prefecture.as_ref(), today)
+                prefecture = scope_nodes(ms, d.home_prefecture.as_ref(), today)
                     .into_iter()
                     .find(|n| n.level() == AssociationLevel::Prefecture);
             }
@@ -1078,12 +1132,11 @@ pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, App
         claims.insert("verification".into(), json!(account.verification.as_str()));
     }
     if scopes.contains(&"iseki")
-        && client.allow_iseki
+        && client_allow_iseki
         && let Some(d) = &doctor
     {
         claims.insert("iseki_number".into(), json!(d.iseki.to_string()));
     }
-    tx.rollback().await?;
     Ok(Value::Object(claims))
 }
 

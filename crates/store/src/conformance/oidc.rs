@@ -1,0 +1,283 @@
+//! Conformance cases of the one-step OIDC reads and writes: the refresh rotation and the
+//! bearer read behind `/userinfo`.
+
+use super::*;
+
+fn rotation(presented: &str, n: u32, now: Timestamp, first_party: bool) -> Rotation {
+    Rotation {
+        presented: presented.into(),
+        client_id: "rp".into(),
+        now,
+        access_hash: format!("new-access-{n}"),
+        access_expires_at: now + Duration::minutes(5),
+        refresh_hash: format!("new-refresh-{n}"),
+        refresh_idle_until: now + Duration::days(30),
+        first_party,
+    }
+}
+
+fn refresh(hash: &str, account: Uuid, scope: &str, issued: Timestamp) -> OidcToken {
+    OidcToken {
+        token_hash: hash.into(),
+        kind: TokenKind::Refresh,
+        client_id: "rp".into(),
+        account_id: account,
+        scope: scope.into(),
+        code_hash: Some("code-1".into()),
+        family: Uuid::new_v4(),
+        expires_at: issued + Duration::days(30),
+        family_expires_at: issued + Duration::days(180),
+        auth_time: issued - Duration::minutes(1),
+        amr: "pwd otp".into(),
+        used_at: None,
+        revoked_at: None,
+        created_at: issued,
+    }
+}
+
+/// A live refresh token rotates once: it is marked used and the new tokens inherit its grant;
+/// every refusal (reuse, another client, expired, revoked, an access token, a suspended account)
+/// writes nothing.
+pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
+    let account = oidc_account(&s).await;
+    let issued = t("2026-05-01T00:00:00Z");
+    let now = issued + Duration::days(2);
+    let live = refresh("r-live", account, "openid offline_access", issued);
+    let no_offline = refresh("r-no-offline", account, "openid profile", issued);
+    let mut near_end = refresh("r-near-end", account, "openid offline_access", issued);
+    near_end.family_expires_at = now + Duration::days(3);
+    let mut expired = refresh("r-expired", account, "openid offline_access", issued);
+    expired.expires_at = now;
+    let mut revoked = refresh("r-revoked", account, "openid offline_access", issued);
+    revoked.revoked_at = Some(issued);
+    let mut access = refresh("a-access", account, "openid offline_access", issued);
+    access.kind = TokenKind::Access;
+    let mut tx = s.write().await.unwrap();
+    let mut other = sample_client("other", issued);
+    other.first_party = true;
+    tx.insert_client(&other).await.unwrap();
+    for tok in [&live, &no_offline, &near_end, &expired, &revoked, &access] {
+        tx.insert_token(tok).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let r = tx
+        .rotate_refresh(&rotation("r-live", 1, now, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        Some(Rotated {
+            old: live.clone(),
+            refreshed: true
+        })
+    );
+    tx.commit().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.token("r-live").await.unwrap().unwrap().used_at,
+        Some(now)
+    );
+    let inherited = |hash: &str, kind, expires_at| OidcToken {
+        token_hash: hash.into(),
+        kind,
+        code_hash: None,
+        expires_at,
+        used_at: None,
+        revoked_at: None,
+        created_at: now,
+        ..live.clone()
+    };
+    assert_eq!(
+        tx.token("new-access-1").await.unwrap().unwrap(),
+        inherited(
+            "new-access-1",
+            TokenKind::Access,
+            now + Duration::minutes(5)
+        )
+    );
+    assert_eq!(
+        tx.token("new-refresh-1").await.unwrap().unwrap(),
+        inherited(
+            "new-refresh-1",
+            TokenKind::Refresh,
+            now + Duration::days(30)
+        )
+    );
+    tx.rollback().await.unwrap();
+
+    // Every refusal: nothing marked used, nothing stored.
+    let mut tx = s.write().await.unwrap();
+    let mut other_client = rotation("new-refresh-1", 2, now, false);
+    other_client.client_id = "other".into();
+    let refusals = [
+        (rotation("r-live", 3, now, false), "a reuse"),
+        (other_client, "another client's token"),
+        (rotation("r-expired", 4, now, false), "an expired token"),
+        (rotation("r-revoked", 5, now, false), "a revoked token"),
+        (rotation("a-access", 6, now, false), "an access token"),
+        (rotation("unknown", 7, now, false), "an unknown token"),
+        (
+            rotation("r-near-end", 8, near_end.family_expires_at, false),
+            "a chain past its end",
+        ),
+    ];
+    for (r, what) in &refusals {
+        assert_eq!(tx.rotate_refresh(r).await.unwrap(), None, "{what}");
+        assert!(tx.token(&r.access_hash).await.unwrap().is_none(), "{what}");
+        assert!(tx.token(&r.refresh_hash).await.unwrap().is_none(), "{what}");
+    }
+    assert!(
+        tx.token("new-refresh-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_none()
+    );
+    assert!(
+        tx.token("r-expired")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_none()
+    );
+    tx.commit().await.unwrap();
+
+    // A suspended account's token is refused; reactivated, it rotates again.
+    let mut tx = s.write().await.unwrap();
+    tx.set_account_status(account, AccountStatus::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.rotate_refresh(&rotation("new-refresh-1", 9, now, false))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        tx.token("new-refresh-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_none()
+    );
+    tx.set_account_status(account, AccountStatus::Active)
+        .await
+        .unwrap();
+    assert!(
+        tx.rotate_refresh(&rotation("new-refresh-1", 10, now, false))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Without offline_access a third-party client gets no new refresh token; a first-party
+    // client does. The new one never outlives its chain.
+    let r = tx
+        .rotate_refresh(&rotation("r-no-offline", 11, now, false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!r.refreshed);
+    assert!(tx.token("new-access-11").await.unwrap().is_some());
+    assert!(tx.token("new-refresh-11").await.unwrap().is_none());
+    let r = tx
+        .rotate_refresh(&rotation("r-near-end", 12, now, false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.refreshed);
+    assert_eq!(
+        tx.token("new-refresh-12")
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        near_end.family_expires_at
+    );
+    tx.commit().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let first_party = refresh("r-first-party", account, "openid profile", issued);
+    tx.insert_token(&first_party).await.unwrap();
+    let r = tx
+        .rotate_refresh(&rotation("r-first-party", 13, now, true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(r.refreshed);
+    assert!(tx.token("new-refresh-13").await.unwrap().is_some());
+    // rolled back: the rotation goes with its transaction
+    tx.rollback().await.unwrap();
+    let mut tx = s.read().await.unwrap();
+    assert!(tx.token("r-first-party").await.unwrap().is_none());
+    assert!(tx.token("new-access-13").await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+}
+
+/// The bearer read returns the token with its client, account, bound doctor and memberships as
+/// they are now, through a snapshot as through a transaction.
+pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
+    let account = oidc_account(&s).await;
+    let now = t("2026-05-01T00:00:00Z");
+    let mut access = refresh("a-1", account, "openid profile mamis", now);
+    access.kind = TokenKind::Access;
+    let mut tx = s.write().await.unwrap();
+    tx.insert_token(&access).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.snapshot().await.unwrap();
+    let b = tx.bearer("a-1").await.unwrap().unwrap();
+    assert!(tx.bearer("nothing").await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+    assert_eq!(b.token, access);
+    assert!(b.client_live);
+    assert!(!b.client_allow_iseki);
+    let a = b.account.unwrap();
+    assert_eq!(a.id, account);
+    assert_eq!(a.status, AccountStatus::Active);
+    assert_eq!(a.verification, Verification::Unverified);
+    assert!(b.doctor.is_none());
+    assert!(b.memberships.is_empty());
+
+    // Bound to a doctor with memberships; the client changed; the account suspended.
+    let d = sample_doctor(77);
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctor(&d).await.unwrap();
+    let ms = [
+        membership("P13", "2021-04-01", None),
+        membership("JMA", "2020-04-01", Some("2024-04-01")),
+        membership("JMA", "2025-04-01", None),
+    ];
+    for m in &ms {
+        tx.insert_membership(d.id, m).await.unwrap();
+    }
+    tx.set_binding(account, Some(d.id), Verification::Verified)
+        .await
+        .unwrap();
+    let mut c = tx.client("rp").await.unwrap().unwrap();
+    c.allow_iseki = true;
+    c.disabled = true;
+    tx.update_client(&c).await.unwrap();
+    tx.set_account_status(account, AccountStatus::Suspended)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let b = tx.bearer("a-1").await.unwrap().unwrap();
+    let expected = tx.memberships_of(d.id).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(!b.client_live, "a disabled client");
+    assert!(b.client_allow_iseki);
+    let a = b.account.unwrap();
+    assert_eq!(a.status, AccountStatus::Suspended);
+    assert_eq!(a.verification, Verification::Verified);
+    assert_eq!(b.doctor, Some(d));
+    assert_eq!(b.memberships, expected, "as memberships_of orders them");
+    assert_eq!(b.memberships.len(), 3);
+}
