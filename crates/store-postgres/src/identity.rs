@@ -203,6 +203,25 @@ impl IdentityStore for PgTx {
         Ok(())
     }
 
+    async fn holder_addresses(&mut self, doctors: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+        let rows = sqlx::query(
+            "SELECT d.id, COALESCE((SELECT a.email FROM accounts a \
+             WHERE a.doctor_id = d.id AND a.verification = 'verified'), d.contact_email) AS addr \
+             FROM doctors d WHERE d.id = ANY($1)",
+        )
+        .bind(doctors)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::new();
+        for r in &rows {
+            if let Some(addr) = col::<Option<String>>(r, "addr")? {
+                out.push((col(r, "id")?, addr));
+            }
+        }
+        Ok(out)
+    }
+
     async fn verified_account_of(&mut self, doctor: Uuid) -> StoreResult<Option<Account>> {
         sqlx::query(concat!(
             "SELECT ",

@@ -171,6 +171,28 @@ impl IdentityStore for SqliteTx {
         Ok(())
     }
 
+    async fn holder_addresses(&mut self, doctors: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+        let mut out = Vec::new();
+        for chunk in doctors.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT d.id, COALESCE((SELECT a.email FROM accounts a \
+                 WHERE a.doctor_id = d.id AND a.verification = 'verified'), d.contact_email) AS addr \
+                 FROM doctors d WHERE d.id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for d in chunk {
+                sep.push_bind(d.to_string());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                if let Some(addr) = r.get::<Option<String>, _>("addr") {
+                    out.push((uuid(r.get("id"))?, addr));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn verified_account_of(&mut self, doctor: Uuid) -> StoreResult<Option<Account>> {
         sqlx::query("SELECT * FROM accounts WHERE doctor_id = $1 AND verification = 'verified'")
             .bind(doctor.to_string())

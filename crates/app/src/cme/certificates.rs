@@ -372,25 +372,26 @@ async fn issue<S: Store>(
         })),
     )
     .await?;
+    let holders: Vec<Uuid> = records.iter().map(|r| r.doctor).collect();
+    let addresses: HashMap<Uuid, String> =
+        tx.holder_addresses(&holders).await?.into_iter().collect();
     for r in &records {
-        tell_holder(&mut tx, r, now).await?;
+        if let Some(to) = addresses.get(&r.doctor) {
+            tell_holder(&mut tx, r, to.clone(), now).await?;
+        }
     }
     tx.commit().await?;
     Ok(records.len() as u64)
 }
 
-/// Mails the holder of a newly issued certificate (verified account first, else the register's
-/// contact address), inside the issuing transaction.
+/// Mails the holder of a newly issued certificate at `to` (their verified account's MAMIS_ID,
+/// else the register's contact address), inside the issuing transaction.
 async fn tell_holder<T: Tx>(
     tx: &mut T,
     c: &CertificateRecord,
+    to: String,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let to = match tx.verified_account_of(c.doctor).await? {
-        Some(a) => Some(a.email),
-        None => tx.doctor(c.doctor).await?.and_then(|d| d.contact_email),
-    };
-    let Some(to) = to else { return Ok(()) };
     let (from, until) = (c.from_fy.year(), c.to_fy.year());
     mail::queue(
         tx,

@@ -281,3 +281,61 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     assert_eq!(b.memberships, expected, "as memberships_of orders them");
     assert_eq!(b.memberships.len(), 3);
 }
+
+/// Holders are mailed at their verified account's MAMIS_ID, else at the register's contact
+/// address; doctors with neither and unknown ids are left out.
+pub async fn holder_addresses_prefer_the_verified_account<S: Store>(s: S) {
+    let now = t("2026-05-01T00:00:00Z");
+    let verified = sample_doctor(81);
+    let contact_only = sample_doctor(82);
+    let mut neither = sample_doctor(83);
+    neither.contact_email = None;
+    let unverified = sample_doctor(84);
+    let mut tx = s.write().await.unwrap();
+    for d in [&verified, &contact_only, &neither, &unverified] {
+        tx.insert_doctor(d).await.unwrap();
+    }
+    let a = Account::new(
+        Uuid::new_v4(),
+        "Holder@Example.JP",
+        "",
+        AccountKind::Doctor,
+        now,
+    );
+    tx.insert_account(&a).await.unwrap();
+    tx.set_binding(a.id, Some(verified.id), Verification::Verified)
+        .await
+        .unwrap();
+    let b = Account::new(
+        Uuid::new_v4(),
+        "waiting@example.jp",
+        "",
+        AccountKind::Doctor,
+        now,
+    );
+    tx.insert_account(&b).await.unwrap();
+    tx.set_binding(b.id, Some(unverified.id), Verification::Review)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = s.read().await.unwrap();
+    let ids = [
+        verified.id,
+        contact_only.id,
+        neither.id,
+        unverified.id,
+        Uuid::new_v4(),
+    ];
+    let mut got = tx.holder_addresses(&ids).await.unwrap();
+    got.sort();
+    let mut want = vec![
+        (verified.id, "holder@example.jp".to_owned()),
+        (contact_only.id, "doctor82@example.jp".to_owned()),
+        (unverified.id, "doctor84@example.jp".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    assert!(tx.holder_addresses(&[]).await.unwrap().is_empty());
+    tx.rollback().await.unwrap();
+}
