@@ -346,20 +346,13 @@ impl OidcStore for PgTx {
         .map_err(db_err)?;
         let Some(r) = row else { return Ok(None) };
         let account = match col::<Option<Uuid>>(&r, "a_id")? {
-            Some(id) => {
-                let status: &str = col(&r, "a_status")?;
-                let verification: &str = col(&r, "a_verification")?;
-                Some(BearerAccount {
-                    id,
-                    email: col(&r, "a_email")?,
-                    display_name: col(&r, "a_display_name")?,
-                    status: AccountStatus::parse(status)
-                        .ok_or_else(|| StoreError::Corrupt(format!("account status {status}")))?,
-                    verification: Verification::parse(verification).ok_or_else(|| {
-                        StoreError::Corrupt(format!("verification {verification}"))
-                    })?,
-                })
-            }
+            Some(id) => Some(BearerAccount::from_stored(
+                id,
+                col(&r, "a_email")?,
+                col(&r, "a_display_name")?,
+                col(&r, "a_status")?,
+                col(&r, "a_verification")?,
+            )?),
             None => None,
         };
         let doctor = match col::<Option<Uuid>>(&r, "id")? {

@@ -294,20 +294,13 @@ impl OidcStore for SqliteTx {
         .map_err(db_err)?;
         let Some(r) = row else { return Ok(None) };
         let account = match r.get::<Option<&str>, _>("a_id") {
-            Some(id) => {
-                let status: &str = r.get("a_status");
-                let verification: &str = r.get("a_verification");
-                Some(BearerAccount {
-                    id: uuid(id)?,
-                    email: r.get("a_email"),
-                    display_name: r.get("a_display_name"),
-                    status: AccountStatus::parse(status)
-                        .ok_or_else(|| StoreError::Corrupt(format!("account status {status}")))?,
-                    verification: Verification::parse(verification).ok_or_else(|| {
-                        StoreError::Corrupt(format!("verification {verification}"))
-                    })?,
-                })
-            }
+            Some(id) => Some(BearerAccount::from_stored(
+                uuid(id)?,
+                r.get("a_email"),
+                r.get("a_display_name"),
+                r.get("a_status"),
+                r.get("a_verification"),
+            )?),
             None => None,
         };
         let doctor = match r.get::<Option<&str>, _>("id") {
@@ -371,8 +364,7 @@ impl OidcStore for SqliteTx {
             return Ok(None);
         };
         let old = token_row(r)?;
-        let refreshed =
-            x.first_party || old.scope.split_whitespace().any(|s| s == "offline_access");
+        let refreshed = wants_refresh(x.first_party, &old.scope);
         Ok(Some(Rotated { old, refreshed }))
     }
 

@@ -687,6 +687,35 @@ pub struct BearerAccount {
     pub verification: Verification,
 }
 
+impl BearerAccount {
+    /// Builds it from the stored forms of status and verification (both backends read them as
+    /// text).
+    pub fn from_stored(
+        id: Uuid,
+        email: String,
+        display_name: String,
+        status: &str,
+        verification: &str,
+    ) -> Result<Self, crate::StoreError> {
+        let corrupt = |what: &str, v: &str| crate::StoreError::Corrupt(format!("{what} {v}"));
+        Ok(Self {
+            id,
+            email,
+            display_name,
+            status: AccountStatus::parse(status)
+                .ok_or_else(|| corrupt("account status", status))?,
+            verification: Verification::parse(verification)
+                .ok_or_else(|| corrupt("verification", verification))?,
+        })
+    }
+}
+
+/// Whether a grant gets a refresh token: first-party clients always, others with
+/// `offline_access` (the backends' one-step rotation states the same rule in SQL).
+pub fn wants_refresh(first_party: bool, scope: &str) -> bool {
+    first_party || scope.split_whitespace().any(|s| s == "offline_access")
+}
+
 /// A refresh-token rotation done in one step (one statement on PostgreSQL): the presented token
 /// is marked used and the new tokens are stored, taking its account, scope, chain, chain end,
 /// authentication time and `amr`.

@@ -11,7 +11,7 @@ use mamis_domain::time::japan_date;
 use mamis_domain::{AssociationCode, AssociationLevel, MemberClass, Principal};
 use mamis_store::{
     AccessStore, Account, AccountStatus, AuthCode, Bearer, Consent, OidcClient, OidcStore,
-    OidcToken, Rotation, Store, TokenKind, Tx, Verification,
+    OidcToken, Rotation, Store, TokenKind, Tx, Verification, wants_refresh,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -865,17 +865,8 @@ async fn refresh_grant<S: Store>(
             None,
             &access,
         );
-        let issued = Unsigned {
-            response: TokenResponse {
-                access_token: access,
-                expires_in: app.config.oidc.access.num_seconds(),
-                refresh_token: rotated.refreshed.then_some(refresh),
-                id_token: String::new(),
-                scope: old.scope,
-            },
-            claims,
-        };
-        return issued.sign(&signer);
+        let refresh = rotated.refreshed.then_some(refresh);
+        return Unsigned::new(app, access, refresh, old.scope, claims).sign(&signer);
     }
     let old = tx
         .token(&hash)
@@ -958,9 +949,7 @@ async fn issue<S: Store>(
         now + app.config.oidc.access,
     ))
     .await?;
-    let wants_refresh =
-        client.first_party || scope.split_whitespace().any(|s| s == "offline_access");
-    let refresh = if wants_refresh {
+    let refresh = if wants_refresh(client.first_party, scope) {
         let (r, h) = new_secret();
         tx.insert_token(&base(
             h,
@@ -973,16 +962,13 @@ async fn issue<S: Store>(
         None
     };
     let claims = id_claims(app, client, account.id, auth_time, amr, nonce, &access);
-    Ok(Unsigned {
-        response: TokenResponse {
-            access_token: access,
-            expires_in: app.config.oidc.access.num_seconds(),
-            refresh_token: refresh,
-            id_token: String::new(),
-            scope: scope.to_owned(),
-        },
+    Ok(Unsigned::new(
+        app,
+        access,
+        refresh,
+        scope.to_owned(),
         claims,
-    })
+    ))
 }
 
 /// The ID token's claims for a new access token (at a login or a refresh).
@@ -1020,6 +1006,25 @@ struct Unsigned {
 }
 
 impl Unsigned {
+    fn new<S: Store>(
+        app: &App<S>,
+        access: String,
+        refresh: Option<String>,
+        scope: String,
+        claims: Value,
+    ) -> Self {
+        Self {
+            response: TokenResponse {
+                access_token: access,
+                expires_in: app.config.oidc.access.num_seconds(),
+                refresh_token: refresh,
+                id_token: String::new(),
+                scope,
+            },
+            claims,
+        }
+    }
+
     fn sign(mut self, signer: &keys::Signer) -> Result<TokenResponse, OAuthError> {
         self.response.id_token = signer.sign(&self.claims)?;
         Ok(self.response)
@@ -1101,9 +1106,8 @@ pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, App
             None::<AssociationCode>,
         );
         if let Some(d) = &doctor {
-            let ms = &memberships;
             let today = japan_date(now);
-            for m in ms.iter().filter(|m| m.active_on(today)) {
+            for m in memberships.iter().filter(|m| m.active_on(today)) {
                 match m.association.level() {
                     AssociationLevel::Jma => {
                         jma = true;
@@ -1114,7 +1118,7 @@ pub async fn userinfo<S: Store>(app: &App<S>, bearer: &str) -> Result<Value, App
                 }
             }
             if prefecture.is_none() {
-                prefecture = scope_nodes(ms, d.home_prefecture.as_ref(), today)
+                prefecture = scope_nodes(&memberships, d.home_prefecture.as_ref(), today)
                     .into_iter()
                     .find(|n| n.level() == AssociationLevel::Prefecture);
             }
