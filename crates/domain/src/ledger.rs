@@ -97,6 +97,32 @@ impl fmt::Display for Source {
     }
 }
 
+/// The net credit of one doctor in one (fiscal year, channel, code): the decision run reads
+/// these sums, not every line, because the rules count nothing finer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreditSum {
+    /// The doctor credited.
+    pub doctor: Uuid,
+    /// The fiscal year the credits count in.
+    pub fiscal_year: FiscalYear,
+    /// The channel, for the per-channel yearly caps.
+    pub source: Source,
+    /// The curriculum-code number.
+    pub code: u16,
+    /// The signed sum of the lines' half-units (reversals included).
+    pub half_units: HalfUnits,
+}
+
+/// A page of doctors' net credits for a range of fiscal years.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerSums {
+    /// Sums in the years asked for, in (doctor, fiscal year, source, code) order.
+    pub sums: Vec<CreditSum>,
+    /// Every doctor of the page with at least one line in any year: a decision is recorded
+    /// for them even when their lines all fall outside the range.
+    pub with_entries: Vec<Uuid>,
+}
+
 /// One ledger line. Never updated or deleted: a correction is a new entry whose `reverses` names
 /// the entry it cancels, with the same fiscal year and code and negated half-units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,7 +23,7 @@ pub use authz::{Action, Principal, Role, RoleGrant, Scope, Target};
 pub use curriculum::{Catalogue, CurriculumCode};
 pub use identity::Email;
 pub use ids::{IsekiNumber, KanaName, MemberId, Sex};
-pub use ledger::{LedgerEntry, Programme, Source};
+pub use ledger::{CreditSum, LedgerEntry, LedgerSums, Programme, Source};
 pub use membership::{ClassCode, MemberClass, Membership, scope_nodes};
 pub use time::{Clock, FiscalYear, SystemClock, Timestamp};
 pub use units::HalfUnits;

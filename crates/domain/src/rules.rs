@@ -5,10 +5,11 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 use std::sync::OnceLock;
 
 use crate::curriculum::Catalogue;
-use crate::{DomainError, FiscalYear, HalfUnits, LedgerEntry, Programme, Source};
+use crate::{CreditSum, DomainError, FiscalYear, HalfUnits, LedgerEntry, Programme, Source};
 
 const JMA_CME_TOML: &str = include_str!("../rules/jma_cme.toml");
 
@@ -198,6 +199,14 @@ impl Rules {
         .unwrap_or(NaiveDate::MAX)
     }
 
+    /// The fiscal years whose totals decide every window up to `decided_through`: from the
+    /// first year of the first MAMIS window. Earlier years only show as prior-system lines and
+    /// later ones only in pending windows, so the decision run reads no other year.
+    pub fn judged_years(&self, decided_through: FiscalYear) -> RangeInclusive<FiscalYear> {
+        let span = i32::from(self.certificate.window_years) - 1;
+        year(self.mamis_start.year() - span)..=decided_through
+    }
+
     /// The last fiscal year whose window has been decided by `today`.
     pub fn decided_through(&self, today: NaiveDate) -> FiscalYear {
         let mut n = today.year() - 1;
@@ -245,13 +254,39 @@ impl YearTotals {
 
 /// Per fiscal year totals of a doctor's entries under `rules`. Order of entries is irrelevant.
 pub fn year_totals(rules: &Rules, entries: &[LedgerEntry]) -> BTreeMap<FiscalYear, YearTotals> {
+    totals_of(
+        rules,
+        entries
+            .iter()
+            .filter(|e| e.programme == rules.programme)
+            .map(|e| (e.fiscal_year, e.source, e.code, e.half_units.get())),
+    )
+}
+
+/// [`year_totals`] from net sums per (fiscal year, source, code) of one doctor in the rules'
+/// programme: the same totals as from the lines they sum.
+pub fn year_totals_of_sums<'a>(
+    rules: &Rules,
+    sums: impl IntoIterator<Item = &'a CreditSum>,
+) -> BTreeMap<FiscalYear, YearTotals> {
+    totals_of(
+        rules,
+        sums.into_iter()
+            .map(|s| (s.fiscal_year, s.source, s.code, s.half_units.get())),
+    )
+}
+
+/// The counting rule over (fiscal year, source, code, half-units) lines in any grouping: nets
+/// per code, caps per channel on the channel's positive nets.
+fn totals_of(
+    rules: &Rules,
+    lines: impl Iterator<Item = (FiscalYear, Source, u16, i64)>,
+) -> BTreeMap<FiscalYear, YearTotals> {
     let mut net: BTreeMap<(FiscalYear, u16), i64> = BTreeMap::new();
     let mut by_source_code: BTreeMap<(FiscalYear, Source, u16), i64> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e.programme == rules.programme) {
-        *net.entry((e.fiscal_year, e.code)).or_default() += e.half_units.get();
-        *by_source_code
-            .entry((e.fiscal_year, e.source, e.code))
-            .or_default() += e.half_units.get();
+    for (fy, source, code, half) in lines {
+        *net.entry((fy, code)).or_default() += half;
+        *by_source_code.entry((fy, source, code)).or_default() += half;
     }
     let mut out: BTreeMap<FiscalYear, YearTotals> = BTreeMap::new();
     for ((fy, code), n) in net {
@@ -519,7 +554,27 @@ impl Standing {
         today: NaiveDate,
         decided_through: FiscalYear,
     ) -> Self {
-        let years = year_totals(rules, entries);
+        Self::of_totals(
+            rules,
+            year_totals(rules, entries),
+            issued,
+            licence,
+            today,
+            decided_through,
+        )
+    }
+
+    /// [`Standing::evaluate`] from per-year totals already counted (the decision run counts
+    /// them from net sums). Decisions up to `decided_through` read only the totals of the years
+    /// from `mamis_start − (window_years − 1)` to `decided_through`.
+    pub fn of_totals(
+        rules: &Rules,
+        years: BTreeMap<FiscalYear, YearTotals>,
+        issued: &[(FiscalYear, FiscalYear)],
+        licence: Option<FiscalYear>,
+        today: NaiveDate,
+        decided_through: FiscalYear,
+    ) -> Self {
         let current_fy = FiscalYear::of_date(today);
         let decided_through = decided_through.min(current_fy.prev());
         let span = i32::from(rules.certificate.window_years) - 1;
@@ -1250,6 +1305,51 @@ mod tests {
                 let u = b.get(fy_).unwrap_or(&empty);
                 prop_assert_eq!(&t.per_code, &u.per_code);
                 prop_assert_eq!(t.half_units, u.half_units);
+            }
+        }
+
+        /// Issue 17's shortcut: the decision run counts net sums per (doctor, year, source,
+        /// code) of the judged years only. Its decisions and due windows equal the engine's over
+        /// every line, the sums made here the naive way (one entry per key, summed in a map).
+        #[test]
+        fn decisions_from_judged_sums_equal_those_from_every_line(
+            (es, imported, licence) in arb_case(),
+            through in 2024i32..=2032,
+        ) {
+            let today = day(2033, 12, 1);
+            let issued: Vec<(FiscalYear, FiscalYear)> =
+                imported.iter().map(|&(f, t)| (fy(f), fy(t))).collect();
+            let licence = licence.map(fy);
+            let full = Standing::evaluate(rules(), &es, &issued, licence, today, fy(through));
+            let judged = rules().judged_years(fy(through));
+            let mut naive: BTreeMap<(i32, &str, u16), i64> = BTreeMap::new();
+            for e in es.iter().filter(|e| judged.contains(&e.fiscal_year)) {
+                *naive.entry((e.fiscal_year.year(), e.source.as_str(), e.code)).or_default() +=
+                    e.half_units.get();
+            }
+            let sums: Vec<CreditSum> = naive
+                .into_iter()
+                .map(|((y, s, code), h)| CreditSum {
+                    doctor: Uuid::from_u128(1),
+                    fiscal_year: fy(y),
+                    source: Source::parse(s).unwrap(),
+                    code,
+                    half_units: HalfUnits::new(h),
+                })
+                .collect();
+            let short = Standing::of_totals(
+                rules(), year_totals_of_sums(rules(), &sums), &issued, licence, today, fy(through),
+            );
+            prop_assert_eq!(&short.decisions, &full.decisions);
+            let due = |s: &Standing| -> Vec<(FiscalYear, FiscalYear, HalfUnits, usize)> {
+                s.achieved_uncertified()
+                    .filter(|w| w.to <= fy(through))
+                    .map(|w| (w.from, w.to, w.half_units, w.codes.len()))
+                    .collect()
+            };
+            prop_assert_eq!(due(&short), due(&full));
+            for y in judged.start().year()..=through {
+                prop_assert_eq!(short.years.get(&fy(y)), full.years.get(&fy(y)));
             }
         }
 

@@ -1,9 +1,12 @@
 //! Certificate numbers, printed documents, decision runs, revocations and review items: the
 //! certificate part of the PostgreSQL store.
 
-use mamis_domain::{FiscalYear, HalfUnits, LedgerEntry, Programme, Timestamp};
+use mamis_domain::{
+    CreditSum, FiscalYear, HalfUnits, LedgerEntry, LedgerSums, Programme, Source, Timestamp,
+};
 use mamis_store::*;
 use sqlx::postgres::PgRow;
+use std::ops::RangeInclusive;
 use uuid::Uuid;
 
 use crate::PgTx;
@@ -172,6 +175,55 @@ impl CertificateStore for PgTx {
             }
         }
         Ok(found)
+    }
+
+    async fn ledger_sums_of_doctors(
+        &mut self,
+        programme: Programme,
+        doctors: &[Uuid],
+        years: RangeInclusive<FiscalYear>,
+    ) -> StoreResult<LedgerSums> {
+        let (lo, hi) = (years.start().year(), years.end().year());
+        let mut out = LedgerSums::default();
+        for chunk in sorted_ids(doctors).chunks(DOCTOR_CHUNK) {
+            // One pass over ledger_entries_doctor_idx's doctors: lines outside `years` fall into
+            // one (doctor, NULL, NULL, NULL) group that only says the doctor has lines.
+            let rows = sqlx::query(
+                "SELECT doctor_id, \
+                   CASE WHEN fiscal_year BETWEEN $3 AND $4 THEN fiscal_year END AS k_fiscal_year, \
+                   CASE WHEN fiscal_year BETWEEN $3 AND $4 THEN source END AS k_source, \
+                   CASE WHEN fiscal_year BETWEEN $3 AND $4 THEN code END AS k_code, \
+                   SUM(half_units)::int8 AS half \
+                 FROM ledger_entries WHERE doctor_id = ANY($1::uuid[]) AND programme = $2 \
+                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+            )
+            .bind(chunk)
+            .bind(programme.as_str())
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+            for r in &rows {
+                let doctor: Uuid = col(r, "doctor_id")?;
+                if out.with_entries.last() != Some(&doctor) {
+                    out.with_entries.push(doctor);
+                }
+                let Some(fy) = col::<Option<i32>>(r, "k_fiscal_year")? else {
+                    continue;
+                };
+                out.sums.push(CreditSum {
+                    doctor,
+                    fiscal_year: FiscalYear::new(fy).map_err(corrupt("fiscal year"))?,
+                    source: Source::parse(col::<Option<&str>>(r, "k_source")?.unwrap_or(""))
+                        .map_err(corrupt("ledger source"))?,
+                    code: u16::try_from(col::<Option<i32>>(r, "k_code")?.unwrap_or(-1))
+                        .map_err(corrupt("code number"))?,
+                    half_units: HalfUnits::new(col(r, "half")?),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn certificates_of_doctors(

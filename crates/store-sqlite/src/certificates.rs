@@ -1,10 +1,11 @@
 //! Certificate numbers, printed documents, decision runs, revocations and review items: the
 //! certificate part of the SQLite store.
 
-use mamis_domain::{FiscalYear, HalfUnits, LedgerEntry, Programme};
+use mamis_domain::{CreditSum, FiscalYear, HalfUnits, LedgerEntry, LedgerSums, Programme, Source};
 use mamis_store::*;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
+use std::ops::RangeInclusive;
 use uuid::Uuid;
 
 use crate::SqliteTx;
@@ -179,6 +180,58 @@ impl CertificateStore for SqliteTx {
             }
         }
         Ok(found)
+    }
+
+    async fn ledger_sums_of_doctors(
+        &mut self,
+        programme: Programme,
+        doctors: &[Uuid],
+        years: RangeInclusive<FiscalYear>,
+    ) -> StoreResult<LedgerSums> {
+        let (lo, hi) = (years.start().year(), years.end().year());
+        let mut out = LedgerSums::default();
+        for chunk in sorted_ids(doctors).chunks(DOCTOR_CHUNK) {
+            // One pass over ledger_entries_doctor_idx's doctors: lines outside `years` fall into
+            // one (doctor, NULL, NULL, NULL) group that only says the doctor has lines.
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT doctor_id, ");
+            for col in ["fiscal_year", "source", "code"] {
+                q.push("CASE WHEN fiscal_year BETWEEN ")
+                    .push_bind(lo)
+                    .push(" AND ")
+                    .push_bind(hi)
+                    .push(format_args!(" THEN {col} END AS k_{col}, "));
+            }
+            q.push("SUM(half_units) AS half FROM ledger_entries WHERE programme = ")
+                .push_bind(programme.as_str())
+                .push(" AND doctor_id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(id.as_str());
+            }
+            q.push(
+                ") GROUP BY doctor_id, k_fiscal_year, k_source, k_code \
+                 ORDER BY doctor_id, k_fiscal_year, k_source, k_code",
+            );
+            for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
+                let doctor = uuid(r.get("doctor_id"))?;
+                if out.with_entries.last() != Some(&doctor) {
+                    out.with_entries.push(doctor);
+                }
+                let Some(fy) = r.get::<Option<i64>, _>("k_fiscal_year") else {
+                    continue;
+                };
+                out.sums.push(CreditSum {
+                    doctor,
+                    fiscal_year: fiscal_year(fy)?,
+                    source: Source::parse(r.get::<Option<&str>, _>("k_source").unwrap_or(""))
+                        .map_err(corrupt("ledger source"))?,
+                    code: u16::try_from(r.get::<Option<i64>, _>("k_code").unwrap_or(-1))
+                        .map_err(corrupt("code number"))?,
+                    half_units: HalfUnits::new(r.get("half")),
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn certificates_of_doctors(

@@ -53,7 +53,8 @@ macro_rules! conformance_suite {
             ledger_reversal_is_single_and_seen_by_origin, ledger_refuses_unknown_codes_and_doctors,
             certificates_round_trip_and_conflict, certificates_keep_decision_and_revocation,
             number_series_count_per_series_and_year, number_series_lock_serialises_writers,
-            ledger_and_certificates_of_many_doctors, documents_round_trip_and_conflict,
+            ledger_and_certificates_of_many_doctors, ledger_sums_of_many_doctors_are_the_lines_summed,
+            documents_round_trip_and_conflict,
             certificate_runs_are_replaced, certificate_reviews_open_once_per_certificate,
             training_sessions_approve_and_close_once, programme_items_are_replaced_until_closed,
             presence_opens_once_per_subject, pending_attendance_is_credited_once,
@@ -2505,6 +2506,93 @@ pub async fn ledger_and_certificates_of_many_doctors<S: Store>(s: S) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The decision run's sums equal the lines summed by hand per (doctor, year, source, code), in
+/// the years asked only, across the 1,000-doctor chunks; reversals net out (a zero sum is still
+/// a key); a doctor whose lines all fall outside the years is still listed as having lines.
+pub async fn ledger_sums_of_many_doctors_are_the_lines_summed<S: Store>(s: S) {
+    let ds: Vec<_> = (0..1_500).map(sample_doctor).collect();
+    let with_rows = [0u32, 3, 999, 1000, 1499];
+    let sources = [Source::Training, Source::ELearning, Source::PriorSystem];
+    let mut entries = Vec::new();
+    for &n in &with_rows {
+        let d = ds[n as usize].id;
+        for i in 0..24u32 {
+            // doctor 3's lines are all in FY2021–2022, outside the years asked
+            let year = if n == 3 {
+                2021 + (i % 2)
+            } else {
+                2022 + (i * 7 + n) % 5
+            };
+            let e = LedgerEntry {
+                fiscal_year: FiscalYear::new(year as i32).unwrap(),
+                date: FiscalYear::new(year as i32).unwrap().first_day(),
+                source: sources[(i % 3) as usize],
+                code: (i % 4) as u16,
+                half_units: HalfUnits::new(i64::from(1 + i % 5)),
+                ..sample_entry(d, &format!("sum-{n}-{i}"))
+            };
+            if i % 7 == 0 {
+                entries.push(e.reversal(Uuid::new_v4(), e.date, "t".into(), e.created_at, None));
+            }
+            entries.push(e);
+        }
+    }
+    // reversals first in the list would miss their targets: insert targets before them
+    entries.sort_by_key(|e| e.reverses.is_some());
+    let mut tx = s.write().await.unwrap();
+    tx.insert_doctors(&ds).await.unwrap();
+    tx.insert_ledger_entries(&entries).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let years = FiscalYear::new(2023).unwrap()..=FiscalYear::new(2025).unwrap();
+    let mut naive: std::collections::BTreeMap<(Uuid, i32, &str, u16), i64> = Default::default();
+    for e in entries.iter().filter(|e| years.contains(&e.fiscal_year)) {
+        *naive
+            .entry((e.doctor, e.fiscal_year.year(), e.source.as_str(), e.code))
+            .or_default() += e.half_units.get();
+    }
+    assert!(
+        naive.values().any(|&h| h == 0),
+        "a reversal nets a key to zero"
+    );
+    let mut asked: Vec<_> = ds.iter().rev().map(|d| d.id).collect();
+    asked.extend([ds[999].id, Uuid::new_v4()]);
+    let mut tx = s.read().await.unwrap();
+    let got = tx
+        .ledger_sums_of_doctors(Programme::JmaCme, &asked, years.clone())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    let got_keys: std::collections::BTreeMap<(Uuid, i32, &str, u16), i64> = got
+        .sums
+        .iter()
+        .map(|c| {
+            (
+                (c.doctor, c.fiscal_year.year(), c.source.as_str(), c.code),
+                c.half_units.get(),
+            )
+        })
+        .collect();
+    assert_eq!(got_keys, naive);
+    assert_eq!(got_keys.len(), got.sums.len(), "one row per key");
+    let mut doctors: Vec<Uuid> = got.sums.iter().map(|c| c.doctor).collect();
+    doctors.dedup();
+    let mut sorted = doctors.clone();
+    sorted.sort_unstable();
+    assert_eq!(doctors, sorted, "sums in doctor order");
+    let mut expected: Vec<Uuid> = with_rows.iter().map(|&n| ds[n as usize].id).collect();
+    expected.sort_unstable();
+    assert_eq!(got.with_entries, expected);
+    assert!(!got.sums.iter().any(|c| c.doctor == ds[3].id));
+
+    let mut tx = s.read().await.unwrap();
+    let none = tx
+        .ledger_sums_of_doctors(Programme::JmaCme, &[ds[5].id], years)
+        .await
+        .unwrap();
+    assert_eq!(none, LedgerSums::default());
 }
 
 fn document(number: &str, doctor: Uuid, kind: &str, key: &str, at: &str) -> DocumentRecord {

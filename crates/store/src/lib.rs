@@ -872,6 +872,15 @@ pub trait CertificateStore {
         programme: mamis_domain::Programme,
         doctors: &[Uuid],
     ) -> impl Future<Output = StoreResult<Vec<mamis_domain::LedgerEntry>>> + Send;
+    /// The net sums per (doctor, fiscal year, source, code) of many doctors' lines in `years`,
+    /// and which of them have any line at all: the decision run's read, a few integers per
+    /// key instead of every line with its strings.
+    fn ledger_sums_of_doctors(
+        &mut self,
+        programme: mamis_domain::Programme,
+        doctors: &[Uuid],
+        years: std::ops::RangeInclusive<mamis_domain::FiscalYear>,
+    ) -> impl Future<Output = StoreResult<mamis_domain::LedgerSums>> + Send;
     /// The certificates of many doctors, in (doctor, from_fy) order.
     fn certificates_of_doctors(
         &mut self,

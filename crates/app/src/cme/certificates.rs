@@ -3,14 +3,14 @@
 //! public verification answer, revocation, and review items when later ledger changes would
 //! push an issued window below the threshold (the certificate itself never changes).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use chrono::{Months, NaiveDate, TimeZone, Utc};
 use mamis_domain::identity::totp::base32;
-use mamis_domain::rules::{Rules, Standing, year_totals};
+use mamis_domain::rules::{Rules, Standing, YearTotals, year_totals, year_totals_of_sums};
 use mamis_domain::time::{japan, japan_date};
-use mamis_domain::{Action, FiscalYear, LedgerEntry, Principal, Target, Timestamp};
+use mamis_domain::{Action, CreditSum, FiscalYear, Principal, Target, Timestamp};
 use mamis_store::{
     CertificateRecord, CertificateReview, CertificateRun, CertificateStore, CmeDecision,
     IdentityStore, LedgerStore, NewJob, RegistryStore, Revocation, Store, StoreError, Tx,
@@ -90,16 +90,19 @@ pub async fn decide<S: Store>(
 /// One window due for a certificate: (doctor, from, to, units, codes).
 type Due = (Uuid, FiscalYear, FiscalYear, mamis_domain::HalfUnits, u32);
 
-/// What the rule decides for one doctor, given what the store holds: the windows now due and
-/// the decisions of `years` to record (none for a doctor without entries or certificates).
 /// What the store holds of one doctor, as a decision reads it.
 struct Record<'a> {
     doctor: Uuid,
-    entries: &'a [LedgerEntry],
+    /// Totals of (at least) the judged years.
+    years: BTreeMap<FiscalYear, YearTotals>,
+    /// Whether the doctor has any ledger line, in any year.
+    has_entries: bool,
     certs: &'a [CertificateRecord],
     licensed_on: Option<NaiveDate>,
 }
 
+/// What the rule decides for one doctor, given what the store holds: the windows now due and
+/// the decisions of `years` to record (none for a doctor without entries or certificates).
 fn judge(
     rules: &Rules,
     record: Record<'_>,
@@ -110,18 +113,19 @@ fn judge(
 ) -> (Vec<Due>, Vec<CmeDecision>) {
     let Record {
         doctor,
-        entries,
+        years: totals,
+        has_entries,
         certs,
         licensed_on,
     } = record;
-    if entries.is_empty() && certs.is_empty() {
+    if !has_entries && certs.is_empty() {
         return (Vec::new(), Vec::new());
     }
     let issued: Vec<(FiscalYear, FiscalYear)> =
         certs.iter().map(|c| (c.from_fy, c.to_fy)).collect();
-    let s = Standing::evaluate(
+    let s = Standing::of_totals(
         rules,
-        entries,
+        totals,
         &issued,
         licensed_on.map(FiscalYear::of_date),
         today,
@@ -230,7 +234,9 @@ pub async fn decide_paged<S: Store>(
         let mut tx = app.store.read().await?;
         let page = tx.doctors_page(after, page_size.max(1)).await?;
         let ids: Vec<Uuid> = page.iter().map(|d| d.id).collect();
-        let entries = tx.ledger_of_doctors(PROGRAMME, &ids).await?;
+        let sums = tx
+            .ledger_sums_of_doctors(PROGRAMME, &ids, rules.judged_years(fiscal_year))
+            .await?;
         let certs = tx.certificates_of_doctors(PROGRAMME, &ids).await?;
         let licences: HashMap<Uuid, NaiveDate> =
             tx.licence_dates(&ids).await?.into_iter().collect();
@@ -239,10 +245,13 @@ pub async fn decide_paged<S: Store>(
         after = Some(last.id);
         report.doctors += page.len() as u64;
 
-        let mut by_doctor: HashMap<Uuid, Vec<LedgerEntry>> = HashMap::new();
-        for e in entries {
-            by_doctor.entry(e.doctor).or_default().push(e);
-        }
+        // The sums come in doctor order: one slice per doctor.
+        let by_doctor: HashMap<Uuid, &[CreditSum]> = sums
+            .sums
+            .chunk_by(|a, b| a.doctor == b.doctor)
+            .map(|c| (c[0].doctor, c))
+            .collect();
+        let with_entries: HashSet<Uuid> = sums.with_entries.iter().copied().collect();
         let mut certs_of: HashMap<Uuid, Vec<CertificateRecord>> = HashMap::new();
         for c in certs {
             certs_of.entry(c.doctor).or_default().push(c);
@@ -250,13 +259,11 @@ pub async fn decide_paged<S: Store>(
         let mut due = Vec::new();
         let mut decisions = Vec::new();
         for id in &ids {
-            let (entries, certs) = (
-                by_doctor.remove(id).unwrap_or_default(),
-                certs_of.remove(id).unwrap_or_default(),
-            );
+            let certs = certs_of.remove(id).unwrap_or_default();
             let record = Record {
                 doctor: *id,
-                entries: &entries,
+                years: year_totals_of_sums(rules, by_doctor.get(id).copied().unwrap_or_default()),
+                has_entries: with_entries.contains(id),
                 certs: &certs,
                 licensed_on: licences.get(id).copied(),
             };
@@ -616,7 +623,8 @@ pub async fn redecide<S: Store>(app: &App<S>, doctor: Uuid) -> Result<u64, AppEr
     };
     let record = Record {
         doctor,
-        entries: &entries,
+        years: year_totals(rules, &entries),
+        has_entries: !entries.is_empty(),
         certs: &certs,
         licensed_on: licence,
     };
