@@ -50,3 +50,18 @@ pub fn db_err(e: sqlx::Error) -> StoreError {
         other => StoreError::Other(other.to_string()),
     }
 }
+
+/// Decodes rows as they arrive and drops each, instead of `fetch_all` holding every row first:
+/// a session of 100,000 presences would otherwise keep every row's copied values (about 80 MB
+/// on SQLite) alongside the decoded ones.
+pub async fn decode_each<T>(
+    mut rows: impl futures_util::Stream<Item = Result<sqlx::postgres::PgRow, sqlx::Error>> + Unpin,
+    decode: impl Fn(&sqlx::postgres::PgRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    use futures_util::TryStreamExt;
+    let mut out = Vec::new();
+    while let Some(r) = rows.try_next().await.map_err(db_err)? {
+        out.push(decode(&r)?);
+    }
+    Ok(out)
+}

@@ -603,19 +603,15 @@ impl TrainingStore for SqliteTx {
     }
 
     async fn presence_of(&mut self, session: Uuid) -> StoreResult<Vec<PresenceRow>> {
-        sqlx::query(concat!(
+        let rows = sqlx::query(concat!(
             "SELECT ",
             presence_cols!(),
             " FROM training_presence WHERE session_id = $1 AND removed_at IS NULL \
              ORDER BY doctor_id IS NULL, doctor_id, pending_iseki, in_at, id"
         ))
         .bind(session.to_string())
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(presence_row)
-        .collect()
+        .fetch(&mut *self.tx);
+        decode_each(rows, presence_row).await
     }
 
     async fn presence_of_doctor(

@@ -4,7 +4,8 @@
 //! (and reversing the credits of) those that disappeared. The same file again changes nothing.
 //! A file is refused whole for a malformed row or a row contradicting the register.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::hash_map::Entry as Slot;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use mamis_domain::{IsekiNumber, Principal, Timestamp, names};
 use mamis_store::{
@@ -211,20 +212,21 @@ pub async fn import<S: Store>(
         Some(m) if m.verified_account.is_some() => PresenceSubject::Doctor(m.doctor.id),
         _ => PresenceSubject::Pending(n.clone()),
     };
-    let mut wanted: Vec<(Key, &attendees::AttendeeRow)> = Vec::new();
-    let mut seen: BTreeSet<Key> = BTreeSet::new();
+    // each key once, with the first line that gives it
+    let mut wanted: BTreeMap<Key, &attendees::AttendeeRow> = BTreeMap::new();
     for r in &plan.list.entries {
-        let key = (subject_of(&r.iseki), r.in_at, r.out_at);
-        if seen.insert(key.clone()) {
-            wanted.push((key, r));
-        }
+        wanted
+            .entry((subject_of(&r.iseki), r.in_at, r.out_at))
+            .or_insert(r);
     }
     plan.attendees = numbers.len() as u64;
     plan.pending = numbers
         .iter()
         .filter(|n| matches!(subject_of(n), PresenceSubject::Pending(_)))
         .count() as u64;
-    let mut recorded: HashMap<Key, Vec<PresenceRow>> = HashMap::new();
+    // The list's own rows by key: the first row's id, and any duplicates' (rare). Only ids are
+    // kept (not the rows) because a large session holds 100,000 of them.
+    let mut recorded: HashMap<Key, (Uuid, Vec<Uuid>)> = HashMap::new();
     // Other channels' captures, by what the export shows of them (times to the second).
     let mut captured: BTreeSet<CaptureKey> = BTreeSet::new();
     for r in tx.presence_of(s.id).await? {
@@ -239,10 +241,12 @@ pub async fn import<S: Store>(
                 r.out_at.map(seconds),
             ));
         } else if let Some(out) = r.out_at {
-            recorded
-                .entry((r.subject.clone(), r.in_at, out))
-                .or_default()
-                .push(r);
+            match recorded.entry((r.subject, r.in_at, out)) {
+                Slot::Occupied(mut e) => e.get_mut().1.push(r.id),
+                Slot::Vacant(e) => {
+                    e.insert((r.id, Vec::new()));
+                }
+            }
         }
     }
     // A capture line must be one of them as exported: a list neither adds nor edits captures.
@@ -389,26 +393,27 @@ pub async fn import<S: Store>(
     }
     let mut to_remove = Vec::new();
     let mut removed_doctors = Vec::new();
-    for (key, rows) in &recorded {
+    for (key, (first, more)) in &recorded {
         // a key in the file keeps one recorded row; duplicates and absent keys go
-        let keep = usize::from(seen.contains(key));
-        for r in rows.iter().skip(keep) {
+        let keep = usize::from(wanted.contains_key(key));
+        let (subject, in_at, out_at) = key;
+        for id in std::iter::once(first).chain(more).skip(keep) {
             plan.removed += 1;
-            to_remove.push(r.id);
-            affected.insert(r.subject.clone());
-            match &r.subject {
+            to_remove.push(*id);
+            affected.insert(subject.clone());
+            match subject {
                 PresenceSubject::Pending(n) => {
                     if plan.removed_lines.len() < MAX_SHOWN {
                         plan.removed_lines.push(DiffLine {
                             iseki: n.clone(),
-                            in_at: r.in_at,
-                            out_at: key.2,
+                            in_at: *in_at,
+                            out_at: *out_at,
                             pending: true,
                             name: None,
                         });
                     }
                 }
-                PresenceSubject::Doctor(d) => removed_doctors.push((*d, r.in_at, key.2)),
+                PresenceSubject::Doctor(d) => removed_doctors.push((*d, *in_at, *out_at)),
             }
         }
     }
@@ -445,7 +450,7 @@ pub async fn import<S: Store>(
     }
     // what the difference was computed from is no longer needed: free it before settling,
     // which reads the session's whole presence again
-    drop((wanted, seen, recorded, iseki_of_doctor, register));
+    drop((wanted, recorded, iseki_of_doctor, register));
     tx.insert_pending_attendances(&pending_new).await?;
     drop(pending_new);
     for chunk in to_add.chunks(1_000) {
