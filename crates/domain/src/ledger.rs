@@ -123,6 +123,25 @@ pub struct LedgerSums {
     pub with_entries: Vec<Uuid>,
 }
 
+impl LedgerSums {
+    /// Takes one row of a store's grouped read, rows in doctor order: a doctor is listed once,
+    /// and a row without a key (the doctor's lines outside the years asked) adds no sum.
+    pub fn add(&mut self, doctor: Uuid, key: Option<(FiscalYear, Source, u16)>, half: i64) {
+        if self.with_entries.last() != Some(&doctor) {
+            self.with_entries.push(doctor);
+        }
+        if let Some((fiscal_year, source, code)) = key {
+            self.sums.push(CreditSum {
+                doctor,
+                fiscal_year,
+                source,
+                code,
+                half_units: HalfUnits::new(half),
+            });
+        }
+    }
+}
+
 /// One ledger line. Never updated or deleted: a correction is a new entry whose `reverses` names
 /// the entry it cancels, with the same fiscal year and code and negated half-units.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,7 @@
 //! Certificate numbers, printed documents, decision runs, revocations and review items: the
 //! certificate part of the PostgreSQL store.
 
-use mamis_domain::{
-    CreditSum, FiscalYear, HalfUnits, LedgerEntry, LedgerSums, Programme, Source, Timestamp,
-};
+use mamis_domain::{FiscalYear, HalfUnits, LedgerEntry, LedgerSums, Programme, Source, Timestamp};
 use mamis_store::*;
 use sqlx::postgres::PgRow;
 use std::ops::RangeInclusive;
@@ -205,22 +203,17 @@ impl CertificateStore for PgTx {
             .await
             .map_err(db_err)?;
             for r in &rows {
-                let doctor: Uuid = col(r, "doctor_id")?;
-                if out.with_entries.last() != Some(&doctor) {
-                    out.with_entries.push(doctor);
-                }
-                let Some(fy) = col::<Option<i32>>(r, "k_fiscal_year")? else {
-                    continue;
+                let key = match col::<Option<i32>>(r, "k_fiscal_year")? {
+                    None => None,
+                    Some(fy) => Some((
+                        FiscalYear::new(fy).map_err(corrupt("fiscal year"))?,
+                        Source::parse(col::<Option<&str>>(r, "k_source")?.unwrap_or(""))
+                            .map_err(corrupt("ledger source"))?,
+                        u16::try_from(col::<Option<i32>>(r, "k_code")?.unwrap_or(-1))
+                            .map_err(corrupt("code number"))?,
+                    )),
                 };
-                out.sums.push(CreditSum {
-                    doctor,
-                    fiscal_year: FiscalYear::new(fy).map_err(corrupt("fiscal year"))?,
-                    source: Source::parse(col::<Option<&str>>(r, "k_source")?.unwrap_or(""))
-                        .map_err(corrupt("ledger source"))?,
-                    code: u16::try_from(col::<Option<i32>>(r, "k_code")?.unwrap_or(-1))
-                        .map_err(corrupt("code number"))?,
-                    half_units: HalfUnits::new(col(r, "half")?),
-                });
+                out.add(col(r, "doctor_id")?, key, col(r, "half")?);
             }
         }
         Ok(out)

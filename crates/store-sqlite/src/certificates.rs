@@ -1,7 +1,7 @@
 //! Certificate numbers, printed documents, decision runs, revocations and review items: the
 //! certificate part of the SQLite store.
 
-use mamis_domain::{CreditSum, FiscalYear, HalfUnits, LedgerEntry, LedgerSums, Programme, Source};
+use mamis_domain::{FiscalYear, HalfUnits, LedgerEntry, LedgerSums, Programme, Source};
 use mamis_store::*;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -213,22 +213,17 @@ impl CertificateStore for SqliteTx {
                  ORDER BY doctor_id, k_fiscal_year, k_source, k_code",
             );
             for r in q.build().fetch_all(&mut *self.tx).await.map_err(db_err)? {
-                let doctor = uuid(r.get("doctor_id"))?;
-                if out.with_entries.last() != Some(&doctor) {
-                    out.with_entries.push(doctor);
-                }
-                let Some(fy) = r.get::<Option<i64>, _>("k_fiscal_year") else {
-                    continue;
+                let key = match r.get::<Option<i64>, _>("k_fiscal_year") {
+                    None => None,
+                    Some(fy) => Some((
+                        fiscal_year(fy)?,
+                        Source::parse(r.get::<Option<&str>, _>("k_source").unwrap_or(""))
+                            .map_err(corrupt("ledger source"))?,
+                        u16::try_from(r.get::<Option<i64>, _>("k_code").unwrap_or(-1))
+                            .map_err(corrupt("code number"))?,
+                    )),
                 };
-                out.sums.push(CreditSum {
-                    doctor,
-                    fiscal_year: fiscal_year(fy)?,
-                    source: Source::parse(r.get::<Option<&str>, _>("k_source").unwrap_or(""))
-                        .map_err(corrupt("ledger source"))?,
-                    code: u16::try_from(r.get::<Option<i64>, _>("k_code").unwrap_or(-1))
-                        .map_err(corrupt("code number"))?,
-                    half_units: HalfUnits::new(r.get("half")),
-                });
+                out.add(uuid(r.get("doctor_id"))?, key, r.get("half"));
             }
         }
         Ok(out)
