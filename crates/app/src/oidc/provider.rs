@@ -690,8 +690,9 @@ pub struct TokenResponse {
     pub expires_in: i64,
     /// A new refresh token, when the grant has one.
     pub refresh_token: Option<String>,
-    /// The signed ID token.
-    pub id_token: String,
+    /// The signed ID token: at a login, never at a refresh (OIDC Core §12.2 lets it be left
+    /// out, and its RSA signature was half the grant's cost).
+    pub id_token: Option<String>,
     /// Granted scopes.
     pub scope: String,
 }
@@ -836,7 +837,6 @@ async fn refresh_grant<S: Store>(
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
     let now = app.now();
     let hash = sha256_hex(presented);
-    let signer = signer_for(app, client).await?;
     // The usual case in one step (one statement on PostgreSQL); anything else (unknown, reused,
     // expired, another client's, an inactive account) falls through to the checks below,
     // which tell which and end a reused chain.
@@ -855,18 +855,8 @@ async fn refresh_grant<S: Store>(
     let mut tx = app.store.write().await?;
     if let Some(rotated) = tx.rotate_refresh(&rotation).await? {
         tx.commit().await?;
-        let old = rotated.old;
-        let claims = id_claims(
-            app,
-            client,
-            old.account_id,
-            old.auth_time,
-            &old.amr,
-            None,
-            &access,
-        );
         let refresh = rotated.refreshed.then_some(refresh);
-        return Unsigned::new(app, access, refresh, old.scope, claims).sign(&signer);
+        return Ok(token_response(app, access, refresh, rotated.old.scope));
     }
     let old = tx
         .token(&hash)
@@ -908,7 +898,8 @@ async fn refresh_grant<S: Store>(
     )
     .await?;
     tx.commit().await?;
-    issued.sign(&signer)
+    // No ID token at a refresh: its claims are dropped unsigned.
+    Ok(issued.response)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -971,7 +962,7 @@ async fn issue<S: Store>(
     ))
 }
 
-/// The ID token's claims for a new access token (at a login or a refresh).
+/// The ID token's claims for a new access token at a login.
 fn id_claims<S: Store>(
     app: &App<S>,
     client: &OidcClient,
@@ -1014,20 +1005,30 @@ impl Unsigned {
         claims: Value,
     ) -> Self {
         Self {
-            response: TokenResponse {
-                access_token: access,
-                expires_in: app.config.oidc.access.num_seconds(),
-                refresh_token: refresh,
-                id_token: String::new(),
-                scope,
-            },
+            response: token_response(app, access, refresh, scope),
             claims,
         }
     }
 
     fn sign(mut self, signer: &keys::Signer) -> Result<TokenResponse, OAuthError> {
-        self.response.id_token = signer.sign(&self.claims)?;
+        self.response.id_token = Some(signer.sign(&self.claims)?);
         Ok(self.response)
+    }
+}
+
+/// A token response without an ID token (what a refresh grant answers).
+fn token_response<S: Store>(
+    app: &App<S>,
+    access: String,
+    refresh: Option<String>,
+    scope: String,
+) -> TokenResponse {
+    TokenResponse {
+        access_token: access,
+        expires_in: app.config.oidc.access.num_seconds(),
+        refresh_token: refresh,
+        id_token: None,
+        scope,
     }
 }
 

@@ -246,6 +246,10 @@ async fn independent_client<S: Store>(t: TestApp<S>) {
         tokens.access_token().secret()
     );
     assert!(refreshed.refresh_token().is_some(), "rotation");
+    assert!(
+        refreshed.id_token().is_none(),
+        "no ID token at a refresh (OIDC Core §12.2), and the client library accepts that"
+    );
     let again: CoreUserInfoClaims = rp
         .user_info(refreshed.access_token().clone(), None)
         .unwrap()

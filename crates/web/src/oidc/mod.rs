@@ -310,11 +310,15 @@ pub async fn token<S: Store>(
                 "access_token": t.access_token,
                 "token_type": "Bearer",
                 "expires_in": t.expires_in,
-                "id_token": t.id_token,
                 "scope": t.scope,
             });
-            if let (Some(r), Some(o)) = (t.refresh_token, body.as_object_mut()) {
-                o.insert("refresh_token".into(), serde_json::Value::String(r));
+            if let Some(o) = body.as_object_mut() {
+                if let Some(i) = t.id_token {
+                    o.insert("id_token".into(), serde_json::Value::String(i));
+                }
+                if let Some(r) = t.refresh_token {
+                    o.insert("refresh_token".into(), serde_json::Value::String(r));
+                }
             }
             (
                 [
