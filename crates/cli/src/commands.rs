@@ -978,8 +978,12 @@ fn init_tracing(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("MAMIS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // Colour codes only for a person at a terminal: journald, files and log collectors get
+    // plain lines (and the formatting costs less per request).
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()
