@@ -126,6 +126,11 @@ impl Store for PgStore {
         Ok(PgTx { tx: Conn::Auto(c) })
     }
 
+    async fn write_single(&self) -> StoreResult<PgTx> {
+        let c = self.pool.acquire().await.map_err(db_err)?;
+        Ok(PgTx { tx: Conn::Auto(c) })
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

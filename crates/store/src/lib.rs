@@ -61,6 +61,15 @@ pub trait Store: Clone + Send + Sync + 'static {
         self.read()
     }
 
+    /// For the hottest write (the refresh rotation), which is one atomic statement on
+    /// PostgreSQL: there a connection outside any transaction, so the statement commits by
+    /// itself and `BEGIN`/`COMMIT` cost no round trips; elsewhere [`Store::write`] (call
+    /// `commit` either way). Only a [`Tx`] method documented as one statement on PostgreSQL may
+    /// run through it: a second statement would not be atomic with the first.
+    fn write_single(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send {
+        self.write()
+    }
+
     /// Checks that the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 
@@ -756,6 +765,7 @@ pub trait OidcStore {
     /// Rotates a live refresh token of the client whose account is active, in one step;
     /// `None` (and nothing written) when the token is unknown, of another client, used, revoked,
     /// expired, or its account is not active: the caller then finds out which, on its slow path.
+    /// One statement on PostgreSQL, so it may run through [`Store::write_single`].
     fn rotate_refresh(
         &mut self,
         r: &Rotation,

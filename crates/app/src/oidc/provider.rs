@@ -837,9 +837,9 @@ async fn refresh_grant<S: Store>(
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
     let now = app.now();
     let hash = sha256_hex(presented);
-    // The usual case in one step (one statement on PostgreSQL); anything else (unknown, reused,
-    // expired, another client's, an inactive account) falls through to the checks below,
-    // which tell which and end a reused chain.
+    // The usual case in one step (one statement on PostgreSQL, outside any transaction);
+    // anything else (unknown, reused, expired, another client's, an inactive account) falls
+    // through to the checks below, which tell which and end a reused chain.
     let (access, access_hash) = new_secret();
     let (refresh, refresh_hash) = new_secret();
     let rotation = Rotation {
@@ -852,12 +852,16 @@ async fn refresh_grant<S: Store>(
         refresh_idle_until: now + app.config.oidc.refresh_idle,
         first_party: client.first_party,
     };
-    let mut tx = app.store.write().await?;
-    if let Some(rotated) = tx.rotate_refresh(&rotation).await? {
-        tx.commit().await?;
+    let mut one = app.store.write_single().await?;
+    let rotated = one.rotate_refresh(&rotation).await?;
+    if let Some(rotated) = rotated {
+        one.commit().await?;
         let refresh = rotated.refreshed.then_some(refresh);
         return Ok(token_response(app, access, refresh, rotated.old.scope));
     }
+    // Nothing was written: the slow path reads the token afresh in a transaction of its own.
+    one.rollback().await?;
+    let mut tx = app.store.write().await?;
     let old = tx
         .token(&hash)
         .await?

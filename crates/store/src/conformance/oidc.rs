@@ -217,6 +217,71 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
     assert!(tx.token("r-first-party").await.unwrap().is_none());
     assert!(tx.token("new-access-13").await.unwrap().is_none());
     tx.rollback().await.unwrap();
+
+    // Through `write_single` (outside any transaction on PostgreSQL) the rotation is whole and
+    // committed, and of two at once on one token exactly one wins.
+    let mut tx = s.write().await.unwrap();
+    tx.insert_token(&refresh(
+        "r-single",
+        account,
+        "openid offline_access",
+        issued,
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut one = s.write_single().await.unwrap();
+    let r = one
+        .rotate_refresh(&rotation("r-single", 14, now, false))
+        .await
+        .unwrap();
+    one.commit().await.unwrap();
+    assert!(r.is_some_and(|r| r.refreshed));
+    let mut tx = s.read().await.unwrap();
+    assert_eq!(
+        tx.token("r-single").await.unwrap().unwrap().used_at,
+        Some(now)
+    );
+    assert!(tx.token("new-access-14").await.unwrap().is_some());
+    assert!(tx.token("new-refresh-14").await.unwrap().is_some());
+    tx.rollback().await.unwrap();
+    for round in 0..5u32 {
+        let presented = format!("r-race-{round}");
+        let mut tx = s.write().await.unwrap();
+        tx.insert_token(&refresh(
+            &presented,
+            account,
+            "openid offline_access",
+            issued,
+        ))
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let race = |n: u32| {
+            let (s, presented) = (s.clone(), presented.clone());
+            tokio::spawn(async move {
+                let mut one = s.write_single().await.unwrap();
+                let r = one
+                    .rotate_refresh(&rotation(&presented, n, now, false))
+                    .await
+                    .unwrap();
+                one.commit().await.unwrap();
+                r.map(|_| n)
+            })
+        };
+        let (a, b) = (race(100 + 2 * round), race(101 + 2 * round));
+        let winners: Vec<u32> = [a.await.unwrap(), b.await.unwrap()]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let mut tx = s.read().await.unwrap();
+        for n in [100 + 2 * round, 101 + 2 * round] {
+            let stored = tx.token(&format!("new-access-{n}")).await.unwrap();
+            assert_eq!(stored.is_some(), winners[0] == n, "round {round}, {n}");
+        }
+        tx.rollback().await.unwrap();
+    }
 }
 
 /// The bearer read returns the token with its client, account, bound doctor and memberships as
