@@ -230,11 +230,11 @@ async fn membership_procedures_run_through_the_pages_in_chromium() {
     click(c, "withdraw-submit").await;
     // the confirmation says what ends; nothing is filed before it is confirmed
     c.wait()
-        .for_element(Locator::Css("button.danger"))
+        .for_element(Locator::Id("confirm-submit"))
         .await
         .unwrap();
     assert!(newest_or_none(&t, leaver_id).await.is_none());
-    c.find(Locator::Css("button.danger"))
+    c.find(Locator::Id("confirm-submit"))
         .await
         .unwrap()
         .click()
