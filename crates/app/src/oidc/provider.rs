@@ -818,11 +818,23 @@ async fn code_grant<S: Store>(
         now + app.config.oidc.refresh_absolute,
         found.auth_time,
         &found.amr,
-        found.nonce.as_deref(),
     )
     .await?;
     tx.commit().await?;
-    issued.sign(&signer)
+    // Signed after the commit, so the database lock is never held for an RSA signature.
+    let claims = id_claims(
+        app,
+        client,
+        account.id,
+        found.auth_time,
+        &found.amr,
+        found.nonce.as_deref(),
+        &issued.access_token,
+    );
+    Ok(TokenResponse {
+        id_token: Some(signer.sign(&claims)?),
+        ..issued
+    })
 }
 
 async fn refresh_grant<S: Store>(
@@ -898,12 +910,10 @@ async fn refresh_grant<S: Store>(
         old.family_expires_at,
         old.auth_time,
         &old.amr,
-        None,
     )
     .await?;
     tx.commit().await?;
-    // No ID token at a refresh: its claims are dropped unsigned.
-    Ok(issued.response)
+    Ok(issued)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -918,8 +928,7 @@ async fn issue<S: Store>(
     family_expires_at: mamis_domain::Timestamp,
     auth_time: mamis_domain::Timestamp,
     amr: &str,
-    nonce: Option<&str>,
-) -> Result<Unsigned, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     let now = app.now();
     let base = |hash: String, kind, expires_at| OidcToken {
         token_hash: hash,
@@ -956,14 +965,7 @@ async fn issue<S: Store>(
     } else {
         None
     };
-    let claims = id_claims(app, client, account.id, auth_time, amr, nonce, &access);
-    Ok(Unsigned::new(
-        app,
-        access,
-        refresh,
-        scope.to_owned(),
-        claims,
-    ))
+    Ok(token_response(app, access, refresh, scope.to_owned()))
 }
 
 /// The ID token's claims for a new access token at a login.
@@ -993,34 +995,7 @@ fn id_claims<S: Store>(
     claims
 }
 
-/// Tokens stored but the ID token not yet signed: signing waits until the write transaction
-/// has committed, so the database lock is never held for an RSA signature.
-struct Unsigned {
-    response: TokenResponse,
-    claims: Value,
-}
-
-impl Unsigned {
-    fn new<S: Store>(
-        app: &App<S>,
-        access: String,
-        refresh: Option<String>,
-        scope: String,
-        claims: Value,
-    ) -> Self {
-        Self {
-            response: token_response(app, access, refresh, scope),
-            claims,
-        }
-    }
-
-    fn sign(mut self, signer: &keys::Signer) -> Result<TokenResponse, OAuthError> {
-        self.response.id_token = Some(signer.sign(&self.claims)?);
-        Ok(self.response)
-    }
-}
-
-/// A token response without an ID token (what a refresh grant answers).
+/// The stored tokens' answer, without an ID token (a refresh's whole answer; a login adds one).
 fn token_response<S: Store>(
     app: &App<S>,
     access: String,

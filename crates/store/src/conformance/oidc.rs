@@ -35,6 +35,21 @@ fn refresh(hash: &str, account: Uuid, scope: &str, issued: Timestamp) -> OidcTok
     }
 }
 
+/// Stores one token in a transaction of its own.
+async fn store_token<S: Store>(s: &S, tok: &OidcToken) {
+    let mut tx = s.write().await.unwrap();
+    tx.insert_token(tok).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// One rotation through [`Store::write_single`], committed.
+async fn rotate_single<S: Store>(s: &S, r: Rotation) -> Option<Rotated> {
+    let mut one = s.write_single().await.unwrap();
+    let rotated = one.rotate_refresh(&r).await.unwrap();
+    one.commit().await.unwrap();
+    rotated
+}
+
 /// A live refresh token rotates once: it is marked used and the new tokens inherit its grant;
 /// every refusal (reuse, another client, expired, revoked, an access token, a suspended account)
 /// writes nothing.
@@ -220,22 +235,9 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
 
     // Through `write_single` (outside any transaction on PostgreSQL) the rotation is whole and
     // committed, and of two at once on one token exactly one wins.
-    let mut tx = s.write().await.unwrap();
-    tx.insert_token(&refresh(
-        "r-single",
-        account,
-        "openid offline_access",
-        issued,
-    ))
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    let mut one = s.write_single().await.unwrap();
-    let r = one
-        .rotate_refresh(&rotation("r-single", 14, now, false))
-        .await
-        .unwrap();
-    one.commit().await.unwrap();
+    let live = |hash: &str| refresh(hash, account, "openid offline_access", issued);
+    store_token(&s, &live("r-single")).await;
+    let r = rotate_single(&s, rotation("r-single", 14, now, false)).await;
     assert!(r.is_some_and(|r| r.refreshed));
     let mut tx = s.read().await.unwrap();
     assert_eq!(
@@ -247,27 +249,10 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
     tx.rollback().await.unwrap();
     for round in 0..5u32 {
         let presented = format!("r-race-{round}");
-        let mut tx = s.write().await.unwrap();
-        tx.insert_token(&refresh(
-            &presented,
-            account,
-            "openid offline_access",
-            issued,
-        ))
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        store_token(&s, &live(&presented)).await;
         let race = |n: u32| {
-            let (s, presented) = (s.clone(), presented.clone());
-            tokio::spawn(async move {
-                let mut one = s.write_single().await.unwrap();
-                let r = one
-                    .rotate_refresh(&rotation(&presented, n, now, false))
-                    .await
-                    .unwrap();
-                one.commit().await.unwrap();
-                r.map(|_| n)
-            })
+            let (s, r) = (s.clone(), rotation(&presented, n, now, false));
+            tokio::spawn(async move { rotate_single(&s, r).await.map(|_| n) })
         };
         let (a, b) = (race(100 + 2 * round), race(101 + 2 * round));
         let winners: Vec<u32> = [a.await.unwrap(), b.await.unwrap()]

@@ -118,12 +118,11 @@ fn content_security_policy(form_action: Option<&FormActionOrigin>) -> String {
             // an origin is scheme://host[:port]; anything else never reaches the header
             url::Url::parse(&o.0).is_ok_and(|u| u.origin().ascii_serialization() == o.0)
         })
-        .map(|o| format!(" {}", o.0))
-        .unwrap_or_default();
-    format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
-         base-uri 'none'; form-action 'self'{extra}; frame-ancestors 'none'"
-    )
+        .map(|o| format!("form-action 'self' {}", o.0));
+    match extra {
+        Some(widened) => CSP_SELF.replacen("form-action 'self'", &widened, 1),
+        None => CSP_SELF.to_owned(),
+    }
 }
 
 /// Whether a request speaks for someone (a session cookie or a bearer token): its answer may
