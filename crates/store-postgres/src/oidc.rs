@@ -1,6 +1,6 @@
 //! The OpenID Provider part of the PostgreSQL store.
 
-use mamis_domain::Timestamp;
+use mamis_domain::{AssociationCode, ClassCode, Membership, Timestamp};
 use mamis_store::*;
 use sqlx::Row;
 
@@ -319,58 +319,74 @@ impl OidcStore for PgTx {
     }
 
     async fn bearer(&mut self, hash: &str) -> StoreResult<Option<Bearer>> {
-        // Doctor columns keep their names so `doctor_row` reads them; the token's and the
-        // doctor's `created_at` would clash, so the doctor's comes back as `d_created_at`.
-        let row = sqlx::query(
-            "SELECT t.token_hash, t.kind, t.client_id, t.account_id, t.scope, t.code_hash, t.family, \
-             t.expires_at, t.family_expires_at, t.auth_time, t.amr, t.used_at, t.revoked_at, \
-             t.created_at, \
+        // Only the columns the claims need, and the memberships as joined rows (one per
+        // membership) rather than an aggregate: every plan node and column costs PostgreSQL
+        // executor set-up on the busiest read there is.
+        let rows = sqlx::query(
+            "SELECT t.kind, t.scope, t.expires_at, t.revoked_at, \
              c.id IS NOT NULL AND NOT c.disabled AS c_live, \
              COALESCE(c.allow_iseki, false) AS c_allow_iseki, \
-             a.id AS a_id, a.email AS a_email, a.display_name AS a_display_name, \
-             a.status AS a_status, a.verification AS a_verification, \
-             d.id, d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
-             d.birth_date, d.sex, d.contact_email, d.member_id, d.home_prefecture, \
-             d.created_at AS d_created_at, \
-             (SELECT json_agg(json_build_array(m.association_code, m.class, m.joined_on, m.left_on))::text \
-             FROM memberships m WHERE m.doctor_id = d.id) AS m_json \
+             a.id AS a_id, a.email, a.display_name, a.status, a.verification, \
+             d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
+             d.home_prefecture, m.association_code, m.class, m.joined_on, m.left_on \
              FROM oidc_tokens t \
              LEFT JOIN oidc_clients c ON c.id = t.client_id \
              LEFT JOIN accounts a ON a.id = t.account_id \
              LEFT JOIN doctors d ON d.id = a.doctor_id \
+             LEFT JOIN memberships m ON m.doctor_id = d.id \
              WHERE t.token_hash = $1",
         )
         .bind(hash)
-        .fetch_optional(&mut *self.tx)
+        .fetch_all(&mut *self.tx)
         .await
         .map_err(db_err)?;
-        let Some(r) = row else { return Ok(None) };
-        let account = match col::<Option<Uuid>>(&r, "a_id")? {
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        let account = match col::<Option<Uuid>>(r, "a_id")? {
             Some(id) => Some(BearerAccount::from_stored(
                 id,
-                col(&r, "a_email")?,
-                col(&r, "a_display_name")?,
-                col(&r, "a_status")?,
-                col(&r, "a_verification")?,
+                col(r, "email")?,
+                col(r, "display_name")?,
+                col(r, "status")?,
+                col(r, "verification")?,
             )?),
             None => None,
         };
-        let doctor = match col::<Option<Uuid>>(&r, "id")? {
-            Some(_) => {
-                let mut d = crate::store::doctor_row(&r)?;
-                d.created_at = col(&r, "d_created_at")?;
-                Some(d)
-            }
+        let doctor = match col::<Option<&str>>(r, "iseki_number")? {
+            Some(iseki) => Some(BearerDoctor::from_stored(
+                iseki,
+                col(r, "family_name")?,
+                col(r, "given_name")?,
+                col(r, "family_kana")?,
+                col(r, "given_kana")?,
+                col(r, "home_prefecture")?,
+            )?),
             None => None,
         };
-        let memberships = match col::<Option<&str>>(&r, "m_json")? {
-            Some(j) => memberships_from_json(j)?,
-            None => Vec::new(),
-        };
+        let mut memberships = Vec::new();
+        for m in &rows {
+            if let Some(code) = col::<Option<&str>>(m, "association_code")? {
+                memberships.push(Membership {
+                    association: AssociationCode::parse(code)
+                        .map_err(|e| StoreError::Corrupt(format!("association code: {e}")))?,
+                    class: ClassCode::parse(col::<&str>(m, "class")?)
+                        .map_err(|e| StoreError::Corrupt(format!("class: {e}")))?,
+                    joined_on: col(m, "joined_on")?,
+                    left_on: col(m, "left_on")?,
+                });
+            }
+        }
+        sort_memberships(&mut memberships);
         Ok(Some(Bearer {
-            token: token_row(&r)?,
-            client_live: col(&r, "c_live")?,
-            client_allow_iseki: col(&r, "c_allow_iseki")?,
+            token: BearerToken::from_stored(
+                col(r, "kind")?,
+                col(r, "scope")?,
+                col(r, "expires_at")?,
+                col(r, "revoked_at")?,
+            )?,
+            client_live: col(r, "c_live")?,
+            client_allow_iseki: col(r, "c_allow_iseki")?,
             account,
             doctor,
             memberships,
@@ -378,8 +394,9 @@ impl OidcStore for PgTx {
     }
 
     async fn rotate_refresh(&mut self, x: &Rotation) -> StoreResult<Option<Rotated>> {
-        // One statement: the old token is marked used only if it is live, of this client and of
-        // an active account, and the new tokens are copied from it in the same statement.
+        // One statement: the old token is marked used only if the client is enabled and its
+        // secret (if it has one) matches, and the token is live, of this client and of an
+        // active account; the new tokens are copied from it in the same statement.
         let row = sqlx::query(
             "WITH old AS ( \
              UPDATE oidc_tokens o SET used_at = $3 \
@@ -387,6 +404,8 @@ impl OidcStore for PgTx {
              AND o.used_at IS NULL AND o.revoked_at IS NULL \
              AND $3 < o.expires_at AND $3 < o.family_expires_at \
              AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id AND a.status = 'active') \
+             AND EXISTS (SELECT 1 FROM oidc_clients c WHERE c.id = $2 AND NOT c.disabled \
+             AND (c.secret_hash IS NULL OR c.secret_hash = $8)) \
              RETURNING o.token_hash, o.kind, o.client_id, o.account_id, o.scope, o.code_hash, o.family, \
              o.expires_at, o.family_expires_at, o.auth_time, o.amr, o.revoked_at, o.created_at \
              ), fresh AS ( \
@@ -398,7 +417,8 @@ impl OidcStore for PgTx {
              SELECT $6, 'refresh', client_id, account_id, scope, NULL, family, \
              LEAST($7, family_expires_at), family_expires_at, auth_time, amr, NULL::timestamptz, \
              NULL::timestamptz, $3 \
-             FROM old WHERE $8 OR position(' offline_access ' IN ' ' || scope || ' ') > 0 \
+             FROM old WHERE (SELECT first_party FROM oidc_clients WHERE id = $2) \
+             OR position(' offline_access ' IN ' ' || scope || ' ') > 0 \
              RETURNING kind \
              ) \
              SELECT old.*, NULL::timestamptz AS used_at, \
@@ -412,7 +432,7 @@ impl OidcStore for PgTx {
         .bind(x.access_expires_at)
         .bind(&x.refresh_hash)
         .bind(x.refresh_idle_until)
-        .bind(x.first_party)
+        .bind(&x.client_secret)
         .fetch_optional(&mut *self.tx)
         .await
         .map_err(db_err)?;

@@ -267,19 +267,14 @@ impl OidcStore for SqliteTx {
     }
 
     async fn bearer(&mut self, hash: &str) -> StoreResult<Option<Bearer>> {
-        // Doctor columns keep their names so `doctor_row` reads them; the token's and the
-        // doctor's `created_at` would clash, so the doctor's comes back as `d_created_at`.
+        // Only the columns the claims need (as on PostgreSQL).
         let row = sqlx::query(
-            "SELECT t.token_hash, t.kind, t.client_id, t.account_id, t.scope, t.code_hash, t.family, \
-                    t.expires_at, t.family_expires_at, t.auth_time, t.amr, t.used_at, t.revoked_at, \
-                    t.created_at, \
+            "SELECT t.kind, t.scope, t.expires_at, t.revoked_at, \
                     (c.id IS NOT NULL AND c.disabled = 0) AS c_live, \
                     COALESCE(c.allow_iseki, 0) AS c_allow_iseki, \
-                    a.id AS a_id, a.email AS a_email, a.display_name AS a_display_name, \
-                    a.status AS a_status, a.verification AS a_verification, \
-                    d.id, d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
-                    d.birth_date, d.sex, d.contact_email, d.member_id, d.home_prefecture, \
-                    d.created_at AS d_created_at, \
+                    a.id AS a_id, a.email, a.display_name, a.status, a.verification, \
+                    d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
+                    d.home_prefecture, \
                     (SELECT json_group_array(json_array(m.association_code, m.class, m.joined_on, m.left_on)) \
                        FROM memberships m WHERE m.doctor_id = d.id) AS m_json \
              FROM oidc_tokens t \
@@ -296,19 +291,22 @@ impl OidcStore for SqliteTx {
         let account = match r.get::<Option<&str>, _>("a_id") {
             Some(id) => Some(BearerAccount::from_stored(
                 uuid(id)?,
-                r.get("a_email"),
-                r.get("a_display_name"),
-                r.get("a_status"),
-                r.get("a_verification"),
+                r.get("email"),
+                r.get("display_name"),
+                r.get("status"),
+                r.get("verification"),
             )?),
             None => None,
         };
-        let doctor = match r.get::<Option<&str>, _>("id") {
-            Some(_) => {
-                let mut d = crate::store::doctor_row(&r)?;
-                d.created_at = from_micros(r.get("d_created_at"))?;
-                Some(d)
-            }
+        let doctor = match r.get::<Option<&str>, _>("iseki_number") {
+            Some(iseki) => Some(BearerDoctor::from_stored(
+                iseki,
+                r.get("family_name"),
+                r.get("given_name"),
+                r.get("family_kana"),
+                r.get("given_kana"),
+                r.get("home_prefecture"),
+            )?),
             None => None,
         };
         let memberships = match r.get::<Option<&str>, _>("m_json") {
@@ -316,7 +314,12 @@ impl OidcStore for SqliteTx {
             None => Vec::new(),
         };
         Ok(Some(Bearer {
-            token: token_row(&r)?,
+            token: BearerToken::from_stored(
+                r.get("kind"),
+                r.get("scope"),
+                from_micros(r.get("expires_at"))?,
+                opt_from_micros(r.get("revoked_at"))?,
+            )?,
             client_live: r.get::<i64, _>("c_live") == 1,
             client_allow_iseki: r.get::<i64, _>("c_allow_iseki") == 1,
             account,
@@ -327,7 +330,8 @@ impl OidcStore for SqliteTx {
 
     async fn rotate_refresh(&mut self, x: &Rotation) -> StoreResult<Option<Rotated>> {
         // Two statements sent to the connection's thread as one: the old token is marked used
-        // only if it is live, of this client and of an active account, and the new tokens are
+        // only if the client is enabled and its secret (if it has one) matches, and the token
+        // is live, of this client and of an active account, and the new tokens are
         // copied from it only if that update changed a row. The write transaction holds
         // SQLite's write lock, so nothing comes between them.
         let rows = sqlx::query(
@@ -336,8 +340,11 @@ impl OidcStore for SqliteTx {
                AND o.used_at IS NULL AND o.revoked_at IS NULL \
                AND $3 < o.expires_at AND $3 < o.family_expires_at \
                AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id AND a.status = 'active') \
+               AND EXISTS (SELECT 1 FROM oidc_clients c WHERE c.id = $2 AND c.disabled = 0 \
+                           AND (c.secret_hash IS NULL OR c.secret_hash = $8)) \
              RETURNING token_hash, kind, client_id, account_id, scope, code_hash, family, expires_at, \
-                       family_expires_at, auth_time, amr, NULL AS used_at, revoked_at, created_at; \
+                       family_expires_at, auth_time, amr, NULL AS used_at, revoked_at, created_at, \
+                       (SELECT first_party FROM oidc_clients WHERE id = $2) AS c_first_party; \
              INSERT INTO oidc_tokens (token_hash, kind, client_id, account_id, scope, code_hash, family, \
                  expires_at, family_expires_at, auth_time, amr, used_at, revoked_at, created_at) \
              SELECT $4, 'access', client_id, account_id, scope, NULL, family, $5, family_expires_at, \
@@ -347,7 +354,8 @@ impl OidcStore for SqliteTx {
              SELECT $6, 'refresh', client_id, account_id, scope, NULL, family, \
                     MIN($7, family_expires_at), family_expires_at, auth_time, amr, NULL, NULL, $3 \
              FROM oidc_tokens WHERE token_hash = $1 AND used_at = $3 AND changes() = 1 \
-               AND ($8 OR instr(' ' || scope || ' ', ' offline_access ') > 0)",
+               AND ((SELECT first_party FROM oidc_clients WHERE id = $2) = 1 \
+                    OR instr(' ' || scope || ' ', ' offline_access ') > 0)",
         )
         .bind(&x.presented)
         .bind(&x.client_id)
@@ -356,7 +364,7 @@ impl OidcStore for SqliteTx {
         .bind(micros(x.access_expires_at))
         .bind(&x.refresh_hash)
         .bind(micros(x.refresh_idle_until))
-        .bind(x.first_party)
+        .bind(&x.client_secret)
         .fetch_all(&mut *self.tx)
         .await
         .map_err(db_err)?;
@@ -364,7 +372,7 @@ impl OidcStore for SqliteTx {
             return Ok(None);
         };
         let old = token_row(r)?;
-        let refreshed = wants_refresh(x.first_party, &old.scope);
+        let refreshed = wants_refresh(r.get::<i64, _>("c_first_party") == 1, &old.scope);
         Ok(Some(Rotated { old, refreshed }))
     }
 

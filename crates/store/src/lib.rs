@@ -762,9 +762,11 @@ pub trait OidcStore {
     fn token(&mut self, hash: &str) -> impl Future<Output = StoreResult<Option<OidcToken>>> + Send;
     /// The token with what `/userinfo` needs, in one statement; `None` when unknown.
     fn bearer(&mut self, hash: &str) -> impl Future<Output = StoreResult<Option<Bearer>>> + Send;
-    /// Rotates a live refresh token of the client whose account is active, in one step;
-    /// `None` (and nothing written) when the token is unknown, of another client, used, revoked,
-    /// expired, or its account is not active: the caller then finds out which, on its slow path.
+    /// Rotates a live refresh token of the authenticated client whose account is active, in one
+    /// step; `None` (and nothing written) when the client is unknown, disabled or its secret
+    /// wrong, or the token is unknown, of another client, used, revoked, expired, or its account
+    /// is not active: the caller then finds out which, on its slow path. A first-party client
+    /// gets a new refresh token whatever the scope ([`wants_refresh`]).
     /// One statement on PostgreSQL, so it may run through [`Store::write_single`].
     fn rotate_refresh(
         &mut self,

@@ -659,7 +659,7 @@ pub struct OidcToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bearer {
     /// The token (access or refresh; the caller judges).
-    pub token: OidcToken,
+    pub token: BearerToken,
     /// Whether the client exists and is not disabled.
     pub client_live: bool,
     /// Whether the client may receive the 医籍登録番号.
@@ -667,9 +667,99 @@ pub struct Bearer {
     /// The account, if it still exists.
     pub account: Option<BearerAccount>,
     /// The doctor record the account is bound to (whatever the binding's state).
-    pub doctor: Option<Doctor>,
+    pub doctor: Option<BearerDoctor>,
     /// That doctor's memberships, past ones too, by joining date then association.
     pub memberships: Vec<mamis_domain::Membership>,
+}
+
+/// The token fields `/userinfo` judges a bearer by: only these are read, since every column
+/// and plan node more costs PostgreSQL time on the busiest read there is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerToken {
+    /// Access or refresh.
+    pub kind: TokenKind,
+    /// The granted scopes, space-separated.
+    pub scope: String,
+    /// When it expires.
+    pub expires_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl BearerToken {
+    /// Builds it from the stored kind.
+    pub fn from_stored(
+        kind: &str,
+        scope: String,
+        expires_at: Timestamp,
+        revoked_at: Option<Timestamp>,
+    ) -> Result<Self, crate::StoreError> {
+        Ok(Self {
+            kind: TokenKind::parse(kind)
+                .ok_or_else(|| crate::StoreError::Corrupt(format!("token kind {kind}")))?,
+            scope,
+            expires_at,
+            revoked_at,
+        })
+    }
+}
+
+/// The doctor fields a bearer token's claims come from (names, 医籍登録番号, and the home
+/// prefecture that stands in for a prefecture membership).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerDoctor {
+    /// The 医籍登録番号.
+    pub iseki: IsekiNumber,
+    /// Family name.
+    pub family_name: String,
+    /// Given name.
+    pub given_name: String,
+    /// Family name in katakana.
+    pub family_kana: KanaName,
+    /// Given name in katakana.
+    pub given_kana: KanaName,
+    /// The prefecture the doctor belongs to when no prefectural membership says so.
+    pub home_prefecture: Option<AssociationCode>,
+}
+
+impl BearerDoctor {
+    /// Builds it from the stored text forms (both backends read them as text).
+    pub fn from_stored(
+        iseki: &str,
+        family_name: String,
+        given_name: String,
+        family_kana: &str,
+        given_kana: &str,
+        home_prefecture: Option<&str>,
+    ) -> Result<Self, crate::StoreError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            crate::StoreError::Corrupt(format!("{what}: {e}"))
+        };
+        Ok(Self {
+            iseki: IsekiNumber::parse(iseki).map_err(|e| corrupt("iseki", &e))?,
+            family_name,
+            given_name,
+            family_kana: KanaName::normalise(family_kana).map_err(|e| corrupt("kana", &e))?,
+            given_kana: KanaName::normalise(given_kana).map_err(|e| corrupt("kana", &e))?,
+            home_prefecture: home_prefecture
+                .map(AssociationCode::parse)
+                .transpose()
+                .map_err(|e| corrupt("home prefecture", &e))?,
+        })
+    }
+}
+
+impl From<&Doctor> for BearerDoctor {
+    fn from(d: &Doctor) -> Self {
+        Self {
+            iseki: d.iseki.clone(),
+            family_name: d.family_name.clone(),
+            given_name: d.given_name.clone(),
+            family_kana: d.family_kana.clone(),
+            given_kana: d.given_kana.clone(),
+            home_prefecture: d.home_prefecture.clone(),
+        }
+    }
 }
 
 /// The account fields a bearer token's claims come from.
@@ -716,15 +806,19 @@ pub fn wants_refresh(first_party: bool, scope: &str) -> bool {
     first_party || scope.split_whitespace().any(|s| s == "offline_access")
 }
 
-/// A refresh-token rotation done in one step (one statement on PostgreSQL): the presented token
-/// is marked used and the new tokens are stored, taking its account, scope, chain, chain end,
+/// A refresh-token rotation done in one step (one statement on PostgreSQL), client
+/// authentication included, so that the usual grant is one round trip: the presented token is
+/// marked used and the new tokens are stored, taking its account, scope, chain, chain end,
 /// authentication time and `amr`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
     /// SHA-256 (hex) of the presented refresh token.
     pub presented: String,
-    /// The authenticated client; a token of another client is not rotated.
+    /// The client as it names itself; a token of another client is not rotated.
     pub client_id: String,
+    /// SHA-256 (hex) of the secret the client presented: nothing is rotated unless the client
+    /// is enabled and has no secret or this one (what the token endpoint's client check asks).
+    pub client_secret: Option<String>,
     /// Now.
     pub now: Timestamp,
     /// SHA-256 (hex) of the new access token.
@@ -736,8 +830,6 @@ pub struct Rotation {
     /// The refresh idle limit from now; the new token expires then or at the chain's end,
     /// whichever comes first.
     pub refresh_idle_until: Timestamp,
-    /// Whether the client is first-party (it gets a refresh token without `offline_access`).
-    pub first_party: bool,
 }
 
 /// What a [`Rotation`] did.
@@ -776,10 +868,14 @@ pub fn memberships_from_json(
             })
         })
         .collect::<Result<Vec<_>, crate::StoreError>>()?;
-    out.sort_by(|x, y| {
-        (x.joined_on, x.association.to_string()).cmp(&(y.joined_on, y.association.to_string()))
-    });
+    sort_memberships(&mut out);
     Ok(out)
+}
+
+/// Puts a doctor's memberships in the order `memberships_of` gives: by joining date, then
+/// association.
+pub fn sort_memberships(ms: &mut [mamis_domain::Membership]) {
+    ms.sort_by(|x, y| (x.joined_on, &x.association).cmp(&(y.joined_on, &y.association)));
 }
 
 /// A user's consent to a third-party client for a set of scopes.

@@ -744,6 +744,11 @@ pub async fn token<S: Store>(
     if req.grant_type.is_empty() {
         return Err(OAuthError::new("invalid_request", "grant_type is required"));
     }
+    if req.grant_type == "refresh_token"
+        && let Some(done) = rotate_at_once(app, req).await?
+    {
+        return Ok(done);
+    }
     let client = client_auth(app, req.client_id.as_deref(), req.client_secret.as_deref()).await?;
     match req.grant_type.as_str() {
         "authorization_code" => code_grant(app, &client, req).await,
@@ -837,6 +842,48 @@ async fn code_grant<S: Store>(
     })
 }
 
+/// The usual refresh grant in one step, client authentication included (one statement on
+/// PostgreSQL, outside any transaction). `None`, with nothing written, for anything else: an
+/// unknown, disabled or wrongly authenticated client, or a token that is unknown, reused,
+/// expired, another client's or of an inactive account. The caller then authenticates the client
+/// and takes the slow path, which says which.
+async fn rotate_at_once<S: Store>(
+    app: &App<S>,
+    req: &TokenRequest,
+) -> Result<Option<TokenResponse>, OAuthError> {
+    let (Some(client_id), Some(presented)) =
+        (req.client_id.as_deref(), req.refresh_token.as_deref())
+    else {
+        return Ok(None);
+    };
+    let now = app.now();
+    let (access, access_hash) = new_secret();
+    let (refresh, refresh_hash) = new_secret();
+    let rotation = Rotation {
+        presented: sha256_hex(presented),
+        client_id: client_id.to_owned(),
+        client_secret: req.client_secret.as_deref().map(sha256_hex),
+        now,
+        access_hash,
+        access_expires_at: now + app.config.oidc.access,
+        refresh_hash,
+        refresh_idle_until: now + app.config.oidc.refresh_idle,
+    };
+    let mut one = app.store.write_single().await?;
+    let Some(rotated) = one.rotate_refresh(&rotation).await? else {
+        one.rollback().await?;
+        return Ok(None);
+    };
+    one.commit().await?;
+    let refresh = rotated.refreshed.then_some(refresh);
+    Ok(Some(token_response(
+        app,
+        access,
+        refresh,
+        rotated.old.scope,
+    )))
+}
+
 async fn refresh_grant<S: Store>(
     app: &App<S>,
     client: &OidcClient,
@@ -849,30 +896,8 @@ async fn refresh_grant<S: Store>(
         .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is missing"))?;
     let now = app.now();
     let hash = sha256_hex(presented);
-    // The usual case in one step (one statement on PostgreSQL, outside any transaction);
-    // anything else (unknown, reused, expired, another client's, an inactive account) falls
-    // through to the checks below, which tell which and end a reused chain.
-    let (access, access_hash) = new_secret();
-    let (refresh, refresh_hash) = new_secret();
-    let rotation = Rotation {
-        presented: hash.clone(),
-        client_id: client.id.clone(),
-        now,
-        access_hash,
-        access_expires_at: now + app.config.oidc.access,
-        refresh_hash,
-        refresh_idle_until: now + app.config.oidc.refresh_idle,
-        first_party: client.first_party,
-    };
-    let mut one = app.store.write_single().await?;
-    let rotated = one.rotate_refresh(&rotation).await?;
-    if let Some(rotated) = rotated {
-        one.commit().await?;
-        let refresh = rotated.refreshed.then_some(refresh);
-        return Ok(token_response(app, access, refresh, rotated.old.scope));
-    }
-    // Nothing was written: the slow path reads the token afresh in a transaction of its own.
-    one.rollback().await?;
+    // `rotate_at_once` wrote nothing: this reads the token afresh in a transaction of its own
+    // and tells which refusal it is, ending a reused chain.
     let mut tx = app.store.write().await?;
     let old = tx
         .token(&hash)

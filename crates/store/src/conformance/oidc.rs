@@ -3,16 +3,17 @@
 
 use super::*;
 
-fn rotation(presented: &str, n: u32, now: Timestamp, first_party: bool) -> Rotation {
+/// A rotation by client `rp` with its secret (`sample_client`'s hash).
+fn rotation(presented: &str, n: u32, now: Timestamp) -> Rotation {
     Rotation {
         presented: presented.into(),
         client_id: "rp".into(),
+        client_secret: Some("ab".repeat(32)),
         now,
         access_hash: format!("new-access-{n}"),
         access_expires_at: now + Duration::minutes(5),
         refresh_hash: format!("new-refresh-{n}"),
         refresh_idle_until: now + Duration::days(30),
-        first_party,
     }
 }
 
@@ -78,7 +79,7 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
 
     let mut tx = s.write().await.unwrap();
     let r = tx
-        .rotate_refresh(&rotation("r-live", 1, now, false))
+        .rotate_refresh(&rotation("r-live", 1, now))
         .await
         .unwrap();
     assert_eq!(
@@ -124,17 +125,26 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
 
     // Every refusal: nothing marked used, nothing stored.
     let mut tx = s.write().await.unwrap();
-    let mut other_client = rotation("new-refresh-1", 2, now, false);
+    let mut other_client = rotation("new-refresh-1", 2, now);
     other_client.client_id = "other".into();
+    let mut wrong_secret = rotation("new-refresh-1", 20, now);
+    wrong_secret.client_secret = Some("cd".repeat(32));
+    let mut no_secret = rotation("new-refresh-1", 21, now);
+    no_secret.client_secret = None;
+    let mut unknown_client = rotation("new-refresh-1", 22, now);
+    unknown_client.client_id = "nobody".into();
     let refusals = [
-        (rotation("r-live", 3, now, false), "a reuse"),
+        (rotation("r-live", 3, now), "a reuse"),
         (other_client, "another client's token"),
-        (rotation("r-expired", 4, now, false), "an expired token"),
-        (rotation("r-revoked", 5, now, false), "a revoked token"),
-        (rotation("a-access", 6, now, false), "an access token"),
-        (rotation("unknown", 7, now, false), "an unknown token"),
+        (wrong_secret, "a wrong client secret"),
+        (no_secret, "no client secret"),
+        (unknown_client, "an unknown client"),
+        (rotation("r-expired", 4, now), "an expired token"),
+        (rotation("r-revoked", 5, now), "a revoked token"),
+        (rotation("a-access", 6, now), "an access token"),
+        (rotation("unknown", 7, now), "an unknown token"),
         (
-            rotation("r-near-end", 8, near_end.family_expires_at, false),
+            rotation("r-near-end", 8, near_end.family_expires_at),
             "a chain past its end",
         ),
     ];
@@ -167,7 +177,7 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
         .await
         .unwrap();
     assert_eq!(
-        tx.rotate_refresh(&rotation("new-refresh-1", 9, now, false))
+        tx.rotate_refresh(&rotation("new-refresh-1", 9, now))
             .await
             .unwrap(),
         None
@@ -184,16 +194,36 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
         .await
         .unwrap();
     assert!(
-        tx.rotate_refresh(&rotation("new-refresh-1", 10, now, false))
+        tx.rotate_refresh(&rotation("new-refresh-1", 10, now))
             .await
             .unwrap()
             .is_some()
     );
 
+    // A disabled client's token is refused; a client without a secret (public) needs none.
+    let mut rp = tx.client("rp").await.unwrap().unwrap();
+    rp.disabled = true;
+    tx.update_client(&rp).await.unwrap();
+    assert_eq!(
+        tx.rotate_refresh(&rotation("new-refresh-10", 23, now))
+            .await
+            .unwrap(),
+        None,
+        "a disabled client"
+    );
+    rp.disabled = false;
+    rp.secret_hash = None;
+    tx.update_client(&rp).await.unwrap();
+    let mut public = rotation("new-refresh-10", 24, now);
+    public.client_secret = None;
+    assert!(tx.rotate_refresh(&public).await.unwrap().is_some());
+    rp.secret_hash = Some("ab".repeat(32));
+    tx.update_client(&rp).await.unwrap();
+
     // Without offline_access a third-party client gets no new refresh token; a first-party
     // client does. The new one never outlives its chain.
     let r = tx
-        .rotate_refresh(&rotation("r-no-offline", 11, now, false))
+        .rotate_refresh(&rotation("r-no-offline", 11, now))
         .await
         .unwrap()
         .unwrap();
@@ -201,7 +231,7 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
     assert!(tx.token("new-access-11").await.unwrap().is_some());
     assert!(tx.token("new-refresh-11").await.unwrap().is_none());
     let r = tx
-        .rotate_refresh(&rotation("r-near-end", 12, now, false))
+        .rotate_refresh(&rotation("r-near-end", 12, now))
         .await
         .unwrap()
         .unwrap();
@@ -217,13 +247,14 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
     tx.commit().await.unwrap();
 
     let mut tx = s.write().await.unwrap();
-    let first_party = refresh("r-first-party", account, "openid profile", issued);
+    let first_party = OidcToken {
+        client_id: "other".into(),
+        ..refresh("r-first-party", account, "openid profile", issued)
+    };
     tx.insert_token(&first_party).await.unwrap();
-    let r = tx
-        .rotate_refresh(&rotation("r-first-party", 13, now, true))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut by_other = rotation("r-first-party", 13, now);
+    by_other.client_id = "other".into();
+    let r = tx.rotate_refresh(&by_other).await.unwrap().unwrap();
     assert!(r.refreshed);
     assert!(tx.token("new-refresh-13").await.unwrap().is_some());
     // rolled back: the rotation goes with its transaction
@@ -237,7 +268,7 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
     // committed, and of two at once on one token exactly one wins.
     let live = |hash: &str| refresh(hash, account, "openid offline_access", issued);
     store_token(&s, &live("r-single")).await;
-    let r = rotate_single(&s, rotation("r-single", 14, now, false)).await;
+    let r = rotate_single(&s, rotation("r-single", 14, now)).await;
     assert!(r.is_some_and(|r| r.refreshed));
     let mut tx = s.read().await.unwrap();
     assert_eq!(
@@ -251,7 +282,7 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
         let presented = format!("r-race-{round}");
         store_token(&s, &live(&presented)).await;
         let race = |n: u32| {
-            let (s, r) = (s.clone(), rotation(&presented, n, now, false));
+            let (s, r) = (s.clone(), rotation(&presented, n, now));
             tokio::spawn(async move { rotate_single(&s, r).await.map(|_| n) })
         };
         let (a, b) = (race(100 + 2 * round), race(101 + 2 * round));
@@ -284,7 +315,15 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     let b = tx.bearer("a-1").await.unwrap().unwrap();
     assert!(tx.bearer("nothing").await.unwrap().is_none());
     tx.rollback().await.unwrap();
-    assert_eq!(b.token, access);
+    assert_eq!(
+        b.token,
+        BearerToken {
+            kind: TokenKind::Access,
+            scope: access.scope.clone(),
+            expires_at: access.expires_at,
+            revoked_at: None,
+        }
+    );
     assert!(b.client_live);
     assert!(!b.client_allow_iseki);
     let a = b.account.unwrap();
@@ -295,7 +334,8 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     assert!(b.memberships.is_empty());
 
     // Bound to a doctor with memberships; the client changed; the account suspended.
-    let d = sample_doctor(77);
+    let mut d = sample_doctor(77);
+    d.home_prefecture = Some(AssociationCode::parse("P13").unwrap());
     let mut tx = s.write().await.unwrap();
     tx.insert_doctor(&d).await.unwrap();
     let ms = [
@@ -316,10 +356,18 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     tx.set_account_status(account, AccountStatus::Suspended)
         .await
         .unwrap();
+    let revoked_at = now + Duration::minutes(1);
+    assert_eq!(
+        tx.revoke_tokens_of(account, Some(TokenKind::Access), revoked_at)
+            .await
+            .unwrap(),
+        1
+    );
     tx.commit().await.unwrap();
 
     let mut tx = s.read().await.unwrap();
     let b = tx.bearer("a-1").await.unwrap().unwrap();
+    assert_eq!(b.token.revoked_at, Some(revoked_at));
     let expected = tx.memberships_of(d.id).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(!b.client_live, "a disabled client");
@@ -327,7 +375,13 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     let a = b.account.unwrap();
     assert_eq!(a.status, AccountStatus::Suspended);
     assert_eq!(a.verification, Verification::Verified);
-    assert_eq!(b.doctor, Some(d));
+    assert_eq!(b.doctor, Some(BearerDoctor::from(&d)));
+    assert_eq!(
+        b.doctor
+            .and_then(|d| d.home_prefecture)
+            .map(|p| p.to_string()),
+        Some("P13".to_owned())
+    );
     assert_eq!(b.memberships, expected, "as memberships_of orders them");
     assert_eq!(b.memberships.len(), 3);
 }
