@@ -5,7 +5,7 @@
 //! their row (`SELECT ... FOR UPDATE`), which READ COMMITTED transactions need and SQLite's
 //! single writer does not.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use mamis_domain::identity::Throttle;
@@ -666,6 +666,78 @@ impl IdentityStore for PgTx {
             .execute(&mut *self.tx)
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn lock_throttles(
+        &mut self,
+        keys: &[&str],
+        now: Timestamp,
+    ) -> StoreResult<Vec<Throttle>> {
+        distinct_keys(keys.iter().copied())?;
+        // As lock_throttle, for all keys in one statement; rows are inserted (and so locked) in
+        // the order given.
+        let rows = sqlx::query(
+            "INSERT INTO throttles (key, failures, window_start) \
+             SELECT k, 0, $2 FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) ORDER BY i \
+             ON CONFLICT (key) DO UPDATE SET failures = throttles.failures \
+             RETURNING key, failures, window_start, blocked_until",
+        )
+        .bind(keys)
+        .bind(now)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        let mut found = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let t = Throttle {
+                failures: u32::try_from(col::<i64>(r, "failures")?).unwrap_or(0),
+                window_start: col(r, "window_start")?,
+                blocked_until: col(r, "blocked_until")?,
+            };
+            found.insert(col::<String>(r, "key")?, t);
+        }
+        keys.iter()
+            .map(|k| {
+                found
+                    .remove(*k)
+                    .ok_or_else(|| StoreError::Other(format!("throttle {k} not returned")))
+            })
+            .collect()
+    }
+
+    async fn put_throttles(&mut self, states: &[(&str, Throttle)]) -> StoreResult<()> {
+        distinct_keys(states.iter().map(|(k, _)| *k))?;
+        let keys: Vec<&str> = states.iter().map(|(k, _)| *k).collect();
+        let failures: Vec<i64> = states.iter().map(|(_, t)| i64::from(t.failures)).collect();
+        let starts: Vec<Timestamp> = states.iter().map(|(_, t)| t.window_start).collect();
+        let blocked: Vec<Option<Timestamp>> = states.iter().map(|(_, t)| t.blocked_until).collect();
+        sqlx::query(
+            "INSERT INTO throttles (key, failures, window_start, blocked_until) \
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::timestamptz[]) \
+             ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
+             window_start = excluded.window_start, blocked_until = excluded.blocked_until",
+        )
+        .bind(keys)
+        .bind(failures)
+        .bind(starts)
+        .bind(blocked)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn forgive_throttles(&mut self, clear: &str, take_back: Option<&str>) -> StoreResult<()> {
+        sqlx::query(
+            "WITH gone AS (DELETE FROM throttles WHERE key = $1) \
+             UPDATE throttles SET failures = GREATEST(failures - 1, 0) WHERE key = $2 AND key <> $1",
+        )
+        .bind(clear)
+        .bind(take_back)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 

@@ -1111,10 +1111,14 @@ impl AuditStore for PgTx {
     }
 
     async fn append_audit(&mut self, row: &AuditRow) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO audit_log (",
+        // One statement: the head moves only from the row before this one, and the row is
+        // written only if it did (a round trip fewer on every audited change).
+        let written = sqlx::query(concat!(
+            "WITH moved AS (UPDATE audit_head SET seq = $1, mac = $9 \
+             WHERE id = 1 AND seq = $1 - 1 RETURNING seq) \
+             INSERT INTO audit_log (",
             audit_cols!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM moved"
         ))
         .bind(row.seq)
         .bind(row.at)
@@ -1128,14 +1132,7 @@ impl AuditStore for PgTx {
         .execute(&mut *self.tx)
         .await
         .map_err(db_err)?;
-        let moved =
-            sqlx::query("UPDATE audit_head SET seq = $1, mac = $2 WHERE id = 1 AND seq = $1 - 1")
-                .bind(row.seq)
-                .bind(&row.mac)
-                .execute(&mut *self.tx)
-                .await
-                .map_err(db_err)?;
-        if moved.rows_affected() != 1 {
+        if written.rows_affected() != 1 {
             return Err(StoreError::Conflict {
                 constraint: "audit_head_seq".into(),
             });

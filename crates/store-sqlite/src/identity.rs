@@ -603,6 +603,40 @@ impl IdentityStore for SqliteTx {
         Ok(())
     }
 
+    async fn lock_throttles(
+        &mut self,
+        keys: &[&str],
+        now: Timestamp,
+    ) -> StoreResult<Vec<Throttle>> {
+        // In-process statements cost no round trip; the write transaction already serialises.
+        distinct_keys(keys.iter().copied())?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.lock_throttle(k, now).await?);
+        }
+        Ok(out)
+    }
+
+    async fn put_throttles(&mut self, states: &[(&str, Throttle)]) -> StoreResult<()> {
+        distinct_keys(states.iter().map(|(k, _)| *k))?;
+        for (k, t) in states {
+            self.put_throttle(k, t).await?;
+        }
+        Ok(())
+    }
+
+    async fn forgive_throttles(&mut self, clear: &str, take_back: Option<&str>) -> StoreResult<()> {
+        self.clear_throttle(clear).await?;
+        if let Some(k) = take_back.filter(|k| *k != clear) {
+            sqlx::query("UPDATE throttles SET failures = MAX(failures - 1, 0) WHERE key = $1")
+                .bind(k)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
     async fn upsert_legacy_credentials(&mut self, cs: &[LegacyCredential]) -> StoreResult<()> {
         for chunk in cs.chunks(1_000) {
             let mut q = QueryBuilder::<Sqlite>::new(

@@ -5,6 +5,7 @@
 
 mod certificates;
 mod convert;
+mod direct;
 mod identity;
 mod learning;
 mod ledger;

@@ -267,65 +267,35 @@ impl OidcStore for SqliteTx {
     }
 
     async fn bearer(&mut self, hash: &str) -> StoreResult<Option<Bearer>> {
-        // Only the columns the claims need (as on PostgreSQL).
-        let row = sqlx::query(
-            "SELECT t.kind, t.scope, t.expires_at, t.revoked_at, \
-                    (c.id IS NOT NULL AND c.disabled = 0) AS c_live, \
-                    COALESCE(c.allow_iseki, 0) AS c_allow_iseki, \
-                    a.id AS a_id, a.email, a.display_name, a.status, a.verification, \
-                    d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
-                    d.home_prefecture, \
-                    (SELECT json_group_array(json_array(m.association_code, m.class, m.joined_on, m.left_on)) \
-                       FROM memberships m WHERE m.doctor_id = d.id) AS m_json \
-             FROM oidc_tokens t \
-             LEFT JOIN oidc_clients c ON c.id = t.client_id \
-             LEFT JOIN accounts a ON a.id = t.account_id \
-             LEFT JOIN doctors d ON d.id = a.doctor_id \
-             WHERE t.token_hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db_err)?;
-        let Some(r) = row else { return Ok(None) };
-        let account = match r.get::<Option<&str>, _>("a_id") {
-            Some(id) => Some(BearerAccount::from_stored(
-                uuid(id)?,
-                r.get("email"),
-                r.get("display_name"),
-                r.get("status"),
-                r.get("verification"),
-            )?),
-            None => None,
-        };
-        let doctor = match r.get::<Option<&str>, _>("iseki_number") {
-            Some(iseki) => Some(BearerDoctor::from_stored(
-                iseki,
-                r.get("family_name"),
-                r.get("given_name"),
-                r.get("family_kana"),
-                r.get("given_kana"),
-                r.get("home_prefecture"),
-            )?),
-            None => None,
-        };
-        let memberships = match r.get::<Option<&str>, _>("m_json") {
-            Some(j) => memberships_from_json(j)?,
-            None => Vec::new(),
-        };
-        Ok(Some(Bearer {
-            token: BearerToken::from_stored(
-                r.get("kind"),
-                r.get("scope"),
-                from_micros(r.get("expires_at"))?,
-                opt_from_micros(r.get("revoked_at"))?,
-            )?,
-            client_live: r.get::<i64, _>("c_live") == 1,
-            client_allow_iseki: r.get::<i64, _>("c_allow_iseki") == 1,
-            account,
-            doctor,
-            memberships,
-        }))
+        let row = sqlx::query(BEARER_SQL)
+            .bind(hash)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            BearerRow {
+                kind: r.get("kind"),
+                scope: r.get("scope"),
+                expires_at: r.get("expires_at"),
+                revoked_at: r.get("revoked_at"),
+                client_live: r.get("c_live"),
+                client_allow_iseki: r.get("c_allow_iseki"),
+                account_id: r.get("a_id"),
+                email: r.get("email"),
+                display_name: r.get("display_name"),
+                status: r.get("status"),
+                verification: r.get("verification"),
+                iseki_number: r.get("iseki_number"),
+                family_name: r.get("family_name"),
+                given_name: r.get("given_name"),
+                family_kana: r.get("family_kana"),
+                given_kana: r.get("given_kana"),
+                home_prefecture: r.get("home_prefecture"),
+                memberships: r.get("m_json"),
+            }
+            .assemble()
+        })
+        .transpose()
     }
 
     async fn rotate_refresh(&mut self, x: &Rotation) -> StoreResult<Option<Rotated>> {
@@ -464,5 +434,91 @@ impl OidcStore for SqliteTx {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+}
+
+/// Userinfo's one statement: only the columns the claims need (as on PostgreSQL). Read through
+/// the pool ([`OidcStore::bearer`]) or directly ([`crate::direct`]), decoded alike.
+pub(crate) const BEARER_SQL: &str = "SELECT t.kind, t.scope, t.expires_at, t.revoked_at, \
+        (c.id IS NOT NULL AND c.disabled = 0) AS c_live, \
+        COALESCE(c.allow_iseki, 0) AS c_allow_iseki, \
+        a.id AS a_id, a.email, a.display_name, a.status, a.verification, \
+        d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
+        d.home_prefecture, \
+        (SELECT json_group_array(json_array(m.association_code, m.class, m.joined_on, m.left_on)) \
+           FROM memberships m WHERE m.doctor_id = d.id) AS m_json \
+ FROM oidc_tokens t \
+ LEFT JOIN oidc_clients c ON c.id = t.client_id \
+ LEFT JOIN accounts a ON a.id = t.account_id \
+ LEFT JOIN doctors d ON d.id = a.doctor_id \
+ WHERE t.token_hash = $1";
+
+/// [`BEARER_SQL`]'s row as SQLite stores it, in column order; either driver fills it.
+#[derive(Debug)]
+pub(crate) struct BearerRow {
+    pub kind: String,
+    pub scope: String,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub client_live: i64,
+    pub client_allow_iseki: i64,
+    pub account_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub status: Option<String>,
+    pub verification: Option<String>,
+    pub iseki_number: Option<String>,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_kana: Option<String>,
+    pub given_kana: Option<String>,
+    pub home_prefecture: Option<String>,
+    pub memberships: Option<String>,
+}
+
+impl BearerRow {
+    /// The domain value; a missing column of a joined row that exists is corrupt data.
+    pub fn assemble(self) -> StoreResult<Bearer> {
+        fn need(v: Option<String>, what: &str) -> StoreResult<String> {
+            v.ok_or_else(|| StoreError::Corrupt(format!("bearer: {what} missing")))
+        }
+        let account = match self.account_id {
+            Some(id) => Some(BearerAccount::from_stored(
+                uuid(&id)?,
+                need(self.email, "email")?,
+                need(self.display_name, "display_name")?,
+                &need(self.status, "status")?,
+                &need(self.verification, "verification")?,
+            )?),
+            None => None,
+        };
+        let doctor = match self.iseki_number {
+            Some(iseki) => Some(BearerDoctor::from_stored(
+                &iseki,
+                need(self.family_name, "family_name")?,
+                need(self.given_name, "given_name")?,
+                &need(self.family_kana, "family_kana")?,
+                &need(self.given_kana, "given_kana")?,
+                self.home_prefecture.as_deref(),
+            )?),
+            None => None,
+        };
+        let memberships = match self.memberships {
+            Some(j) => memberships_from_json(&j)?,
+            None => Vec::new(),
+        };
+        Ok(Bearer {
+            token: BearerToken::from_stored(
+                &self.kind,
+                self.scope,
+                from_micros(self.expires_at)?,
+                opt_from_micros(self.revoked_at)?,
+            )?,
+            client_live: self.client_live == 1,
+            client_allow_iseki: self.client_allow_iseki == 1,
+            account,
+            doctor,
+            memberships,
+        })
     }
 }

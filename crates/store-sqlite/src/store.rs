@@ -32,6 +32,8 @@ pub struct SqliteStore {
     /// which under a burst of small writes (token rotations) left the database idle between them.
     writer: Arc<tokio::sync::Mutex<()>>,
     busy: Duration,
+    /// Userinfo's read on the calling thread (a file database only).
+    direct: Option<Arc<crate::direct::DirectReads>>,
 }
 
 /// A transaction on the SQLite store.
@@ -99,7 +101,13 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
         // An in-memory database exists once per connection: there, writes share the pool.
-        let writes = if url.contains(":memory:") || url.contains("mode=memory") {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let direct = (!in_memory).then(|| {
+            Arc::new(crate::direct::DirectReads::new(
+                opts.get_filename().to_owned(),
+            ))
+        });
+        let writes = if in_memory {
             pool.clone()
         } else {
             SqlitePoolOptions::new()
@@ -115,6 +123,7 @@ impl SqliteStore {
             writes,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             busy,
+            direct,
         })
     }
 
@@ -174,6 +183,19 @@ impl Store for SqliteStore {
             tx: Conn::Auto(c),
             _writer: None,
         })
+    }
+
+    async fn bearer(&self, hash: &str) -> StoreResult<Option<Bearer>> {
+        if let Some(d) = &self.direct {
+            match d.bearer(hash) {
+                Ok(row) => return row.map(crate::oidc::BearerRow::assemble).transpose(),
+                Err(e) => tracing::debug!(error = %e, "direct bearer read failed; using the pool"),
+            }
+        }
+        let mut tx = self.snapshot().await?;
+        let found = tx.bearer(hash).await?;
+        tx.rollback().await?;
+        Ok(found)
     }
 
     async fn ping(&self) -> StoreResult<()> {

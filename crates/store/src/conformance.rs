@@ -43,7 +43,7 @@ macro_rules! conformance_suite {
             accounts_grants_and_tokens, catalogue_names_can_be_corrected, organisations_sit_under_a_prefecture,
             instants_keep_microseconds, accounts_bind_at_most_one_verified_per_doctor,
             claims_queue_by_subtree_and_count_failures, email_tokens_work_once,
-            sessions_and_portal_sessions, throttle_admissions_are_serialised,
+            sessions_and_portal_sessions, throttle_admissions_are_serialised, throttle_batches_count_and_forgive,
             legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired,
             oidc_clients_round_trip, oidc_codes_work_once_and_reuse_is_visible,
             oidc_tokens_rotate_and_revoke, oidc_refresh_rotates_in_one_step,
@@ -1220,6 +1220,136 @@ pub async fn throttle_admissions_are_serialised<S: Store>(s: S) {
         admitted += usize::from(task.await.unwrap());
     }
     assert_eq!(admitted, 5);
+}
+
+/// The batched throttle operations a login uses: several keys read, created and written at
+/// once in the order given; a batch naming a key twice refused; forgiving clears one key and
+/// takes one failure back from the other, never below zero; and concurrent two-key attempts
+/// (name and address, always in that order) neither lose a count nor deadlock.
+pub async fn throttle_batches_count_and_forgive<S: Store>(s: S) {
+    use mamis_domain::identity::Throttle;
+    let now = t("2026-05-01T00:00:00Z");
+    let later = now + Duration::seconds(30);
+    let mut tx = s.write().await.unwrap();
+    let kept = Throttle {
+        failures: 3,
+        window_start: now,
+        blocked_until: Some(now + Duration::minutes(2)),
+    };
+    tx.put_throttle("addr:b", &kept).await.unwrap();
+    // The stored key keeps its state; the new one starts fresh at `later`; order as given.
+    assert_eq!(
+        tx.lock_throttles(&["name:a", "addr:b"], later)
+            .await
+            .unwrap(),
+        vec![Throttle::new(later), kept]
+    );
+    assert_eq!(
+        tx.lock_throttles(&["addr:b", "name:a"], later)
+            .await
+            .unwrap(),
+        vec![kept, Throttle::new(later)]
+    );
+    assert!(tx.lock_throttles(&["name:a", "name:a"], now).await.is_err());
+    tx.rollback().await.unwrap();
+
+    let mut tx = s.write().await.unwrap();
+    let one = Throttle {
+        failures: 1,
+        window_start: now,
+        blocked_until: None,
+    };
+    tx.put_throttles(&[("name:a", one), ("addr:b", kept)])
+        .await
+        .unwrap();
+    assert!(
+        tx.put_throttles(&[("name:a", one), ("name:a", kept)])
+            .await
+            .is_err()
+    );
+    tx.commit().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.lock_throttles(&["name:a", "addr:b"], later)
+            .await
+            .unwrap(),
+        vec![one, kept]
+    );
+    tx.forgive_throttles("name:a", Some("addr:b"))
+        .await
+        .unwrap();
+    // An absent key stays absent (read back as fresh at a new instant, not as stored).
+    tx.forgive_throttles("name:none", Some("addr:none"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = s.write().await.unwrap();
+    assert_eq!(
+        tx.lock_throttles(&["name:a", "addr:b", "addr:none"], later)
+            .await
+            .unwrap(),
+        vec![
+            Throttle::new(later),
+            Throttle {
+                failures: 2,
+                ..kept
+            },
+            Throttle::new(later)
+        ]
+    );
+    // Never below zero; the same key as both is simply cleared.
+    tx.put_throttle("addr:z", &Throttle::new(now))
+        .await
+        .unwrap();
+    tx.forgive_throttles("name:q", Some("addr:z"))
+        .await
+        .unwrap();
+    tx.put_throttle("name:s", &one).await.unwrap();
+    tx.forgive_throttles("name:s", Some("name:s"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.lock_throttles(&["addr:z", "name:s"], later)
+            .await
+            .unwrap(),
+        vec![Throttle::new(now), Throttle::new(later)]
+    );
+    tx.commit().await.unwrap();
+
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = format!("name:{}", i % 3);
+            let mut tx = s.write().await.unwrap();
+            let got = tx
+                .lock_throttles(&[&name, "addr:shared"], now)
+                .await
+                .unwrap();
+            let bumped: Vec<Throttle> = got
+                .iter()
+                .map(|t| Throttle {
+                    failures: t.failures + 1,
+                    ..*t
+                })
+                .collect();
+            tx.put_throttles(&[(&name, bumped[0]), ("addr:shared", bumped[1])])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut tx = s.write().await.unwrap();
+    let after = tx
+        .lock_throttles(&["addr:shared", "name:0", "name:1", "name:2"], now)
+        .await
+        .unwrap();
+    let counts: Vec<u32> = after.iter().map(|t| t.failures).collect();
+    assert_eq!(counts, vec![12, 4, 4, 4]);
+    tx.rollback().await.unwrap();
 }
 
 /// Legacy credentials import in bulk, update on re-import, and stay retired once retired.

@@ -30,3 +30,17 @@ impl StoreError {
         matches!(self, StoreError::Conflict { constraint } if constraint == name)
     }
 }
+
+/// Refuses a batch that names one key twice: the batched throttle statements would update a row
+/// twice, which PostgreSQL refuses and SQLite would apply in order, so both refuse it alike.
+pub fn distinct_keys<'a>(keys: impl Iterator<Item = &'a str>) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    for k in keys {
+        if !seen.insert(k) {
+            return Err(StoreError::Other(format!(
+                "key {k} given twice in one batch"
+            )));
+        }
+    }
+    Ok(())
+}

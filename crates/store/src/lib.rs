@@ -13,7 +13,7 @@ pub mod programmes;
 #[cfg(feature = "testkit")]
 pub mod conformance;
 
-pub use error::StoreError;
+pub use error::{StoreError, distinct_keys};
 pub use learning::*;
 pub use members::*;
 pub use model::*;
@@ -68,6 +68,17 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// run through it: a second statement would not be atomic with the first.
     fn write_single(&self) -> impl Future<Output = StoreResult<Self::Tx>> + Send {
         self.write()
+    }
+
+    /// Userinfo's read of a bearer token ([`OidcStore::bearer`]), the hottest read of all: by
+    /// default one statement on a [`Store::snapshot`]; SQLite reads it on the calling thread.
+    fn bearer(&self, hash: &str) -> impl Future<Output = StoreResult<Option<Bearer>>> + Send {
+        async move {
+            let mut tx = self.snapshot().await?;
+            let found = tx.bearer(hash).await?;
+            tx.rollback().await?;
+            Ok(found)
+        }
     }
 
     /// Checks that the database answers (for `/readyz`).
@@ -701,6 +712,26 @@ pub trait IdentityStore {
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Forgets a throttle key (successful login, completed reset).
     fn clear_throttle(&mut self, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// [`lock_throttle`](Self::lock_throttle) for several distinct keys, returned in the order
+    /// given and locked in that order (one round trip on PostgreSQL: a login counts its name and
+    /// its address together). Callers keep one order, so two attempts cannot deadlock.
+    fn lock_throttles(
+        &mut self,
+        keys: &[&str],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Vec<Throttle>>> + Send;
+    /// [`put_throttle`](Self::put_throttle) for several distinct keys in one go.
+    fn put_throttles(
+        &mut self,
+        states: &[(&str, Throttle)],
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// After a success: forgets `clear` and takes one counted failure back from `take_back`
+    /// (never below zero; an absent key stays absent), in one statement where possible.
+    fn forgive_throttles(
+        &mut self,
+        clear: &str,
+        take_back: Option<&str>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Inserts or replaces legacy credentials (an import), in as few statements as possible.
     fn upsert_legacy_credentials(

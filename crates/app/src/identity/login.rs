@@ -72,16 +72,22 @@ async fn admit_in<T: IdentityStore + mamis_store::OutboxStore + mamis_store::Job
     notify: Option<&str>,
     now: Timestamp,
 ) -> IdResult<bool> {
-    let before = tx.lock_throttle(name, now).await?;
+    // The name and the address are counted together: one locking read and one write.
+    let addr = addr_key(origin);
+    let keys: Vec<&str> = std::iter::once(name).chain(addr.as_deref()).collect();
+    let states = tx.lock_throttles(&keys, now).await?;
+    let (Some(before), addr_before) = (states.first().copied(), states.get(1).copied()) else {
+        return Err(mamis_store::StoreError::Other("throttle not read".into()).into());
+    };
     let (after, adm) = before.admit(&ThrottlePolicy::per_name(), now);
-    tx.put_throttle(name, &after).await?;
     let mut ok = adm == Admission::Admitted;
-    if let Some(key) = addr_key(origin) {
-        let b = tx.lock_throttle(&key, now).await?;
+    let mut next = vec![(name, after)];
+    if let (Some(key), Some(b)) = (addr.as_deref(), addr_before) {
         let (a, adm2) = b.admit(&ThrottlePolicy::per_address(), now);
-        tx.put_throttle(&key, &a).await?;
+        next.push((key, a));
         ok = ok && adm2 == Admission::Admitted;
     }
+    tx.put_throttles(&next).await?;
     if mamis_domain::identity::Throttle::waits_began(&before, &after)
         && let (Some(to), Some(until)) = (notify, after.blocked_until)
     {
@@ -110,7 +116,7 @@ fn wait_notice(to: &str, until: Timestamp) -> Outgoing {
 /// the client address (so a hospital's shared address is limited by failures, not by logins).
 pub(crate) async fn forgive<S: Store>(app: &App<S>, key: &str, origin: &Origin) -> IdResult<()> {
     let mut tx = app.store.write().await?;
-    forgive_in(&mut tx, key, origin, app.now()).await?;
+    forgive_in(&mut tx, key, origin).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -120,14 +126,9 @@ async fn forgive_in<T: IdentityStore + Send>(
     tx: &mut T,
     key: &str,
     origin: &Origin,
-    now: Timestamp,
 ) -> IdResult<()> {
-    tx.clear_throttle(key).await?;
-    if let Some(addr) = addr_key(origin) {
-        let mut t = tx.lock_throttle(&addr, now).await?;
-        t.failures = t.failures.saturating_sub(1);
-        tx.put_throttle(&addr, &t).await?;
-    }
+    tx.forgive_throttles(key, addr_key(origin).as_deref())
+        .await?;
     Ok(())
 }
 
@@ -227,7 +228,7 @@ async fn finish<S: Store>(
 ) -> IdResult<LoginOutcome> {
     let now = app.now();
     let mut tx = app.store.write().await?;
-    forgive_in(&mut tx, throttle_key, origin, now).await?;
+    forgive_in(&mut tx, throttle_key, origin).await?;
     let cookie = sessions::open(&mut tx, account.id, origin, now).await?;
     let who = Principal::Doctor {
         account_id: account.id,

@@ -54,6 +54,65 @@ mod conformance_sqlite {
     mamis_store::conformance_suite!(sqlite);
 }
 
+/// Userinfo's read on the calling thread, not through the pool.
+mod direct {
+    use super::fixture::sqlite;
+    use chrono::{Duration, Utc};
+    use mamis_store::conformance::{Fixture, sample_client};
+    use mamis_store::*;
+
+    /// With the pool closed, the hot bearer read still answers from connections of its own,
+    /// and answers what the pool answered before; an unknown hash is absent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bearer_is_read_without_the_pool() {
+        let fx = sqlite().await.unwrap();
+        let s = fx.store();
+        let now = now_micros();
+        let a = Account::new(
+            uuid::Uuid::new_v4(),
+            "direct@example.jp",
+            "",
+            AccountKind::Doctor,
+            now,
+        );
+        let token = OidcToken {
+            token_hash: "h-1".into(),
+            kind: TokenKind::Access,
+            client_id: "rp".into(),
+            account_id: a.id,
+            scope: "openid".into(),
+            code_hash: None,
+            family: uuid::Uuid::new_v4(),
+            expires_at: now + Duration::minutes(10),
+            family_expires_at: now + Duration::days(1),
+            auth_time: now,
+            amr: "pwd".into(),
+            used_at: None,
+            revoked_at: None,
+            created_at: now,
+        };
+        let mut tx = s.write().await.unwrap();
+        tx.insert_account(&a).await.unwrap();
+        tx.insert_client(&sample_client("rp", now)).await.unwrap();
+        tx.insert_token(&token).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = s.snapshot().await.unwrap();
+        let via_pool = tx.bearer("h-1").await.unwrap();
+        tx.rollback().await.unwrap();
+        assert!(via_pool.is_some());
+
+        s.close().await;
+        assert!(s.read().await.is_err(), "the pool is closed");
+        assert_eq!(s.bearer("h-1").await.unwrap(), via_pool);
+        assert_eq!(s.bearer("unknown").await.unwrap(), None);
+    }
+
+    /// Microseconds, as both stores keep instants.
+    fn now_micros() -> chrono::DateTime<Utc> {
+        chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap()
+    }
+}
+
 /// What the conformance suite cannot reach through the store: the schema's own refusals, stored
 /// rows that no longer parse, and a timing of the bulk ledger insert.
 mod ledger {

@@ -315,6 +315,9 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     let b = tx.bearer("a-1").await.unwrap().unwrap();
     assert!(tx.bearer("nothing").await.unwrap().is_none());
     tx.rollback().await.unwrap();
+    // The store's own hot read (on SQLite outside the pool) answers exactly the same.
+    assert_eq!(s.bearer("a-1").await.unwrap(), Some(b.clone()));
+    assert!(s.bearer("nothing").await.unwrap().is_none());
     assert_eq!(
         b.token,
         BearerToken {
@@ -370,6 +373,7 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     assert_eq!(b.token.revoked_at, Some(revoked_at));
     let expected = tx.memberships_of(d.id).await.unwrap();
     tx.rollback().await.unwrap();
+    assert_eq!(s.bearer("a-1").await.unwrap(), Some(b.clone()));
     assert!(!b.client_live, "a disabled client");
     assert!(b.client_allow_iseki);
     let a = b.account.unwrap();
