@@ -5,6 +5,7 @@
 //! `FOR UPDATE SKIP LOCKED` and the audit chain serialises appends by locking its head row, so
 //! any number of servers can work on the same database. No statement reads the database clock.
 
+mod batch;
 mod certificates;
 mod convert;
 mod identity;

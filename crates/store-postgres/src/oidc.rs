@@ -1,5 +1,7 @@
 //! The OpenID Provider part of the PostgreSQL store.
 
+use std::collections::HashMap;
+
 use mamis_domain::{AssociationCode, ClassCode, Membership, Timestamp};
 use mamis_store::*;
 use sqlx::Row;
@@ -319,78 +321,10 @@ impl OidcStore for PgTx {
     }
 
     async fn bearer(&mut self, hash: &str) -> StoreResult<Option<Bearer>> {
-        // Only the columns the claims need, and the memberships as joined rows (one per
-        // membership) rather than an aggregate: every plan node and column costs PostgreSQL
-        // executor set-up on the busiest read there is.
-        let rows = sqlx::query(
-            "SELECT t.kind, t.scope, t.expires_at, t.revoked_at, \
-             c.id IS NOT NULL AND NOT c.disabled AS c_live, \
-             COALESCE(c.allow_iseki, false) AS c_allow_iseki, \
-             a.id AS a_id, a.email, a.display_name, a.status, a.verification, \
-             d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
-             d.home_prefecture, m.association_code, m.class, m.joined_on, m.left_on \
-             FROM oidc_tokens t \
-             LEFT JOIN oidc_clients c ON c.id = t.client_id \
-             LEFT JOIN accounts a ON a.id = t.account_id \
-             LEFT JOIN doctors d ON d.id = a.doctor_id \
-             LEFT JOIN memberships m ON m.doctor_id = d.id \
-             WHERE t.token_hash = $1",
-        )
-        .bind(hash)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(db_err)?;
-        let Some(r) = rows.first() else {
-            return Ok(None);
-        };
-        let account = match col::<Option<Uuid>>(r, "a_id")? {
-            Some(id) => Some(BearerAccount::from_stored(
-                id,
-                col(r, "email")?,
-                col(r, "display_name")?,
-                col(r, "status")?,
-                col(r, "verification")?,
-            )?),
-            None => None,
-        };
-        let doctor = match col::<Option<&str>>(r, "iseki_number")? {
-            Some(iseki) => Some(BearerDoctor::from_stored(
-                iseki,
-                col(r, "family_name")?,
-                col(r, "given_name")?,
-                col(r, "family_kana")?,
-                col(r, "given_kana")?,
-                col(r, "home_prefecture")?,
-            )?),
-            None => None,
-        };
-        let mut memberships = Vec::new();
-        for m in &rows {
-            if let Some(code) = col::<Option<&str>>(m, "association_code")? {
-                memberships.push(Membership {
-                    association: AssociationCode::parse(code)
-                        .map_err(|e| StoreError::Corrupt(format!("association code: {e}")))?,
-                    class: ClassCode::parse(col::<&str>(m, "class")?)
-                        .map_err(|e| StoreError::Corrupt(format!("class: {e}")))?,
-                    joined_on: col(m, "joined_on")?,
-                    left_on: col(m, "left_on")?,
-                });
-            }
-        }
-        sort_memberships(&mut memberships);
-        Ok(Some(Bearer {
-            token: BearerToken::from_stored(
-                col(r, "kind")?,
-                col(r, "scope")?,
-                col(r, "expires_at")?,
-                col(r, "revoked_at")?,
-            )?,
-            client_live: col(r, "c_live")?,
-            client_allow_iseki: col(r, "c_allow_iseki")?,
-            account,
-            doctor,
-            memberships,
-        }))
+        read_bearers(&mut self.tx, &[hash])
+            .await?
+            .remove(hash)
+            .transpose()
     }
 
     async fn rotate_refresh(&mut self, x: &Rotation) -> StoreResult<Option<Rotated>> {
@@ -538,4 +472,95 @@ impl OidcStore for PgTx {
         .map_err(db_err)?;
         Ok(())
     }
+}
+
+/// Userinfo's read of one or more bearer tokens in one statement, by token hash (the same hash
+/// may be asked more than once); a token whose rows no longer parse fails alone. Only the columns the claims need, and the memberships as
+/// joined rows (one per membership) rather than an aggregate: every plan node and column costs
+/// PostgreSQL executor set-up on the busiest read there is.
+pub(crate) async fn read_bearers(
+    conn: &mut sqlx::PgConnection,
+    hashes: &[&str],
+) -> StoreResult<HashMap<String, StoreResult<Bearer>>> {
+    let rows = sqlx::query(
+        "SELECT t.token_hash, t.kind, t.scope, t.expires_at, t.revoked_at, \
+         c.id IS NOT NULL AND NOT c.disabled AS c_live, \
+         COALESCE(c.allow_iseki, false) AS c_allow_iseki, \
+         a.id AS a_id, a.email, a.display_name, a.status, a.verification, \
+         d.iseki_number, d.family_name, d.given_name, d.family_kana, d.given_kana, \
+         d.home_prefecture, m.association_code, m.class, m.joined_on, m.left_on \
+         FROM oidc_tokens t \
+         LEFT JOIN oidc_clients c ON c.id = t.client_id \
+         LEFT JOIN accounts a ON a.id = t.account_id \
+         LEFT JOIN doctors d ON d.id = a.doctor_id \
+         LEFT JOIN memberships m ON m.doctor_id = d.id \
+         WHERE t.token_hash = ANY($1)",
+    )
+    .bind(hashes)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let mut of_token: HashMap<&str, Vec<&PgRow>> = HashMap::new();
+    for r in &rows {
+        of_token.entry(col(r, "token_hash")?).or_default().push(r);
+    }
+    Ok(of_token
+        .into_iter()
+        .map(|(hash, rows)| (hash.to_owned(), bearer_of(&rows)))
+        .collect())
+}
+
+/// One token's rows (one per membership, at least one) as the claims' inputs.
+fn bearer_of(rows: &[&PgRow]) -> StoreResult<Bearer> {
+    let Some(r) = rows.first() else {
+        return Err(StoreError::Other("bearer: no row".into()));
+    };
+    let account = match col::<Option<Uuid>>(r, "a_id")? {
+        Some(id) => Some(BearerAccount::from_stored(
+            id,
+            col(r, "email")?,
+            col(r, "display_name")?,
+            col(r, "status")?,
+            col(r, "verification")?,
+        )?),
+        None => None,
+    };
+    let doctor = match col::<Option<&str>>(r, "iseki_number")? {
+        Some(iseki) => Some(BearerDoctor::from_stored(
+            iseki,
+            col(r, "family_name")?,
+            col(r, "given_name")?,
+            col(r, "family_kana")?,
+            col(r, "given_kana")?,
+            col(r, "home_prefecture")?,
+        )?),
+        None => None,
+    };
+    let mut memberships = Vec::new();
+    for m in rows {
+        if let Some(code) = col::<Option<&str>>(m, "association_code")? {
+            memberships.push(Membership {
+                association: AssociationCode::parse(code)
+                    .map_err(|e| StoreError::Corrupt(format!("association code: {e}")))?,
+                class: ClassCode::parse(col::<&str>(m, "class")?)
+                    .map_err(|e| StoreError::Corrupt(format!("class: {e}")))?,
+                joined_on: col(m, "joined_on")?,
+                left_on: col(m, "left_on")?,
+            });
+        }
+    }
+    sort_memberships(&mut memberships);
+    Ok(Bearer {
+        token: BearerToken::from_stored(
+            col(r, "kind")?,
+            col(r, "scope")?,
+            col(r, "expires_at")?,
+            col(r, "revoked_at")?,
+        )?,
+        client_live: col(r, "c_live")?,
+        client_allow_iseki: col(r, "c_allow_iseki")?,
+        account,
+        doctor,
+        memberships,
+    })
 }

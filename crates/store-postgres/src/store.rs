@@ -19,6 +19,8 @@ use crate::convert::*;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// Userinfo's reads, gathered while PostgreSQL is busy.
+    bearers: crate::batch::BearerBatches,
 }
 
 /// A transaction on the PostgreSQL store.
@@ -67,7 +69,8 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact(url))))?;
-        Ok(Self { pool })
+        let bearers = crate::batch::BearerBatches::start(pool.clone());
+        Ok(Self { pool, bearers })
     }
 
     /// Applies pending migrations (sqlx takes an advisory lock, so servers starting together
@@ -129,6 +132,17 @@ impl Store for PgStore {
     async fn write_single(&self) -> StoreResult<PgTx> {
         let c = self.pool.acquire().await.map_err(db_err)?;
         Ok(PgTx { tx: Conn::Auto(c) })
+    }
+
+    async fn bearer(&self, hash: &str) -> StoreResult<Option<Bearer>> {
+        if let Some(answer) = self.bearers.bearer(hash).await {
+            return answer;
+        }
+        let mut c = self.pool.acquire().await.map_err(db_err)?;
+        crate::oidc::read_bearers(&mut c, &[hash])
+            .await?
+            .remove(hash)
+            .transpose()
     }
 
     async fn ping(&self) -> StoreResult<()> {

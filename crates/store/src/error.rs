@@ -1,7 +1,7 @@
 use thiserror::Error;
 
 /// What went wrong in the store, without any database-driver type.
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// A uniqueness or foreign-key rule refused the change; the constraint name says which.
     #[error("conflict on {constraint}")]

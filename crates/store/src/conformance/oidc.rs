@@ -388,6 +388,45 @@ pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
     );
     assert_eq!(b.memberships, expected, "as memberships_of orders them");
     assert_eq!(b.memberships.len(), 3);
+
+    // Many reads at once (PostgreSQL gathers them into shared statements): each answers what a
+    // read of its own answers, for repeated, distinct and unknown tokens alike.
+    let mut tx = s.write().await.unwrap();
+    for i in 0..5 {
+        let mut tok = refresh(&format!("a-1{i}"), account, "openid", now);
+        tok.kind = TokenKind::Access;
+        tok.expires_at = now + Duration::minutes(i64::from(i) + 1);
+        tx.insert_token(&tok).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let hashes: Vec<String> = (0..5)
+        .map(|i| format!("a-1{i}"))
+        .chain(["a-1".to_owned(), "nothing".to_owned()])
+        .collect();
+    let mut tx = s.read().await.unwrap();
+    let mut alone = std::collections::HashMap::new();
+    for h in &hashes {
+        alone.insert(h.clone(), tx.bearer(h).await.unwrap());
+    }
+    tx.rollback().await.unwrap();
+    let mut tasks = Vec::new();
+    for k in 0..60 {
+        let s = s.clone();
+        let h = hashes[k % hashes.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let got = s.bearer(&h).await.unwrap();
+            (h, got)
+        }));
+    }
+    for task in tasks {
+        let (h, got) = task.await.unwrap();
+        assert_eq!(got, alone[&h], "{h}");
+    }
+    assert!(alone["nothing"].is_none());
+    assert_eq!(
+        alone["a-13"].as_ref().map(|b| b.token.expires_at),
+        Some(now + Duration::minutes(4))
+    );
 }
 
 /// Holders are mailed at their verified account's MAMIS_ID, else at the register's contact
