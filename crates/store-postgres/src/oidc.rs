@@ -475,9 +475,10 @@ impl OidcStore for PgTx {
 }
 
 /// Userinfo's read of one or more bearer tokens in one statement, by token hash (the same hash
-/// may be asked more than once); a token whose rows no longer parse fails alone. Only the columns the claims need, and the memberships as
-/// joined rows (one per membership) rather than an aggregate: every plan node and column costs
-/// PostgreSQL executor set-up on the busiest read there is.
+/// may be asked more than once); a token whose rows no longer parse fails alone. Only the
+/// columns the claims need, and the memberships as joined rows (one per membership) rather than
+/// an aggregate: every plan node and column costs PostgreSQL executor set-up on the busiest read
+/// there is.
 pub(crate) async fn read_bearers(
     conn: &mut sqlx::PgConnection,
     hashes: &[&str],

@@ -138,11 +138,7 @@ impl Store for PgStore {
         if let Some(answer) = self.bearers.bearer(hash).await {
             return answer;
         }
-        let mut c = self.pool.acquire().await.map_err(db_err)?;
-        crate::oidc::read_bearers(&mut c, &[hash])
-            .await?
-            .remove(hash)
-            .transpose()
+        bearer_on_snapshot(self, hash).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

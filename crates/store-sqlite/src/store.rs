@@ -192,10 +192,7 @@ impl Store for SqliteStore {
                 Err(e) => tracing::debug!(error = %e, "direct bearer read failed; using the pool"),
             }
         }
-        let mut tx = self.snapshot().await?;
-        let found = tx.bearer(hash).await?;
-        tx.rollback().await?;
-        Ok(found)
+        bearer_on_snapshot(self, hash).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

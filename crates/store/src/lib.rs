@@ -73,12 +73,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Userinfo's read of a bearer token ([`OidcStore::bearer`]), the hottest read of all: by
     /// default one statement on a [`Store::snapshot`]; SQLite reads it on the calling thread.
     fn bearer(&self, hash: &str) -> impl Future<Output = StoreResult<Option<Bearer>>> + Send {
-        async move {
-            let mut tx = self.snapshot().await?;
-            let found = tx.bearer(hash).await?;
-            tx.rollback().await?;
-            Ok(found)
-        }
+        bearer_on_snapshot(self, hash)
     }
 
     /// Checks that the database answers (for `/readyz`).
@@ -86,6 +81,17 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// The backend kind.
     fn backend(&self) -> Backend;
+}
+
+/// [`Store::bearer`]'s default, and what a backend that reads it otherwise falls back to.
+pub async fn bearer_on_snapshot<S: Store>(
+    store: &S,
+    hash: &str,
+) -> StoreResult<Option<Bearer>> {
+    let mut tx = store.snapshot().await?;
+    let found = tx.bearer(hash).await?;
+    tx.rollback().await?;
+    Ok(found)
 }
 
 /// One transaction, offering every capability's operations.
