@@ -84,10 +84,7 @@ pub trait Store: Clone + Send + Sync + 'static {
 }
 
 /// [`Store::bearer`]'s default, and what a backend that reads it otherwise falls back to.
-pub async fn bearer_on_snapshot<S: Store>(
-    store: &S,
-    hash: &str,
-) -> StoreResult<Option<Bearer>> {
+pub async fn bearer_on_snapshot<S: Store>(store: &S, hash: &str) -> StoreResult<Option<Bearer>> {
     let mut tx = store.snapshot().await?;
     let found = tx.bearer(hash).await?;
     tx.rollback().await?;
