@@ -869,12 +869,9 @@ async fn rotate_at_once<S: Store>(
         refresh_hash,
         refresh_idle_until: now + app.config.oidc.refresh_idle,
     };
-    let mut one = app.store.write_single().await?;
-    let Some(rotated) = one.rotate_refresh(&rotation).await? else {
-        one.rollback().await?;
+    let Some(rotated) = app.store.rotate(&rotation).await? else {
         return Ok(None);
     };
-    one.commit().await?;
     let refresh = rotated.refreshed.then_some(refresh);
     Ok(Some(token_response(
         app,

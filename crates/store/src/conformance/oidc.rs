@@ -300,6 +300,127 @@ pub async fn oidc_refresh_rotates_in_one_step<S: Store>(s: S) {
     }
 }
 
+/// Concurrent rotations through [`Store::rotate`] (gathered into one statement on PostgreSQL)
+/// are each what a rotation of its own would be: every live token rotates with its own grant,
+/// of one token presented three times at once exactly one rotation is made, and a refused one
+/// beside them writes nothing.
+pub async fn oidc_rotations_at_once_are_each_whole<S: Store>(s: S) {
+    let account = oidc_account(&s).await;
+    let issued = t("2026-05-01T00:00:00Z");
+    let now = issued + Duration::days(2);
+    let mut tokens = Vec::new();
+    for k in 0..30u32 {
+        let scope = if k % 5 == 4 {
+            "openid profile"
+        } else {
+            "openid offline_access"
+        };
+        tokens.push(refresh(&format!("r-many-{k}"), account, scope, issued));
+    }
+    let mut expired = refresh("r-many-expired", account, "openid offline_access", issued);
+    expired.expires_at = now;
+    let twice = refresh("r-many-twice", account, "openid offline_access", issued);
+    let guarded = refresh("r-many-guarded", account, "openid offline_access", issued);
+    let mut tx = s.write().await.unwrap();
+    for tok in tokens.iter().chain([&expired, &twice, &guarded]) {
+        tx.insert_token(tok).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mut wrong_secret = rotation("r-many-guarded", 200, now);
+    wrong_secret.client_secret = Some("cd".repeat(32));
+    let mut asks: Vec<Rotation> = (0..30u32)
+        .map(|k| rotation(&format!("r-many-{k}"), 300 + k, now))
+        .collect();
+    asks.extend([
+        rotation("r-many-twice", 201, now),
+        rotation("r-many-twice", 202, now),
+        rotation("r-many-twice", 203, now),
+        wrong_secret,
+        rotation("r-many-expired", 204, now),
+        rotation("r-many-unknown", 205, now),
+    ]);
+    let tasks: Vec<_> = asks
+        .iter()
+        .cloned()
+        .map(|r| {
+            let s = s.clone();
+            tokio::spawn(async move { s.rotate(&r).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for task in tasks {
+        got.push(task.await.unwrap());
+    }
+
+    let mut tx = s.read().await.unwrap();
+    for (k, old) in tokens.iter().enumerate() {
+        let n = 300 + k;
+        let offline = old.scope.contains("offline_access");
+        assert_eq!(
+            got[k],
+            Some(Rotated {
+                old: old.clone(),
+                refreshed: offline
+            }),
+            "{}",
+            old.token_hash
+        );
+        assert_eq!(
+            tx.token(&old.token_hash).await.unwrap().unwrap().used_at,
+            Some(now)
+        );
+        let access = tx.token(&format!("new-access-{n}")).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                access.kind,
+                access.family,
+                access.account_id,
+                access.expires_at
+            ),
+            (
+                TokenKind::Access,
+                old.family,
+                account,
+                now + Duration::minutes(5)
+            )
+        );
+        let fresh = tx.token(&format!("new-refresh-{n}")).await.unwrap();
+        assert_eq!(
+            fresh.map(|t| (t.kind, t.family, t.expires_at)),
+            offline.then_some((TokenKind::Refresh, old.family, now + Duration::days(30))),
+            "{}",
+            old.token_hash
+        );
+    }
+    let made: Vec<usize> = (201..=203)
+        .filter(|n| got[30 + n - 201].is_some())
+        .collect();
+    assert_eq!(made.len(), 1, "one token presented three times: {made:?}");
+    for n in 201..=205 {
+        let stored = tx.token(&format!("new-access-{n}")).await.unwrap();
+        assert_eq!(stored.is_some(), made.contains(&n), "new-access-{n}");
+    }
+    assert_eq!(&got[33..], &[None, None, None]);
+    assert!(
+        tx.token("r-many-guarded")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_none()
+    );
+    assert!(
+        tx.token("r-many-expired")
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at
+            .is_none()
+    );
+    tx.rollback().await.unwrap();
+}
+
 /// The bearer read returns the token with its client, account, bound doctor and memberships as
 /// they are now, through a snapshot as through a transaction.
 pub async fn oidc_bearer_reads_everything_at_once<S: Store>(s: S) {
