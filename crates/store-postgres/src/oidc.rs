@@ -328,10 +328,55 @@ impl OidcStore for PgTx {
     }
 
     async fn rotate_refresh(&mut self, x: &Rotation) -> StoreResult<Option<Rotated>> {
-        Ok(rotate_many(&mut self.tx, std::slice::from_ref(x))
-            .await?
-            .pop()
-            .flatten())
+        // One statement: the old token is marked used only if the client is enabled and its
+        // secret (if it has one) matches, and the token is live, of this client and of an
+        // active account; the new tokens are copied from it in the same statement.
+        let row = sqlx::query(
+            "WITH old AS ( \
+             UPDATE oidc_tokens o SET used_at = $3 \
+             WHERE o.token_hash = $1 AND o.kind = 'refresh' AND o.client_id = $2 \
+             AND o.used_at IS NULL AND o.revoked_at IS NULL \
+             AND $3 < o.expires_at AND $3 < o.family_expires_at \
+             AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id AND a.status = 'active') \
+             AND EXISTS (SELECT 1 FROM oidc_clients c WHERE c.id = $2 AND NOT c.disabled \
+             AND (c.secret_hash IS NULL OR c.secret_hash = $8)) \
+             RETURNING o.token_hash, o.kind, o.client_id, o.account_id, o.scope, o.code_hash, o.family, \
+             o.expires_at, o.family_expires_at, o.auth_time, o.amr, o.revoked_at, o.created_at \
+             ), fresh AS ( \
+             INSERT INTO oidc_tokens (token_hash, kind, client_id, account_id, scope, code_hash, family, \
+             expires_at, family_expires_at, auth_time, amr, used_at, revoked_at, created_at) \
+             SELECT $4, 'access', client_id, account_id, scope, NULL::text, family, $5, family_expires_at, \
+             auth_time, amr, NULL::timestamptz, NULL::timestamptz, $3 FROM old \
+             UNION ALL \
+             SELECT $6, 'refresh', client_id, account_id, scope, NULL, family, \
+             LEAST($7, family_expires_at), family_expires_at, auth_time, amr, NULL::timestamptz, \
+             NULL::timestamptz, $3 \
+             FROM old WHERE (SELECT first_party FROM oidc_clients WHERE id = $2) \
+             OR position(' offline_access ' IN ' ' || scope || ' ') > 0 \
+             RETURNING kind \
+             ) \
+             SELECT old.*, NULL::timestamptz AS used_at, \
+             EXISTS (SELECT 1 FROM fresh WHERE kind = 'refresh') AS refreshed \
+             FROM old",
+        )
+        .bind(&x.presented)
+        .bind(&x.client_id)
+        .bind(x.now)
+        .bind(&x.access_hash)
+        .bind(x.access_expires_at)
+        .bind(&x.refresh_hash)
+        .bind(x.refresh_idle_until)
+        .bind(&x.client_secret)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(Rotated {
+                old: token_row(&r)?,
+                refreshed: col(&r, "refreshed")?,
+            })
+        })
+        .transpose()
     }
 
     async fn use_refresh_token(&mut self, hash: &str, now: Timestamp) -> StoreResult<bool> {
@@ -464,75 +509,6 @@ pub(crate) async fn read_bearers(
         .into_iter()
         .map(|(hash, rows)| (hash.to_owned(), bearer_of(&rows)))
         .collect())
-}
-
-/// Rotates every one of `rs` that may be rotated ([`OidcStore::rotate_refresh`]'s rules) in one
-/// statement; the answers are in `rs`'s order. Of two rotations of one token, one is made.
-pub(crate) async fn rotate_many(
-    conn: &mut sqlx::PgConnection,
-    rs: &[Rotation],
-) -> StoreResult<Vec<Option<Rotated>>> {
-    // The old token is marked used only if the client is enabled and its secret (if it has
-    // one) matches, and the token is live, of this client and of an active account; the new
-    // tokens are copied from it in the same statement.
-    let n = i32::try_from(rs.len()).map_err(|_| StoreError::Other("too many rotations".into()))?;
-    let rows = sqlx::query(
-        "WITH i AS ( \
-         SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], \
-         $6::text[], $7::timestamptz[], $8::text[], $9::timestamptz[]) \
-         AS i(n, presented, client, secret, at, access_hash, access_until, refresh_hash, refresh_until) \
-         ), old AS ( \
-         UPDATE oidc_tokens o SET used_at = i.at FROM i \
-         WHERE o.token_hash = i.presented AND o.kind = 'refresh' AND o.client_id = i.client \
-         AND o.used_at IS NULL AND o.revoked_at IS NULL \
-         AND i.at < o.expires_at AND i.at < o.family_expires_at \
-         AND EXISTS (SELECT 1 FROM accounts a WHERE a.id = o.account_id AND a.status = 'active') \
-         AND EXISTS (SELECT 1 FROM oidc_clients c WHERE c.id = i.client AND NOT c.disabled \
-         AND (c.secret_hash IS NULL OR c.secret_hash = i.secret)) \
-         RETURNING i.n, i.at, i.access_hash, i.access_until, i.refresh_hash, i.refresh_until, \
-         o.token_hash, o.kind, o.client_id, o.account_id, o.scope, o.code_hash, o.family, \
-         o.expires_at, o.family_expires_at, o.auth_time, o.amr, o.revoked_at, o.created_at \
-         ), fresh AS ( \
-         INSERT INTO oidc_tokens (token_hash, kind, client_id, account_id, scope, code_hash, family, \
-         expires_at, family_expires_at, auth_time, amr, used_at, revoked_at, created_at) \
-         SELECT access_hash, 'access', client_id, account_id, scope, NULL::text, family, access_until, \
-         family_expires_at, auth_time, amr, NULL::timestamptz, NULL::timestamptz, at FROM old \
-         UNION ALL \
-         SELECT refresh_hash, 'refresh', client_id, account_id, scope, NULL, family, \
-         LEAST(refresh_until, family_expires_at), family_expires_at, auth_time, amr, NULL, NULL, at \
-         FROM old WHERE (SELECT first_party FROM oidc_clients c WHERE c.id = old.client_id) \
-         OR position(' offline_access ' IN ' ' || scope || ' ') > 0 \
-         RETURNING token_hash \
-         ) \
-         SELECT old.*, NULL::timestamptz AS used_at, \
-         old.refresh_hash IN (SELECT token_hash FROM fresh) AS refreshed \
-         FROM old",
-    )
-    .bind((0..n).collect::<Vec<i32>>())
-    .bind(rs.iter().map(|r| r.presented.as_str()).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.client_id.as_str()).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.client_secret.as_deref()).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.now).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.access_hash.as_str()).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.access_expires_at).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.refresh_hash.as_str()).collect::<Vec<_>>())
-    .bind(rs.iter().map(|r| r.refresh_idle_until).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    let mut done = vec![None; rs.len()];
-    for r in &rows {
-        let at: i32 = col(r, "n")?;
-        let slot = usize::try_from(at)
-            .ok()
-            .and_then(|at| done.get_mut(at))
-            .ok_or_else(|| StoreError::Corrupt(format!("rotation {at} of {n}")))?;
-        *slot = Some(Rotated {
-            old: token_row(r)?,
-            refreshed: col(r, "refreshed")?,
-        });
-    }
-    Ok(done)
 }
 
 /// One token's rows (one per membership, at least one) as the claims' inputs.

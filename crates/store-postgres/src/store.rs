@@ -21,8 +21,6 @@ pub struct PgStore {
     pool: PgPool,
     /// Userinfo's reads, gathered while PostgreSQL is busy.
     bearers: crate::batch::BearerBatches,
-    /// Refresh grants' rotations, gathered likewise.
-    rotations: crate::batch::RotationBatches,
 }
 
 /// A transaction on the PostgreSQL store.
@@ -71,13 +69,8 @@ impl PgStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", redact(url))))?;
-        let bearers = crate::batch::bearers(pool.clone());
-        let rotations = crate::batch::rotations(pool.clone());
-        Ok(Self {
-            pool,
-            bearers,
-            rotations,
-        })
+        let bearers = crate::batch::BearerBatches::start(pool.clone());
+        Ok(Self { pool, bearers })
     }
 
     /// Applies pending migrations (sqlx takes an advisory lock, so servers starting together
@@ -142,17 +135,10 @@ impl Store for PgStore {
     }
 
     async fn bearer(&self, hash: &str) -> StoreResult<Option<Bearer>> {
-        if let Some(answer) = self.bearers.ask(hash.to_owned()).await {
+        if let Some(answer) = self.bearers.bearer(hash).await {
             return answer;
         }
         bearer_on_snapshot(self, hash).await
-    }
-
-    async fn rotate(&self, r: &Rotation) -> StoreResult<Option<Rotated>> {
-        if let Some(answer) = self.rotations.ask(r.clone()).await {
-            return answer;
-        }
-        rotate_on_write_single(self, r).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -46,7 +46,7 @@ macro_rules! conformance_suite {
             sessions_and_portal_sessions, throttle_admissions_are_serialised, throttle_batches_count_and_forgive,
             legacy_credentials_import_and_retire, signing_keys_are_kept_and_retired,
             oidc_clients_round_trip, oidc_codes_work_once_and_reuse_is_visible,
-            oidc_tokens_rotate_and_revoke, oidc_refresh_rotates_in_one_step, oidc_rotations_at_once_are_each_whole,
+            oidc_tokens_rotate_and_revoke, oidc_refresh_rotates_in_one_step,
             oidc_bearer_reads_everything_at_once, holder_addresses_prefer_the_verified_account,
             oidc_consents_are_remembered, migration_progress_per_county,
             ledger_round_trips_in_date_order, ledger_origin_key_is_never_stored_twice,

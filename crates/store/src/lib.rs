@@ -76,12 +76,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         bearer_on_snapshot(self, hash)
     }
 
-    /// The refresh grant's rotation ([`OidcStore::rotate_refresh`]), committed: by default one
-    /// statement through [`Store::write_single`]; PostgreSQL rotates concurrent grants together.
-    fn rotate(&self, r: &Rotation) -> impl Future<Output = StoreResult<Option<Rotated>>> + Send {
-        rotate_on_write_single(self, r)
-    }
-
     /// Checks that the database answers (for `/readyz`).
     fn ping(&self) -> impl Future<Output = StoreResult<()>> + Send;
 
@@ -95,20 +89,6 @@ pub async fn bearer_on_snapshot<S: Store>(store: &S, hash: &str) -> StoreResult<
     let found = tx.bearer(hash).await?;
     tx.rollback().await?;
     Ok(found)
-}
-
-/// [`Store::rotate`]'s default, and what a backend that rotates otherwise falls back to.
-pub async fn rotate_on_write_single<S: Store>(
-    store: &S,
-    r: &Rotation,
-) -> StoreResult<Option<Rotated>> {
-    let mut one = store.write_single().await?;
-    let Some(rotated) = one.rotate_refresh(r).await? else {
-        one.rollback().await?;
-        return Ok(None);
-    };
-    one.commit().await?;
-    Ok(Some(rotated))
 }
 
 /// One transaction, offering every capability's operations.

@@ -869,9 +869,12 @@ async fn rotate_at_once<S: Store>(
         refresh_hash,
         refresh_idle_until: now + app.config.oidc.refresh_idle,
     };
-    let Some(rotated) = app.store.rotate(&rotation).await? else {
+    let mut one = app.store.write_single().await?;
+    let Some(rotated) = one.rotate_refresh(&rotation).await? else {
+        one.rollback().await?;
         return Ok(None);
     };
+    one.commit().await?;
     let refresh = rotated.refreshed.then_some(refresh);
     Ok(Some(token_response(
         app,
