@@ -127,6 +127,60 @@ mod multi_server {
         assert_eq!(n, 1);
     }
 
+    /// Tokens keep no foreign keys (0022), so the rows they name must never go away.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn token_parents_refuse_delete_and_the_code_index_is_partial() {
+        let Some(fx) = postgres().await else { return };
+        let pool = fx.db.store.pool();
+        sqlx::query(
+            "INSERT INTO accounts (id, email, display_name, created_at) \
+             VALUES ('00000000-0000-0000-0000-0000000000a1', 'a1@example.jp', 'A', $1)",
+        )
+        .bind(now())
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO oidc_clients VALUES ('c-a1', 'C', NULL, '[]', '[]', true, '[]', false, \
+             'RS256', false, $1)",
+        )
+        .bind(now())
+        .execute(pool)
+        .await
+        .unwrap();
+        for sql in [
+            "DELETE FROM accounts",
+            "TRUNCATE accounts CASCADE",
+            "DELETE FROM oidc_clients",
+            "TRUNCATE oidc_clients CASCADE",
+        ] {
+            let err = sqlx::query(sql).execute(pool).await.unwrap_err();
+            assert!(err.to_string().contains("never deleted"), "{sql}: {err}");
+        }
+        let kept: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM oidc_clients)",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(kept.0 >= 1 && kept.1 >= 1, "{kept:?}");
+        let fks: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_constraint WHERE conrelid = 'oidc_tokens'::regclass \
+             AND contype = 'f'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert_eq!(fks, 0);
+        let def: String = sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'oidc_tokens_code_idx'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        assert!(def.ends_with("WHERE (code_hash IS NOT NULL)"), "{def}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn foreign_key_violation_is_a_conflict() {
         let Some(fx) = postgres().await else { return };
