@@ -10,8 +10,8 @@
 --    16–22 % more rotations per second without them. What they guarded still holds: a token row
 --    is written only by `issue` (through `insert_token`), with a client and an active account
 --    just read from the store, and by `rotate_refresh`, which copies both from a live token in the
---    statement that checks them; and neither a client nor an account is ever deleted — refused below, as the
---    foreign keys refused it. SQLite keeps its foreign keys: it checks them without locking rows.
+--    statement that checks them; and neither a client nor an account is ever deleted — refused
+--    below, as the foreign keys refused it. SQLite keeps its foreign keys: it checks them without locking rows.
 -- 2. The code_hash index holds only the tokens issued from an authorization code (a refreshed
 --    token has none): one index entry less per rotation. `revoke_by_code` looks codes up with
 --    `code_hash = $1`, which implies the index's predicate.
